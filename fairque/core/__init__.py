@@ -1,0 +1,1 @@
+"""Core building blocks shared by every face of fairque: models, config, keys, codec, errors."""

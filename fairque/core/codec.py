@@ -1,0 +1,61 @@
+"""JSON encoding of payloads and results, with the size and depth limits of RELIABILITY.md.
+
+JSON is the only format on the wire and at rest: nothing is ever pickled.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fairque.core.exceptions import InvalidPayload
+
+DEFAULT_MAX_BYTES = 256 * 1024
+DEFAULT_MAX_DEPTH = 32
+
+_encoder = json.JSONEncoder(allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """True when ``value`` nests containers deeper than ``limit`` (iterative, no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list | tuple):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
+def encode_json(
+    value: Any,
+    *,
+    what: str = "payload",
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+) -> str:
+    """Encode ``value`` as compact JSON or raise :class:`InvalidPayload` naming the problem."""
+    if _depth_exceeds(value, max_depth):
+        raise InvalidPayload(f"{what} is nested deeper than {max_depth} levels")
+    try:
+        text = _encoder.encode(value)
+    except ValueError as exc:  # NaN / Infinity
+        raise InvalidPayload(f"{what} is not valid JSON: {exc}") from None
+    except TypeError as exc:  # set, bytes, datetime, arbitrary objects
+        raise InvalidPayload(f"{what} is not JSON-serializable: {exc}") from None
+    except RecursionError:
+        raise InvalidPayload(f"{what} is nested too deeply (or refers to itself)") from None
+    size = len(text.encode("utf-8"))
+    if size > max_bytes:
+        raise InvalidPayload(f"{what} is {size} bytes as JSON; the limit is {max_bytes}")
+    return text
+
+
+def decode_json(text: str) -> Any:
+    """Decode JSON text written by :func:`encode_json` (raises ``ValueError`` if corrupt)."""
+    return json.loads(text)

@@ -1,0 +1,292 @@
+"""Configuration: ``fairque.toml`` and ``FAIRQUE_*`` environment variables (pydantic-settings).
+
+Precedence, highest first: arguments given in code, environment variables, the TOML file,
+defaults. Nested fields use ``__`` in env var names (``FAIRQUE_QUEUE__AGING_SECONDS=60``);
+``FAIRQUE_REDIS_URL``, ``FAIRQUE_REDIS_CLUSTER`` and ``FAIRQUE_QUEUE`` (the queue name) are
+accepted as shortcuts. Every model forbids unknown keys, and every error names its field.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from fairque.core.codec import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH
+from fairque.core.exceptions import ConfigError
+from fairque.core.validation import check_queue_name, check_user_id
+
+ENV_PREFIX = "FAIRQUE_"
+DEFAULT_CONFIG_FILE = "fairque.toml"
+_SECTIONS = ("redis", "queue", "workers", "scheduler")
+_SHORTCUTS = {
+    "FAIRQUE_REDIS_URL": ("redis", "url"),
+    "FAIRQUE_REDIS_CLUSTER": ("redis", "cluster"),
+    "FAIRQUE_QUEUE": ("queue", "name"),
+}
+_toml_path: ContextVar[Path | None] = ContextVar("fairque_toml_path", default=None)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class RedisConfig(_Section):
+    """How to reach the server."""
+
+    url: str = "redis://localhost:6379/0"
+    cluster: bool = False
+    socket_timeout: float = Field(default=5.0, gt=0)
+    socket_connect_timeout: float = Field(default=5.0, gt=0)
+    max_connections: int = Field(default=64, ge=1)
+
+
+class UserSettings(_Section):
+    """Per-user scheduling settings."""
+
+    weight: float = Field(default=1.0, gt=0, le=1_000_000)
+    max_inflight: int | None = Field(default=None, ge=1)
+
+
+class QueueConfig(_Section):
+    """Behaviour of one queue."""
+
+    name: str = "default"
+    users: dict[str, UserSettings] = Field(default_factory=dict)
+    default_weight: float = Field(default=1.0, gt=0, le=1_000_000)
+    aging_seconds: float = Field(default=300.0, gt=0)
+    visibility_timeout: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1)
+    max_payload_bytes: int = Field(default=DEFAULT_MAX_BYTES, ge=16, le=64 * 1024 * 1024)
+    max_payload_depth: int = Field(default=DEFAULT_MAX_DEPTH, ge=1, le=1000)
+    retry_base_seconds: float = Field(default=1.0, ge=0)
+    retry_factor: float = Field(default=2.0, ge=1)
+    retry_max_seconds: float = Field(default=300.0, ge=0)
+    result_ttl: float = Field(default=3600.0, gt=0)
+    promote_batch: int = Field(default=100, ge=1, le=10_000)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_queue_name(value)
+
+    @field_validator("users")
+    @classmethod
+    def _users(cls, value: dict[str, UserSettings]) -> dict[str, UserSettings]:
+        for user in value:
+            check_user_id(user)
+        return value
+
+
+def _split_list(value: Any) -> Any:
+    if isinstance(value, str) and value != "*":
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class WorkerConfig(_Section):
+    """One worker's identity and scope: its own users first, then the users it may steal."""
+
+    id: str
+    assigned_users: list[str] = Field(default_factory=list)
+    steal_targets: list[str] | Literal["*"] = Field(default_factory=list)
+    concurrency: int = Field(default=1, ge=1, le=10_000)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return check_user_id(value)
+
+    @field_validator("assigned_users", "steal_targets", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("assigned_users")
+    @classmethod
+    def _assigned(cls, value: list[str]) -> list[str]:
+        for user in value:
+            check_user_id(user)
+        return value
+
+    @field_validator("steal_targets")
+    @classmethod
+    def _steal(cls, value: list[str] | Literal["*"]) -> list[str] | Literal["*"]:
+        if value != "*":
+            for user in value:
+                check_user_id(user)
+        return value
+
+
+class SchedulerConfig(_Section):
+    """The cron scheduler's leader lock and tick."""
+
+    lock_ttl_seconds: float = Field(default=10.0, gt=0)
+    tick_seconds: float = Field(default=1.0, gt=0)
+
+
+def _env_value(raw: str) -> Any:
+    text = raw.strip()
+    if text[:1] in "[{":
+        try:
+            return json.loads(text)
+        except ValueError:
+            return raw
+    return raw
+
+
+class _EnvSource(PydanticBaseSettingsSource):
+    """``FAIRQUE_<SECTION>__<FIELD>[__<SUB>...]`` plus the shortcuts; other names are ignored."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything is done in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for name, raw in os.environ.items():
+            if not name.startswith(ENV_PREFIX):
+                continue
+            if name in _SHORTCUTS and not (name == "FAIRQUE_QUEUE" and raw.strip()[:1] == "{"):
+                path: list[str] = list(_SHORTCUTS[name])
+            else:
+                path = name[len(ENV_PREFIX) :].lower().split("__")
+                if path[0] not in _SECTIONS:
+                    continue
+            node = data
+            for part in path[:-1]:
+                child = node.setdefault(part, {})
+                if not isinstance(child, dict):
+                    break
+                node = child
+            else:
+                node[path[-1]] = _env_value(raw)
+        return data
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = _toml_path.get()
+        if path is None:
+            return {}
+        try:
+            with path.open("rb") as fh:
+                return tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def describe_validation_error(exc: pydantic.ValidationError, source: str = "") -> str:
+    """One line per problem, each naming the dotted field path."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{loc}: {msg}")
+    where = f" in {source}" if source else ""
+    return f"invalid configuration{where}: " + "; ".join(lines)
+
+
+class FairQueueConfig(BaseSettings):
+    """All of fairque's settings. Use :meth:`load` or :meth:`create_default`."""
+
+    model_config = SettingsConfigDict(extra="forbid", validate_default=True)
+
+    redis: RedisConfig = Field(default_factory=RedisConfig)
+    queue: QueueConfig = Field(default_factory=QueueConfig)
+    workers: list[WorkerConfig] = Field(default_factory=list)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except pydantic.ValidationError as exc:
+            path = _toml_path.get()
+            raise ConfigError(describe_validation_error(exc, str(path) if path else "")) from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _EnvSource(settings_cls), _TomlSource(settings_cls)
+
+    @model_validator(mode="after")
+    def _unique_workers(self) -> FairQueueConfig:
+        seen: set[str] = set()
+        for worker in self.workers:
+            if worker.id in seen:
+                raise ValueError(f"workers: duplicate worker id {worker.id!r}")
+            seen.add(worker.id)
+        return self
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> FairQueueConfig:
+        """Load ``path`` (or ``$FAIRQUE_CONFIG``, or ``./fairque.toml`` if present) and env vars."""
+        chosen: Path | None
+        if path is not None:
+            chosen = Path(path)
+        elif os.environ.get("FAIRQUE_CONFIG"):
+            chosen = Path(os.environ["FAIRQUE_CONFIG"])
+        else:
+            chosen = Path(DEFAULT_CONFIG_FILE) if Path(DEFAULT_CONFIG_FILE).exists() else None
+        token = _toml_path.set(chosen)
+        try:
+            return cls(**overrides)
+        finally:
+            _toml_path.reset(token)
+
+    @classmethod
+    def create_default(
+        cls,
+        worker_id: str = "worker-1",
+        assigned_users: list[str] | None = None,
+        steal_targets: list[str] | Literal["*"] | None = None,
+        redis_url: str | None = None,
+        queue_name: str = "default",
+        **queue_settings: Any,
+    ) -> FairQueueConfig:
+        """A config with one worker, handy for scripts and tests."""
+        redis: dict[str, Any] = {"url": redis_url} if redis_url else {}
+        return cls(
+            redis=redis,
+            queue={"name": queue_name, **queue_settings},
+            workers=[
+                {
+                    "id": worker_id,
+                    "assigned_users": assigned_users or [],
+                    "steal_targets": steal_targets if steal_targets is not None else [],
+                }
+            ],
+        )
+
+    def worker(self, worker_id: str) -> WorkerConfig:
+        """The ``[[workers]]`` entry with this id."""
+        for worker in self.workers:
+            if worker.id == worker_id:
+                return worker
+        known = ", ".join(w.id for w in self.workers) or "none"
+        raise ConfigError(f"workers: no worker with id {worker_id!r} (configured: {known})")
+
+    def user_settings(self, user_id: str) -> UserSettings:
+        """Weight and cap of ``user_id``; users not in the config get ``default_weight``."""
+        found = self.queue.users.get(user_id)
+        return found if found is not None else UserSettings(weight=self.queue.default_weight)

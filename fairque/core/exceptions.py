@@ -1,0 +1,66 @@
+"""Every error fairque raises on purpose derives from :class:`FairQueueError`.
+
+Each bad-input error subclasses :class:`ValueError` as well, so code that already catches
+``ValueError`` around queue calls keeps working.
+"""
+
+from __future__ import annotations
+
+
+class FairQueueError(Exception):
+    """Base class of every fairque exception."""
+
+
+class ValidationError(FairQueueError, ValueError):
+    """Input was rejected before anything was sent to the server."""
+
+
+class InvalidQueueName(ValidationError):
+    """A queue name is empty, too long, reserved or has forbidden characters."""
+
+
+class InvalidUserId(ValidationError):
+    """A user id is missing, empty, too long or has forbidden characters."""
+
+
+class InvalidTaskId(ValidationError):
+    """A task id is malformed."""
+
+
+class InvalidPriority(ValidationError):
+    """A priority is not an integer from 1 (VERY_LOW) to 6 (CRITICAL)."""
+
+
+class InvalidPayload(ValidationError):
+    """A payload is not JSON, is too large or is nested too deeply."""
+
+
+class InvalidSchedule(ValidationError):
+    """A delay, due time or attempt count cannot work."""
+
+
+class ConfigError(FairQueueError, ValueError):
+    """The configuration (file, env vars or arguments) is invalid; the message names the field."""
+
+
+class TaskIdConflict(FairQueueError):
+    """A task with this id already exists with a different user or payload."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(
+            f"task id {task_id!r} already exists with a different user or payload; "
+            "push is idempotent only for identical tasks"
+        )
+        self.task_id = task_id
+
+
+class ServerError(FairQueueError):
+    """The server rejected an operation (script error, out of memory, wrong key type)."""
+
+
+class ConnectionProblem(FairQueueError):
+    """The server cannot be reached, refused the credentials, or broke the connection."""
+
+
+class EmbeddedServerError(FairQueueError):
+    """The embedded Valkey could not be found or started."""

@@ -1,0 +1,95 @@
+"""The one place that knows fairque's key schema.
+
+Every key of a queue starts with ``fq:{<queue>}:``; the braces make the queue name a Redis
+Cluster hash tag, so every script of a queue touches a single slot. A partition of a queue
+(scale-out) uses the tag ``{<queue>#<k>}``.
+
+The Lua scripts build keys with functions generated from :data:`TEMPLATES` by
+:func:`lua_key_functions`, so the schema is written down exactly once.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fairque.core.validation import check_queue_name, check_task_id, check_user_id
+
+# name -> suffix after the queue prefix; ``{x}`` is filled with a validated id.
+TEMPLATES: dict[str, str] = {
+    "meta": "meta",  # hash: vt (virtual time), seq (last enqueue µs), lease_seq
+    "task": "task:{task_id}",  # hash: one task's fields, state, lease, error, result
+    "crit": "u:{user}:crit",  # list: a user's CRITICAL tasks, FIFO
+    "norm": "u:{user}:norm",  # zset: a user's priority 1-5 tasks, score = aged enqueue time
+    "ready": "ready:{pool}",  # zset: users of a pool with ready work, score = pass
+    "pass": "pass",  # hash: user -> pass, kept while the user has no ready work
+    "inflight": "inflight",  # zset: task_id -> lease deadline (ms)
+    "delayed": "delayed",  # zset: task_id -> due time (ms)
+    "dlq": "dlq",  # zset: task_id -> time it died (ms)
+    "stats": "stats",  # hash: event counters (pushed, completed, ...)
+    "backlog": "backlog",  # hash: user -> ready count; "user|p" -> ready count at priority p
+    "uinflight": "uinflight",  # hash: user -> leases held
+    "paused": "paused",  # set: paused users
+    "cfg_users": "cfg:users",  # hash: user -> "pool|weight|max_inflight" (mirrored config)
+    "cfg_pools": "cfg:pools",  # set: pool names in the mirrored config
+}
+
+_FIELD = re.compile(r"\{(\w+)\}")
+_POOL_RE = re.compile(r"[A-Za-z0-9_]{1,32}")
+
+
+def _check_pool(pool: str) -> str:
+    if not _POOL_RE.fullmatch(pool):
+        raise ValueError(f"bad pool name {pool!r}")
+    return pool
+
+
+_CHECKS = {"task_id": check_task_id, "user": check_user_id, "pool": _check_pool}
+
+
+def hash_tag(queue: str, partition: int | None = None) -> str:
+    """The hash tag shared by every key of ``queue`` (or of one partition of it)."""
+    check_queue_name(queue)
+    return f"{{{queue}}}" if partition is None else f"{{{queue}#{partition}}}"
+
+
+class QueueKeys:
+    """Key names of one queue (or one partition). Ids are validated before use."""
+
+    __slots__ = ("prefix", "queue")
+
+    def __init__(self, queue: str, partition: int | None = None) -> None:
+        self.queue = queue
+        self.prefix = f"fq:{hash_tag(queue, partition)}:"
+
+    def key(self, name: str, **ids: str) -> str:
+        """Build key ``name`` of :data:`TEMPLATES`, validating every id that goes into it."""
+        for field, value in ids.items():
+            _CHECKS[field](value)
+        return self.prefix + TEMPLATES[name].format(**ids)
+
+    @property
+    def meta(self) -> str:
+        return self.key("meta")
+
+    def task(self, task_id: str) -> str:
+        return self.key("task", task_id=task_id)
+
+    def crit(self, user: str) -> str:
+        return self.key("crit", user=user)
+
+    def norm(self, user: str) -> str:
+        return self.key("norm", user=user)
+
+    def ready(self, pool: str) -> str:
+        return self.key("ready", pool=pool)
+
+
+def lua_key_functions() -> str:
+    """Lua functions ``K.<name>(id)`` building each key from ``PREFIX`` (set by the script)."""
+    lines = ["local K = {}"]
+    for name, template in TEMPLATES.items():
+        params = _FIELD.findall(template)
+        body = "PREFIX .. '" + _FIELD.sub(lambda m: "' .. " + m.group(1) + " .. '", template) + "'"
+        body = body.replace(" .. ''", "")
+        lines.append(f"K.{name} = function({', '.join(params)}) return {body} end")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,212 @@
+"""The data fairque moves around: priorities, tasks, leases, results of operations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from fairque.core.codec import encode_json
+from fairque.core.exceptions import InvalidSchedule
+from fairque.core.validation import (
+    check_delay,
+    check_handler_name,
+    check_max_attempts,
+    check_priority,
+    check_task_id,
+    check_user_id,
+)
+
+
+class Priority(IntEnum):
+    """Priority inside one user's queue. CRITICAL is a separate FIFO served first."""
+
+    VERY_LOW = 1
+    LOW = 2
+    NORMAL = 3
+    HIGH = 4
+    VERY_HIGH = 5
+    CRITICAL = 6
+
+
+class TaskState(StrEnum):
+    """Where a task is in its lifecycle (RELIABILITY.md)."""
+
+    DELAYED = "delayed"
+    READY = "ready"
+    LEASED = "leased"
+    COMPLETED = "completed"
+    DEAD = "dead"
+    CANCELED = "canceled"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def ms_to_datetime(ms: float | int | str | None) -> datetime | None:
+    """Server milliseconds (as stored in task hashes) to an aware UTC datetime."""
+    if ms in (None, ""):
+        return None
+    return datetime.fromtimestamp(float(ms) / 1000.0, UTC)  # type: ignore[arg-type]
+
+
+class Lease(BaseModel):
+    """Proof that a worker holds a task: complete/fail must present the same token."""
+
+    model_config = ConfigDict(frozen=True)
+
+    token: str
+    worker_id: str
+    deadline: datetime
+    attempt: int
+
+
+class Task(BaseModel):
+    """One unit of work for one user. Create it with :meth:`Task.create`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_id: str
+    user_id: str
+    priority: Priority = Priority.NORMAL
+    payload: Any = None
+    handler: str | None = None
+    max_attempts: int | None = None
+    execute_after: datetime | None = None
+    delay: float | None = Field(default=None, description="seconds after the push (server time)")
+    state: TaskState = TaskState.READY
+    attempts: int = 0
+    created_at: datetime | None = None
+    lease: Lease | None = None
+
+    _payload_json: str | None = PrivateAttr(default=None)
+
+    @classmethod
+    def create(
+        cls,
+        user_id: str,
+        priority: Priority | int = Priority.NORMAL,
+        payload: Any = None,
+        task_id: str | None = None,
+        execute_after: datetime | None = None,
+        handler: str | None = None,
+        max_attempts: int | None = None,
+        *,
+        delay: float | None = None,
+    ) -> Task:
+        """Validate the arguments and build a task.
+
+        Raises a :class:`~fairque.FairQueueError` subclass naming the problem for a bad user id,
+        task id, priority, payload (not JSON, NaN, nested deeper than 32), delay or attempts.
+        ``delay`` (seconds) is measured from the push on the server's clock; ``execute_after``
+        is an absolute time.
+        """
+        check_user_id(user_id)
+        pri = Priority(check_priority(priority))
+        tid = check_task_id(task_id) if task_id is not None else uuid.uuid4().hex
+        if handler is not None:
+            check_handler_name(handler)
+        if max_attempts is not None:
+            check_max_attempts(max_attempts)
+        if delay is not None:
+            check_delay(delay)
+        if execute_after is not None:
+            if not isinstance(execute_after, datetime):
+                raise InvalidSchedule("execute_after must be a datetime")
+            ahead = execute_after.timestamp() - _now().timestamp()
+            if ahead > 0:
+                check_delay(ahead, "execute_after")
+        # A typed error now rather than at push time; the size limit is the queue's, checked
+        # by push (and again by the Lua script, for producers in other languages).
+        text = encode_json(payload, max_bytes=1 << 62)
+        task = cls(
+            task_id=tid,
+            user_id=user_id,
+            priority=pri,
+            payload=payload,
+            handler=handler,
+            max_attempts=max_attempts,
+            execute_after=execute_after,
+            delay=delay,
+        )
+        task._payload_json = text
+        return task
+
+    @property
+    def payload_json(self) -> str:
+        """The payload as compact JSON (computed once)."""
+        if self._payload_json is None:
+            self._payload_json = encode_json(self.payload, max_bytes=1 << 62)
+        return self._payload_json
+
+    @property
+    def is_leased(self) -> bool:
+        return self.lease is not None
+
+
+class PushResult(BaseModel):
+    """What a push did: ``created`` is False when an identical task already existed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_id: str
+    created: bool
+    state: TaskState
+
+
+class AckResult(StrEnum):
+    """Outcome of complete/fail for one task."""
+
+    OK = "ok"
+    RETRY = "retry"  # fail: scheduled for another attempt
+    DEAD = "dead"  # fail: attempts exhausted, now in the DLQ
+    STALE = "stale"  # the lease was lost (expired and reassigned); nothing changed
+    MISSING = "missing"  # no such task
+
+
+class DLQEntry(BaseModel):
+    """A task that exhausted its attempts, with the last error."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_id: str
+    user_id: str
+    priority: Priority
+    payload: Any
+    handler: str | None
+    attempts: int
+    error: str
+    error_type: str | None = None
+    traceback: str | None = None
+    worker_id: str | None = None
+    failed_at: datetime | None = None
+
+
+class UserBacklog(BaseModel):
+    """Ready work of one user, by priority."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    ready: int
+    by_priority: dict[int, int]
+    inflight: int
+
+
+class QueueStats(BaseModel):
+    """A typed snapshot of one queue's counters (kept by the Lua scripts, no scans)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    queue: str
+    ready: int
+    delayed: int
+    inflight: int
+    dead: int
+    active_users: int
+    counters: dict[str, int]
+    users: list[UserBacklog]

@@ -1,0 +1,122 @@
+"""``AsyncTaskQueue``: the asyncio transport over the same sans-IO operations as TaskQueue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import redis
+import redis.asyncio as aredis
+from redis.commands.core import AsyncScript
+
+from fairque.core.config import FairQueueConfig
+from fairque.core.models import AckResult, PushResult, QueueStats, Task
+from fairque.queue import ops
+from fairque.queue.fairqueue import failure_of
+from fairque.queue.transport import client_options, translate
+from fairque.scripts import all_scripts
+
+T = TypeVar("T")
+
+
+class AsyncTaskQueue:
+    """The asyncio twin of :class:`~fairque.TaskQueue`: same methods, as coroutines."""
+
+    def __init__(
+        self,
+        config: FairQueueConfig | None = None,
+        *,
+        worker_id: str | None = None,
+        client: aredis.Redis | None = None,
+    ) -> None:
+        self.config = config if config is not None else FairQueueConfig.load()
+        self.session = ops.QueueSession(self.config, worker_id)
+        self._url = self.config.redis.url
+        self._own_client = client is None
+        self.client: aredis.Redis = (
+            client
+            if client is not None
+            else aredis.Redis.from_url(self._url, **client_options(self.config.redis))
+        )
+        self._scripts: dict[str, AsyncScript] = {
+            name: self.client.register_script(s.source) for name, s in all_scripts().items()
+        }
+        self._opened = False
+
+    async def _send_one(self, call: ops.Call, target: Any) -> Any:
+        if isinstance(call, ops.ScriptCall):
+            return await self._scripts[call.script](keys=call.keys, args=call.args, client=target)
+        return await target.execute_command(*call.args)
+
+    async def _send(self, step: ops.Step) -> Any:
+        if not isinstance(step, list):
+            return await self._send_one(step, self.client)
+        pipe = self.client.pipeline(transaction=False)
+        for call in step:
+            await self._send_one(call, pipe)
+        return await pipe.execute()
+
+    async def _drive(self, op: ops.Op[T]) -> T:
+        try:
+            step = next(op)
+            while True:
+                try:
+                    reply = await self._send(step)
+                except redis.RedisError as exc:
+                    raise translate(exc, self._url) from exc
+                step = op.send(reply)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+
+    async def open(self) -> AsyncTaskQueue:
+        """Check the connection and mirror the users' configuration into the queue."""
+        if not self._opened:
+            try:
+                await self.client.ping()
+            except redis.RedisError as exc:
+                raise translate(exc, self._url) from exc
+            if not self.session.mirror.is_trivial:
+                await self._drive(ops.sync_config(self.session))
+            self._opened = True
+        return self
+
+    async def close(self) -> None:
+        if self._own_client:
+            await self.client.aclose()
+
+    async def __aenter__(self) -> AsyncTaskQueue:
+        return await self.open()
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb_: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def push(self, task: Task) -> PushResult:
+        return (await self._drive(ops.push(self.session, [task])))[0]
+
+    async def push_batch(self, tasks: Sequence[Task]) -> list[PushResult]:
+        return await self._drive(ops.push(self.session, list(tasks)))
+
+    async def pop(self) -> Task | None:
+        tasks = await self._drive(ops.pop(self.session, 1))
+        return tasks[0] if tasks else None
+
+    async def pop_many(self, count: int) -> list[Task]:
+        return await self._drive(ops.pop(self.session, count))
+
+    async def complete(self, task: Task, result: Any = None) -> AckResult:
+        return (await self._drive(ops.complete(self.session, [(task, result)])))[0]
+
+    async def complete_many(self, items: Iterable[tuple[Task, Any]]) -> list[AckResult]:
+        return await self._drive(ops.complete(self.session, items))
+
+    async def fail(
+        self, task: Task, error: BaseException | str, *, retry: bool = True
+    ) -> AckResult:
+        return (await self._drive(ops.fail(self.session, [failure_of(task, error, retry)])))[0]
+
+    async def stats(self) -> QueueStats:
+        return await self._drive(ops.stats(self.session))

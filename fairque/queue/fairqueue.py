@@ -1,0 +1,146 @@
+"""``TaskQueue``: the synchronous transport over the sans-IO operations in :mod:`ops`."""
+
+from __future__ import annotations
+
+import traceback as tb
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import redis
+from redis.commands.core import Script
+
+from fairque.core.config import FairQueueConfig
+from fairque.core.models import AckResult, PushResult, QueueStats, Task
+from fairque.queue import ops
+from fairque.queue.transport import client_options, translate
+from fairque.scripts import all_scripts
+
+T = TypeVar("T")
+
+
+def failure_of(task: Task, error: BaseException | str, retry: bool) -> ops.Failure:
+    """Describe a failed attempt from an exception (type and traceback tail) or a message."""
+    if isinstance(error, BaseException):
+        trace = "".join(tb.format_exception(type(error), error, error.__traceback__))
+        return ops.Failure(task, str(error) or type(error).__name__, type(error).__name__, trace, retry)
+    return ops.Failure(task, str(error), "", "", retry)
+
+
+class TaskQueue:
+    """A fair queue on Redis/Valkey, for producers and workers (thread-safe).
+
+    ``worker_id`` picks the ``[[workers]]`` entry whose scope ``pop`` serves (the only one
+    when the config has exactly one); without one, ``pop`` serves every user.
+    """
+
+    def __init__(
+        self,
+        config: FairQueueConfig | None = None,
+        *,
+        worker_id: str | None = None,
+        client: redis.Redis | None = None,
+    ) -> None:
+        self.config = config if config is not None else FairQueueConfig.load()
+        self.session = ops.QueueSession(self.config, worker_id)
+        self._url = self.config.redis.url
+        self._own_client = client is None
+        self.client: redis.Redis = (
+            client
+            if client is not None
+            else redis.Redis.from_url(self._url, **client_options(self.config.redis))
+        )
+        self._scripts: dict[str, Script] = {
+            name: self.client.register_script(s.source) for name, s in all_scripts().items()
+        }
+        self._opened = False
+
+    # -- transport -------------------------------------------------------------------------
+
+    def _send_one(self, call: ops.Call, target: Any) -> Any:
+        if isinstance(call, ops.ScriptCall):
+            return self._scripts[call.script](keys=call.keys, args=call.args, client=target)
+        return target.execute_command(*call.args)
+
+    def _send(self, step: ops.Step) -> Any:
+        if not isinstance(step, list):
+            return self._send_one(step, self.client)
+        pipe = self.client.pipeline(transaction=False)
+        for call in step:
+            self._send_one(call, pipe)
+        return pipe.execute()
+
+    def _drive(self, op: ops.Op[T]) -> T:
+        try:
+            step = next(op)
+            while True:
+                try:
+                    reply = self._send(step)
+                except redis.RedisError as exc:
+                    raise translate(exc, self._url) from exc
+                step = op.send(reply)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def open(self) -> TaskQueue:
+        """Check the connection and mirror the users' configuration into the queue."""
+        if not self._opened:
+            try:
+                self.client.ping()
+            except redis.RedisError as exc:
+                raise translate(exc, self._url) from exc
+            if not self.session.mirror.is_trivial:
+                self._drive(ops.sync_config(self.session))
+            self._opened = True
+        return self
+
+    def close(self) -> None:
+        if self._own_client:
+            self.client.close()
+
+    def __enter__(self) -> TaskQueue:
+        return self.open()
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb_: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- operations ------------------------------------------------------------------------
+
+    def push(self, task: Task) -> PushResult:
+        """Add a task; idempotent by ``task_id`` (``created=False`` if it already existed)."""
+        return self._drive(ops.push(self.session, [task]))[0]
+
+    def push_batch(self, tasks: Sequence[Task]) -> list[PushResult]:
+        """Add many tasks in one round trip."""
+        return self._drive(ops.push(self.session, list(tasks)))
+
+    def pop(self) -> Task | None:
+        """Lease the next task picked fairly for this worker, or None if nothing is ready."""
+        tasks = self._drive(ops.pop(self.session, 1))
+        return tasks[0] if tasks else None
+
+    def pop_many(self, count: int) -> list[Task]:
+        """Lease up to ``count`` tasks in one call, each picked by the fair round-robin."""
+        return self._drive(ops.pop(self.session, count))
+
+    def complete(self, task: Task, result: Any = None) -> AckResult:
+        """Acknowledge a leased task; ``STALE`` if its lease was lost meanwhile."""
+        return self._drive(ops.complete(self.session, [(task, result)]))[0]
+
+    def complete_many(self, items: Iterable[tuple[Task, Any]]) -> list[AckResult]:
+        return self._drive(ops.complete(self.session, items))
+
+    def fail(
+        self, task: Task, error: BaseException | str, *, retry: bool = True
+    ) -> AckResult:
+        """Report a failed attempt: retried with backoff, or moved to the DLQ when exhausted."""
+        return self._drive(ops.fail(self.session, [failure_of(task, error, retry)]))[0]
+
+    def stats(self) -> QueueStats:
+        """Counters and per-user backlog."""
+        return self._drive(ops.stats(self.session))

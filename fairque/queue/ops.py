@@ -1,0 +1,347 @@
+"""The sans-IO layer: every queue operation as a generator of server calls.
+
+An operation yields :class:`ScriptCall`/:class:`CommandCall` objects (or a list of them, to be
+sent as one pipeline), receives each reply, and returns the parsed result. ``TaskQueue`` and
+``AsyncTaskQueue`` only drive these generators over their own connection, so the logic of an
+operation exists exactly once.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Generator, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeAlias, TypeVar
+
+from fairque.core.codec import decode_json, encode_json
+from fairque.core.config import FairQueueConfig
+from fairque.core.exceptions import (
+    FairQueueError,
+    InvalidPayload,
+    ServerError,
+    TaskIdConflict,
+)
+from fairque.core.keys import QueueKeys
+from fairque.core.models import (
+    AckResult,
+    Lease,
+    Priority,
+    PushResult,
+    QueueStats,
+    Task,
+    TaskState,
+    UserBacklog,
+)
+from fairque.core.validation import check_priority, check_task_id, check_user_id
+from fairque.queue.pools import DEFAULT_POOL, Scope, config_mirror, worker_scope
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptCall:
+    """Run Lua script ``script`` with these KEYS and ARGV."""
+
+    script: str
+    keys: tuple[str, ...]
+    args: tuple[str | int | float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandCall:
+    """Send one plain command (reads for snapshots)."""
+
+    args: tuple[str | int | float, ...]
+
+
+Call: TypeAlias = ScriptCall | CommandCall
+Step: TypeAlias = Call | list[Call]  # a list is sent as one pipeline; its reply is a list
+Op: TypeAlias = Generator[Step, Any, T]
+
+
+class QueueSession:
+    """What the operations need to know about one queue and the popper's identity."""
+
+    def __init__(self, config: FairQueueConfig, worker_id: str | None = None) -> None:
+        if worker_id is None and len(config.workers) == 1:
+            worker_id = config.workers[0].id
+        self.config = config
+        self.queue = config.queue
+        self.keys = QueueKeys(config.queue.name)
+        self.worker_id = worker_id
+        self.scope: Scope = worker_scope(config, worker_id)
+        self.mirror = config_mirror(config)
+        self.aging_us = round(config.queue.aging_seconds * 1_000_000)
+        self.lease_ms = round(config.queue.visibility_timeout * 1000)
+        self.head = (self.keys.meta,)  # KEYS of every script
+        self.prefix = self.keys.prefix
+
+    def call(self, script: str, *args: str | int | float) -> ScriptCall:
+        return ScriptCall(script, self.head, (self.prefix, *args))
+
+
+def translate_error(message: str) -> FairQueueError:
+    """Turn a script's error reply into the matching typed exception."""
+    text = message.split("user_script", 1)[0].strip()
+    for word, build in (
+        ("CONFLICT ", lambda rest: TaskIdConflict(rest.split()[0])),
+        ("PAYLOAD_TOO_LARGE ", lambda rest: InvalidPayload(f"payload too large: {rest}")),
+    ):
+        at = text.find(word)
+        if at >= 0:
+            return build(text[at + len(word) :])
+    return ServerError(message)
+
+
+# ---------------------------------------------------------------------------- config mirror
+
+
+def sync_config(s: QueueSession) -> Op[bool]:
+    """Mirror users' pools, weights and caps into the queue (no-op when already current)."""
+    m = s.mirror
+    args: list[str | int | float] = [m.fingerprint, repr(m.default_weight), len(m.entries)]
+    for user, raw in m.entries.items():
+        args += [user, raw]
+    args += list(m.pools)
+    reply = yield s.call("sync_config", *args)
+    return bool(reply)
+
+
+# ------------------------------------------------------------------------------------ push
+
+
+def _push_fields(s: QueueSession, task: Task) -> list[str | int | float]:
+    check_user_id(task.user_id)
+    check_task_id(task.task_id)
+    pri = check_priority(int(task.priority) if isinstance(task.priority, Priority) else task.priority)
+    text = task.payload_json
+    limit = s.queue.max_payload_bytes
+    # A str of n characters is n..4n bytes in UTF-8: encode only when it could be too big.
+    if len(text) * 4 > limit and (size := len(text.encode())) > limit:
+        raise InvalidPayload(f"payload is {size} bytes as JSON; the queue's limit is {limit}")
+    due = "" if task.execute_after is None else str(int(task.execute_after.timestamp() * 1000))
+    delay = "" if task.delay is None else str(round(task.delay * 1000))
+    return [
+        task.task_id,
+        task.user_id,
+        pri,
+        text,
+        task.handler or "",
+        "" if task.max_attempts is None else task.max_attempts,
+        due,
+        delay,
+    ]
+
+
+# One script call carries at most this many tasks, so the server never pauses long; a larger
+# batch is split into chunks sent together in one pipeline (still one round trip).
+PUSH_CHUNK = 2000
+
+
+def push(s: QueueSession, tasks: Sequence[Task]) -> Op[list[PushResult]]:
+    """Push tasks in one round trip; every task is validated before anything is sent."""
+    if not tasks:
+        return []
+    calls: list[Call] = []
+    for start in range(0, len(tasks), PUSH_CHUNK):
+        chunk = tasks[start : start + PUSH_CHUNK]
+        args: list[str | int | float] = [s.aging_us, s.queue.max_payload_bytes, len(chunk)]
+        for task in chunk:
+            if not isinstance(task, Task):
+                raise TypeError(f"push takes Task objects (Task.create), not {type(task).__name__}")
+            args += _push_fields(s, task)
+        calls.append(s.call("push", *args))
+    replies = [(yield calls[0])] if len(calls) == 1 else (yield calls)
+    return [
+        PushResult(task_id=r[i], created=bool(int(r[i + 1])), state=TaskState(r[i + 2]))
+        for r in replies
+        for i in range(0, len(r), 3)
+    ]
+
+
+# ------------------------------------------------------------------------------------- pop
+
+
+def _ms(value: str) -> datetime:
+    return datetime.fromtimestamp(int(value) / 1000.0, UTC)
+
+
+def _parse_task(row: list[Any], worker_id: str) -> tuple[Task | None, str]:
+    """A leased task from a pop reply row, or (None, why) when its payload is corrupt."""
+    task_id, user, pri, payload, handler, att, max_att, created, token, deadline, _ = row
+    try:
+        data = decode_json(payload)
+    except ValueError as exc:
+        return None, f"corrupt: payload is not valid JSON ({exc.args[0][:80]})"
+    task = Task.model_construct(
+        task_id=task_id,
+        user_id=user,
+        priority=Priority(int(pri)),
+        payload=data,
+        handler=handler or None,
+        max_attempts=int(max_att) if max_att else None,
+        execute_after=None,
+        delay=None,
+        state=TaskState.LEASED,
+        attempts=int(att),
+        created_at=_ms(created) if created else None,
+        lease=Lease.model_construct(
+            token=token, worker_id=worker_id, deadline=_ms(deadline), attempt=int(att)
+        ),
+    )
+    task._payload_json = payload
+    return task, ""
+
+
+def pop(s: QueueSession, count: int = 1) -> Op[list[Task]]:
+    """Lease up to ``count`` tasks, each picked by the fair round-robin."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be an integer >= 1, got {count!r}")
+    worker = s.worker_id or "-"
+    rows = yield s.call(
+        "pop",
+        s.aging_us,
+        worker,
+        s.lease_ms,
+        count,
+        s.queue.promote_batch,
+        s.scope.home,
+        s.scope.steal,
+    )
+    tasks: list[Task] = []
+    corrupt: list[str | int | float] = []
+    for row in rows:
+        task, why = _parse_task(row, worker)
+        if task is not None:
+            tasks.append(task)
+        else:  # bury it at once so the worker never sees it and nobody retries it
+            corrupt += [row[0], row[8], why, "CorruptTask", "", -1]
+    if corrupt:
+        yield s.call("fail", s.aging_us, s.queue.max_attempts, len(corrupt) // 6, *corrupt)
+    return tasks
+
+
+# -------------------------------------------------------------------------- complete / fail
+
+
+def _lease_of(task: Task) -> Lease:
+    if task.lease is None:
+        raise FairQueueError(f"task {task.task_id} holds no lease: only a popped task can be acked")
+    return task.lease
+
+
+def complete(s: QueueSession, items: Iterable[tuple[Task, Any]]) -> Op[list[AckResult]]:
+    """Acknowledge finished tasks, storing each JSON result for ``result_ttl``."""
+    args: list[str | int | float] = []
+    n = 0
+    for task, result in items:
+        lease = _lease_of(task)
+        text = "" if result is None else encode_json(result, what="result")
+        args += [task.task_id, lease.token, text]
+        n += 1
+    if n == 0:
+        return []
+    reply = yield s.call("complete", round(s.queue.result_ttl * 1000), n, *args)
+    return [AckResult(r) for r in reply]
+
+
+def backoff_ms(s: QueueSession, attempt: int) -> int:
+    """Exponential backoff with jitter: a random point in the upper half of the step."""
+    q = s.queue
+    step = min(q.retry_max_seconds, q.retry_base_seconds * q.retry_factor ** max(attempt - 1, 0))
+    return round(step * random.uniform(0.5, 1.0) * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One failed attempt to report."""
+
+    task: Task
+    error: str
+    error_type: str = ""
+    traceback: str = ""
+    retry: bool = True
+
+
+TRACEBACK_TAIL = 4000
+
+
+def fail(s: QueueSession, failures: Iterable[Failure]) -> Op[list[AckResult]]:
+    """Report failed attempts: retried after a backoff, or buried in the DLQ when exhausted."""
+    args: list[str | int | float] = []
+    n = 0
+    for f in failures:
+        lease = _lease_of(f.task)
+        delay = backoff_ms(s, lease.attempt) if f.retry else -1
+        args += [
+            f.task.task_id,
+            lease.token,
+            str(f.error)[:TRACEBACK_TAIL],
+            f.error_type,
+            f.traceback[-TRACEBACK_TAIL:],
+            delay,
+        ]
+        n += 1
+    if n == 0:
+        return []
+    reply = yield s.call("fail", s.aging_us, s.queue.max_attempts, n, *args)
+    return [AckResult(r) for r in reply]
+
+
+# ----------------------------------------------------------------------------------- stats
+
+
+def _int_map(flat: dict[str, str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for k, v in flat.items():
+        try:
+            out[k] = int(v)
+        except ValueError:
+            continue
+    return out
+
+
+def stats(s: QueueSession) -> Op[QueueStats]:
+    """A snapshot of counters and per-user backlog, in two pipelined round trips."""
+    k = s.keys
+    pools = yield CommandCall(("SMEMBERS", k.key("cfg_pools")))
+    pool_names = sorted({*pools, DEFAULT_POOL})
+    replies = yield [
+        CommandCall(("HGETALL", k.key("stats"))),
+        CommandCall(("ZCARD", k.key("inflight"))),
+        CommandCall(("ZCARD", k.key("delayed"))),
+        CommandCall(("ZCARD", k.key("dlq"))),
+        CommandCall(("HGETALL", k.key("backlog"))),
+        CommandCall(("HGETALL", k.key("uinflight"))),
+        *[CommandCall(("ZCARD", k.ready(p))) for p in pool_names],
+    ]
+    counters, inflight, delayed, dead, backlog, uinflight, *ready_sizes = replies
+    per_user: dict[str, dict[int, int]] = {}
+    totals: dict[str, int] = {}
+    for field, value in _int_map(backlog).items():
+        user, _, pri = field.partition("|")
+        if pri:
+            per_user.setdefault(user, {})[int(pri)] = value
+        else:
+            totals[user] = value
+    held = _int_map(uinflight)
+    users = [
+        UserBacklog(
+            user_id=u,
+            ready=totals.get(u, 0),
+            by_priority=dict(sorted(per_user.get(u, {}).items())),
+            inflight=held.get(u, 0),
+        )
+        for u in sorted(set(totals) | set(held))
+    ]
+    return QueueStats(
+        queue=s.queue.name,
+        ready=sum(totals.values()),
+        delayed=int(delayed),
+        inflight=int(inflight),
+        dead=int(dead),
+        active_users=sum(int(x) for x in ready_sizes),
+        counters=_int_map(counters),
+        users=users,
+    )

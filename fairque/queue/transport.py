@@ -1,0 +1,40 @@
+"""What the sync and async transports share: client construction and error translation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.exceptions as rex
+
+from fairque.core.config import RedisConfig
+from fairque.core.exceptions import ConnectionProblem, FairQueueError, ServerError
+from fairque.queue.ops import translate_error
+from fairque.util import mask_url
+
+def client_options(cfg: RedisConfig) -> dict[str, Any]:
+    """Keyword arguments for ``Redis.from_url`` (sync or asyncio)."""
+    return {
+        "decode_responses": True,
+        # A corrupt (non-UTF-8) value must not crash a worker; the JSON check then fails
+        # and the task is buried with a reason.
+        "encoding_errors": "replace",
+        "socket_timeout": cfg.socket_timeout,
+        "socket_connect_timeout": cfg.socket_connect_timeout,
+        "max_connections": cfg.max_connections,
+        "health_check_interval": 30,
+    }
+
+
+def translate(exc: Exception, url: str) -> FairQueueError:
+    """Map a redis-py exception to fairque's typed errors (one line, password masked)."""
+    if isinstance(exc, rex.AuthenticationError | rex.AuthorizationError):
+        return ConnectionProblem(f"server at {mask_url(url)} refused the credentials: {exc}")
+    if isinstance(exc, rex.ConnectionError | rex.TimeoutError):
+        return ConnectionProblem(f"cannot reach the server at {mask_url(url)}: {exc}")
+    if isinstance(exc, rex.ResponseError):
+        text = str(exc)
+        if text.startswith("OOM"):
+            return ServerError(f"server is out of memory (maxmemory reached): {text}")
+        return translate_error(text)
+    return ServerError(f"{type(exc).__name__}: {exc}")
+

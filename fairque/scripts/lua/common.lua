@@ -1,0 +1,113 @@
+-- common.lua: helpers shared by every script (composed after the key functions at load time).
+-- Numbers are formatted explicitly before they reach redis.call: Lua's default conversion keeps
+-- only 14 significant digits, which would corrupt microsecond timestamps and pass values.
+
+local T = redis.call('TIME')
+local NOW_US = tonumber(T[1]) * 1000000 + tonumber(T[2])
+local NOW_MS = math.floor(NOW_US / 1000)
+local AGING_US = 0  -- set by scripts that enqueue (priority * AGING_US is the aging head start)
+
+local function istr(n) return string.format('%d', n) end
+local function fstr(x) return string.format('%.17g', x) end
+
+-- Mirrored configuration of a user: pool name, weight, max_inflight (0 = no cap).
+local DEFAULT_WEIGHT = nil
+local function user_cfg(user)
+  local raw = redis.call('HGET', K.cfg_users(), user)
+  if raw then
+    local pool, w, cap = string.match(raw, '^([^|]*)|([^|]*)|([^|]*)$')
+    if pool then return pool, tonumber(w) or 1, tonumber(cap) or 0 end
+  end
+  if not DEFAULT_WEIGHT then
+    DEFAULT_WEIGHT = tonumber(redis.call('HGET', K.cfg_users(), '*') or '1') or 1
+  end
+  return '_', DEFAULT_WEIGHT, 0
+end
+
+local function pending_count(user)
+  return redis.call('LLEN', K.crit(user)) + redis.call('ZCARD', K.norm(user))
+end
+
+-- Put a user into its pool's ready zset if it has work and nothing holds it back.
+-- Idle users bank no credit: the user re-enters at max(its pass, virtual time).
+local function activate(user)
+  if redis.call('SISMEMBER', K.paused(), user) == 1 then return false end
+  local pool, _, cap = user_cfg(user)
+  if cap > 0 and tonumber(redis.call('HGET', K.uinflight(), user) or '0') >= cap then
+    return false
+  end
+  local rk = K.ready(pool)
+  if redis.call('ZSCORE', rk, user) then return false end
+  if pending_count(user) == 0 then return false end
+  local vt = tonumber(redis.call('HGET', K.meta(), 'vt') or '0')
+  local p = tonumber(redis.call('HGET', K.pass(), user) or '0')
+  if p < vt then p = vt end
+  redis.call('ZADD', rk, fstr(p), user)
+  return true
+end
+
+-- A strictly increasing enqueue clock (µs): FIFO order even within one microsecond and
+-- immune to the server clock stepping back.
+local SEQ = nil
+local function next_seq()
+  if not SEQ then SEQ = tonumber(redis.call('HGET', K.meta(), 'seq') or '0') end
+  if NOW_US > SEQ then SEQ = NOW_US else SEQ = SEQ + 1 end
+  return SEQ
+end
+local function save_seq()
+  if SEQ then redis.call('HSET', K.meta(), 'seq', istr(SEQ)) end
+end
+
+-- Append a task to its user's queues (state must be set by the caller). Returns true when
+-- this made the user's queues non-empty, i.e. the user may need activating.
+local function enqueue_ready(task_id, user, pri)
+  local n
+  if pri == 6 then
+    n = redis.call('RPUSH', K.crit(user), task_id) + redis.call('ZCARD', K.norm(user))
+  else
+    local score = next_seq() - pri * AGING_US
+    redis.call('ZADD', K.norm(user), istr(score), task_id)
+    n = redis.call('ZCARD', K.norm(user)) + redis.call('LLEN', K.crit(user))
+  end
+  redis.call('HINCRBY', K.backlog(), user, 1)
+  redis.call('HINCRBY', K.backlog(), user .. '|' .. pri, 1)
+  return n == 1
+end
+
+local function backlog_dec(user, pri)
+  local left = redis.call('HINCRBY', K.backlog(), user, -1)
+  if left <= 0 then redis.call('HDEL', K.backlog(), user) end
+  if pri then
+    local f = user .. '|' .. pri
+    if redis.call('HINCRBY', K.backlog(), f, -1) <= 0 then redis.call('HDEL', K.backlog(), f) end
+  end
+end
+
+local function count(event, n)
+  redis.call('HINCRBY', K.stats(), event, n or 1)
+end
+
+-- A lease ended (complete, fail, expiry, release): free the user's in-flight slot and, for
+-- a capped user, let it back into the round-robin.
+local function lease_ended(task_id, user)
+  redis.call('ZREM', K.inflight(), task_id)
+  if redis.call('HINCRBY', K.uinflight(), user, -1) <= 0 then
+    redis.call('HDEL', K.uinflight(), user)
+  end
+  local _, _, cap = user_cfg(user)
+  if cap > 0 then activate(user) end
+end
+
+-- Move a task into the DLQ with its error.
+local function bury(task_id, tk, err, etype, tb, worker)
+  redis.call('HSET', K.task(task_id), 'state', 'dead', 'error', err, 'etype', etype or '',
+    'tb', tb or '', 'finished', istr(NOW_MS), 'dworker', worker or '')
+  redis.call('ZADD', K.dlq(), istr(NOW_MS), task_id)
+  count('dead')
+end
+
+-- Make a waiting task ready now (promotion of a due delayed task, immediate retry).
+local function make_ready(task_id, user, pri)
+  redis.call('HSET', K.task(task_id), 'state', 'ready')
+  if enqueue_ready(task_id, user, pri) then activate(user) end
+end

@@ -1,0 +1,30 @@
+-- complete.lua: acknowledge finished tasks (one call acknowledges many).
+-- KEYS[1]  meta key of the queue
+-- ARGV[1]  key prefix
+-- ARGV[2]  result TTL in ms (how long the finished task and its result stay readable)
+-- ARGV[3]  n; then 3 fields per task: task_id, lease token, result JSON ('' = none)
+-- Returns  list of outcomes: 'ok', 'stale' (lease lost; nothing changed) or 'missing'
+local ttl = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
+local out = {}
+local done = 0
+for i = 0, n - 1 do
+  local b = 4 + i * 3
+  local id, token, result = ARGV[b], ARGV[b + 1], ARGV[b + 2]
+  local tk = K.task(id)
+  local f = redis.call('HMGET', tk, 'state', 'token', 'user')
+  if not f[1] then
+    out[#out + 1] = 'missing'
+  elseif f[1] ~= 'leased' or f[2] ~= token then
+    out[#out + 1] = 'stale'
+    count('stale_acks')
+  else
+    redis.call('HSET', tk, 'state', 'completed', 'finished', istr(NOW_MS), 'result', result)
+    redis.call('PEXPIRE', tk, ttl)
+    lease_ended(id, f[3])
+    done = done + 1
+    out[#out + 1] = 'ok'
+  end
+end
+if done > 0 then count('completed', done) end
+return out

@@ -1,0 +1,49 @@
+-- fail.lua: report failed attempts; each task is retried after its backoff or buried.
+-- KEYS[1]  meta key of the queue
+-- ARGV[1]  key prefix
+-- ARGV[2]  aging in µs
+-- ARGV[3]  the queue's default max_attempts (for tasks that set none)
+-- ARGV[4]  n; then 6 fields per task: task_id, lease token, error message, error type,
+--          traceback tail, backoff in ms ('-1' = do not retry: straight to the DLQ)
+-- Returns  list of outcomes: 'retry', 'dead', 'stale' or 'missing'
+AGING_US = tonumber(ARGV[2])
+local default_max = tonumber(ARGV[3])
+local n = tonumber(ARGV[4])
+local out = {}
+for i = 0, n - 1 do
+  local b = 5 + i * 6
+  local id, token, err, etype, tb = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
+  local backoff = tonumber(ARGV[b + 5])
+  local tk = K.task(id)
+  local f = redis.call('HMGET', tk, 'state', 'token', 'user', 'att', 'max_att', 'pri', 'worker')
+  if not f[1] then
+    out[#out + 1] = 'missing'
+  elseif f[1] ~= 'leased' or f[2] ~= token then
+    out[#out + 1] = 'stale'
+    count('stale_acks')
+  else
+    local att = tonumber(f[4]) or 1
+    local max_att = tonumber(f[5]) or default_max
+    count('failed')
+    redis.call('HSET', tk, 'error', err, 'etype', etype, 'tb', tb)
+    redis.call('HDEL', tk, 'token')
+    local pri = tonumber(f[6])
+    if backoff >= 0 and att < max_att and pri then
+      count('retried')
+      if backoff == 0 then
+        make_ready(id, f[3], pri)
+      else
+        local due = NOW_MS + backoff
+        redis.call('HSET', tk, 'state', 'delayed', 'due', istr(due))
+        redis.call('ZADD', K.delayed(), istr(due), id)
+      end
+      out[#out + 1] = 'retry'
+    else
+      bury(id, tk, err, etype, tb, f[7])
+      out[#out + 1] = 'dead'
+    end
+    lease_ended(id, f[3])
+  end
+end
+save_seq()
+return out

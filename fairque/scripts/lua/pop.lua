@@ -1,0 +1,138 @@
+-- pop.lua: promote due delayed tasks, then lease up to `count` tasks picked fairly.
+-- KEYS[1]  meta key of the queue
+-- ARGV[1]  key prefix
+-- ARGV[2]  aging in µs
+-- ARGV[3]  worker id (recorded in the lease)
+-- ARGV[4]  lease length in ms (visibility timeout)
+-- ARGV[5]  count: the most tasks to lease
+-- ARGV[6]  promote batch: the most due delayed tasks to promote in this call
+-- ARGV[7]  home pools: comma-separated pool names, or '*' for every pool
+-- ARGV[8]  steal pools: comma-separated pool names, '*' for every pool, or ''
+-- Returns  list of tasks, each a list: task_id, user, priority, payload, handler, attempt,
+--          max_attempts, created_ms, token, deadline_ms, stolen (1/0)
+AGING_US = tonumber(ARGV[2])
+local worker = ARGV[3]
+local lease_ms = tonumber(ARGV[4])
+local want = tonumber(ARGV[5])
+local promote_max = tonumber(ARGV[6])
+
+local function pools_of(spec)
+  local pools = {}
+  if spec == '*' then
+    pools = redis.call('SMEMBERS', K.cfg_pools())
+    pools[#pools + 1] = '_'
+  elseif spec ~= '' then
+    for name in string.gmatch(spec, '[^,]+') do pools[#pools + 1] = name end
+  end
+  return pools
+end
+
+-- 1. Promote due delayed tasks (bounded; the rest wait for the next pop).
+local due = redis.call('ZRANGEBYSCORE', K.delayed(), '-inf', istr(NOW_MS), 'LIMIT', 0, promote_max)
+for _, id in ipairs(due) do
+  redis.call('ZREM', K.delayed(), id)
+  local f = redis.call('HMGET', K.task(id), 'user', 'pri', 'state')
+  local pri = tonumber(f[2])
+  if f[1] and pri and pri >= 1 and pri <= 6 then
+    make_ready(id, f[1], pri)
+    count('promoted')
+  elseif f[1] or f[2] or f[3] then
+    bury(id, nil, 'corrupt: delayed task has no valid user or priority', 'CorruptTask', '', worker)
+  else
+    count('phantom')
+  end
+end
+save_seq()
+
+-- 2. Fair pick: the lowest pass over the home pools, else over the steal pools.
+local home = pools_of(ARGV[7])
+local steal = pools_of(ARGV[8])
+
+local function lowest(pools)
+  local best_user, best_pass, best_key
+  for _, pool in ipairs(pools) do
+    local rk = K.ready(pool)
+    local r = redis.call('ZRANGE', rk, 0, 0, 'WITHSCORES')
+    if r[1] then
+      local p = tonumber(r[2])
+      if not best_user or p < best_pass or (p == best_pass and r[1] < best_user) then
+        best_user, best_pass, best_key = r[1], p, rk
+      end
+    end
+  end
+  return best_user, best_pass, best_key
+end
+
+local function take(user)
+  local id = redis.call('LPOP', K.crit(user))
+  if id then return id end
+  local z = redis.call('ZPOPMIN', K.norm(user))
+  return z[1]
+end
+
+local out = {}
+local vt = nil
+local guard = want * 4 + 8  -- bounds the loop even if indexes disagree with the queues
+while #out < want and guard > 0 do
+  guard = guard - 1
+  local stolen = 0
+  local user, pass, rk = lowest(home)
+  if not user and #steal > 0 then
+    user, pass, rk = lowest(steal)
+    stolen = 1
+  end
+  if not user then break end
+  local id = take(user)
+  if not id then
+    -- Indexed as ready but nothing queued: repair the index and pick again.
+    redis.call('ZREM', rk, user)
+    redis.call('HSET', K.pass(), user, fstr(pass))
+    redis.call('HDEL', K.backlog(), user)
+  else
+    local tk = K.task(id)
+    local f = redis.call('HMGET', tk, 'user', 'pri', 'payload', 'att', 'state')
+    local pri = tonumber(f[2])
+    local _, weight, cap = user_cfg(user)
+    local dispatched = false
+    if not (f[1] or f[2] or f[3] or f[4] or f[5]) then
+      backlog_dec(user, nil)
+      count('phantom')  -- an index entry whose task hash is gone
+    elseif f[1] ~= user or not pri or pri < 1 or pri > 6 or not f[3] then
+      backlog_dec(user, pri)
+      local what = 'missing field payload'
+      if f[1] ~= user then what = 'user field does not match its queue'
+      elseif not pri or pri < 1 or pri > 6 then what = 'bad priority ' .. tostring(f[2]) end
+      bury(id, tk, 'corrupt: ' .. what, 'CorruptTask', '', worker)
+    else
+      backlog_dec(user, pri)
+      local att = (tonumber(f[4]) or 0) + 1
+      local token = istr(redis.call('HINCRBY', K.meta(), 'lease_seq', 1))
+      local deadline = NOW_MS + lease_ms
+      redis.call('HSET', tk, 'state', 'leased', 'att', istr(att), 'token', token,
+        'worker', worker, 'deadline', istr(deadline), 'started', istr(NOW_MS))
+      redis.call('ZADD', K.inflight(), istr(deadline), id)
+      local held = redis.call('HINCRBY', K.uinflight(), user, 1)
+      local h = redis.call('HMGET', tk, 'handler', 'max_att', 'created')
+      out[#out + 1] = {id, user, f[2], f[3], h[1] or '', istr(att), h[2] or '', h[3] or '',
+        token, istr(deadline), stolen}
+      if stolen == 1 then count('stolen') end
+      dispatched = true
+      vt = pass
+      -- Advance the user's pass; keep it in the round-robin only if it can be served again.
+      local nextp = pass + 1 / weight
+      if (cap == 0 or held < cap) and pending_count(user) > 0 then
+        redis.call('ZADD', rk, fstr(nextp), user)
+      else
+        redis.call('ZREM', rk, user)
+        redis.call('HSET', K.pass(), user, fstr(nextp))
+      end
+    end
+    if not dispatched and pending_count(user) == 0 then
+      redis.call('ZREM', rk, user)
+      redis.call('HSET', K.pass(), user, fstr(pass))
+    end
+  end
+end
+if vt then redis.call('HSET', K.meta(), 'vt', fstr(vt)) end
+if #out > 0 then count('popped', #out) end
+return out

@@ -1,0 +1,69 @@
+-- push.lua: add one or more tasks (push and push_batch), idempotent by task id.
+-- KEYS[1]  meta key of the queue (routes the call to the queue's slot)
+-- ARGV[1]  key prefix "fq:{queue}:"
+-- ARGV[2]  aging in µs (a task of priority p counts as enqueued p * aging earlier)
+-- ARGV[3]  max payload bytes
+-- ARGV[4]  n, the number of tasks; then 8 fields per task:
+--          task_id, user, priority (1-6), payload JSON, handler ('' = none),
+--          max_attempts ('' = queue default), due_ms (absolute, '' = none), delay_ms ('' = none)
+-- Returns  flat list: task_id, created (1/0), state for each task.
+-- Errors   "CONFLICT <task_id>" / "PAYLOAD_TOO_LARGE <task_id>"; nothing is written then.
+AGING_US = tonumber(ARGV[2])
+local max_bytes = tonumber(ARGV[3])
+local n = tonumber(ARGV[4])
+local W = 8
+
+-- Pass 1: check everything so that a rejected batch changes nothing.
+local existing = {}
+local seen = {}
+for i = 0, n - 1 do
+  local b = 5 + i * W
+  local id, user, payload = ARGV[b], ARGV[b + 1], ARGV[b + 3]
+  if #payload > max_bytes then
+    return redis.error_reply('PAYLOAD_TOO_LARGE ' .. id .. ' ' .. #payload .. ' > ' .. max_bytes)
+  end
+  local prev = seen[id]
+  if prev then
+    if prev[1] ~= user or prev[2] ~= payload then return redis.error_reply('CONFLICT ' .. id) end
+  else
+    local f = redis.call('HMGET', K.task(id), 'user', 'payload', 'state')
+    if f[1] or f[2] or f[3] then
+      if f[1] ~= user or f[2] ~= payload then return redis.error_reply('CONFLICT ' .. id) end
+      existing[id] = f[3] or 'ready'
+    end
+    seen[id] = {user, payload}
+  end
+end
+
+-- Pass 2: write.
+local out = {}
+local created = 0
+for i = 0, n - 1 do
+  local b = 5 + i * W
+  local id, user, pri = ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2])
+  local state = existing[id]
+  if state then
+    out[#out + 1] = id; out[#out + 1] = 0; out[#out + 1] = state
+  else
+    local due = 0
+    if ARGV[b + 6] ~= '' then due = tonumber(ARGV[b + 6]) end
+    if ARGV[b + 7] ~= '' then due = math.max(due, NOW_MS + tonumber(ARGV[b + 7])) end
+    state = 'ready'
+    if due > NOW_MS then state = 'delayed' end
+    redis.call('HSET', K.task(id), 'id', id, 'user', user, 'pri', ARGV[b + 2],
+      'payload', ARGV[b + 3], 'handler', ARGV[b + 4], 'max_att', ARGV[b + 5], 'att', '0',
+      'state', state, 'created', istr(NOW_MS))
+    if state == 'delayed' then
+      redis.call('HSET', K.task(id), 'due', istr(due))
+      redis.call('ZADD', K.delayed(), istr(due), id)
+    elseif enqueue_ready(id, user, pri) then
+      activate(user)
+    end
+    existing[id] = state
+    created = created + 1
+    out[#out + 1] = id; out[#out + 1] = 1; out[#out + 1] = state
+  end
+end
+save_seq()
+if created > 0 then count('pushed', created) end
+return out
