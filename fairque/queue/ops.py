@@ -100,7 +100,12 @@ def translate_error(message: str) -> FairQueueError:
 def sync_config(s: QueueSession) -> Op[bool]:
     """Mirror users' pools, weights and caps into the queue (no-op when already current)."""
     m = s.mirror
-    args: list[str | int | float] = [m.fingerprint, repr(m.default_weight), len(m.entries)]
+    args: list[str | int | float] = [
+        m.fingerprint,
+        repr(m.default_weight),
+        m.max_payload_bytes,
+        len(m.entries),
+    ]
     for user, raw in m.entries.items():
         args += [user, raw]
     args += list(m.pools)
@@ -194,30 +199,36 @@ def _parse_task(row: list[Any], worker_id: str) -> tuple[Task | None, str]:
     return task, ""
 
 
+# Rounds of pop when payloads turn out corrupt (each round buries what it found).
+CORRUPT_RETRIES = 4
+
+
 def pop(s: QueueSession, count: int = 1) -> Op[list[Task]]:
     """Lease up to ``count`` tasks, each picked by the fair round-robin."""
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"count must be an integer >= 1, got {count!r}")
     worker = s.worker_id or "-"
-    rows = yield s.call(
-        "pop",
-        s.aging_us,
-        worker,
-        s.lease_ms,
-        count,
-        s.queue.promote_batch,
-        s.scope.home,
-        s.scope.steal,
-    )
     tasks: list[Task] = []
-    corrupt: list[str | int | float] = []
-    for row in rows:
-        task, why = _parse_task(row, worker)
-        if task is not None:
-            tasks.append(task)
-        else:  # bury it at once so the worker never sees it and nobody retries it
-            corrupt += [row[0], row[8], why, "CorruptTask", "", -1]
-    if corrupt:
+    for _ in range(CORRUPT_RETRIES):
+        rows = yield s.call(
+            "pop",
+            s.aging_us,
+            worker,
+            s.lease_ms,
+            count - len(tasks),
+            s.queue.promote_batch,
+            s.scope.home,
+            s.scope.steal,
+        )
+        corrupt: list[str | int | float] = []
+        for row in rows:
+            task, why = _parse_task(row, worker)
+            if task is not None:
+                tasks.append(task)
+            else:  # bury it at once so no worker sees it and nobody retries it
+                corrupt += [row[0], row[8], why, "CorruptTask", "", -1]
+        if not corrupt:
+            break
         yield s.call("fail", s.aging_us, s.queue.max_attempts, len(corrupt) // 6, *corrupt)
     return tasks
 

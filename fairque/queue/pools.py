@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from fairque.core.codec import DEFAULT_MAX_BYTES
 from fairque.core.config import FairQueueConfig
 
 DEFAULT_POOL = "_"
@@ -76,13 +77,18 @@ class ConfigMirror:
 
     fingerprint: str
     default_weight: float
+    max_payload_bytes: int
     entries: dict[str, str]
     pools: tuple[str, ...]
 
     @property
     def is_trivial(self) -> bool:
         """True when the config names no users or workers and keeps the default weight."""
-        return not self.entries and self.default_weight == 1.0
+        return (
+            not self.entries
+            and self.default_weight == 1.0
+            and self.max_payload_bytes == DEFAULT_MAX_BYTES
+        )
 
 
 def config_mirror(config: FairQueueConfig) -> ConfigMirror:
@@ -93,7 +99,13 @@ def config_mirror(config: FairQueueConfig) -> ConfigMirror:
         entries[user] = f"{pool}|{settings.weight!r}|{settings.max_inflight or 0}"
     pools = tuple(sorted({p.split("|", 1)[0] for p in entries.values()} - {DEFAULT_POOL}))
     digest = hashlib.blake2b(digest_size=12)
-    digest.update(repr(config.queue.default_weight).encode())
+    digest.update(f"{config.queue.default_weight!r}|{config.queue.max_payload_bytes}".encode())
     for user, raw in entries.items():
         digest.update(f"\n{user}={raw}".encode())
-    return ConfigMirror(digest.hexdigest(), config.queue.default_weight, entries, pools)
+    return ConfigMirror(
+        digest.hexdigest(),
+        config.queue.default_weight,
+        config.queue.max_payload_bytes,
+        entries,
+        pools,
+    )

@@ -5,14 +5,15 @@
 -- ARGV[1]  key prefix
 -- ARGV[2]  fingerprint of the mirrored configuration
 -- ARGV[3]  default weight
--- ARGV[4]  n users; then 2 fields per user: user, "pool|weight|max_inflight"
+-- ARGV[4]  max payload bytes (enforced by push for every producer)
+-- ARGV[5]  n users; then 2 fields per user: user, "pool|weight|max_inflight"
 -- then     the pool names (the rest of ARGV)
 -- Returns  1 if the mirror was rewritten, 0 if it was already current
 if redis.call('HGET', K.meta(), 'cfg_fp') == ARGV[2] then return 0 end
-local n = tonumber(ARGV[4])
+local n = tonumber(ARGV[5])
 local new = {}
 for i = 0, n - 1 do
-  new[ARGV[5 + i * 2]] = ARGV[6 + i * 2]
+  new[ARGV[6 + i * 2]] = ARGV[7 + i * 2]
 end
 local function pool_of(raw)
   if not raw then return '_' end
@@ -30,13 +31,13 @@ local function move(user, from, to)
   end
 end
 for user, raw in pairs(oldmap) do
-  if user ~= '*' then move(user, pool_of(raw), pool_of(new[user])) end
+  if string.sub(user, 1, 1) ~= '*' and string.sub(user, 1, 1) ~= '#' then move(user, pool_of(raw), pool_of(new[user])) end
 end
 for user, raw in pairs(new) do
   if not oldmap[user] then move(user, '_', pool_of(raw)) end
 end
 redis.call('DEL', K.cfg_users(), K.cfg_pools())
-redis.call('HSET', K.cfg_users(), '*', ARGV[3])
+redis.call('HSET', K.cfg_users(), '*', ARGV[3], '#max_payload', ARGV[4])
 local batch = {}
 for user, raw in pairs(new) do
   batch[#batch + 1] = user
@@ -47,6 +48,6 @@ for user, raw in pairs(new) do
   end
 end
 if #batch > 0 then redis.call('HSET', K.cfg_users(), unpack(batch)) end
-for i = 5 + n * 2, #ARGV do redis.call('SADD', K.cfg_pools(), ARGV[i]) end
+for i = 6 + n * 2, #ARGV do redis.call('SADD', K.cfg_pools(), ARGV[i]) end
 redis.call('HSET', K.meta(), 'cfg_fp', ARGV[2])
 return 1

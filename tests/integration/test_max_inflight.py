@@ -1,0 +1,28 @@
+"""Per-user max_inflight: a capped user is skipped, others keep flowing, it comes back."""
+
+from __future__ import annotations
+
+from fairque import Task
+
+
+def test_capped_user_is_skipped_and_returns_after_a_completion(make_queue, make_config):
+    q = make_queue(make_config(queue={"users": {"capped": {"max_inflight": 2}}}))
+    q.push_batch([Task.create(u, 3, i) for i in range(10) for u in ("capped", "free")])
+    held = [q.pop() for _ in range(6)]
+    users = [t.user_id for t in held]
+    assert users.count("capped") == 2
+    assert users.count("free") == 4
+    assert q.stats().active_users == 1  # the capped user left the round-robin
+    first_capped = next(t for t in held if t.user_id == "capped")
+    q.complete(first_capped)
+    assert q.pop().user_id == "capped"  # served again at once
+    assert q.pop().user_id == "free"  # at its cap again: only "free" flows
+
+
+def test_cap_slot_is_freed_by_fail_too(make_queue, make_config):
+    q = make_queue(make_config(queue={"users": {"capped": {"max_inflight": 1}}}))
+    q.push_batch([Task.create("capped", 3, i) for i in range(3)])
+    t = q.pop()
+    assert q.pop() is None
+    q.fail(t, "boom", retry=False)
+    assert q.pop().user_id == "capped"
