@@ -47,13 +47,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def ms_to_datetime(ms: float | int | str | None) -> datetime | None:
-    """Server milliseconds (as stored in task hashes) to an aware UTC datetime."""
-    if ms in (None, ""):
-        return None
-    return datetime.fromtimestamp(float(ms) / 1000.0, UTC)  # type: ignore[arg-type]
-
-
 class Lease(BaseModel):
     """Proof that a worker holds a task: complete/fail must present the same token."""
 

@@ -84,8 +84,11 @@ def check_task_id(task_id: object) -> str:
 
 def check_handler_name(name: object) -> str:
     """Return ``name`` if it can name a registered handler (same alphabet as task ids)."""
-    if not isinstance(name, str) or not name or len(name) > TASK_ID_MAX or not _TASK_RE.fullmatch(
-        name
+    if (
+        not isinstance(name, str)
+        or not name
+        or len(name) > TASK_ID_MAX
+        or not _TASK_RE.fullmatch(name)
     ):
         raise InvalidTaskId(
             f"handler name {name!r} is malformed: 1-{TASK_ID_MAX} characters from "

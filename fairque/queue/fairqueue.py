@@ -23,7 +23,9 @@ def failure_of(task: Task, error: BaseException | str, retry: bool) -> ops.Failu
     """Describe a failed attempt from an exception (type and traceback tail) or a message."""
     if isinstance(error, BaseException):
         trace = "".join(tb.format_exception(type(error), error, error.__traceback__))
-        return ops.Failure(task, str(error) or type(error).__name__, type(error).__name__, trace, retry)
+        return ops.Failure(
+            task, str(error) or type(error).__name__, type(error).__name__, trace, retry
+        )
     return ops.Failure(task, str(error), "", "", retry)
 
 
@@ -135,9 +137,7 @@ class TaskQueue:
     def complete_many(self, items: Iterable[tuple[Task, Any]]) -> list[AckResult]:
         return self._drive(ops.complete(self.session, items))
 
-    def fail(
-        self, task: Task, error: BaseException | str, *, retry: bool = True
-    ) -> AckResult:
+    def fail(self, task: Task, error: BaseException | str, *, retry: bool = True) -> AckResult:
         """Report a failed attempt: retried with backoff, or moved to the DLQ when exhausted."""
         return self._drive(ops.fail(self.session, [failure_of(task, error, retry)]))[0]
 

@@ -119,7 +119,9 @@ def sync_config(s: QueueSession) -> Op[bool]:
 def _push_fields(s: QueueSession, task: Task) -> list[str | int | float]:
     check_user_id(task.user_id)
     check_task_id(task.task_id)
-    pri = check_priority(int(task.priority) if isinstance(task.priority, Priority) else task.priority)
+    pri = check_priority(
+        int(task.priority) if isinstance(task.priority, Priority) else task.priority
+    )
     text = task.payload_json
     limit = s.queue.max_payload_bytes
     # A str of n characters is n..4n bytes in UTF-8: encode only when it could be too big.

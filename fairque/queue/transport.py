@@ -11,6 +11,7 @@ from fairque.core.exceptions import ConnectionProblem, FairQueueError, ServerErr
 from fairque.queue.ops import translate_error
 from fairque.util import mask_url
 
+
 def client_options(cfg: RedisConfig) -> dict[str, Any]:
     """Keyword arguments for ``Redis.from_url`` (sync or asyncio)."""
     return {
@@ -37,4 +38,3 @@ def translate(exc: Exception, url: str) -> FairQueueError:
             return ServerError(f"server is out of memory (maxmemory reached): {text}")
         return translate_error(text)
     return ServerError(f"{type(exc).__name__}: {exc}")
-

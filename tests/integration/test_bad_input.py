@@ -44,7 +44,11 @@ CREATE_CASES = [
     ({"payload": Opaque()}, E.InvalidPayload, "not JSON-serializable"),
     ({"payload": math.nan}, E.InvalidPayload, "not valid JSON"),
     ({"payload": {"x": math.inf}}, E.InvalidPayload, "not valid JSON"),
-    ({"payload": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}, E.InvalidPayload, "deeper than 32"),
+    (
+        {"payload": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]},
+        E.InvalidPayload,
+        "deeper than 32",
+    ),
     ({"delay": -1}, E.InvalidSchedule, "negative"),
     ({"delay": math.nan}, E.InvalidSchedule, "finite"),
     ({"delay": 10**12}, E.InvalidSchedule, "more than a year"),

@@ -98,6 +98,6 @@ def test_round_robin_is_global_across_two_worker_instances(make_queue, make_conf
     # Lease tokens are a server-side sequence: sorting by them gives the global dispatch order.
     order = [t.user_id for t in sorted(popped, key=lambda t: int(t.lease.token))]
     k = len(USERS)
-    for start in range(0, len(order) - k + 1):
+    for start in range(len(order) - 2 * k + 1):
         counts = Counter(order[start : start + 2 * k])
         assert all(1 <= counts[u] <= 3 for u in USERS), (start, counts)

@@ -30,9 +30,7 @@ def test_assigned_users_first_then_steal_targets(make_queue, make_config):
 
 
 def test_a_steal_target_waits_while_an_assigned_user_gets_new_work(make_queue, make_config):
-    config = make_config(
-        workers=[{"id": "w1", "assigned_users": ["a"], "steal_targets": ["c"]}]
-    )
+    config = make_config(workers=[{"id": "w1", "assigned_users": ["a"], "steal_targets": ["c"]}])
     q = make_queue(config)
     push_each(q, ["c"], 3)
     for i in range(5):

@@ -1,0 +1,13 @@
+"""Benchmark scenarios shared by ``fairque bench``, the TUI and ``benchmarks/``.
+
+Benchmarks measure; tests assert. Every figure that matters is a ratio of two rates
+measured in the same run, because the machine is shared and noisy.
+"""
+
+from fairque.bench.common import BenchReport
+from fairque.bench.scale_users import run_scale_users
+from fairque.bench.throughput import run_throughput
+
+SCENARIOS = {"throughput": run_throughput, "scale-users": run_scale_users}
+
+__all__ = ["SCENARIOS", "BenchReport", "run_scale_users", "run_throughput"]

@@ -1,0 +1,89 @@
+"""What every scenario shares: the report document, server facts, a rate timer, a queue."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+from pydantic import BaseModel, Field
+
+from fairque.core.config import FairQueueConfig
+from fairque.server import EmbeddedServer
+
+Progress = Callable[[str], None]
+
+
+class BenchReport(BaseModel):
+    """The JSON document of BENCHMARKS.md: scenario, server, params, results, ratios."""
+
+    scenario: str
+    server: dict[str, Any]
+    params: dict[str, Any]
+    results: dict[str, Any] = Field(default_factory=dict)
+    ratios: dict[str, float] = Field(default_factory=dict)
+
+
+def server_facts(url: str) -> dict[str, Any]:
+    """Server, client and machine facts every report states."""
+    client = redis.Redis.from_url(url)
+    try:
+        info = client.info("server")
+    finally:
+        client.close()
+    try:
+        import hiredis  # noqa: F401
+
+        parser = "hiredis"
+    except ImportError:
+        parser = "python"
+    return {
+        "server": info.get("server_name", "redis"),
+        "version": info.get("valkey_version") or info.get("redis_version"),
+        "redis_py": redis.__version__,
+        "parser": parser,
+        "python": platform.python_version(),
+        "cores": os.cpu_count(),
+    }
+
+
+@contextmanager
+def bench_server(url: str | None) -> Iterator[str]:
+    """The given server, or a fresh embedded Valkey for the run."""
+    if url:
+        yield url
+        return
+    with EmbeddedServer() as server:
+        yield server.url
+
+
+def bench_config(url: str, **queue: Any) -> FairQueueConfig:
+    """A config for a throwaway queue on ``url``."""
+    return FairQueueConfig(redis={"url": url}, queue={"name": "bench-" + uuid.uuid4().hex[:8], **queue})
+
+
+def drop_queue(url: str, queue: str) -> None:
+    """Delete a benchmark queue's keys (benchmark queues only; SCAN is fine here)."""
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"fq:{{{queue}}}:*", count=1000))
+        for i in range(0, len(keys), 1000):
+            client.delete(*keys[i : i + 1000])
+    finally:
+        client.close()
+
+
+def rate(count: int, fn: Callable[[], None]) -> float:
+    """Operations per second of ``fn``, which performs ``count`` operations."""
+    start = time.perf_counter()
+    fn()
+    return count / (time.perf_counter() - start)
+
+
+def quiet(_: str) -> None:
+    """A progress callback that says nothing."""

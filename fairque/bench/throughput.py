@@ -1,0 +1,97 @@
+"""Scenario ``throughput``: single-client push, push_batch and pop+complete rates, and the
+same client's raw EVALSHA rates as the baseline they are divided by."""
+
+from __future__ import annotations
+
+from fairque.bench.common import (
+    BenchReport,
+    Progress,
+    bench_config,
+    bench_server,
+    drop_queue,
+    quiet,
+    rate,
+    server_facts,
+)
+from fairque.core.models import Task
+from fairque.queue import TaskQueue
+
+BASELINE_LUA = "return redis.call('LPUSH', KEYS[1], ARGV[1])"
+BATCH = 1000
+
+
+def run_throughput(
+    redis_url: str | None = None, tasks: int = 5000, progress: Progress = quiet
+) -> BenchReport:
+    """Measure the single-client rates; ``tasks`` sizes the sequential loops."""
+    batch_tasks = max(tasks * 10, BATCH)
+    with bench_server(redis_url) as url:
+        config = bench_config(url)
+        report = BenchReport(
+            scenario="throughput",
+            server=server_facts(url),
+            params={"tasks": tasks, "batch": BATCH, "batch_tasks": batch_tasks},
+        )
+        with TaskQueue(config) as q:
+            client = q.client
+            script = client.register_script(BASELINE_LUA)
+            key = q.session.keys.key("stats") + ":bench-baseline"
+
+            progress("baseline: sequential EVALSHA")
+
+            def evalsha() -> None:
+                for i in range(tasks):
+                    script(keys=[key], args=[i])
+
+            def pipelined() -> None:
+                for start in range(0, batch_tasks, BATCH):
+                    pipe = client.pipeline(transaction=False)
+                    for i in range(start, start + BATCH):
+                        script(keys=[key], args=[i], client=pipe)
+                    pipe.execute()
+
+            evalsha_rate = rate(tasks, evalsha)
+            progress("baseline: pipelined EVALSHA")
+            pipelined_rate = rate(batch_tasks, pipelined)
+
+            progress("push")
+            singles = [Task.create(f"user-{i % 10}", 3, {"i": i}) for i in range(tasks)]
+
+            def push() -> None:
+                for t in singles:
+                    q.push(t)
+
+            push_rate = rate(tasks, push)
+
+            progress("push_batch")
+            batched = [Task.create(f"user-{i % 10}", 3, {"i": i}) for i in range(batch_tasks)]
+
+            def push_batch() -> None:
+                for start in range(0, batch_tasks, BATCH):
+                    q.push_batch(batched[start : start + BATCH])
+
+            batch_rate = rate(batch_tasks, push_batch)
+
+            progress("pop + complete")
+
+            def pop_complete() -> None:
+                for _ in range(tasks):
+                    t = q.pop()
+                    assert t is not None
+                    q.complete(t)
+
+            pop_complete_rate = rate(tasks, pop_complete)
+        drop_queue(url, config.queue.name)
+    report.results = {
+        "push_per_s": round(push_rate),
+        "push_batch_per_s": round(batch_rate),
+        "pop_complete_per_s": round(pop_complete_rate),
+        "baseline_evalsha_per_s": round(evalsha_rate),
+        "baseline_pipelined_per_s": round(pipelined_rate),
+    }
+    report.ratios = {
+        "push_vs_evalsha": round(push_rate / evalsha_rate, 3),
+        "batch_vs_pipelined": round(batch_rate / pipelined_rate, 3),
+        "batch_vs_push": round(batch_rate / push_rate, 2),
+    }
+    return report
