@@ -64,7 +64,9 @@ def bench_server(url: str | None) -> Iterator[str]:
 
 def bench_config(url: str, **queue: Any) -> FairQueueConfig:
     """A config for a throwaway queue on ``url``."""
-    return FairQueueConfig(redis={"url": url}, queue={"name": "bench-" + uuid.uuid4().hex[:8], **queue})
+    return FairQueueConfig(
+        redis={"url": url}, queue={"name": "bench-" + uuid.uuid4().hex[:8], **queue}
+    )
 
 
 def drop_queue(url: str, queue: str) -> None:

@@ -25,7 +25,10 @@ def _pop_rate(url: str, users: int, tasks: int) -> float:
     names = [f"user-{i}" for i in range(users)]
     config = FairQueueConfig(
         redis=base.redis,
-        queue={"name": base.queue.name, "users": {u: {"weight": 1 + i % 3} for i, u in enumerate(names)}},
+        queue={
+            "name": base.queue.name,
+            "users": {u: {"weight": 1 + i % 3} for i, u in enumerate(names)},
+        },
         workers=[{"id": "bench", "assigned_users": names}],
     )
     with TaskQueue(config) as q:

@@ -1,0 +1,5 @@
+"""``python -m fairque.cli``: the same as the ``fairque`` console script."""
+
+from fairque.cli.main import main
+
+main()

@@ -1,0 +1,80 @@
+"""The embedded server launcher, connection errors, and the commands of this stage."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import redis
+from click.testing import CliRunner
+
+from fairque import FairQueueConfig, Task, TaskQueue
+from fairque.cli.main import cli
+from fairque.core.exceptions import ConnectionProblem
+from fairque.server import EmbeddedServer, free_port
+
+
+def test_embedded_server_keeps_data_across_a_crash_with_aof(tmp_path):
+    with EmbeddedServer(directory=tmp_path, appendonly=True) as srv:
+        config = FairQueueConfig(redis={"url": srv.url}, queue={"name": "crash"})
+        with TaskQueue(config) as q:
+            q.push(Task.create("u1", payload="kept", task_id="t1"))
+        redis.Redis.from_url(srv.url).execute_command("BGREWRITEAOF")
+        srv.kill()
+        srv.start()
+        with TaskQueue(config) as q:
+            assert q.pop().payload == "kept"
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis(port=srv.port, socket_connect_timeout=0.5).ping()
+
+
+def test_unreachable_server_gives_one_typed_line_with_the_password_masked():
+    url = f"redis://app:hunter2@127.0.0.1:{free_port()}/0"
+    config = FairQueueConfig(redis={"url": url, "socket_connect_timeout": 0.5})
+    with pytest.raises(ConnectionProblem) as info:
+        TaskQueue(config).open()
+    assert "hunter2" not in str(info.value) and "app:***@" in str(info.value)
+
+
+def test_cli_unreachable_server_is_one_line_no_traceback():
+    env = {"FAIRQUE_REDIS_URL": f"redis://:pw@127.0.0.1:{free_port()}/0"}
+    result = CliRunner().invoke(cli, ["demo", "--headless", "--duration", "1"], env=env)
+    assert result.exit_code == 1
+    assert "cannot reach the server" in result.output
+    assert "Traceback" not in result.output and ":pw@" not in result.output
+
+
+def test_headless_demo_serves_every_tenant_fairly(server_url):
+    result = CliRunner().invoke(
+        cli, ["--redis-url", server_url, "--json", "demo", "--headless", "--duration", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    users = {u["user_id"]: u for u in summary["users"]}
+    noisy = users.pop("noisy")
+    assert noisy["waiting"] > 1000  # the flood is still queued...
+    assert all(u["served"] > 0 for u in users.values())  # ...but every tenant got turns
+    assert max(u["p50_wait_ms"] for u in users.values()) < noisy["p50_wait_ms"] / 5
+
+
+def test_bench_json_has_the_documented_fields(server_url):
+    result = CliRunner().invoke(
+        cli, ["--redis-url", server_url, "--json", "bench", "--scenario", "all", "--tasks", "200"]
+    )
+    assert result.exit_code == 0, result.output
+    throughput, scale = json.loads(result.output)
+    for doc in (throughput, scale):
+        assert set(doc) == {"scenario", "server", "params", "results", "ratios"}
+    for field in ("push_per_s", "push_batch_per_s", "pop_complete_per_s"):
+        assert throughput["results"][field] > 0
+    assert set(scale["results"]["pop_per_s_by_users"]) == {"1", "100", "1000", "10000"}
+    assert scale["ratios"]["max_users_vs_one"] > 0
+
+
+def test_console_script_runs():
+    out = subprocess.run(
+        [sys.executable, "-m", "fairque.cli", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "demo" in out.stdout and "bench" in out.stdout and "server" in out.stdout
