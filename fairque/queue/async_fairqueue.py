@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -117,6 +118,14 @@ class AsyncTaskQueue:
         self, task: Task, error: BaseException | str, *, retry: bool = True
     ) -> AckResult:
         return (await self._drive(ops.fail(self.session, [failure_of(task, error, retry)])))[0]
+
+    async def heartbeat(self, tasks: Iterable[Task]) -> dict[str, datetime | None]:
+        """Extend leases: task id -> new deadline, or None where the lease was lost."""
+        return await self._drive(ops.heartbeat(self.session, tasks))
+
+    async def release(self, tasks: Iterable[Task]) -> list[AckResult]:
+        """Hand leased tasks back unfinished: ready again at once, attempt not counted."""
+        return await self._drive(ops.release(self.session, tasks))
 
     async def stats(self) -> QueueStats:
         return await self._drive(ops.stats(self.session))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import traceback as tb
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -140,6 +141,14 @@ class TaskQueue:
     def fail(self, task: Task, error: BaseException | str, *, retry: bool = True) -> AckResult:
         """Report a failed attempt: retried with backoff, or moved to the DLQ when exhausted."""
         return self._drive(ops.fail(self.session, [failure_of(task, error, retry)]))[0]
+
+    def heartbeat(self, tasks: Iterable[Task]) -> dict[str, datetime | None]:
+        """Extend leases: task id -> new deadline, or None where the lease was lost."""
+        return self._drive(ops.heartbeat(self.session, tasks))
+
+    def release(self, tasks: Iterable[Task]) -> list[AckResult]:
+        """Hand leased tasks back unfinished: ready again at once, attempt not counted."""
+        return self._drive(ops.release(self.session, tasks))
 
     def stats(self) -> QueueStats:
         """Counters and per-user backlog."""

@@ -74,6 +74,14 @@ class QueueSession:
         self.mirror = config_mirror(config)
         self.aging_us = round(config.queue.aging_seconds * 1_000_000)
         self.lease_ms = round(config.queue.visibility_timeout * 1000)
+        q = config.queue
+        # How pop retries the tasks of expired leases (no jitter: computed in the server).
+        self.reap_policy = (
+            round(q.retry_base_seconds * 1000),
+            q.retry_factor,
+            round(q.retry_max_seconds * 1000),
+            q.max_attempts,
+        )
         self.head = (self.keys.meta,)  # KEYS of every script
         self.prefix = self.keys.prefix
 
@@ -221,6 +229,7 @@ def pop(s: QueueSession, count: int = 1) -> Op[list[Task]]:
             s.queue.promote_batch,
             s.scope.home,
             s.scope.steal,
+            *s.reap_policy,
         )
         corrupt: list[str | int | float] = []
         for row in rows:
@@ -299,6 +308,32 @@ def fail(s: QueueSession, failures: Iterable[Failure]) -> Op[list[AckResult]]:
     if n == 0:
         return []
     reply = yield s.call("fail", s.aging_us, s.queue.max_attempts, n, *args)
+    return [AckResult(r) for r in reply]
+
+
+def _token_args(tasks: Iterable[Task]) -> list[str | int | float]:
+    args: list[str | int | float] = []
+    for task in tasks:
+        args += [task.task_id, _lease_of(task).token]
+    return args
+
+
+def heartbeat(s: QueueSession, tasks: Iterable[Task]) -> Op[dict[str, datetime | None]]:
+    """Extend the leases of ``tasks``: task id -> new deadline, or None where it was lost."""
+    args = _token_args(tasks)
+    if not args:
+        return {}
+    reply = yield s.call("heartbeat", s.lease_ms, len(args) // 2, *args)
+    ids = args[::2]
+    return {str(i): (_ms(str(d)) if int(d) else None) for i, d in zip(ids, reply, strict=True)}
+
+
+def release(s: QueueSession, tasks: Iterable[Task]) -> Op[list[AckResult]]:
+    """Hand leased tasks back unfinished: ready at once, the attempt not counted."""
+    args = _token_args(tasks)
+    if not args:
+        return []
+    reply = yield s.call("release", s.aging_us, len(args) // 2, *args)
     return [AckResult(r) for r in reply]
 
 

@@ -16,7 +16,7 @@ from importlib import resources
 
 from fairque.core.keys import lua_key_functions
 
-SCRIPT_NAMES = ("push", "pop", "complete", "fail", "sync_config")
+SCRIPT_NAMES = ("push", "pop", "complete", "fail", "heartbeat", "release", "sync_config")
 
 
 @dataclass(frozen=True, slots=True)

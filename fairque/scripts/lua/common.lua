@@ -111,3 +111,40 @@ local function make_ready(task_id, user, pri)
   redis.call('HSET', K.task(task_id), 'state', 'ready')
   if enqueue_ready(task_id, user, pri) then activate(user) end
 end
+
+-- Retry policy (set by scripts that may retry: fail uses the client's jittered backoff,
+-- reaping uses this deterministic one).
+local RETRY_BASE_MS, RETRY_FACTOR, RETRY_CAP_MS, DEFAULT_MAX_ATT = 1000, 2, 300000, 3
+
+-- Return leases whose deadline passed: each is a failed attempt ("lease expired"), retried
+-- after the backoff or buried when its attempts are used up. Bounded per call.
+local function reap_expired(limit)
+  local ids = redis.call('ZRANGEBYSCORE', K.inflight(), '-inf', istr(NOW_MS), 'LIMIT', 0, limit)
+  for _, id in ipairs(ids) do
+    local tk = K.task(id)
+    local f = redis.call('HMGET', tk, 'state', 'user', 'att', 'max_att', 'pri', 'worker')
+    if f[1] ~= 'leased' or not f[2] then
+      redis.call('ZREM', K.inflight(), id)  -- an index entry that outlived its lease
+    else
+      local att = tonumber(f[3]) or 1
+      local max_att = tonumber(f[4]) or DEFAULT_MAX_ATT
+      local pri = tonumber(f[5])
+      local err = 'lease expired (worker ' .. (f[6] or '?') .. ' did not finish in time)'
+      redis.call('HSET', tk, 'error', err, 'etype', 'LeaseExpired', 'tb', '')
+      redis.call('HDEL', tk, 'token')
+      count('failed')
+      count('expired')
+      if att < max_att and pri then
+        count('retried')
+        local backoff = math.min(RETRY_CAP_MS, RETRY_BASE_MS * RETRY_FACTOR ^ (att - 1))
+        local due = NOW_MS + math.floor(backoff)
+        redis.call('HSET', tk, 'state', 'delayed', 'due', istr(due))
+        redis.call('ZADD', K.delayed(), istr(due), id)
+      else
+        bury(id, tk, err, 'LeaseExpired', '', f[6])
+      end
+      lease_ended(id, f[2])
+    end
+  end
+  return #ids
+end

@@ -1,4 +1,5 @@
--- pop.lua: promote due delayed tasks, then lease up to `count` tasks picked fairly.
+-- pop.lua: reap expired leases and promote due delayed tasks (both bounded), then lease up
+-- to `count` tasks picked fairly.
 -- KEYS[1]  meta key of the queue
 -- ARGV[1]  key prefix
 -- ARGV[2]  aging in µs
@@ -8,6 +9,8 @@
 -- ARGV[6]  promote batch: the most due delayed tasks to promote in this call
 -- ARGV[7]  home pools: comma-separated pool names, or '*' for every pool
 -- ARGV[8]  steal pools: comma-separated pool names, '*' for every pool, or ''
+-- ARGV[9]  retry policy for expired leases: base ms, factor, cap ms, default max attempts
+--          (ARGV[9..12])
 -- Returns  list of tasks, each a list: task_id, user, priority, payload, handler, attempt,
 --          max_attempts, created_ms, token, deadline_ms, stolen (1/0)
 AGING_US = tonumber(ARGV[2])
@@ -15,6 +18,8 @@ local worker = ARGV[3]
 local lease_ms = tonumber(ARGV[4])
 local want = tonumber(ARGV[5])
 local promote_max = tonumber(ARGV[6])
+RETRY_BASE_MS, RETRY_FACTOR = tonumber(ARGV[9]), tonumber(ARGV[10])
+RETRY_CAP_MS, DEFAULT_MAX_ATT = tonumber(ARGV[11]), tonumber(ARGV[12])
 
 local function pools_of(spec)
   local pools = {}
@@ -27,7 +32,10 @@ local function pools_of(spec)
   return pools
 end
 
--- 1. Promote due delayed tasks (bounded; the rest wait for the next pop).
+-- 1. Expired leases become failed attempts (a crashed worker's tasks come back).
+reap_expired(promote_max)
+
+-- Then promote due delayed tasks (bounded; the rest wait for the next pop).
 local due = redis.call('ZRANGEBYSCORE', K.delayed(), '-inf', istr(NOW_MS), 'LIMIT', 0, promote_max)
 for _, id in ipairs(due) do
   redis.call('ZREM', K.delayed(), id)

@@ -1,0 +1,23 @@
+-- heartbeat.lua: extend the leases a worker still holds.
+-- KEYS[1]  meta key of the queue
+-- ARGV[1]  key prefix
+-- ARGV[2]  lease length in ms, counted from now
+-- ARGV[3]  n; then 2 fields per task: task_id, lease token
+-- Returns  list of new deadlines in ms, or 0 where the lease was lost (expired, reassigned)
+local lease_ms = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
+local out = {}
+for i = 0, n - 1 do
+  local id, token = ARGV[4 + i * 2], ARGV[5 + i * 2]
+  local tk = K.task(id)
+  local f = redis.call('HMGET', tk, 'state', 'token')
+  if f[1] == 'leased' and f[2] == token then
+    local deadline = NOW_MS + lease_ms
+    redis.call('HSET', tk, 'deadline', istr(deadline))
+    redis.call('ZADD', K.inflight(), istr(deadline), id)
+    out[#out + 1] = deadline
+  else
+    out[#out + 1] = 0
+  end
+end
+return out

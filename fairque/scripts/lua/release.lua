@@ -1,0 +1,30 @@
+-- release.lua: hand leased tasks back unfinished (graceful shutdown): ready again at once,
+-- and the attempt does not count.
+-- KEYS[1]  meta key of the queue
+-- ARGV[1]  key prefix
+-- ARGV[2]  aging in µs
+-- ARGV[3]  n; then 2 fields per task: task_id, lease token
+-- Returns  list of outcomes: 'ok', 'stale' or 'missing'
+AGING_US = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
+local out = {}
+for i = 0, n - 1 do
+  local id, token = ARGV[4 + i * 2], ARGV[5 + i * 2]
+  local tk = K.task(id)
+  local f = redis.call('HMGET', tk, 'state', 'token', 'user', 'att', 'pri')
+  local pri = tonumber(f[5])
+  if not f[1] then
+    out[#out + 1] = 'missing'
+  elseif f[1] ~= 'leased' or f[2] ~= token or not pri then
+    out[#out + 1] = 'stale'
+  else
+    redis.call('HSET', tk, 'att', istr(math.max((tonumber(f[4]) or 1) - 1, 0)))
+    redis.call('HDEL', tk, 'token')
+    lease_ended(id, f[3])
+    make_ready(id, f[3], pri)
+    count('released')
+    out[#out + 1] = 'ok'
+  end
+end
+save_seq()
+return out
