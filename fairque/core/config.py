@@ -71,6 +71,7 @@ class QueueConfig(_Section):
     retry_factor: float = Field(default=2.0, ge=1)
     retry_max_seconds: float = Field(default=300.0, ge=0)
     result_ttl: float = Field(default=3600.0, gt=0)
+    dlq_max: int = Field(default=100_000, ge=1)
     promote_batch: int = Field(default=100, ge=1, le=10_000)
 
     @field_validator("name")

@@ -31,6 +31,8 @@ TEMPLATES: dict[str, str] = {
     "paused": "paused",  # set: paused users
     "cfg_users": "cfg:users",  # hash: user -> "pool|weight|max_inflight" (mirrored config)
     "cfg_pools": "cfg:pools",  # set: pool names in the mirrored config
+    "workers": "workers",  # zset: worker_id -> last heartbeat (ms)
+    "worker": "worker:{worker_id}",  # hash: one worker's registry entry (expires)
 }
 
 _FIELD = re.compile(r"\{(\w+)\}")
@@ -43,7 +45,12 @@ def _check_pool(pool: str) -> str:
     return pool
 
 
-_CHECKS = {"task_id": check_task_id, "user": check_user_id, "pool": _check_pool}
+_CHECKS = {
+    "task_id": check_task_id,
+    "user": check_user_id,
+    "pool": _check_pool,
+    "worker_id": check_user_id,  # worker ids use the user-id alphabet
+}
 
 
 def hash_tag(queue: str, partition: int | None = None) -> str:

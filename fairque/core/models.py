@@ -56,6 +56,7 @@ class Lease(BaseModel):
     worker_id: str
     deadline: datetime
     attempt: int
+    stolen: bool = False  # picked from a steal target, not an assigned user
 
 
 class Task(BaseModel):
@@ -159,6 +160,31 @@ class AckResult(StrEnum):
     DEAD = "dead"  # fail: attempts exhausted, now in the DLQ
     STALE = "stale"  # the lease was lost (expired and reassigned); nothing changed
     MISSING = "missing"  # no such task
+
+
+class TaskInfo(BaseModel):
+    """Everything known about one task: where it is, its attempts, its result or error."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_id: str
+    user_id: str | None
+    priority: int | None
+    state: TaskState | str
+    attempts: int
+    max_attempts: int | None
+    handler: str | None
+    payload: Any
+    result: Any = None
+    error: str | None = None
+    error_type: str | None = None
+    traceback: str | None = None
+    worker_id: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    due_at: datetime | None = None
+    lease_deadline: datetime | None = None
 
 
 class DLQEntry(BaseModel):

@@ -12,8 +12,8 @@ import redis.asyncio as aredis
 from redis.commands.core import AsyncScript
 
 from fairque.core.config import FairQueueConfig
-from fairque.core.models import AckResult, PushResult, QueueStats, Task
-from fairque.queue import ops
+from fairque.core.models import AckResult, DLQEntry, PushResult, QueueStats, Task, TaskInfo
+from fairque.queue import ops, reads
 from fairque.queue.fairqueue import failure_of
 from fairque.queue.transport import client_options, translate
 from fairque.scripts import all_scripts
@@ -58,7 +58,8 @@ class AsyncTaskQueue:
             await self._send_one(call, pipe)
         return await pipe.execute()
 
-    async def _drive(self, op: ops.Op[T]) -> T:
+    async def run(self, op: ops.Op[T]) -> T:
+        """Drive a sans-IO operation over this connection (used by workers and monitoring)."""
         try:
             step = next(op)
             while True:
@@ -79,7 +80,7 @@ class AsyncTaskQueue:
             except redis.RedisError as exc:
                 raise translate(exc, self._url) from exc
             if not self.session.mirror.is_trivial:
-                await self._drive(ops.sync_config(self.session))
+                await self.run(ops.sync_config(self.session))
             self._opened = True
         return self
 
@@ -96,36 +97,48 @@ class AsyncTaskQueue:
         await self.close()
 
     async def push(self, task: Task) -> PushResult:
-        return (await self._drive(ops.push(self.session, [task])))[0]
+        return (await self.run(ops.push(self.session, [task])))[0]
 
     async def push_batch(self, tasks: Sequence[Task]) -> list[PushResult]:
-        return await self._drive(ops.push(self.session, list(tasks)))
+        return await self.run(ops.push(self.session, list(tasks)))
 
     async def pop(self) -> Task | None:
-        tasks = await self._drive(ops.pop(self.session, 1))
+        tasks = await self.run(ops.pop(self.session, 1))
         return tasks[0] if tasks else None
 
     async def pop_many(self, count: int) -> list[Task]:
-        return await self._drive(ops.pop(self.session, count))
+        return await self.run(ops.pop(self.session, count))
 
     async def complete(self, task: Task, result: Any = None) -> AckResult:
-        return (await self._drive(ops.complete(self.session, [(task, result)])))[0]
+        return (await self.run(ops.complete(self.session, [(task, result)])))[0]
 
     async def complete_many(self, items: Iterable[tuple[Task, Any]]) -> list[AckResult]:
-        return await self._drive(ops.complete(self.session, items))
+        return await self.run(ops.complete(self.session, items))
 
     async def fail(
         self, task: Task, error: BaseException | str, *, retry: bool = True
     ) -> AckResult:
-        return (await self._drive(ops.fail(self.session, [failure_of(task, error, retry)])))[0]
+        return (await self.run(ops.fail(self.session, [failure_of(task, error, retry)])))[0]
 
     async def heartbeat(self, tasks: Iterable[Task]) -> dict[str, datetime | None]:
         """Extend leases: task id -> new deadline, or None where the lease was lost."""
-        return await self._drive(ops.heartbeat(self.session, tasks))
+        return await self.run(ops.heartbeat(self.session, tasks))
 
     async def release(self, tasks: Iterable[Task]) -> list[AckResult]:
         """Hand leased tasks back unfinished: ready again at once, attempt not counted."""
-        return await self._drive(ops.release(self.session, tasks))
+        return await self.run(ops.release(self.session, tasks))
+
+    async def get_task(self, task_id: str) -> TaskInfo | None:
+        """State, attempts, result or error of a task (None if unknown or expired)."""
+        return await self.run(reads.get_task(self.session, task_id))
+
+    async def dlq(self, limit: int = 100, offset: int = 0) -> list[DLQEntry]:
+        """A page of the dead-letter queue, newest first."""
+        return await self.run(reads.dlq_entries(self.session, limit, offset))
+
+    async def requeue_dead(self, task_ids: Sequence[str]) -> int:
+        """Put dead tasks back to ready (same ids, attempts reset); returns how many moved."""
+        return await self.run(ops.requeue_dead(self.session, task_ids))
 
     async def stats(self) -> QueueStats:
-        return await self._drive(ops.stats(self.session))
+        return await self.run(reads.stats(self.session))

@@ -12,8 +12,8 @@ import redis
 from redis.commands.core import Script
 
 from fairque.core.config import FairQueueConfig
-from fairque.core.models import AckResult, PushResult, QueueStats, Task
-from fairque.queue import ops
+from fairque.core.models import AckResult, DLQEntry, PushResult, QueueStats, Task, TaskInfo
+from fairque.queue import ops, reads
 from fairque.queue.transport import client_options, translate
 from fairque.scripts import all_scripts
 
@@ -73,7 +73,8 @@ class TaskQueue:
             self._send_one(call, pipe)
         return pipe.execute()
 
-    def _drive(self, op: ops.Op[T]) -> T:
+    def run(self, op: ops.Op[T]) -> T:
+        """Drive a sans-IO operation over this connection (used by workers and monitoring)."""
         try:
             step = next(op)
             while True:
@@ -96,7 +97,7 @@ class TaskQueue:
             except redis.RedisError as exc:
                 raise translate(exc, self._url) from exc
             if not self.session.mirror.is_trivial:
-                self._drive(ops.sync_config(self.session))
+                self.run(ops.sync_config(self.session))
             self._opened = True
         return self
 
@@ -116,40 +117,52 @@ class TaskQueue:
 
     def push(self, task: Task) -> PushResult:
         """Add a task; idempotent by ``task_id`` (``created=False`` if it already existed)."""
-        return self._drive(ops.push(self.session, [task]))[0]
+        return self.run(ops.push(self.session, [task]))[0]
 
     def push_batch(self, tasks: Sequence[Task]) -> list[PushResult]:
         """Add many tasks in one round trip."""
-        return self._drive(ops.push(self.session, list(tasks)))
+        return self.run(ops.push(self.session, list(tasks)))
 
     def pop(self) -> Task | None:
         """Lease the next task picked fairly for this worker, or None if nothing is ready."""
-        tasks = self._drive(ops.pop(self.session, 1))
+        tasks = self.run(ops.pop(self.session, 1))
         return tasks[0] if tasks else None
 
     def pop_many(self, count: int) -> list[Task]:
         """Lease up to ``count`` tasks in one call, each picked by the fair round-robin."""
-        return self._drive(ops.pop(self.session, count))
+        return self.run(ops.pop(self.session, count))
 
     def complete(self, task: Task, result: Any = None) -> AckResult:
         """Acknowledge a leased task; ``STALE`` if its lease was lost meanwhile."""
-        return self._drive(ops.complete(self.session, [(task, result)]))[0]
+        return self.run(ops.complete(self.session, [(task, result)]))[0]
 
     def complete_many(self, items: Iterable[tuple[Task, Any]]) -> list[AckResult]:
-        return self._drive(ops.complete(self.session, items))
+        return self.run(ops.complete(self.session, items))
 
     def fail(self, task: Task, error: BaseException | str, *, retry: bool = True) -> AckResult:
         """Report a failed attempt: retried with backoff, or moved to the DLQ when exhausted."""
-        return self._drive(ops.fail(self.session, [failure_of(task, error, retry)]))[0]
+        return self.run(ops.fail(self.session, [failure_of(task, error, retry)]))[0]
 
     def heartbeat(self, tasks: Iterable[Task]) -> dict[str, datetime | None]:
         """Extend leases: task id -> new deadline, or None where the lease was lost."""
-        return self._drive(ops.heartbeat(self.session, tasks))
+        return self.run(ops.heartbeat(self.session, tasks))
 
     def release(self, tasks: Iterable[Task]) -> list[AckResult]:
         """Hand leased tasks back unfinished: ready again at once, attempt not counted."""
-        return self._drive(ops.release(self.session, tasks))
+        return self.run(ops.release(self.session, tasks))
+
+    def get_task(self, task_id: str) -> TaskInfo | None:
+        """State, attempts, result or error of a task (None if unknown or expired)."""
+        return self.run(reads.get_task(self.session, task_id))
+
+    def dlq(self, limit: int = 100, offset: int = 0) -> list[DLQEntry]:
+        """A page of the dead-letter queue, newest first."""
+        return self.run(reads.dlq_entries(self.session, limit, offset))
+
+    def requeue_dead(self, task_ids: Sequence[str]) -> int:
+        """Put dead tasks back to ready (same ids, attempts reset); returns how many moved."""
+        return self.run(ops.requeue_dead(self.session, task_ids))
 
     def stats(self) -> QueueStats:
         """Counters and per-user backlog."""
-        return self._drive(ops.stats(self.session))
+        return self.run(reads.stats(self.session))

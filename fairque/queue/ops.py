@@ -28,13 +28,11 @@ from fairque.core.models import (
     Lease,
     Priority,
     PushResult,
-    QueueStats,
     Task,
     TaskState,
-    UserBacklog,
 )
 from fairque.core.validation import check_priority, check_task_id, check_user_id
-from fairque.queue.pools import DEFAULT_POOL, Scope, config_mirror, worker_scope
+from fairque.queue.pools import Scope, config_mirror, worker_scope
 
 T = TypeVar("T")
 
@@ -111,7 +109,7 @@ def sync_config(s: QueueSession) -> Op[bool]:
     args: list[str | int | float] = [
         m.fingerprint,
         repr(m.default_weight),
-        m.max_payload_bytes,
+        m.limits,
         len(m.entries),
     ]
     for user, raw in m.entries.items():
@@ -184,7 +182,7 @@ def _ms(value: str) -> datetime:
 
 def _parse_task(row: list[Any], worker_id: str) -> tuple[Task | None, str]:
     """A leased task from a pop reply row, or (None, why) when its payload is corrupt."""
-    task_id, user, pri, payload, handler, att, max_att, created, token, deadline, _ = row
+    task_id, user, pri, payload, handler, att, max_att, created, token, deadline, stolen = row
     try:
         data = decode_json(payload)
     except ValueError as exc:
@@ -202,7 +200,11 @@ def _parse_task(row: list[Any], worker_id: str) -> tuple[Task | None, str]:
         attempts=int(att),
         created_at=_ms(created) if created else None,
         lease=Lease.model_construct(
-            token=token, worker_id=worker_id, deadline=_ms(deadline), attempt=int(att)
+            token=token,
+            worker_id=worker_id,
+            deadline=_ms(deadline),
+            attempt=int(att),
+            stolen=bool(int(stolen)),
         ),
     )
     task._payload_json = payload
@@ -337,59 +339,10 @@ def release(s: QueueSession, tasks: Iterable[Task]) -> Op[list[AckResult]]:
     return [AckResult(r) for r in reply]
 
 
-# ----------------------------------------------------------------------------------- stats
-
-
-def _int_map(flat: dict[str, str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for k, v in flat.items():
-        try:
-            out[k] = int(v)
-        except ValueError:
-            continue
-    return out
-
-
-def stats(s: QueueSession) -> Op[QueueStats]:
-    """A snapshot of counters and per-user backlog, in two pipelined round trips."""
-    k = s.keys
-    pools = yield CommandCall(("SMEMBERS", k.key("cfg_pools")))
-    pool_names = sorted({*pools, DEFAULT_POOL})
-    replies = yield [
-        CommandCall(("HGETALL", k.key("stats"))),
-        CommandCall(("ZCARD", k.key("inflight"))),
-        CommandCall(("ZCARD", k.key("delayed"))),
-        CommandCall(("ZCARD", k.key("dlq"))),
-        CommandCall(("HGETALL", k.key("backlog"))),
-        CommandCall(("HGETALL", k.key("uinflight"))),
-        *[CommandCall(("ZCARD", k.ready(p))) for p in pool_names],
-    ]
-    counters, inflight, delayed, dead, backlog, uinflight, *ready_sizes = replies
-    per_user: dict[str, dict[int, int]] = {}
-    totals: dict[str, int] = {}
-    for field, value in _int_map(backlog).items():
-        user, _, pri = field.partition("|")
-        if pri:
-            per_user.setdefault(user, {})[int(pri)] = value
-        else:
-            totals[user] = value
-    held = _int_map(uinflight)
-    users = [
-        UserBacklog(
-            user_id=u,
-            ready=totals.get(u, 0),
-            by_priority=dict(sorted(per_user.get(u, {}).items())),
-            inflight=held.get(u, 0),
-        )
-        for u in sorted(set(totals) | set(held))
-    ]
-    return QueueStats(
-        queue=s.queue.name,
-        ready=sum(totals.values()),
-        delayed=int(delayed),
-        inflight=int(inflight),
-        dead=int(dead),
-        active_users=sum(int(x) for x in ready_sizes),
-        counters=_int_map(counters),
-        users=users,
-    )
+def requeue_dead(s: QueueSession, task_ids: Sequence[str]) -> Op[int]:
+    """Put dead tasks back to ready (same ids, attempts reset); returns how many moved."""
+    ids = [check_task_id(t) for t in task_ids]
+    if not ids:
+        return 0
+    reply = yield s.call("requeue", s.aging_us, *ids)
+    return sum(1 for r in reply if r == "ok")

@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from fairque.core.codec import DEFAULT_MAX_BYTES
-from fairque.core.config import FairQueueConfig
+from fairque.core.config import FairQueueConfig, QueueConfig
 
 DEFAULT_POOL = "_"
 ALL_POOLS = "*"
@@ -77,18 +76,21 @@ class ConfigMirror:
 
     fingerprint: str
     default_weight: float
-    max_payload_bytes: int
+    limits: str  # "max_payload_bytes|dlq_max": queue-wide limits every script enforces
     entries: dict[str, str]
     pools: tuple[str, ...]
 
     @property
     def is_trivial(self) -> bool:
         """True when the config names no users or workers and keeps the default weight."""
-        return (
-            not self.entries
-            and self.default_weight == 1.0
-            and self.max_payload_bytes == DEFAULT_MAX_BYTES
-        )
+        return not self.entries and self.default_weight == 1.0 and self.limits == _DEFAULT_LIMITS
+
+
+def _limits(queue: QueueConfig) -> str:
+    return f"{queue.max_payload_bytes}|{queue.dlq_max}"
+
+
+_DEFAULT_LIMITS = _limits(QueueConfig())
 
 
 def config_mirror(config: FairQueueConfig) -> ConfigMirror:
@@ -99,13 +101,14 @@ def config_mirror(config: FairQueueConfig) -> ConfigMirror:
         entries[user] = f"{pool}|{settings.weight!r}|{settings.max_inflight or 0}"
     pools = tuple(sorted({p.split("|", 1)[0] for p in entries.values()} - {DEFAULT_POOL}))
     digest = hashlib.blake2b(digest_size=12)
-    digest.update(f"{config.queue.default_weight!r}|{config.queue.max_payload_bytes}".encode())
+    limits = _limits(config.queue)
+    digest.update(f"{config.queue.default_weight!r}|{limits}".encode())
     for user, raw in entries.items():
         digest.update(f"\n{user}={raw}".encode())
     return ConfigMirror(
         digest.hexdigest(),
         config.queue.default_weight,
-        config.queue.max_payload_bytes,
+        limits,
         entries,
         pools,
     )

@@ -14,9 +14,20 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from fairque.core.config import QueueConfig
 from fairque.core.keys import lua_key_functions
 
-SCRIPT_NAMES = ("push", "pop", "complete", "fail", "heartbeat", "release", "sync_config")
+SCRIPT_NAMES = (
+    "push",
+    "pop",
+    "complete",
+    "fail",
+    "heartbeat",
+    "release",
+    "requeue",
+    "worker_beat",
+    "sync_config",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +52,7 @@ def load_script(name: str) -> LuaScript:
         [
             f"-- fairque script: {name}",
             "local PREFIX = ARGV[1]",
+            f"local DEFAULT_DLQ_MAX = {QueueConfig().dlq_max}",
             lua_key_functions(),
             _read("common"),
             _read(name),

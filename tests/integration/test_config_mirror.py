@@ -33,5 +33,5 @@ def test_reopening_with_the_same_config_is_a_no_op(make_queue, make_config, raw)
     from fairque.queue import ops
 
     q = make_queue(config)
-    assert q._drive(ops.sync_config(q.session)) is False
+    assert q.run(ops.sync_config(q.session)) is False
     assert raw.hget(key, "cfg_fp") == fp

@@ -98,12 +98,20 @@ local function lease_ended(task_id, user)
   if cap > 0 then activate(user) end
 end
 
--- Move a task into the DLQ with its error.
+-- Move a task into the DLQ with its error. Past the DLQ's cap the oldest entries are
+-- dropped, and counted: the cap is never silent.
 local function bury(task_id, tk, err, etype, tb, worker)
   redis.call('HSET', K.task(task_id), 'state', 'dead', 'error', err, 'etype', etype or '',
     'tb', tb or '', 'finished', istr(NOW_MS), 'dworker', worker or '')
   redis.call('ZADD', K.dlq(), istr(NOW_MS), task_id)
   count('dead')
+  local cap = tonumber(redis.call('HGET', K.cfg_users(), '#dlq_max') or '') or DEFAULT_DLQ_MAX
+  local excess = redis.call('ZCARD', K.dlq()) - cap
+  if excess > 0 then
+    local dropped = redis.call('ZPOPMIN', K.dlq(), excess)
+    for i = 1, #dropped, 2 do redis.call('DEL', K.task(dropped[i])) end
+    count('dlq_dropped', excess)
+  end
 end
 
 -- Make a waiting task ready now (promotion of a due delayed task, immediate retry).

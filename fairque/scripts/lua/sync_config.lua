@@ -5,7 +5,7 @@
 -- ARGV[1]  key prefix
 -- ARGV[2]  fingerprint of the mirrored configuration
 -- ARGV[3]  default weight
--- ARGV[4]  max payload bytes (enforced by push for every producer)
+-- ARGV[4]  "max payload bytes|dlq cap" (queue-wide limits every script enforces)
 -- ARGV[5]  n users; then 2 fields per user: user, "pool|weight|max_inflight"
 -- then     the pool names (the rest of ARGV)
 -- Returns  1 if the mirror was rewritten, 0 if it was already current
@@ -37,7 +37,8 @@ for user, raw in pairs(new) do
   if not oldmap[user] then move(user, '_', pool_of(raw)) end
 end
 redis.call('DEL', K.cfg_users(), K.cfg_pools())
-redis.call('HSET', K.cfg_users(), '*', ARGV[3], '#max_payload', ARGV[4])
+local max_payload, dlq_max = string.match(ARGV[4], '^(%d+)|(%d+)$')
+redis.call('HSET', K.cfg_users(), '*', ARGV[3], '#max_payload', max_payload, '#dlq_max', dlq_max)
 local batch = {}
 for user, raw in pairs(new) do
   batch[#batch + 1] = user

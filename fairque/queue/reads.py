@@ -1,0 +1,151 @@
+"""Read-only operations: queue stats, one task's details, DLQ pages (sans-IO, like ops)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fairque.core.codec import decode_json
+from fairque.core.models import DLQEntry, Priority, QueueStats, TaskInfo, TaskState, UserBacklog
+from fairque.core.validation import check_task_id
+from fairque.queue.ops import CommandCall, Op, QueueSession, _ms
+from fairque.queue.pools import DEFAULT_POOL
+
+
+def _int_map(flat: dict[str, str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for k, v in flat.items():
+        try:
+            out[k] = int(v)
+        except ValueError:
+            continue
+    return out
+
+
+def _json_or_text(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return decode_json(text)
+    except ValueError:
+        return text  # corrupt: show what is there rather than fail the read
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text else None
+    except ValueError:
+        return None
+
+
+def _time(text: str | None) -> Any:
+    value = _int(text)
+    return _ms(str(value)) if value is not None else None
+
+
+def task_info(task_id: str, h: dict[str, str]) -> TaskInfo:
+    """A TaskInfo from a task hash (tolerates missing or malformed fields)."""
+    state = h.get("state", "")
+    try:
+        state_value: TaskState | str = TaskState(state)
+    except ValueError:
+        state_value = state or "unknown"
+    leased = state == TaskState.LEASED
+    return TaskInfo(
+        task_id=task_id,
+        user_id=h.get("user"),
+        priority=_int(h.get("pri")),
+        state=state_value,
+        attempts=_int(h.get("att")) or 0,
+        max_attempts=_int(h.get("max_att")),
+        handler=h.get("handler") or None,
+        payload=_json_or_text(h.get("payload")),
+        result=_json_or_text(h.get("result")),
+        error=h.get("error") or None,
+        error_type=h.get("etype") or None,
+        traceback=h.get("tb") or None,
+        worker_id=(h.get("worker") if leased else h.get("dworker") or h.get("worker")) or None,
+        created_at=_time(h.get("created")),
+        started_at=_time(h.get("started")),
+        finished_at=_time(h.get("finished")),
+        due_at=_time(h.get("due")) if state == TaskState.DELAYED else None,
+        lease_deadline=_time(h.get("deadline")) if leased else None,
+    )
+
+
+def get_task(s: QueueSession, task_id: str) -> Op[TaskInfo | None]:
+    """State, attempts, result or error of one task; None if unknown (or expired)."""
+    h = yield CommandCall(("HGETALL", s.keys.task(check_task_id(task_id))))
+    return task_info(task_id, h) if h else None
+
+
+def dlq_entries(s: QueueSession, limit: int = 100, offset: int = 0) -> Op[list[DLQEntry]]:
+    """A page of the DLQ, newest first."""
+    ids = yield CommandCall(("ZREVRANGE", s.keys.key("dlq"), offset, offset + limit - 1))
+    if not ids:
+        return []
+    hashes = yield [CommandCall(("HGETALL", s.keys.task(i))) for i in ids]
+    entries = []
+    for task_id, h in zip(ids, hashes, strict=True):
+        info = task_info(task_id, h)
+        pri = info.priority if info.priority is not None and 1 <= info.priority <= 6 else 3
+        entries.append(
+            DLQEntry(
+                task_id=task_id,
+                user_id=info.user_id or "?",
+                priority=Priority(pri),
+                payload=info.payload,
+                handler=info.handler,
+                attempts=info.attempts,
+                error=info.error or "",
+                error_type=info.error_type,
+                traceback=info.traceback,
+                worker_id=info.worker_id,
+                failed_at=info.finished_at,
+            )
+        )
+    return entries
+
+
+def stats(s: QueueSession) -> Op[QueueStats]:
+    """A snapshot of counters and per-user backlog, in two pipelined round trips."""
+    k = s.keys
+    pools = yield CommandCall(("SMEMBERS", k.key("cfg_pools")))
+    pool_names = sorted({*pools, DEFAULT_POOL})
+    replies = yield [
+        CommandCall(("HGETALL", k.key("stats"))),
+        CommandCall(("ZCARD", k.key("inflight"))),
+        CommandCall(("ZCARD", k.key("delayed"))),
+        CommandCall(("ZCARD", k.key("dlq"))),
+        CommandCall(("HGETALL", k.key("backlog"))),
+        CommandCall(("HGETALL", k.key("uinflight"))),
+        *[CommandCall(("ZCARD", k.ready(p))) for p in pool_names],
+    ]
+    counters, inflight, delayed, dead, backlog, uinflight, *ready_sizes = replies
+    per_user: dict[str, dict[int, int]] = {}
+    totals: dict[str, int] = {}
+    for field, value in _int_map(backlog).items():
+        user, _, pri = field.partition("|")
+        if pri:
+            per_user.setdefault(user, {})[int(pri)] = value
+        else:
+            totals[user] = value
+    held = _int_map(uinflight)
+    users = [
+        UserBacklog(
+            user_id=u,
+            ready=totals.get(u, 0),
+            by_priority=dict(sorted(per_user.get(u, {}).items())),
+            inflight=held.get(u, 0),
+        )
+        for u in sorted(set(totals) | set(held))
+    ]
+    return QueueStats(
+        queue=s.queue.name,
+        ready=sum(totals.values()),
+        delayed=int(delayed),
+        inflight=int(inflight),
+        dead=int(dead),
+        active_users=sum(int(x) for x in ready_sizes),
+        counters=_int_map(counters),
+        users=users,
+    )

@@ -1,0 +1,24 @@
+-- requeue.lua: put dead tasks (DLQ) back to ready, keeping their ids, attempts reset.
+-- KEYS[1]  meta key of the queue
+-- ARGV[1]  key prefix
+-- ARGV[2]  aging in µs
+-- ARGV[3..] task ids
+-- Returns  list of outcomes: 'ok', or 'missing' where the id is not in the DLQ
+AGING_US = tonumber(ARGV[2])
+local out = {}
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  local f = redis.call('HMGET', K.task(id), 'user', 'pri', 'state')
+  local pri = tonumber(f[2])
+  if redis.call('ZREM', K.dlq(), id) == 1 and f[1] and pri and f[3] == 'dead' then
+    redis.call('HSET', K.task(id), 'att', '0', 'requeued', istr(NOW_MS))
+    redis.call('HDEL', K.task(id), 'finished', 'due')
+    make_ready(id, f[1], pri)
+    count('requeued')
+    out[#out + 1] = 'ok'
+  else
+    out[#out + 1] = 'missing'
+  end
+end
+save_seq()
+return out

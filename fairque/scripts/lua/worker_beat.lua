@@ -1,0 +1,21 @@
+-- worker_beat.lua: a worker's periodic beat: refresh its registry entry, and reap expired
+-- leases (bounded) so crashed workers' tasks come back even while nobody pops.
+-- KEYS[1]  meta key of the queue
+-- ARGV[1]  key prefix
+-- ARGV[2]  worker id
+-- ARGV[3]  registry entry TTL in ms (a worker that stops beating disappears after it)
+-- ARGV[4]  reap limit
+-- ARGV[5..8] retry policy for expired leases: base ms, factor, cap ms, default max attempts
+-- ARGV[9..] field, value pairs of the registry entry (host, pid, started, in flight, ...)
+-- Returns  {server time ms, expired leases reaped}
+local worker, ttl, limit = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+RETRY_BASE_MS, RETRY_FACTOR = tonumber(ARGV[5]), tonumber(ARGV[6])
+RETRY_CAP_MS, DEFAULT_MAX_ATT = tonumber(ARGV[7]), tonumber(ARGV[8])
+local wk = K.worker(worker)
+if #ARGV >= 10 then redis.call('HSET', wk, unpack(ARGV, 9)) end
+redis.call('HSET', wk, 'last_beat', istr(NOW_MS))
+if not redis.call('HGET', wk, 'first_beat') then redis.call('HSET', wk, 'first_beat', istr(NOW_MS)) end
+redis.call('PEXPIRE', wk, ttl)
+redis.call('ZADD', K.workers(), istr(NOW_MS), worker)
+local reaped = reap_expired(limit)
+return {NOW_MS, reaped}
