@@ -17,15 +17,26 @@ from fairque.core.models import (
     PushResult,
     QueueStats,
     Task,
+    TaskInfo,
     TaskState,
 )
 from fairque.queue import AsyncTaskQueue, TaskQueue
-
-__version__ = "0.1.0"
+from fairque.version import __version__
+from fairque.worker import (
+    AsyncTaskHandler,
+    AsyncWorker,
+    TaskHandler,
+    TaskTimeout,
+    Worker,
+    WorkerHealth,
+    task,
+)
 
 __all__ = [
     "AckResult",
+    "AsyncTaskHandler",
     "AsyncTaskQueue",
+    "AsyncWorker",
     "DLQEntry",
     "FairQueueConfig",
     "FairQueueError",
@@ -37,9 +48,16 @@ __all__ = [
     "RedisConfig",
     "SchedulerConfig",
     "Task",
+    "TaskHandler",
     "TaskIdConflict",
+    "TaskInfo",
     "TaskQueue",
     "TaskState",
+    "TaskTimeout",
     "UserSettings",
+    "Worker",
     "WorkerConfig",
+    "WorkerHealth",
+    "__version__",
+    "task",
 ]

@@ -100,6 +100,12 @@ class WorkerConfig(_Section):
     assigned_users: list[str] = Field(default_factory=list)
     steal_targets: list[str] | Literal["*"] = Field(default_factory=list)
     concurrency: int = Field(default=1, ge=1, le=10_000)
+    heartbeat_interval: float | None = Field(
+        default=None, gt=0, description="lease heartbeat period; default visibility_timeout / 4"
+    )
+    task_timeout: float | None = Field(default=None, gt=0, description="per-task time limit")
+    shutdown_grace: float = Field(default=5.0, ge=0, description="time to finish on stop")
+    poll_interval: float = Field(default=0.05, gt=0, le=5, description="longest idle poll wait")
 
     @field_validator("id")
     @classmethod
@@ -231,13 +237,29 @@ class FairQueueConfig(BaseSettings):
         return init_settings, _EnvSource(settings_cls), _TomlSource(settings_cls)
 
     @model_validator(mode="after")
-    def _unique_workers(self) -> FairQueueConfig:
+    def _workers_fit(self) -> FairQueueConfig:
         seen: set[str] = set()
+        lease = self.queue.visibility_timeout
         for worker in self.workers:
             if worker.id in seen:
                 raise ValueError(f"workers: duplicate worker id {worker.id!r}")
             seen.add(worker.id)
+            # A heartbeat must land well inside the lease, or healthy tasks would expire.
+            if worker.heartbeat_interval is not None and worker.heartbeat_interval > lease / 2:
+                raise ValueError(
+                    f"workers.{worker.id}.heartbeat_interval ({worker.heartbeat_interval} s) must "
+                    f"be at most half of queue.visibility_timeout ({lease} s)"
+                )
+        # Blocking waits must stay under the socket timeout, or a read would time out.
+        if self.redis.socket_timeout <= max((w.poll_interval for w in self.workers), default=0):
+            raise ValueError("redis.socket_timeout must be longer than workers' poll_interval")
         return self
+
+    def heartbeat_interval(self, worker: WorkerConfig) -> float:
+        """The worker's heartbeat period (default: a quarter of the lease, at most 10 s)."""
+        if worker.heartbeat_interval is not None:
+            return worker.heartbeat_interval
+        return min(self.queue.visibility_timeout / 4, 10.0)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> FairQueueConfig:

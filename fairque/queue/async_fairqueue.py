@@ -14,7 +14,6 @@ from redis.commands.core import AsyncScript
 from fairque.core.config import FairQueueConfig
 from fairque.core.models import AckResult, DLQEntry, PushResult, QueueStats, Task, TaskInfo
 from fairque.queue import ops, reads
-from fairque.queue.fairqueue import failure_of
 from fairque.queue.transport import client_options, translate
 from fairque.scripts import all_scripts
 
@@ -118,7 +117,11 @@ class AsyncTaskQueue:
     async def fail(
         self, task: Task, error: BaseException | str, *, retry: bool = True
     ) -> AckResult:
-        return (await self.run(ops.fail(self.session, [failure_of(task, error, retry)])))[0]
+        return (await self.run(ops.fail(self.session, [ops.failure_of(task, error, retry)])))[0]
+
+    async def fail_many(self, failures: Iterable[ops.Failure]) -> list[AckResult]:
+        """Report many failed attempts in one call (see :func:`ops.failure_of`)."""
+        return await self.run(ops.fail(self.session, failures))
 
     async def heartbeat(self, tasks: Iterable[Task]) -> dict[str, datetime | None]:
         """Extend leases: task id -> new deadline, or None where the lease was lost."""

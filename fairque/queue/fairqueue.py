@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import traceback as tb
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -18,16 +17,6 @@ from fairque.queue.transport import client_options, translate
 from fairque.scripts import all_scripts
 
 T = TypeVar("T")
-
-
-def failure_of(task: Task, error: BaseException | str, retry: bool) -> ops.Failure:
-    """Describe a failed attempt from an exception (type and traceback tail) or a message."""
-    if isinstance(error, BaseException):
-        trace = "".join(tb.format_exception(type(error), error, error.__traceback__))
-        return ops.Failure(
-            task, str(error) or type(error).__name__, type(error).__name__, trace, retry
-        )
-    return ops.Failure(task, str(error), "", "", retry)
 
 
 class TaskQueue:
@@ -141,7 +130,11 @@ class TaskQueue:
 
     def fail(self, task: Task, error: BaseException | str, *, retry: bool = True) -> AckResult:
         """Report a failed attempt: retried with backoff, or moved to the DLQ when exhausted."""
-        return self.run(ops.fail(self.session, [failure_of(task, error, retry)]))[0]
+        return self.run(ops.fail(self.session, [ops.failure_of(task, error, retry)]))[0]
+
+    def fail_many(self, failures: Iterable[ops.Failure]) -> list[AckResult]:
+        """Report many failed attempts in one call (see :func:`ops.failure_of`)."""
+        return self.run(ops.fail(self.session, failures))
 
     def heartbeat(self, tasks: Iterable[Task]) -> dict[str, datetime | None]:
         """Extend leases: task id -> new deadline, or None where the lease was lost."""

@@ -9,6 +9,7 @@ operation exists exactly once.
 from __future__ import annotations
 
 import random
+import traceback as tb
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -289,6 +290,17 @@ class Failure:
 
 
 TRACEBACK_TAIL = 4000
+
+
+def failure_of(
+    task: Task, error: BaseException | str, retry: bool = True, error_type: str | None = None
+) -> Failure:
+    """Describe a failed attempt from an exception (type and traceback tail) or a message."""
+    if isinstance(error, BaseException):
+        trace = "".join(tb.format_exception(type(error), error, error.__traceback__))
+        message = str(error) or type(error).__name__
+        return Failure(task, message, error_type or type(error).__name__, trace, retry)
+    return Failure(task, str(error), error_type or "", "", retry)
 
 
 def fail(s: QueueSession, failures: Iterable[Failure]) -> Op[list[AckResult]]:

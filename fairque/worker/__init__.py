@@ -1,0 +1,19 @@
+"""Workers and handlers."""
+
+from fairque.worker.async_worker import AsyncWorker
+from fairque.worker.core import TaskTimeout, WorkerHealth, WorkerStatus
+from fairque.worker.handlers import AsyncTaskHandler, HandlerRegistry, TaskHandler, registry, task
+from fairque.worker.worker import Worker
+
+__all__ = [
+    "AsyncTaskHandler",
+    "AsyncWorker",
+    "HandlerRegistry",
+    "TaskHandler",
+    "TaskTimeout",
+    "Worker",
+    "WorkerHealth",
+    "WorkerStatus",
+    "registry",
+    "task",
+]

@@ -1,0 +1,235 @@
+"""``AsyncWorker``: runs up to ``concurrency`` handlers as asyncio tasks; a timeout cancels
+the task. Sync handlers run in threads. Signal handling is left to the entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import threading
+import time
+from typing import Any
+
+from fairque.core.config import FairQueueConfig
+from fairque.core.exceptions import FairQueueError
+from fairque.queue import AsyncTaskQueue
+from fairque.worker.core import Outcome, Running, WorkerCore, WorkerHealth, WorkerStatus
+from fairque.worker.handlers import HandlerRegistry
+from fairque.worker.worker import ERROR_BACKOFF_MAX
+
+log = logging.getLogger("fairque.worker")
+
+
+class AsyncWorker:
+    """The asyncio twin of :class:`~fairque.Worker`. ``await run()`` until ``stop()``."""
+
+    def __init__(
+        self,
+        config: FairQueueConfig | None = None,
+        handler: Any = None,
+        *,
+        worker_id: str | None = None,
+        handlers: HandlerRegistry | None = None,
+    ) -> None:
+        self.config = config if config is not None else FairQueueConfig.load()
+        self.core = WorkerCore.build(self.config, handler, worker_id, handlers, "async")
+        self.queue = AsyncTaskQueue(self.config, worker_id=self.core.worker_id)
+        self._stop_requested = threading.Event()
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._results: asyncio.Queue[Outcome] | None = None
+        self._pending: list[Outcome] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    @property
+    def worker_id(self) -> str:
+        return self.core.worker_id
+
+    def stop(self) -> None:
+        """Ask the worker to stop (safe from any thread and from signal handlers)."""
+        self._stop_requested.set()
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def health(self) -> WorkerHealth:
+        return self.core.health()
+
+    async def _execute(self, run: Running) -> None:
+        handler = run.handler
+        assert handler is not None and self._results is not None
+        try:
+            async with asyncio.timeout(self.core.settings.task_timeout):
+                if handler.is_async:
+                    result = await handler.process(run.task)
+                else:
+                    result = await _in_daemon_thread(handler.process, run.task)
+        except TimeoutError:
+            self.core.note_timeout(run)
+            await _hook(handler.on_timeout, run.task)
+            outcome = self.core.timeout_outcome(run)
+        except asyncio.CancelledError:
+            return  # shutdown handed the task back
+        except Exception as exc:
+            await _hook(handler.on_failure, run.task, exc)
+            outcome = self.core.failure(run, exc)
+        else:
+            await _hook(handler.on_success, run.task, result)
+            outcome = self.core.success(run, result)
+        await self._results.put(outcome)
+
+    async def run(self) -> None:
+        """Serve tasks until :meth:`stop`; then finish or hand back what is held."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._results = asyncio.Queue()
+        await self.queue.open()
+        self.core.status = WorkerStatus.RUNNING
+        log.info(
+            "async worker %s started (%d at once)", self.worker_id, self.core.settings.concurrency
+        )
+        errors = 0
+        try:
+            while not self._stop_requested.is_set():
+                try:
+                    await self._tick()
+                    errors = 0
+                except FairQueueError as exc:
+                    errors += 1
+                    self.core.last_error = str(exc)
+                    log.warning("worker %s: %s", self.worker_id, exc)
+                    await self._sleep(min(0.05 * 2**errors, ERROR_BACKOFF_MAX))
+        finally:
+            await self._shutdown()
+
+    async def _sleep(self, seconds: float) -> None:
+        assert self._wake is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _collect(self, timeout: float) -> None:
+        """Gather finished runs, waiting up to ``timeout`` for the first one (a stop request
+        cuts the wait short, except during shutdown when results are what we wait for)."""
+        assert self._results is not None and self._wake is not None
+        if timeout > 0 and self._results.empty():
+            waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._results.get())]
+            if self.core.status == WorkerStatus.RUNNING:
+                waiters.append(asyncio.ensure_future(self._wake.wait()))
+            done, _ = await asyncio.wait(
+                waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            for w in waiters:
+                w.cancel()
+            if waiters[0] in done:
+                self._pending.append(waiters[0].result())
+        while not self._results.empty():
+            self._pending.append(self._results.get_nowait())
+
+    async def _acknowledge(self) -> None:
+        if not self._pending:
+            return
+        outcomes, self._pending = self._pending, []
+        for o in outcomes:
+            self._tasks.pop(o.running.task.task_id, None)
+        completes, failures = self.core.settle(outcomes)
+        try:
+            if completes:
+                await self.queue.complete_many(completes)
+            if failures:
+                await self.queue.fail_many(failures)
+        except FairQueueError:
+            self._pending = outcomes
+            for o in outcomes:
+                self.core.running[o.running.task.task_id] = o.running
+            raise
+
+    async def _beat(self) -> None:
+        if self.core.beat_due():
+            await self.queue.run(self.core.beat_op(self.queue.session))
+            self.core.beat_done()
+
+    async def _tick(self) -> None:
+        await self._collect(0)
+        await self._acknowledge()
+        await self._beat()
+        got = 0
+        free = self.core.free_slots()
+        if free:
+            for task in await self.queue.pop_many(free):
+                got += 1
+                run = self.core.accept(task)
+                if run.handler is None:
+                    self._pending.append(self.core.unresolved(run))
+                else:
+                    self._tasks[task.task_id] = asyncio.create_task(self._execute(run))
+            self.core.last_contact = time.monotonic()
+        delay = self.core.poll_delay(got > 0)
+        if not free or delay:
+            await self._collect(delay or self.core.settings.poll_interval)
+
+    async def _shutdown(self) -> None:
+        core = self.core
+        core.status = WorkerStatus.STOPPING
+        deadline = time.monotonic() + core.settings.shutdown_grace
+        try:
+            while core.held_tasks() and time.monotonic() < deadline:
+                await self._collect(min(0.05, max(deadline - time.monotonic(), 0.001)))
+                await self._acknowledge()
+                await self._beat()
+            await self._collect(0)
+            await self._acknowledge()
+            unfinished = core.held_tasks()
+            for t in self._tasks.values():
+                t.cancel()
+            self._tasks.clear()
+            core.running.clear()
+            if unfinished:
+                await self.queue.release(unfinished)
+                log.info(
+                    "worker %s handed back %d unfinished tasks", self.worker_id, len(unfinished)
+                )
+            await self.queue.run(core.exit_op(self.queue.session))
+        except FairQueueError as exc:
+            log.warning("worker %s: shutdown could not reach the server: %s", self.worker_id, exc)
+        finally:
+            core.status = WorkerStatus.STOPPED
+            await self.queue.close()
+            log.info("worker %s stopped", self.worker_id)
+
+
+def _in_daemon_thread(fn: Any, *args: Any) -> asyncio.Future[Any]:
+    """Run a sync handler in a daemon thread. Unlike ``asyncio.to_thread``, a handler that
+    never returns cannot hold up the loop's (or the process's) exit after a timeout."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(value: Any, error: BaseException | None) -> None:
+        if future.done():
+            return  # cancelled by a timeout or a shutdown: the late result is dropped
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+    def target() -> None:
+        try:
+            value, error = fn(*args), None
+        except BaseException as exc:
+            value, error = None, exc
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(settle, value, error)
+
+    threading.Thread(target=target, name="fairque-sync-handler", daemon=True).start()
+    return future
+
+
+async def _hook(fn: Any, *args: Any) -> None:
+    """Run a handler hook (sync or async); a failing hook is logged, never fatal."""
+    if fn is None:
+        return
+    try:
+        result = fn(*args)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        log.exception("handler hook %s failed", getattr(fn, "__name__", fn))

@@ -1,0 +1,283 @@
+"""What the thread worker and the asyncio worker share: bookkeeping, handler resolution,
+outcomes, the registry entry and the beat/poll clock. Only running handlers and waiting
+differ between the two, so that is all their own modules hold.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+
+from fairque.core.codec import encode_json
+from fairque.core.config import FairQueueConfig, WorkerConfig
+from fairque.core.exceptions import InvalidPayload
+from fairque.core.models import Task
+from fairque.queue import ops
+from fairque.version import __version__
+from fairque.worker.handlers import BoundHandler, HandlerRegistry, as_handler, registry
+
+MIN_POLL = 0.001
+
+
+class WorkerStatus(StrEnum):
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class WorkerHealth(BaseModel):
+    """What ``health()`` reports."""
+
+    worker_id: str
+    status: WorkerStatus
+    healthy: bool
+    inflight: int
+    processed: int
+    failed: int
+    timed_out: int
+    stolen: int
+    seconds_since_server_contact: float | None
+    last_error: str | None
+
+
+class TaskTimeout(Exception):
+    """A task ran past the worker's ``task_timeout``."""
+
+
+@dataclass
+class Running:
+    """A task a worker holds, from lease to acknowledgement."""
+
+    task: Task
+    handler: BoundHandler | None
+    started: float  # monotonic
+    deadline: float | None  # monotonic; None = no time limit
+    abandoned: bool = False  # timed out: its late result must be dropped
+
+
+@dataclass
+class Outcome:
+    """What became of one run: a result to complete with, or a failure to report."""
+
+    running: Running
+    result: Any = None
+    failure: ops.Failure | None = None
+
+
+def resolve_worker(config: FairQueueConfig, worker_id: str | None) -> WorkerConfig:
+    """The worker's ``[[workers]]`` entry (the only one when the config has exactly one)."""
+    if worker_id is not None:
+        return config.worker(worker_id)
+    if len(config.workers) == 1:
+        return config.workers[0]
+    ids = ", ".join(w.id for w in config.workers) or "none"
+    raise ValueError(f"choose a worker id: the config has {len(config.workers)} ({ids})")
+
+
+@dataclass
+class WorkerCore:
+    """The state and decisions of one worker, independent of threads or asyncio."""
+
+    config: FairQueueConfig
+    settings: WorkerConfig
+    default_handler: BoundHandler | None
+    handlers: HandlerRegistry
+    kind: str
+    running: dict[str, Running] = field(default_factory=dict)
+    processed: int = 0
+    failed: int = 0
+    timed_out: int = 0
+    stolen: int = 0
+    status: WorkerStatus = WorkerStatus.STARTING
+    last_contact: float | None = None
+    last_error: str | None = None
+    _next_beat: float = 0.0
+    _idle_polls: int = 0
+
+    @classmethod
+    def build(
+        cls,
+        config: FairQueueConfig,
+        handler: Any,
+        worker_id: str | None,
+        handlers: HandlerRegistry | None,
+        kind: str,
+    ) -> WorkerCore:
+        settings = resolve_worker(config, worker_id)
+        bound = as_handler(handler) if handler is not None else None
+        return cls(config, settings, bound, handlers or registry, kind)
+
+    @property
+    def worker_id(self) -> str:
+        return self.settings.id
+
+    # -- fetching -------------------------------------------------------------------------
+
+    def free_slots(self) -> int:
+        live = sum(1 for r in self.running.values() if not r.abandoned)
+        return max(self.settings.concurrency - live, 0)
+
+    def poll_delay(self, got_work: bool) -> float:
+        """How long to wait before the next pop: none while busy, growing while idle."""
+        if got_work:
+            self._idle_polls = 0
+            return 0.0
+        self._idle_polls += 1
+        backoff: float = MIN_POLL * 2 ** min(self._idle_polls, 16)
+        return min(backoff, self.settings.poll_interval)
+
+    def accept(self, task: Task) -> Running:
+        """Take a popped task: resolve its handler and start its clock."""
+        now = time.monotonic()
+        timeout = self.settings.task_timeout
+        handler = self.handlers.get(task.handler) if task.handler else self.default_handler
+        run = Running(task, handler, now, now + timeout if timeout else None)
+        self.running[task.task_id] = run
+        if task.lease is not None and task.lease.stolen:
+            self.stolen += 1
+        return run
+
+    def unresolved(self, run: Running) -> Outcome:
+        """The outcome for a task whose handler is not registered: the DLQ, never an import."""
+        name = run.task.handler
+        why = f"unknown handler {name!r}" if name else "no handler: the task names none"
+        return self.failure(run, why, "UnknownHandler", retry=False)
+
+    # -- outcomes -------------------------------------------------------------------------
+
+    def success(self, run: Running, result: Any) -> Outcome:
+        """A finished run; a result that is not JSON fails the task instead (no retry)."""
+        try:
+            encode_json(result, what="result")
+        except InvalidPayload as exc:
+            return self.failure(run, exc, "InvalidResult", retry=False)
+        return Outcome(run, result=result)
+
+    def failure(
+        self,
+        run: Running,
+        error: BaseException | str,
+        error_type: str | None = None,
+        *,
+        retry: bool = True,
+    ) -> Outcome:
+        return Outcome(run, failure=ops.failure_of(run.task, error, retry, error_type))
+
+    def expired(self) -> list[Running]:
+        """Runs past their deadline; each is marked abandoned (its late result is dropped)."""
+        now = time.monotonic()
+        late = [
+            r
+            for r in self.running.values()
+            if not r.abandoned and r.deadline is not None and now >= r.deadline
+        ]
+        for r in late:
+            r.abandoned = True
+            self.timed_out += 1
+        return late
+
+    def note_timeout(self, run: Running) -> None:
+        """Count a run that an asyncio timeout cancelled."""
+        run.abandoned = True
+        self.timed_out += 1
+
+    def timeout_outcome(self, run: Running) -> Outcome:
+        limit = self.settings.task_timeout
+        return self.failure(run, TaskTimeout(f"task timed out after {limit} s"), "TaskTimeout")
+
+    def settle(self, outcomes: list[Outcome]) -> tuple[list[tuple[Task, Any]], list[ops.Failure]]:
+        """Split outcomes into acks to send, and forget the runs."""
+        completes: list[tuple[Task, Any]] = []
+        failures: list[ops.Failure] = []
+        for o in outcomes:
+            self.running.pop(o.running.task.task_id, None)
+            if o.failure is not None:
+                failures.append(o.failure)
+                self.failed += 1
+            else:
+                completes.append((o.running.task, o.result))
+                self.processed += 1
+        return completes, failures
+
+    # -- beats and registry -----------------------------------------------------------------
+
+    def beat_due(self) -> bool:
+        return time.monotonic() >= self._next_beat
+
+    def beat_done(self) -> None:
+        now = time.monotonic()
+        self.last_contact = now
+        self._next_beat = now + self.config.heartbeat_interval(self.settings)
+
+    def held_tasks(self) -> list[Task]:
+        return [r.task for r in self.running.values() if not r.abandoned]
+
+    def lost(self, deadlines: dict[str, Any]) -> None:
+        """Leases the server says are gone: their results will be refused, so drop them."""
+        for task_id, deadline in deadlines.items():
+            if deadline is None and task_id in self.running:
+                self.running[task_id].abandoned = True
+
+    def beat_op(self, session: ops.QueueSession) -> Generator[ops.Step, Any, None]:
+        """One beat: extend held leases, refresh the registry entry, reap expired leases."""
+        held = self.held_tasks()
+        if held:
+            self.lost((yield from ops.heartbeat(session, held)))
+        ttl_ms = round(max(self.config.heartbeat_interval(self.settings) * 3, 10) * 1000)
+        fields: dict[str, str | int] = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "kind": self.kind,
+            "version": __version__,
+            "concurrency": self.settings.concurrency,
+            "status": self.status.value,
+            "inflight": len(held),
+            "processed": self.processed,
+            "failed": self.failed,
+            "timed_out": self.timed_out,
+            "stolen": self.stolen,
+        }
+        flat: list[str | int | float] = []
+        for k, v in fields.items():
+            flat += [k, v]
+        yield session.call(
+            "worker_beat",
+            self.worker_id,
+            ttl_ms,
+            session.queue.promote_batch,
+            *session.reap_policy,
+            *flat,
+        )
+
+    def exit_op(self, session: ops.QueueSession) -> Generator[ops.Step, Any, None]:
+        """Leave the registry."""
+        keys = session.keys
+        yield [
+            ops.CommandCall(("ZREM", keys.key("workers"), self.worker_id)),
+            ops.CommandCall(("DEL", keys.key("worker", worker_id=self.worker_id))),
+        ]
+
+    def health(self) -> WorkerHealth:
+        contact = None if self.last_contact is None else time.monotonic() - self.last_contact
+        limit = self.config.heartbeat_interval(self.settings) * 3
+        healthy = self.status == WorkerStatus.RUNNING and contact is not None and contact < limit
+        return WorkerHealth(
+            worker_id=self.worker_id,
+            status=self.status,
+            healthy=healthy,
+            inflight=len(self.held_tasks()),
+            processed=self.processed,
+            failed=self.failed,
+            timed_out=self.timed_out,
+            stolen=self.stolen,
+            seconds_since_server_contact=None if contact is None else round(contact, 3),
+            last_error=self.last_error,
+        )

@@ -1,0 +1,204 @@
+"""``Worker``: runs handlers on ``concurrency`` threads; one loop fetches, acknowledges in
+batches, beats and enforces timeouts. Signal handling is left to the entry point (the CLI).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+from fairque.core.config import FairQueueConfig
+from fairque.core.exceptions import FairQueueError
+from fairque.queue import TaskQueue
+from fairque.worker.core import Outcome, Running, WorkerCore, WorkerHealth, WorkerStatus
+from fairque.worker.handlers import HandlerRegistry
+
+log = logging.getLogger("fairque.worker")
+ERROR_BACKOFF_MAX = 2.0
+
+
+class Worker:
+    """A thread-pool worker. ``run()`` blocks until ``stop()`` (thread- and signal-safe).
+
+    A task past ``task_timeout`` is failed at once and its thread slot handed to a fresh
+    thread; the stuck thread's late result is dropped (the lease token no longer matches).
+    """
+
+    def __init__(
+        self,
+        config: FairQueueConfig | None = None,
+        handler: Any = None,
+        *,
+        worker_id: str | None = None,
+        handlers: HandlerRegistry | None = None,
+    ) -> None:
+        self.config = config if config is not None else FairQueueConfig.load()
+        self.core = WorkerCore.build(self.config, handler, worker_id, handlers, "sync")
+        self.queue = TaskQueue(self.config, worker_id=self.core.worker_id)
+        self._stop = threading.Event()
+        self._jobs: queue.SimpleQueue[Running | None] = queue.SimpleQueue()
+        self._results: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        self._pending: list[Outcome] = []
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def worker_id(self) -> str:
+        return self.core.worker_id
+
+    def stop(self) -> None:
+        """Ask the worker to stop: no more fetching, finish within the grace period."""
+        self._stop.set()
+
+    def health(self) -> WorkerHealth:
+        return self.core.health()
+
+    # -- runner threads -----------------------------------------------------------------------
+
+    def _spawn_runner(self) -> None:
+        t = threading.Thread(target=self._runner, name=f"fairque-{self.worker_id}", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _runner(self) -> None:
+        while (run := self._jobs.get()) is not None:
+            outcome = self._execute(run)
+            if run.abandoned:
+                return  # timed out: a fresh thread already took this one's place
+            self._results.put(outcome)
+
+    def _execute(self, run: Running) -> Outcome:
+        handler = run.handler
+        assert handler is not None
+        try:
+            if handler.is_async:
+                result = asyncio.run(handler.process(run.task))
+            else:
+                result = handler.process(run.task)
+        except Exception as exc:
+            _hook(handler.on_failure, run.task, exc)
+            return self.core.failure(run, exc)
+        _hook(handler.on_success, run.task, result)
+        return self.core.success(run, result)
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Serve tasks until :meth:`stop`; then finish or hand back what is held."""
+        self.queue.open()
+        for _ in range(self.core.settings.concurrency):
+            self._spawn_runner()
+        self.core.status = WorkerStatus.RUNNING
+        log.info("worker %s started (%d threads)", self.worker_id, self.core.settings.concurrency)
+        errors = 0
+        try:
+            while not self._stop.is_set():
+                try:
+                    self._tick()
+                    errors = 0
+                except FairQueueError as exc:
+                    errors += 1
+                    self.core.last_error = str(exc)
+                    log.warning("worker %s: %s", self.worker_id, exc)
+                    self._stop.wait(min(0.05 * 2**errors, ERROR_BACKOFF_MAX))
+        finally:
+            self._shutdown()
+
+    def _collect(self, timeout: float) -> None:
+        try:
+            self._pending.append(
+                self._results.get(timeout=timeout) if timeout > 0 else self._results.get_nowait()
+            )
+            while True:
+                self._pending.append(self._results.get_nowait())
+        except queue.Empty:
+            pass
+
+    def _acknowledge(self) -> None:
+        for run in self.core.expired():
+            self._pending.append(self.core.timeout_outcome(run))
+            _hook(run.handler.on_timeout if run.handler else None, run.task)
+            self._spawn_runner()
+        if not self._pending:
+            return
+        outcomes, self._pending = self._pending, []
+        completes, failures = self.core.settle(outcomes)
+        try:
+            if completes:
+                self.queue.complete_many(completes)
+            if failures:
+                self.queue.fail_many(failures)
+        except FairQueueError:
+            # Keep them for the next tick: the leases are still ours until they expire.
+            self._pending = outcomes
+            for o in outcomes:
+                self.core.running[o.running.task.task_id] = o.running
+            raise
+
+    def _tick(self) -> None:
+        self._collect(0)
+        self._acknowledge()
+        if self.core.beat_due():
+            self.queue.run(self.core.beat_op(self.queue.session))
+            self.core.beat_done()
+        got = 0
+        free = self.core.free_slots()
+        if free:
+            for task in self.queue.pop_many(free):
+                got += 1
+                run = self.core.accept(task)
+                if run.handler is None:
+                    self._pending.append(self.core.unresolved(run))
+                else:
+                    self._jobs.put(run)
+            self.core.last_contact = time.monotonic()
+        delay = self.core.poll_delay(got > 0)
+        if not free or delay:
+            self._collect(delay or self.core.settings.poll_interval)
+
+    def _shutdown(self) -> None:
+        core = self.core
+        core.status = WorkerStatus.STOPPING
+        deadline = time.monotonic() + core.settings.shutdown_grace
+        try:
+            while core.held_tasks() and time.monotonic() < deadline:
+                self._collect(min(0.05, max(deadline - time.monotonic(), 0)))
+                self._acknowledge()
+                if core.beat_due():
+                    self.queue.run(core.beat_op(self.queue.session))
+                    core.beat_done()
+            self._collect(0)
+            self._acknowledge()
+            unfinished = core.held_tasks()
+            for run in core.running.values():
+                run.abandoned = True
+            core.running.clear()
+            if unfinished:
+                self.queue.release(unfinished)
+                log.info(
+                    "worker %s handed back %d unfinished tasks", self.worker_id, len(unfinished)
+                )
+            self.queue.run(core.exit_op(self.queue.session))
+        except FairQueueError as exc:
+            log.warning("worker %s: shutdown could not reach the server: %s", self.worker_id, exc)
+        finally:
+            for _ in self._threads:
+                self._jobs.put(None)
+            core.status = WorkerStatus.STOPPED
+            self.queue.close()
+            log.info("worker %s stopped", self.worker_id)
+
+
+def _hook(fn: Any, *args: Any) -> None:
+    """Run a handler hook; a failing hook is logged, never fatal."""
+    if fn is None:
+        return
+    try:
+        result = fn(*args)
+        if asyncio.iscoroutine(result):
+            asyncio.run(result)
+    except Exception:
+        log.exception("handler hook %s failed", getattr(fn, "__name__", fn))
