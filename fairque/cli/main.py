@@ -16,6 +16,8 @@ from rich.table import Table
 
 from fairque import __version__
 from fairque.bench import SCENARIOS, BenchReport
+from fairque.cli.context import CliContext
+from fairque.cli.worker_cmd import worker
 from fairque.core.exceptions import FairQueueError
 from fairque.demo import run_demo
 from fairque.server import EmbeddedServer
@@ -38,12 +40,21 @@ class FairqueGroup(click.Group):
 
 @click.group(cls=FairqueGroup)
 @click.version_option(__version__, prog_name="fairque")
-@click.option("--redis-url", envvar="FAIRQUE_REDIS_URL", help="Server URL (default: embedded).")
+@click.option("--redis-url", envvar="FAIRQUE_REDIS_URL", help="Server URL (env FAIRQUE_REDIS_URL).")
+@click.option("--queue", envvar="FAIRQUE_QUEUE", help="Queue name (env FAIRQUE_QUEUE).")
+@click.option("--config", "config_path", envvar="FAIRQUE_CONFIG", type=click.Path(dir_okay=False),
+              help="Config file (default ./fairque.toml if present).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.pass_context
-def cli(ctx: click.Context, redis_url: str | None, as_json: bool) -> None:
+def cli(
+    ctx: click.Context,
+    redis_url: str | None,
+    queue: str | None,
+    config_path: str | None,
+    as_json: bool,
+) -> None:
     """fairque: a fair, multi-tenant task queue on Redis/Valkey."""
-    ctx.obj = {"redis_url": redis_url, "json": as_json}
+    ctx.obj = CliContext(redis_url, queue, config_path, as_json)
 
 
 @cli.command()
@@ -52,13 +63,13 @@ def cli(ctx: click.Context, redis_url: str | None, as_json: bool) -> None:
 @click.pass_context
 def demo(ctx: click.Context, headless: bool, duration: float) -> None:
     """Embedded Valkey, producers for a dozen users (one noisy), and fair workers."""
-    url = ctx.obj["redis_url"]
+    url = ctx.obj.redis_url
     if not headless and sys.stdout.isatty():
         errors.print("[dim]The TUI is not part of this build yet; running headless.[/dim]")
     server = None if url else EmbeddedServer().start()
     try:
         target = url or server.url  # type: ignore[union-attr]
-        if not ctx.obj["json"]:
+        if not ctx.obj.json:
             console.print(
                 f"fairque demo on {mask_url(target)} for {duration:.0f} s: "
                 "'noisy' floods 5,000 tasks, 11 tenants push a few at a time..."
@@ -67,7 +78,7 @@ def demo(ctx: click.Context, headless: bool, duration: float) -> None:
     finally:
         if server is not None:
             server.stop()
-    if ctx.obj["json"]:
+    if ctx.obj.json:
         click.echo(summary.model_dump_json())
         return
     table = Table(title=f"Served in {summary.duration_s} s: {summary.served} tasks")
@@ -125,12 +136,12 @@ def bench(ctx: click.Context, scenario: str, tasks: int, out: str | None) -> Non
     for name in names:
         with console.status(f"running {name}...") as status:
             progress = _status_updater(status, name)
-            reports.append(SCENARIOS[name](ctx.obj["redis_url"], tasks, progress))
+            reports.append(SCENARIOS[name](ctx.obj.redis_url, tasks, progress))
     docs = [r.model_dump(mode="json") for r in reports]
     if out:
         with open(out, "w", encoding="utf-8") as fh:
             json.dump(docs[0] if len(docs) == 1 else docs, fh, indent=2)
-    if ctx.obj["json"]:
+    if ctx.obj.json:
         click.echo(json.dumps(docs[0] if len(docs) == 1 else docs))
         return
     for report in reports:
@@ -161,6 +172,9 @@ def _print_report(report: BenchReport) -> None:
     for key, value in report.ratios.items():
         table.add_row(f"[bold]{key}[/bold]", f"[bold]{value}[/bold]")
     console.print(table)
+
+
+cli.add_command(worker)
 
 
 def main() -> None:

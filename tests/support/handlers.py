@@ -1,0 +1,49 @@
+"""Handlers for tests that run real worker processes.
+
+Each run is written to an external ledger (a file named by FAIRQUE_TEST_LEDGER, one line
+per event, appended atomically), so a test can count lost, duplicated and phantom runs
+independently of what the queue says.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from fairque import Task, task
+
+
+def _ledger(event: str, task_id: str) -> None:
+    path = os.environ["FAIRQUE_TEST_LEDGER"]
+    line = f"{event} {task_id} {os.getpid()} {time.time():.4f}\n".encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def record(task: Task) -> dict[str, Any]:
+    """Sleep ``payload["sleep"]`` seconds (default 0), fail if ``payload["fail"]``."""
+    _ledger("start", task.task_id)
+    payload = task.payload if isinstance(task.payload, dict) else {}
+    time.sleep(float(payload.get("sleep", 0)))
+    if payload.get("fail"):
+        raise RuntimeError(f"asked to fail: {task.task_id}")
+    _ledger("done", task.task_id)
+    return {"pid": os.getpid()}
+
+
+@task("tests.noop")
+def noop(task: Task) -> None:
+    """A no-op for drains."""
+
+
+def read_ledger(path: str) -> list[tuple[str, str, int, float]]:
+    try:
+        with open(path) as fh:
+            rows = [line.split() for line in fh if line.strip()]
+    except FileNotFoundError:
+        return []
+    return [(r[0], r[1], int(r[2]), float(r[3])) for r in rows]
