@@ -13,6 +13,7 @@ from fairque.bench.common import (
     rate,
     server_facts,
 )
+from fairque.bench.drain import drain_rate
 from fairque.core.models import Task
 from fairque.queue import TaskQueue
 
@@ -82,10 +83,13 @@ def run_throughput(
 
             pop_complete_rate = rate(tasks, pop_complete)
         drop_queue(url, config.queue.name)
+        progress("end to end: 2 worker processes")
+        e2e_rate = drain_rate(url, tasks * 4, 2, "sync")
     report.results = {
         "push_per_s": round(push_rate),
         "push_batch_per_s": round(batch_rate),
         "pop_complete_per_s": round(pop_complete_rate),
+        "e2e_per_s": round(e2e_rate),
         "baseline_evalsha_per_s": round(evalsha_rate),
         "baseline_pipelined_per_s": round(pipelined_rate),
     }

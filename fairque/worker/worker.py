@@ -39,9 +39,11 @@ class Worker:
         self.config = config if config is not None else FairQueueConfig.load()
         self.core = WorkerCore.build(self.config, handler, worker_id, handlers, "sync")
         self.queue = TaskQueue(self.config, worker_id=self.core.worker_id)
-        self._stop = threading.Event()
+        self._stopping = False
         self._jobs: queue.SimpleQueue[Running | None] = queue.SimpleQueue()
-        self._results: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        # Finished runs; ``None`` only wakes the loop. SimpleQueue.put is reentrant, so
+        # ``stop()`` may use it from a signal handler (an Event or Lock there can deadlock).
+        self._results: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
         self._pending: list[Outcome] = []
         self._threads: list[threading.Thread] = []
 
@@ -50,8 +52,11 @@ class Worker:
         return self.core.worker_id
 
     def stop(self) -> None:
-        """Ask the worker to stop: no more fetching, finish within the grace period."""
-        self._stop.set()
+        """Ask the worker to stop: no more fetching, finish within the grace period.
+
+        Safe to call from any thread and from a signal handler."""
+        self._stopping = True
+        self._results.put(None)
 
     def health(self) -> WorkerHealth:
         return self.core.health()
@@ -95,7 +100,7 @@ class Worker:
         log.info("worker %s started (%d threads)", self.worker_id, self.core.settings.concurrency)
         errors = 0
         try:
-            while not self._stop.is_set():
+            while not self._stopping:
                 try:
                     self._tick()
                     errors = 0
@@ -103,17 +108,20 @@ class Worker:
                     errors += 1
                     self.core.last_error = str(exc)
                     log.warning("worker %s: %s", self.worker_id, exc)
-                    self._stop.wait(min(0.05 * 2**errors, ERROR_BACKOFF_MAX))
+                    self._collect(min(0.05 * 2**errors, ERROR_BACKOFF_MAX))
         finally:
             self._shutdown()
 
     def _collect(self, timeout: float) -> None:
+        """Gather finished runs, waiting up to ``timeout`` for the first (or a stop)."""
         try:
-            self._pending.append(
+            first = (
                 self._results.get(timeout=timeout) if timeout > 0 else self._results.get_nowait()
             )
             while True:
-                self._pending.append(self._results.get_nowait())
+                if first is not None:
+                    self._pending.append(first)
+                first = self._results.get_nowait()
         except queue.Empty:
             pass
 

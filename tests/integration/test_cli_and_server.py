@@ -64,11 +64,13 @@ def test_bench_json_has_the_documented_fields(server_url):
         cli, ["--redis-url", server_url, "--json", "bench", "--scenario", "all", "--tasks", "200"]
     )
     assert result.exit_code == 0, result.output
-    throughput, scale = json.loads(result.output)
-    for doc in (throughput, scale):
+    throughput, scale, drain = json.loads(result.output)
+    for doc in (throughput, scale, drain):
         assert set(doc) == {"scenario", "server", "params", "results", "ratios"}
-    for field in ("push_per_s", "push_batch_per_s", "pop_complete_per_s"):
+    for field in ("push_per_s", "push_batch_per_s", "pop_complete_per_s", "e2e_per_s"):
         assert throughput["results"][field] > 0
+    assert set(drain["results"]["e2e_per_s"]) == {"sync_x1", "sync_x2", "async_x1", "async_x2"}
+    assert all(v > 0 for v in drain["results"]["e2e_per_s"].values())
     assert set(scale["results"]["pop_per_s_by_users"]) == {"1", "100", "1000", "10000"}
     assert scale["ratios"]["max_users_vs_one"] > 0
 

@@ -1,0 +1,95 @@
+"""Scenario ``drain``: no-op tasks drained end to end by worker processes, for 1 and 2
+processes, thread and asyncio workers. Also the ``e2e_per_s`` figure of ``throughput``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import redis
+
+from fairque.bench.common import (
+    BenchReport,
+    Progress,
+    bench_config,
+    bench_server,
+    drop_queue,
+    quiet,
+    server_facts,
+)
+from fairque.core.models import Task
+from fairque.queue import TaskQueue
+
+CONCURRENCY = {"sync": 8, "async": 32}
+START_TIMEOUT = 30.0
+
+
+def noop(task: Task) -> None:
+    """The benchmark's handler: does nothing."""
+
+
+def _spawn(url: str, queue: str, kind: str, index: int) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable, "-m", "fairque.cli", "--redis-url", url, "--queue", queue, "worker",
+        "--handler", "fairque.bench.drain:noop", "--worker-id", f"bench-{kind}-{index}",
+        "--concurrency", str(CONCURRENCY[kind]), *(["--async"] if kind == "async" else []),
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FAIRQUE_")}
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def drain_rate(url: str, tasks: int, processes: int, kind: str) -> float:
+    """Tasks per second drained by ``processes`` worker processes of ``kind``."""
+    config = bench_config(url)
+    name = config.queue.name
+    procs = [_spawn(url, name, kind, i) for i in range(processes)]
+    try:
+        with TaskQueue(config) as q:
+            client: redis.Redis = q.client
+            workers_key = q.session.keys.key("workers")
+            deadline = time.monotonic() + START_TIMEOUT
+            while client.zcard(workers_key) < processes:
+                if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                    raise RuntimeError("benchmark workers did not start")
+                time.sleep(0.05)
+            batch = [Task.create(f"user-{i % 10}", 3, None) for i in range(tasks)]
+            start = time.perf_counter()
+            for i in range(0, tasks, 2000):
+                q.push_batch(batch[i : i + 2000])
+            stats_key = q.session.keys.key("stats")
+            while int(client.hget(stats_key, "completed") or 0) < tasks:
+                time.sleep(0.005)
+            elapsed = time.perf_counter() - start
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(30)
+        drop_queue(url, name)
+    return tasks / elapsed
+
+
+def run_drain(
+    redis_url: str | None = None, tasks: int = 20000, progress: Progress = quiet
+) -> BenchReport:
+    """Drain ``tasks`` no-op tasks with 1 and 2 processes of each worker kind."""
+    with bench_server(redis_url) as url:
+        report = BenchReport(
+            scenario="drain",
+            server=server_facts(url),
+            params={"tasks": tasks, "concurrency": CONCURRENCY},
+        )
+        results: dict[str, Any] = {}
+        for kind in ("sync", "async"):
+            for processes in (1, 2):
+                progress(f"{kind} workers x{processes}")
+                results[f"{kind}_x{processes}"] = round(drain_rate(url, tasks, processes, kind))
+    report.results = {"e2e_per_s": results}
+    report.ratios = {
+        "sync_x2_vs_x1": round(results["sync_x2"] / results["sync_x1"], 2),
+        "async_x2_vs_x1": round(results["async_x2"] / results["async_x1"], 2),
+    }
+    return report
