@@ -58,6 +58,11 @@ class Lease(BaseModel):
     attempt: int
     stolen: bool = False  # picked from a steal target, not an assigned user
 
+    @property
+    def sequence(self) -> int:
+        """The server-side dispatch number: leases sort by it in global dispatch order."""
+        return int(self.token.split(".", 1)[0])
+
 
 class Task(BaseModel):
     """One unit of work for one user. Create it with :meth:`Task.create`."""

@@ -9,6 +9,7 @@ operation exists exactly once.
 from __future__ import annotations
 
 import random
+import secrets
 import traceback as tb
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
@@ -233,6 +234,7 @@ def pop(s: QueueSession, count: int = 1) -> Op[list[Task]]:
             s.scope.home,
             s.scope.steal,
             *s.reap_policy,
+            secrets.token_hex(6),
         )
         corrupt: list[str | int | float] = []
         for row in rows:

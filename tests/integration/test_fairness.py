@@ -96,7 +96,7 @@ def test_round_robin_is_global_across_two_worker_instances(make_queue, make_conf
     by_worker = Counter(t.lease.worker_id for t in popped)
     assert set(by_worker) == {"w1", "w2"}, by_worker
     # Lease tokens are a server-side sequence: sorting by them gives the global dispatch order.
-    order = [t.user_id for t in sorted(popped, key=lambda t: int(t.lease.token))]
+    order = [t.user_id for t in sorted(popped, key=lambda t: t.lease.sequence)]
     k = len(USERS)
     for start in range(len(order) - 2 * k + 1):
         counts = Counter(order[start : start + 2 * k])

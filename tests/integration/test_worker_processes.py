@@ -71,12 +71,16 @@ def wait_for(predicate, timeout=30.0, step=0.02):
 
 
 def events(ledger, event, pid=None):
-    return [r[1] for r in read_ledger(str(ledger)) if r[0] == event and (pid is None or r[2] == pid)]
+    return [
+        r[1] for r in read_ledger(str(ledger)) if r[0] == event and (pid is None or r[2] == pid)
+    ]
 
 
 def test_sigkill_loses_nothing_and_duplicates_only_what_was_in_flight(spawn, queue):
     n = 400
-    queue.push_batch([Task.create(f"u{i % 8}", 3, {"sleep": 0.02}, task_id=f"t{i}") for i in range(n)])
+    queue.push_batch(
+        [Task.create(f"u{i % 8}", 3, {"sleep": 0.02}, task_id=f"t{i}") for i in range(n)]
+    )
     a = spawn("wA", "--concurrency", "4")
     b = spawn("wB", "--concurrency", "4")
     wait_for(lambda: len(events(spawn.ledger, "done", a.pid)) >= 40)
@@ -125,7 +129,9 @@ def test_sigterm_acks_finished_tasks_and_hands_back_the_rest_within_a_second(spa
     wait_for(lambda: len(events(spawn.ledger, "start", a.pid)) == 4)
     t0 = time.monotonic()
     a.send_signal(signal.SIGTERM)
-    wait_for(lambda: all(queue.get_task(f"long{i}").state == "ready" for i in range(2)), timeout=1.0)
+    wait_for(
+        lambda: all(queue.get_task(f"long{i}").state == "ready" for i in range(2)), timeout=1.0
+    )
     assert time.monotonic() - t0 <= 1.0
     assert all(queue.get_task(f"short{i}").state == "completed" for i in range(2))
     assert all(queue.get_task(f"long{i}").attempts == 0 for i in range(2))

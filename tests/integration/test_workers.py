@@ -21,7 +21,9 @@ class Harness:
         cls = Worker if worker_kind == "sync" else AsyncWorker
         self.worker = cls(config, handler, handlers=handlers)
         self.kind = worker_kind
-        runner = self.worker.run if worker_kind == "sync" else lambda: asyncio.run(self.worker.run())
+        runner = (
+            self.worker.run if worker_kind == "sync" else lambda: asyncio.run(self.worker.run())
+        )
         self.thread = threading.Thread(target=runner, daemon=True)
         self.thread.start()
 
@@ -81,15 +83,28 @@ def test_drains_every_task_and_stores_results(start_worker, wconfig):
         return {"double": task.payload * 2}
 
     reg.register("double", double)
-    config = wconfig()
+    config = wconfig(heartbeat_interval=0.2)
     with TaskQueue(config) as q:
-        q.push_batch([Task.create(f"u{i % 3}", 3, i, task_id=f"t{i}", handler="double") for i in range(60)])
+        q.push_batch(
+            [Task.create(f"u{i % 3}", 3, i, task_id=f"t{i}", handler="double") for i in range(60)]
+        )
         h = start_worker(config, handlers=reg)
         wait_for(lambda: q.stats().counters.get("completed") == 60)
         assert q.get_task("t7").result == {"double": 14}
         assert sorted(seen) == sorted(f"t{i}" for i in range(60))
-        assert h.worker.health().processed == 60 and h.worker.health().healthy
+        health = h.worker.health()
+        assert health.processed == 60 and health.healthy
+        assert health.stolen == 60  # w1 has no assigned users: everything is stolen via "*"
         assert q.client.zscore(q.session.keys.key("workers"), "w1") is not None
+        entry = wait_for(
+            lambda: (
+                (e := q.client.hgetall(q.session.keys.key("worker", worker_id="w1")))
+                and e.get("processed") == "60"
+                and e
+            )
+        )
+        assert {"host", "pid", "first_beat", "last_beat", "inflight", "stolen"} <= set(entry)
+        assert entry["kind"] == h.kind
         h.stop()
         assert q.client.zscore(q.session.keys.key("workers"), "w1") is None
 
@@ -207,7 +222,9 @@ def test_a_result_that_is_not_json_fails_the_task(start_worker, wconfig):
     with TaskQueue(config) as q:
         q.push(Task.create("u1", payload=1, task_id="setty"))
         start_worker(config, lambda t: {1, 2})
-        info = wait_for(lambda: q.get_task("setty") if q.get_task("setty").state == "dead" else None)
+        info = wait_for(
+            lambda: q.get_task("setty") if q.get_task("setty").state == "dead" else None
+        )
         assert info.error_type == "InvalidResult"
 
 

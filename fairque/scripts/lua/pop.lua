@@ -11,6 +11,8 @@
 -- ARGV[8]  steal pools: comma-separated pool names, '*' for every pool, or ''
 -- ARGV[9]  retry policy for expired leases: base ms, factor, cap ms, default max attempts
 --          (ARGV[9..12])
+-- ARGV[13] a random nonce from the client: lease tokens are "<sequence>.<nonce>", so they are
+--          both ordered (a fencing token, the global dispatch order) and unguessable
 -- Returns  list of tasks, each a list: task_id, user, priority, payload, handler, attempt,
 --          max_attempts, created_ms, token, deadline_ms, stolen (1/0)
 AGING_US = tonumber(ARGV[2])
@@ -114,7 +116,7 @@ while #out < want and guard > 0 do
     else
       backlog_dec(user, pri)
       local att = (tonumber(f[4]) or 0) + 1
-      local token = istr(redis.call('HINCRBY', K.meta(), 'lease_seq', 1))
+      local token = istr(redis.call('HINCRBY', K.meta(), 'lease_seq', 1)) .. '.' .. ARGV[13]
       local deadline = NOW_MS + lease_ms
       redis.call('HSET', tk, 'state', 'leased', 'att', istr(att), 'token', token,
         'worker', worker, 'deadline', istr(deadline), 'started', istr(NOW_MS))
