@@ -142,7 +142,7 @@ def test_sigterm_acks_finished_tasks_and_hands_back_the_rest_within_a_second(spa
 def test_failing_tasks_reach_the_dlq_and_a_requeue_runs_them_again(spawn, queue, make_config):
     queue.push(Task.create("u1", 3, {"fail": True}, task_id="doomed", max_attempts=2))
     a = spawn("wA")
-    entry = wait_for(lambda: queue.dlq())[0]
+    entry = wait_for(queue.dlq)[0]
     assert entry.error == "asked to fail: doomed" and entry.error_type == "RuntimeError"
     assert entry.attempts == 2
     assert len(events(spawn.ledger, "start")) == 2

@@ -144,7 +144,7 @@ def test_failures_retry_then_land_in_the_dlq_and_requeue_runs_them(start_worker,
     with TaskQueue(config) as q:
         q.push(Task.create("u1", payload="p", task_id="f1"))
         start_worker(config, flaky)
-        entry = wait_for(lambda: q.dlq())[0]
+        entry = wait_for(q.dlq)[0]
         assert entry.task_id == "f1" and entry.attempts == 3
         assert entry.error == "cannot handle p" and entry.error_type == "ValueError"
         assert "ValueError: cannot handle p" in entry.traceback
