@@ -17,6 +17,7 @@ from rich.table import Table
 from fairque import __version__
 from fairque.bench import SCENARIOS, BenchReport
 from fairque.cli.context import CliContext
+from fairque.cli.schedule_cmd import schedule, scheduler
 from fairque.cli.worker_cmd import worker
 from fairque.core.exceptions import FairQueueError
 from fairque.demo import run_demo
@@ -175,6 +176,8 @@ def _print_report(report: BenchReport) -> None:
 
 
 cli.add_command(worker)
+cli.add_command(scheduler)
+cli.add_command(schedule)
 
 
 def main() -> None:

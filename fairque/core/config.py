@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from fairque.core.codec import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH
 from fairque.core.exceptions import ConfigError
+from fairque.core.schedule import ScheduledTask
 from fairque.core.validation import check_queue_name, check_user_id
 
 ENV_PREFIX = "FAIRQUE_"
@@ -134,10 +135,17 @@ class WorkerConfig(_Section):
 
 
 class SchedulerConfig(_Section):
-    """The cron scheduler's leader lock and tick."""
+    """The cron scheduler's leader lock, tick, and schedules declared in the config."""
 
     lock_ttl_seconds: float = Field(default=10.0, gt=0)
     tick_seconds: float = Field(default=1.0, gt=0)
+    schedules: list[ScheduledTask] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _tick_fits(self) -> SchedulerConfig:
+        if self.tick_seconds * 2 > self.lock_ttl_seconds:
+            raise ValueError("scheduler.tick_seconds must be at most half of lock_ttl_seconds")
+        return self
 
 
 def _env_value(raw: str) -> Any:

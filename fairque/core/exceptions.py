@@ -39,6 +39,21 @@ class InvalidSchedule(ValidationError):
     """A delay, due time or attempt count cannot work."""
 
 
+class InvalidCronExpression(ValidationError):
+    """A cron expression does not parse, has out-of-range fields, or can never fire."""
+
+
+class InvalidTimezone(ValidationError):
+    """A time zone name is not in the IANA database."""
+
+
+class ScheduleNotFound(FairQueueError, KeyError):
+    """No schedule has that name."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "schedule not found"
+
+
 class ConfigError(FairQueueError, ValueError):
     """The configuration (file, env vars or arguments) is invalid; the message names the field."""
 

@@ -33,6 +33,9 @@ TEMPLATES: dict[str, str] = {
     "cfg_pools": "cfg:pools",  # set: pool names in the mirrored config
     "workers": "workers",  # zset: worker_id -> last heartbeat (ms)
     "worker": "worker:{worker_id}",  # hash: one worker's registry entry (expires)
+    "sched_defs": "sched:defs",  # hash: schedule name -> definition (JSON)
+    "sched_last": "sched:last",  # hash: schedule name -> last fire time enqueued (ms)
+    "sched_lock": "sched:lock",  # string: the leader scheduler's token (expires)
 }
 
 _FIELD = re.compile(r"\{(\w+)\}")

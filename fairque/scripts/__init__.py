@@ -26,6 +26,8 @@ SCRIPT_NAMES = (
     "release",
     "requeue",
     "worker_beat",
+    "sched_lock",
+    "sched_advance",
     "sync_config",
 )
 

@@ -1,0 +1,168 @@
+"""``fairque scheduler run`` and ``fairque schedule add|ls|rm|enable|disable``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from fairque.cli.context import CliContext, pass_cli
+from fairque.core.exceptions import ScheduleNotFound
+from fairque.core.schedule import MissedRuns, ScheduledTask
+from fairque.scheduler import TaskScheduler
+
+console = Console()
+
+
+def parse_payload(text: str | None) -> Any:
+    """JSON text, or ``@file`` holding JSON."""
+    if text is None:
+        return None
+    if text.startswith("@"):
+        try:
+            text = Path(text[1:]).read_text("utf-8")
+        except OSError as exc:
+            raise click.BadParameter(
+                f"cannot read {text[1:]}: {exc.strerror}", param_hint="--payload"
+            ) from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--payload") from None
+
+
+@click.group()
+def scheduler() -> None:
+    """Run the cron scheduler."""
+
+
+@scheduler.command("run")
+@pass_cli
+def scheduler_run(cli: CliContext) -> None:
+    """Fire schedules until SIGTERM/SIGINT. Run several for failover: one leads at a time."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    s = TaskScheduler(cli.config())
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: s.stop())
+    s.run()
+
+
+@click.group()
+def schedule() -> None:
+    """Manage recurring tasks."""
+
+
+@schedule.command("add")
+@click.argument("name")
+@click.argument("cron")
+@click.option("--user", "user_id", required=True, help="The user the tasks belong to.")
+@click.option("--priority", type=click.IntRange(1, 6), default=3, show_default=True)
+@click.option("--payload", help="JSON text, or @file.")
+@click.option("--handler", help="Registered handler name.")
+@click.option("--tz", "timezone", default="UTC", show_default=True, help="IANA time zone.")
+@click.option("--missed", type=click.Choice([m.value for m in MissedRuns]), default="skip",
+              show_default=True, help="Fire times missed while no scheduler ran.")  # fmt: skip
+@click.option("--catch-up-max", type=click.IntRange(1, 10_000), default=10, show_default=True)
+@click.option("--replace", is_flag=True, help="Replace a schedule of the same name.")
+@click.option("--disabled", is_flag=True, help="Store it disabled.")
+@pass_cli
+def schedule_add(
+    cli: CliContext,
+    name: str,
+    cron: str,
+    user_id: str,
+    priority: int,
+    payload: str | None,
+    handler: str | None,
+    timezone: str,
+    missed: str,
+    catch_up_max: int,
+    replace: bool,
+    disabled: bool,
+) -> None:
+    """Add schedule NAME firing on CRON (5 fields, or 6 with seconds last)."""
+    st = ScheduledTask(
+        name=name,
+        cron=cron,
+        timezone=timezone,
+        user_id=user_id,
+        priority=priority,
+        payload=parse_payload(payload),
+        handler=handler,
+        missed=MissedRuns(missed),
+        catch_up_max=catch_up_max,
+        enabled=not disabled,
+    )
+    s = TaskScheduler(cli.config())
+    if not s.add(st, replace=replace) and not replace:
+        raise click.ClickException(
+            f"a schedule named {name!r} exists; pass --replace to replace it"
+        )
+    nxt = s.next_runs(name, 1)[0] if st.enabled else None
+    if cli.json:
+        click.echo(json.dumps({"name": name, "next_run": nxt.isoformat() if nxt else None}))
+    else:
+        console.print(
+            f"schedule {name!r} stored; next run {nxt.isoformat() if nxt else '(disabled)'}"
+        )
+
+
+@schedule.command("ls")
+@pass_cli
+def schedule_ls(cli: CliContext) -> None:
+    """List schedules with their last and next runs."""
+    infos = TaskScheduler(cli.config()).schedules()
+    if cli.json:
+        click.echo(json.dumps([i.model_dump(mode="json") for i in infos]))
+        return
+    if not infos:
+        console.print("no schedules")
+        return
+    table = Table()
+    for col in ("name", "cron", "tz", "user", "enabled", "missed", "last run", "next run"):
+        table.add_column(col)
+    for i in infos:
+        st = i.schedule
+        table.add_row(
+            st.name,
+            st.cron,
+            st.timezone,
+            st.user_id,
+            "yes" if st.enabled else "no",
+            st.missed.value,
+            i.last_run.isoformat(timespec="seconds") if i.last_run else "-",
+            i.next_run.isoformat(timespec="seconds") if i.next_run else "-",
+        )
+    console.print(table)
+
+
+@schedule.command("rm")
+@click.argument("name")
+@pass_cli
+def schedule_rm(cli: CliContext, name: str) -> None:
+    """Remove schedule NAME."""
+    if not TaskScheduler(cli.config()).remove(name):
+        raise ScheduleNotFound(f"no schedule named {name!r}")
+    console.print(f"schedule {name!r} removed")
+
+
+@schedule.command("enable")
+@click.argument("name")
+@pass_cli
+def schedule_enable(cli: CliContext, name: str) -> None:
+    """Enable schedule NAME."""
+    TaskScheduler(cli.config()).set_enabled(name, True)
+
+
+@schedule.command("disable")
+@click.argument("name")
+@pass_cli
+def schedule_disable(cli: CliContext, name: str) -> None:
+    """Disable schedule NAME (it keeps its last run)."""
+    TaskScheduler(cli.config()).set_enabled(name, False)
