@@ -171,7 +171,8 @@ class TaskScheduler:
         return times, reached
 
     def tick(self) -> list[str]:
-        """Enqueue every due fire time of every enabled schedule; returns the task ids."""
+        """Enqueue every due fire time of every enabled schedule; returns the ids of the tasks
+        this call created (a fire time another scheduler already pushed is not counted)."""
         now = self.server_now()
         defs: dict[str, str] = self._cmd("HGETALL", self._defs)
         lasts: dict[str, str] = self._cmd("HGETALL", self._last)
@@ -196,11 +197,11 @@ class TaskScheduler:
             ]
             if reached is not None:
                 advance += [name, _ms(reached)]
-        if tasks:
-            self.queue.push_batch(tasks)  # idempotent: a fire time pushed twice exists once
+        # Idempotent: a fire time pushed twice exists once.
+        created = [r.task_id for r in self.queue.push_batch(tasks) if r.created] if tasks else []
         if advance:
             self.queue.run(_one(self.queue.session.call("sched_advance", *advance)))
-        return [t.task_id for t in tasks]
+        return created
 
     # -- leading ------------------------------------------------------------------------------
 
