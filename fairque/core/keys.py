@@ -11,15 +11,20 @@ The Lua scripts build keys with functions generated from :data:`TEMPLATES` by
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-from fairque.core.validation import check_queue_name, check_task_id, check_user_id
+from fairque.core.validation import (
+    check_priority,
+    check_queue_name,
+    check_task_id,
+    check_user_id,
+)
 
 # name -> suffix after the queue prefix; ``{x}`` is filled with a validated id.
 TEMPLATES: dict[str, str] = {
     "meta": "meta",  # hash: vt (virtual time), seq (last enqueue µs), lease_seq
     "task": "task:{task_id}",  # hash: one task's fields, state, lease, error, result
-    "crit": "u:{user}:crit",  # list: a user's CRITICAL tasks, FIFO
-    "norm": "u:{user}:norm",  # zset: a user's priority 1-5 tasks, score = aged enqueue time
+    "prio": "u:{user}:p{pri}",  # list: a user's ready tasks of one priority, FIFO, "<seq>|<id>"
     "ready": "ready:{pool}",  # zset: users of a pool with ready work, score = pass
     "pass": "pass",  # hash: user -> pass, kept while the user has no ready work
     "inflight": "inflight",  # zset: task_id -> lease deadline (ms)
@@ -42,17 +47,18 @@ _FIELD = re.compile(r"\{(\w+)\}")
 _POOL_RE = re.compile(r"[A-Za-z0-9_]{1,32}")
 
 
-def _check_pool(pool: str) -> str:
-    if not _POOL_RE.fullmatch(pool):
+def _check_pool(pool: object) -> str:
+    if not isinstance(pool, str) or not _POOL_RE.fullmatch(pool):
         raise ValueError(f"bad pool name {pool!r}")
     return pool
 
 
-_CHECKS = {
+_CHECKS: dict[str, Callable[[object], object]] = {
     "task_id": check_task_id,
     "user": check_user_id,
     "pool": _check_pool,
     "worker_id": check_user_id,  # worker ids use the user-id alphabet
+    "pri": check_priority,
 }
 
 
@@ -71,7 +77,7 @@ class QueueKeys:
         self.queue = queue
         self.prefix = f"fq:{hash_tag(queue, partition)}:"
 
-    def key(self, name: str, **ids: str) -> str:
+    def key(self, name: str, **ids: str | int) -> str:
         """Build key ``name`` of :data:`TEMPLATES`, validating every id that goes into it."""
         for field, value in ids.items():
             _CHECKS[field](value)
@@ -84,11 +90,8 @@ class QueueKeys:
     def task(self, task_id: str) -> str:
         return self.key("task", task_id=task_id)
 
-    def crit(self, user: str) -> str:
-        return self.key("crit", user=user)
-
-    def norm(self, user: str) -> str:
-        return self.key("norm", user=user)
+    def prio(self, user: str, priority: int) -> str:
+        return self.key("prio", user=user, pri=priority)
 
     def ready(self, pool: str) -> str:
         return self.key("ready", pool=pool)

@@ -13,7 +13,7 @@ from fairque.util import mask_url
 
 def test_every_key_shares_the_queue_hash_tag():
     k = QueueKeys("jobs")
-    built = [k.task("t1"), k.crit("u:1"), k.norm("u:1"), k.ready("_"), k.meta]
+    built = [k.task("t1"), k.prio("u:1", 6), k.prio("u:1", 1), k.ready("_"), k.meta]
     built += [k.key(name) for name, t in TEMPLATES.items() if "{" not in t]
     assert all(key.startswith("fq:{jobs}:") for key in built)
     assert QueueKeys("jobs", partition=2).prefix == "fq:{jobs#2}:"
@@ -27,7 +27,7 @@ def test_bad_queue_names_never_become_keys(bad):
 
 def test_ids_are_checked_before_a_key_is_built():
     with pytest.raises(InvalidUserId):
-        QueueKeys("q").norm("}evil{")
+        QueueKeys("q").prio("}evil{", 3)
 
 
 def test_lua_key_functions_cover_the_templates():

@@ -24,8 +24,9 @@ local function user_cfg(user)
   return '_', DEFAULT_WEIGHT, 0
 end
 
+-- Ready tasks of a user (kept by enqueue_ready and pop in the backlog hash).
 local function pending_count(user)
-  return redis.call('LLEN', K.crit(user)) + redis.call('ZCARD', K.norm(user))
+  return tonumber(redis.call('HGET', K.backlog(), user) or '0')
 end
 
 -- Put a user into its pool's ready zset if it has work and nothing holds it back.
@@ -58,20 +59,14 @@ local function save_seq()
   if SEQ then redis.call('HSET', K.meta(), 'seq', istr(SEQ)) end
 end
 
--- Append a task to its user's queues (state must be set by the caller). Returns true when
--- this made the user's queues non-empty, i.e. the user may need activating.
+-- Append a task to its user's queue of its priority: a FIFO list of "<seq>|<task id>", the
+-- seq being the enqueue clock (which also gives the oldest age per user and priority).
+-- The state must be set by the caller. Returns true when this made the user's queues
+-- non-empty, i.e. the user may need activating.
 local function enqueue_ready(task_id, user, pri)
-  local n
-  if pri == 6 then
-    n = redis.call('RPUSH', K.crit(user), task_id) + redis.call('ZCARD', K.norm(user))
-  else
-    local score = next_seq() - pri * AGING_US
-    redis.call('ZADD', K.norm(user), istr(score), task_id)
-    n = redis.call('ZCARD', K.norm(user)) + redis.call('LLEN', K.crit(user))
-  end
-  redis.call('HINCRBY', K.backlog(), user, 1)
+  redis.call('RPUSH', K.prio(user, pri), istr(next_seq()) .. '|' .. task_id)
   redis.call('HINCRBY', K.backlog(), user .. '|' .. pri, 1)
-  return n == 1
+  return redis.call('HINCRBY', K.backlog(), user, 1) == 1
 end
 
 local function backlog_dec(user, pri)

@@ -73,11 +73,25 @@ local function lowest(pools)
   return best_user, best_pass, best_key
 end
 
+-- The user's next task: CRITICAL first (FIFO), then the lowest aged enqueue time
+-- (seq - priority * aging) among the heads of priorities 5..1.
 local function take(user)
-  local id = redis.call('LPOP', K.crit(user))
-  if id then return id end
-  local z = redis.call('ZPOPMIN', K.norm(user))
-  return z[1]
+  local taken = 6
+  local entry = redis.call('LPOP', K.prio(user, 6))
+  if not entry then
+    local best_p, best_score
+    for p = 5, 1, -1 do
+      local head = redis.call('LINDEX', K.prio(user, p), 0)
+      if head then
+        local score = tonumber(string.match(head, '^(%d+)|')) - p * AGING_US
+        if not best_p or score < best_score then best_p, best_score = p, score end
+      end
+    end
+    if not best_p then return nil end
+    taken = best_p
+    entry = redis.call('LPOP', K.prio(user, best_p))
+  end
+  return string.match(entry, '^%d+|(.+)$'), taken
 end
 
 local out = {}
@@ -92,12 +106,13 @@ while #out < want and guard > 0 do
     stolen = 1
   end
   if not user then break end
-  local id = take(user)
+  local id, queued_pri = take(user)
   if not id then
-    -- Indexed as ready but nothing queued: repair the index and pick again.
+    -- Indexed as ready but nothing queued: repair the index and the counters, pick again.
     redis.call('ZREM', rk, user)
     redis.call('HSET', K.pass(), user, fstr(pass))
-    redis.call('HDEL', K.backlog(), user)
+    redis.call('HDEL', K.backlog(), user, user .. '|1', user .. '|2', user .. '|3',
+      user .. '|4', user .. '|5', user .. '|6')
   else
     local tk = K.task(id)
     local f = redis.call('HMGET', tk, 'user', 'pri', 'payload', 'att', 'state')
@@ -105,16 +120,16 @@ while #out < want and guard > 0 do
     local _, weight, cap = user_cfg(user)
     local dispatched = false
     if not (f[1] or f[2] or f[3] or f[4] or f[5]) then
-      backlog_dec(user, nil)
+      backlog_dec(user, queued_pri)
       count('phantom')  -- an index entry whose task hash is gone
     elseif f[1] ~= user or not pri or pri < 1 or pri > 6 or not f[3] then
-      backlog_dec(user, pri)
+      backlog_dec(user, queued_pri)
       local what = 'missing field payload'
       if f[1] ~= user then what = 'user field does not match its queue'
       elseif not pri or pri < 1 or pri > 6 then what = 'bad priority ' .. tostring(f[2]) end
       bury(id, tk, 'corrupt: ' .. what, 'CorruptTask', '', worker)
     else
-      backlog_dec(user, pri)
+      backlog_dec(user, queued_pri)
       local att = (tonumber(f[4]) or 0) + 1
       local token = istr(redis.call('HINCRBY', K.meta(), 'lease_seq', 1)) .. '.' .. ARGV[13]
       local deadline = NOW_MS + lease_ms
