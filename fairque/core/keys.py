@@ -31,13 +31,20 @@ TEMPLATES: dict[str, str] = {
     "delayed": "delayed",  # zset: task_id -> due time (ms)
     "dlq": "dlq",  # zset: task_id -> time it died (ms)
     "stats": "stats",  # hash: event counters (pushed, completed, ...)
-    "backlog": "backlog",  # hash: user -> ready count; "user|p" -> ready count at priority p
+    "backlog": "backlog",  # hash: "user|p" -> ready count at priority p; "*" -> all ready
+    "ubacklog": "ubacklog",  # zset: user -> ready count (top users by backlog, paging)
     "uinflight": "uinflight",  # hash: user -> leases held
     "paused": "paused",  # set: paused users
     "cfg_users": "cfg:users",  # hash: user -> "pool|weight|max_inflight" (mirrored config)
     "cfg_pools": "cfg:pools",  # set: pool names in the mirrored config
     "workers": "workers",  # zset: worker_id -> last heartbeat (ms)
     "worker": "worker:{worker_id}",  # hash: one worker's registry entry (expires)
+    "tp": "tp:{minute}",  # hash per minute: event -> count (throughput charts; expires)
+    "srv": "srv:{minute}",  # hash per minute: user -> tasks dispatched (served share; expires)
+    "psh": "psh:{minute}",  # hash per minute: user -> tasks pushed (noisy neighbours; expires)
+    "waits": "waits:{user}",  # list: the user's last 100 waits, ready -> start (ms)
+    "waith": "waith",  # hash: wait histogram, bucket upper bound (ms) -> count; sum_ms
+    "audit": "audit",  # stream: admin mutations (who, what, how many), capped
     "sched_defs": "sched:defs",  # hash: schedule name -> definition (JSON)
     "sched_last": "sched:last",  # hash: schedule name -> last fire time enqueued (ms)
     "sched_lock": "sched:lock",  # string: the leader scheduler's token (expires)
@@ -53,12 +60,19 @@ def _check_pool(pool: object) -> str:
     return pool
 
 
+def _check_minute(minute: object) -> int:
+    if isinstance(minute, bool) or not isinstance(minute, int) or minute < 0:
+        raise ValueError(f"bad minute {minute!r}")
+    return minute
+
+
 _CHECKS: dict[str, Callable[[object], object]] = {
     "task_id": check_task_id,
     "user": check_user_id,
     "pool": _check_pool,
     "worker_id": check_user_id,  # worker ids use the user-id alphabet
     "pri": check_priority,
+    "minute": _check_minute,
 }
 
 

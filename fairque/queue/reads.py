@@ -117,18 +117,17 @@ def stats(s: QueueSession) -> Op[QueueStats]:
         CommandCall(("ZCARD", k.key("delayed"))),
         CommandCall(("ZCARD", k.key("dlq"))),
         CommandCall(("HGETALL", k.key("backlog"))),
+        CommandCall(("ZRANGE", k.key("ubacklog"), 0, -1, "WITHSCORES")),
         CommandCall(("HGETALL", k.key("uinflight"))),
         *[CommandCall(("ZCARD", k.ready(p))) for p in pool_names],
     ]
-    counters, inflight, delayed, dead, backlog, uinflight, *ready_sizes = replies
+    counters, inflight, delayed, dead, backlog, ubacklog, uinflight, *ready_sizes = replies
     per_user: dict[str, dict[int, int]] = {}
-    totals: dict[str, int] = {}
     for field, value in _int_map(backlog).items():
         user, _, pri = field.partition("|")
         if pri:
             per_user.setdefault(user, {})[int(pri)] = value
-        else:
-            totals[user] = value
+    totals = {user: int(score) for user, score in ubacklog}
     held = _int_map(uinflight)
     users = [
         UserBacklog(
@@ -141,7 +140,7 @@ def stats(s: QueueSession) -> Op[QueueStats]:
     ]
     return QueueStats(
         queue=s.queue.name,
-        ready=sum(totals.values()),
+        ready=int(_int_map(backlog).get("*", 0)),
         delayed=int(delayed),
         inflight=int(inflight),
         dead=int(dead),

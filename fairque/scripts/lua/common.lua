@@ -10,23 +10,45 @@ local AGING_US = 0  -- set by scripts that enqueue (priority * AGING_US is the a
 local function istr(n) return string.format('%d', n) end
 local function fstr(x) return string.format('%.17g', x) end
 
--- Mirrored configuration of a user: pool name, weight, max_inflight (0 = no cap).
-local DEFAULT_WEIGHT = nil
-local function user_cfg(user)
-  local raw = redis.call('HGET', K.cfg_users(), user)
-  if raw then
-    local pool, w, cap = string.match(raw, '^([^|]*)|([^|]*)|([^|]*)$')
-    if pool then return pool, tonumber(w) or 1, tonumber(cap) or 0 end
+-- Per-minute buckets (throughput, served and pushed per user) expire after two hours.
+local MINUTE = math.floor(NOW_MS / 60000)
+local BUCKET_TTL = 7200
+local touched = {}
+local function bump(name, field, n)
+  local k = K[name](MINUTE)
+  redis.call('HINCRBY', k, field, n)
+  if not touched[k] then
+    touched[k] = true
+    redis.call('EXPIRE', k, BUCKET_TTL)
   end
+end
+
+-- Mirrored configuration of a user: pool name, weight, max_inflight (0 = no cap). An entry
+-- "pool|weight|cap|boosted weight|until ms" carries a temporary boost, which ends by itself.
+local DEFAULT_WEIGHT = nil
+local function default_weight()
   if not DEFAULT_WEIGHT then
     DEFAULT_WEIGHT = tonumber(redis.call('HGET', K.cfg_users(), '*') or '1') or 1
   end
-  return '_', DEFAULT_WEIGHT, 0
+  return DEFAULT_WEIGHT
+end
+local function user_cfg(user)
+  local raw = redis.call('HGET', K.cfg_users(), user)
+  if raw then
+    local pool, w, cap, rest = string.match(raw, '^([^|]*)|([^|]*)|([^|]*)(.*)$')
+    if pool then
+      local weight = tonumber(w) or default_weight()
+      local bw, untl = string.match(rest, '^|([^|]*)|([^|]*)$')
+      if bw and tonumber(untl) and tonumber(untl) > NOW_MS then weight = tonumber(bw) or weight end
+      return pool, weight, tonumber(cap) or 0
+    end
+  end
+  return '_', default_weight(), 0
 end
 
 -- Ready tasks of a user (kept by enqueue_ready and pop in the backlog hash).
 local function pending_count(user)
-  return tonumber(redis.call('HGET', K.backlog(), user) or '0')
+  return tonumber(redis.call('ZSCORE', K.ubacklog(), user) or '0')
 end
 
 -- Put a user into its pool's ready zset if it has work and nothing holds it back.
@@ -66,20 +88,22 @@ end
 local function enqueue_ready(task_id, user, pri)
   redis.call('RPUSH', K.prio(user, pri), istr(next_seq()) .. '|' .. task_id)
   redis.call('HINCRBY', K.backlog(), user .. '|' .. pri, 1)
-  return redis.call('HINCRBY', K.backlog(), user, 1) == 1
+  redis.call('HINCRBY', K.backlog(), '*', 1)
+  return tonumber(redis.call('ZINCRBY', K.ubacklog(), 1, user)) == 1
 end
 
 local function backlog_dec(user, pri)
-  local left = redis.call('HINCRBY', K.backlog(), user, -1)
-  if left <= 0 then redis.call('HDEL', K.backlog(), user) end
-  if pri then
-    local f = user .. '|' .. pri
-    if redis.call('HINCRBY', K.backlog(), f, -1) <= 0 then redis.call('HDEL', K.backlog(), f) end
+  if tonumber(redis.call('ZINCRBY', K.ubacklog(), -1, user)) <= 0 then
+    redis.call('ZREM', K.ubacklog(), user)
   end
+  redis.call('HINCRBY', K.backlog(), '*', -1)
+  local f = user .. '|' .. pri
+  if redis.call('HINCRBY', K.backlog(), f, -1) <= 0 then redis.call('HDEL', K.backlog(), f) end
 end
 
 local function count(event, n)
   redis.call('HINCRBY', K.stats(), event, n or 1)
+  bump('tp', event, n or 1)
 end
 
 -- A lease ended (complete, fail, expiry, release): free the user's in-flight slot and, for

@@ -94,6 +94,21 @@ local function take(user)
   return string.match(entry, '^%d+|(.+)$'), taken
 end
 
+-- Wait (ready -> leased) of each dispatch: the user's last 100, and a histogram.
+local WAIT_BOUNDS = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}
+local function record_wait(user, wait)
+  if wait < 0 then wait = 0 end
+  bump('srv', user, 1)
+  redis.call('LPUSH', K.waits(user), istr(wait))
+  redis.call('LTRIM', K.waits(user), 0, 99)
+  local le = '+Inf'
+  for _, b in ipairs(WAIT_BOUNDS) do
+    if wait <= b then le = tostring(b) break end
+  end
+  redis.call('HINCRBY', K.waith(), le, 1)
+  redis.call('HINCRBY', K.waith(), 'sum_ms', wait)
+end
+
 local out = {}
 local vt = nil
 local guard = want * 4 + 8  -- bounds the loop even if indexes disagree with the queues
@@ -111,7 +126,10 @@ while #out < want and guard > 0 do
     -- Indexed as ready but nothing queued: repair the index and the counters, pick again.
     redis.call('ZREM', rk, user)
     redis.call('HSET', K.pass(), user, fstr(pass))
-    redis.call('HDEL', K.backlog(), user, user .. '|1', user .. '|2', user .. '|3',
+    local stale = tonumber(redis.call('ZSCORE', K.ubacklog(), user) or '0')
+    redis.call('ZREM', K.ubacklog(), user)
+    if stale > 0 then redis.call('HINCRBY', K.backlog(), '*', -stale) end
+    redis.call('HDEL', K.backlog(), user .. '|1', user .. '|2', user .. '|3',
       user .. '|4', user .. '|5', user .. '|6')
   else
     local tk = K.task(id)
@@ -137,7 +155,9 @@ while #out < want and guard > 0 do
         'worker', worker, 'deadline', istr(deadline), 'started', istr(NOW_MS))
       redis.call('ZADD', K.inflight(), istr(deadline), id)
       local held = redis.call('HINCRBY', K.uinflight(), user, 1)
-      local h = redis.call('HMGET', tk, 'handler', 'max_att', 'created')
+      local h = redis.call('HMGET', tk, 'handler', 'max_att', 'created', 'due', 'requeued')
+      record_wait(user, NOW_MS - math.max(tonumber(h[3]) or NOW_MS, tonumber(h[4]) or 0,
+        tonumber(h[5]) or 0))
       out[#out + 1] = {id, user, f[2], f[3], h[1] or '', istr(att), h[2] or '', h[3] or '',
         token, istr(deadline), stolen}
       if stolen == 1 then count('stolen') end

@@ -63,6 +63,7 @@ for i = 0, n - 1 do
     end
     existing[id] = state
     created = created + 1
+    bump('psh', user, 1)
     out[#out + 1] = id; out[#out + 1] = 1; out[#out + 1] = state
   end
 end
