@@ -27,7 +27,7 @@ from fairque.core.validation import check_queue_name, check_user_id
 
 ENV_PREFIX = "FAIRQUE_"
 DEFAULT_CONFIG_FILE = "fairque.toml"
-_SECTIONS = ("redis", "queue", "workers", "scheduler")
+_SECTIONS = ("redis", "queue", "workers", "scheduler", "alerts")
 _SHORTCUTS = {
     "FAIRQUE_REDIS_URL": ("redis", "url"),
     "FAIRQUE_REDIS_CLUSTER": ("redis", "cluster"),
@@ -148,6 +148,22 @@ class SchedulerConfig(_Section):
         return self
 
 
+class AlertsConfig(_Section):
+    """Thresholds of the alert rules (OPS.md); each rule can be tuned, none switched off."""
+
+    dlq_size: int = Field(default=100, ge=1, description="dead tasks in the DLQ")
+    dlq_growth_5m: int = Field(default=50, ge=1, description="tasks buried in 5 minutes")
+    backlog: int = Field(default=10_000, ge=1, description="ready tasks of one user")
+    oldest_age_seconds: float = Field(default=600, gt=0, description="a user's oldest ready task")
+    starvation_seconds: float = Field(default=300, ge=60, description="backlogged, never served")
+    noisy_factor: float = Field(default=5.0, gt=1, description="push share over fair share")
+    noisy_min_pushes_5m: int = Field(default=1000, ge=1)
+    worker_stale_seconds: float = Field(default=60, gt=0, description="no heartbeat for this long")
+    failure_rate: float = Field(default=0.2, gt=0, le=1, description="failed / finished, 5 min")
+    failure_min_events_5m: int = Field(default=20, ge=1)
+    memory_ratio: float = Field(default=0.9, gt=0, le=1, description="used / maxmemory")
+
+
 def _env_value(raw: str) -> Any:
     text = raw.strip()
     if text[:1] in "[{":
@@ -225,6 +241,7 @@ class FairQueueConfig(BaseSettings):
     queue: QueueConfig = Field(default_factory=QueueConfig)
     workers: list[WorkerConfig] = Field(default_factory=list)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
     def __init__(self, **data: Any) -> None:
         try:

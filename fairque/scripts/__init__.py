@@ -27,6 +27,10 @@ SCRIPT_NAMES = (
     "requeue",
     "worker_beat",
     "sched_lock",
+    "user_admin",
+    "drain",
+    "purge",
+    "explain",
     "sched_advance",
     "sync_config",
 )

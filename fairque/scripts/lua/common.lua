@@ -86,7 +86,9 @@ end
 -- The state must be set by the caller. Returns true when this made the user's queues
 -- non-empty, i.e. the user may need activating.
 local function enqueue_ready(task_id, user, pri)
-  redis.call('RPUSH', K.prio(user, pri), istr(next_seq()) .. '|' .. task_id)
+  local seq = istr(next_seq())
+  redis.call('RPUSH', K.prio(user, pri), seq .. '|' .. task_id)
+  redis.call('HSET', K.task(task_id), 'seq', seq)
   redis.call('HINCRBY', K.backlog(), user .. '|' .. pri, 1)
   redis.call('HINCRBY', K.backlog(), '*', 1)
   return tonumber(redis.call('ZINCRBY', K.ubacklog(), 1, user)) == 1

@@ -40,6 +40,7 @@ for i = 0, n - 1 do
       out[#out + 1] = 'retry'
     else
       bury(id, tk, err, etype, tb, f[7])
+      if etype == 'CorruptTask' then count('corrupt') end
       out[#out + 1] = 'dead'
     end
     lease_ended(id, f[3])

@@ -48,6 +48,7 @@ for _, id in ipairs(due) do
     count('promoted')
   elseif f[1] or f[2] or f[3] then
     bury(id, nil, 'corrupt: delayed task has no valid user or priority', 'CorruptTask', '', worker)
+    count('corrupt')
   else
     count('phantom')
   end
@@ -146,6 +147,7 @@ while #out < want and guard > 0 do
       if f[1] ~= user then what = 'user field does not match its queue'
       elseif not pri or pri < 1 or pri > 6 then what = 'bad priority ' .. tostring(f[2]) end
       bury(id, tk, 'corrupt: ' .. what, 'CorruptTask', '', worker)
+      count('corrupt')
     else
       backlog_dec(user, queued_pri)
       local att = (tonumber(f[4]) or 0) + 1

@@ -1,0 +1,422 @@
+"""The Inspector's reads as sans-IO operations: each yields a bounded number of pipelined
+steps (no scans of whole queues) and returns a typed snapshot."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import UTC, datetime
+from typing import Any
+
+from fairque.core.models import TaskState
+from fairque.monitoring.models import (
+    DLQGroup,
+    DLQGroups,
+    Explanation,
+    Overview,
+    PendingTask,
+    ServerInfo,
+    ThroughputPoint,
+    Totals,
+    UserDetail,
+    UserPage,
+    UserRow,
+    WorkerInfo,
+)
+from fairque.queue.ops import CommandCall, Op, QueueSession
+from fairque.queue.pools import DEFAULT_POOL
+from fairque.queue.reads import get_task
+
+MINUTES = 60
+SHARE_WINDOW = 5  # minutes behind served share, failure rate, pushes
+PRIORITIES = (6, 5, 4, 3, 2, 1)
+_EVENTS = ("pushed", "popped", "completed", "failed", "retried", "dead")
+
+
+def _c(*args: str | int | float) -> CommandCall:
+    return CommandCall(args)
+
+
+def _i(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _ts(ms: Any) -> datetime | None:
+    value = _i(ms)
+    return datetime.fromtimestamp(value / 1000, UTC) if value else None
+
+
+def server_now(reply: list[str]) -> tuple[datetime, int]:
+    """The server's TIME reply as (datetime, minute number)."""
+    seconds = int(reply[0]) + int(reply[1]) / 1e6
+    return datetime.fromtimestamp(seconds, UTC), int(seconds // 60)
+
+
+def overview(s: QueueSession) -> Op[Overview]:
+    """Totals, lifetime counters, the last hour per minute, server facts: two round trips."""
+    k = s.keys
+    pools, now_reply = yield [_c("SMEMBERS", k.key("cfg_pools")), _c("TIME")]
+    now, minute = server_now(now_reply)
+    pool_names = sorted({*pools, DEFAULT_POOL})
+    minutes = list(range(minute - MINUTES + 1, minute + 1))
+    replies = yield [
+        _c("HGET", k.key("backlog"), "*"),
+        _c("ZCARD", k.key("delayed")),
+        _c("ZCARD", k.key("inflight")),
+        _c("ZCARD", k.key("dlq")),
+        _c("ZCARD", k.key("ubacklog")),
+        _c("SCARD", k.key("paused")),
+        _c("ZCARD", k.key("workers")),
+        _c("HGETALL", k.key("stats")),
+        _c("INFO", "server"),
+        _c("INFO", "memory"),
+        *[_c("ZCARD", k.ready(p)) for p in pool_names],
+        *[_c("HGETALL", k.key("tp", minute=m)) for m in minutes],
+    ]
+    ready, delayed, inflight, dead, backlogged, paused, workers, counters, info, mem = replies[:10]
+    rest = replies[10:]
+    active = sum(_i(x) for x in rest[: len(pool_names)])
+    buckets = rest[len(pool_names) :]
+    info = {**info, **mem}
+    counts = {key: _i(v) for key, v in counters.items()}
+    return Overview(
+        queue=s.queue.name,
+        fetched_at=now,
+        server=ServerInfo(
+            name=str(info.get("server_name", "redis")),
+            version=str(info.get("valkey_version") or info.get("redis_version", "?")),
+            uptime_seconds=_i(info.get("uptime_in_seconds")),
+            used_memory=_i(info.get("used_memory")),
+            maxmemory=_i(info.get("maxmemory")),
+            maxmemory_policy=str(info.get("maxmemory_policy", "?")),
+        ),
+        totals=Totals(
+            ready=_i(ready),
+            delayed=_i(delayed),
+            inflight=_i(inflight),
+            dead=_i(dead),
+            backlogged_users=_i(backlogged),
+            active_users=active,
+            paused_users=_i(paused),
+            workers=_i(workers),
+        ),
+        counters=counts,
+        throughput=[
+            ThroughputPoint(
+                minute=datetime.fromtimestamp(m * 60, UTC), **{e: _i(b.get(e)) for e in _EVENTS}
+            )
+            for m, b in zip(minutes, buckets, strict=True)
+        ],
+        corrupt_records=counts.get("phantom", 0) + counts.get("corrupt", 0),
+        corrupt_last_hour=sum(_i(b.get("phantom")) + _i(b.get("corrupt")) for b in buckets),
+    )
+
+
+def _percentile(values: list[int], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return float(values[0])
+    return float(statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1])
+
+
+def _parse_cfg(
+    raw: str | None, default_weight: float, now_ms: int
+) -> tuple[float, int, int | None]:
+    """(weight in force, max_inflight or 0, boost end ms or None) from a mirror entry."""
+    if not raw:
+        return default_weight, 0, None
+    parts = raw.split("|")
+    weight = float(parts[1]) if len(parts) > 1 and parts[1] else default_weight
+    cap = _i(parts[2]) if len(parts) > 2 else 0
+    if len(parts) == 5 and _i(parts[4]) > now_ms:
+        return float(parts[3]), cap, _i(parts[4])
+    return weight, cap, None
+
+
+def _row_calls(s: QueueSession, user: str, minute: int) -> list[CommandCall]:
+    k = s.keys
+    calls = [
+        _c("ZSCORE", k.key("ubacklog"), user),
+        _c("HMGET", k.key("backlog"), *[f"{user}|{p}" for p in PRIORITIES]),
+        _c("HGET", k.key("uinflight"), user),
+        _c("SISMEMBER", k.key("paused"), user),
+        _c("HGET", k.key("cfg_users"), user),
+        _c("LRANGE", k.key("waits", user=user), 0, 99),
+    ]
+    calls += [_c("LINDEX", k.prio(user, p), 0) for p in PRIORITIES]
+    calls += [
+        _c("HGET", k.key("srv", minute=m), user)
+        for m in range(minute - SHARE_WINDOW + 1, minute + 1)
+    ]
+    return calls
+
+
+_ROW_CALLS = 6 + len(PRIORITIES) + SHARE_WINDOW
+
+
+def _build_row(
+    user: str,
+    r: list[Any],
+    *,
+    now_us: int,
+    now_ms: int,
+    default_weight: float,
+    served_total: int,
+    total_weight: float,
+) -> UserRow:
+    ready, by_pri, held, paused, cfg, waits = r[:6]
+    heads = r[6 : 6 + len(PRIORITIES)]
+    served = sum(_i(x) for x in r[6 + len(PRIORITIES) :])
+    weight, cap, boost_end = _parse_cfg(cfg, default_weight, now_ms)
+    seqs = [int(h.split("|", 1)[0]) for h in heads if h]
+    counts = dict(zip(PRIORITIES, (_i(x) for x in by_pri), strict=True))
+    wait_values = sorted(_i(w) for w in waits)
+    inflight = _i(held)
+    return UserRow(
+        user_id=user,
+        weight=weight,
+        boosted_until=_ts(boost_end),
+        ready=_i(ready),
+        critical=counts[6],
+        by_priority={p: counts[p] for p in (1, 2, 3, 4, 5)},
+        inflight=inflight,
+        max_inflight=cap or None,
+        capped=bool(cap) and inflight >= cap,
+        paused=bool(_i(paused)),
+        oldest_age_seconds=round((now_us - min(seqs)) / 1e6, 3) if seqs else None,
+        p50_wait_ms=_percentile(wait_values, 0.50),
+        p95_wait_ms=_percentile(wait_values, 0.95),
+        served_5m=served,
+        served_share=round(served / served_total, 4) if served_total else 0.0,
+        fair_share=round(weight / total_weight, 4) if total_weight and _i(ready) else 0.0,
+    )
+
+
+def _share_context(s: QueueSession, minute: int) -> Op[tuple[float, int, float]]:
+    """Default weight, tasks dispatched in the share window, total weight of backlogged users."""
+    k = s.keys
+    default_raw, backlogged, *served = yield [
+        _c("HGET", k.key("cfg_users"), "*"),
+        _c("ZRANGE", k.key("ubacklog"), 0, -1),
+        *[
+            _c("HGET", k.key("tp", minute=m), "popped")
+            for m in range(minute - SHARE_WINDOW + 1, minute + 1)
+        ],
+    ]
+    default_weight = float(default_raw) if default_raw else s.queue.default_weight
+    total_weight = 0.0
+    if backlogged:
+        cfgs = yield _c("HMGET", k.key("cfg_users"), *backlogged)
+        now_ms = minute * 60_000
+        total_weight = sum(_parse_cfg(c, default_weight, now_ms)[0] for c in cfgs)
+    return default_weight, sum(_i(x) for x in served), total_weight
+
+
+def users(
+    s: QueueSession,
+    offset: int = 0,
+    limit: int = 50,
+    sort: str = "backlog",
+    only: list[str] | None = None,
+) -> Op[UserPage]:
+    """A page of per-user rows, by backlog (largest first) or by name, or the rows of ``only``."""
+    k = s.keys
+    now_reply = yield _c("TIME")
+    now, minute = server_now(now_reply)
+    now_ms = round(now.timestamp() * 1000)
+    total = yield _c("ZCARD", k.key("ubacklog"))
+    if only is not None:
+        names = only
+    elif sort == "name":
+        all_names = yield _c("ZRANGE", k.key("ubacklog"), 0, -1)
+        names = sorted(all_names)[offset : offset + limit]
+    else:
+        names = yield _c("ZREVRANGE", k.key("ubacklog"), offset, offset + limit - 1)
+    default_weight, served_total, total_weight = yield from _share_context(s, minute)
+    replies = yield [call for u in names for call in _row_calls(s, u, minute)] if names else []
+    rows = [
+        _build_row(
+            u,
+            replies[i * _ROW_CALLS : (i + 1) * _ROW_CALLS],
+            now_us=round(now.timestamp() * 1e6),
+            now_ms=now_ms,
+            default_weight=default_weight,
+            served_total=served_total,
+            total_weight=total_weight,
+        )
+        for i, u in enumerate(names)
+    ]
+    return UserPage(rows=rows, total_users=_i(total), offset=offset)
+
+
+def user_detail(s: QueueSession, user: str, offset: int = 0, limit: int = 20) -> Op[UserDetail]:
+    """One user's row, a page of pending tasks per priority, and its backlog over an hour."""
+    page = yield from users(s, only=[user])
+    row = page.rows[0]
+    k = s.keys
+    now_reply = yield _c("TIME")
+    now, minute = server_now(now_reply)
+    minutes = list(range(minute - MINUTES + 1, minute + 1))
+    replies = yield [
+        *[_c("LRANGE", k.prio(user, p), offset, offset + limit - 1) for p in PRIORITIES],
+        *[_c("HGET", k.key("psh", minute=m), user) for m in minutes],
+        *[_c("HGET", k.key("srv", minute=m), user) for m in minutes],
+    ]
+    lists = replies[: len(PRIORITIES)]
+    pushed = [_i(x) for x in replies[len(PRIORITIES) : len(PRIORITIES) + MINUTES]]
+    served = [_i(x) for x in replies[len(PRIORITIES) + MINUTES :]]
+    now_us = now.timestamp() * 1e6
+    pending = {
+        p: [
+            PendingTask(
+                task_id=e.split("|", 1)[1],
+                priority=p,
+                age_seconds=round((now_us - int(e.split("|", 1)[0])) / 1e6, 3),
+            )
+            for e in entries
+        ]
+        for p, entries in zip(PRIORITIES, lists, strict=True)
+    }
+    # Walk back from the current backlog: each minute's end = next minute's end - net flow.
+    history = [row.ready]
+    for m in range(MINUTES - 1, 0, -1):
+        history.append(max(history[-1] - pushed[m] + served[m], 0))
+    return UserDetail(
+        row=row, pending=pending, pending_offset=offset, backlog_history=history[::-1]
+    )
+
+
+def explain(s: QueueSession, task_id: str) -> Op[Explanation | None]:
+    """Where a task is, and for a ready one, how much runs before it and what blocks it."""
+    info = yield from get_task(s, task_id)
+    if info is None:
+        return None
+    state = str(info.state)
+    base = {
+        "task_id": task_id,
+        "state": state,
+        "user_id": info.user_id,
+        "priority": info.priority,
+        "error": info.error,
+    }
+    if state == TaskState.LEASED:
+        return Explanation(
+            **base,
+            summary=f"running on worker {info.worker_id}, lease until {info.lease_deadline}",
+            worker_id=info.worker_id,
+            lease_deadline=info.lease_deadline,
+        )
+    if state == TaskState.DELAYED:
+        return Explanation(
+            **base,
+            summary=f"waiting until {info.due_at} (a delay or a retry backoff), then ready",
+            due_at=info.due_at,
+            blocked_by=["not due yet"],
+        )
+    if state == TaskState.DEAD:
+        return Explanation(
+            **base,
+            summary=f"in the DLQ after {info.attempts} attempts: {info.error}",
+            blocked_by=["dead: requeue it to run again"],
+        )
+    if state in (TaskState.COMPLETED, TaskState.CANCELED):
+        return Explanation(**base, summary=f"{state}; nothing will run it again")
+    if state != TaskState.READY:
+        return Explanation(**base, summary=f"unknown state {state!r}: the record may be corrupt")
+    reply = yield s.call("explain", s.aging_us, task_id)
+    ahead, pass_, vt, paused, inflight, cap, weight, in_rr = reply
+    ahead = int(ahead)
+    minute_now = yield _c("TIME")
+    _, minute = server_now(minute_now)
+    _, served_total, total_weight = yield from _share_context(s, minute)
+    w = float(weight)
+    blocked = []
+    if int(paused):
+        blocked.append("user is paused")
+    if int(cap) and int(inflight) >= int(cap):
+        blocked.append(f"user at its cap ({inflight}/{cap} in flight)")
+    dispatches = None
+    eta = None
+    if ahead >= 0:
+        # Stride scheduling gives the user weight / total weight of the dispatches.
+        share = w / total_weight if total_weight else 1.0
+        dispatches = max(round((ahead + 1) / share) - 1, ahead)
+        rate = served_total / (SHARE_WINDOW * 60)
+        eta = round(dispatches / rate, 1) if rate > 0 and not blocked else None
+    summary = (
+        f"ready; {ahead} of {info.user_id}'s tasks run before it; about {dispatches} dispatches "
+        f"across users before it starts"
+        if ahead >= 0
+        else "ready, but not found in its user's queue (corrupt index?)"
+    )
+    if not int(in_rr) and not blocked:
+        blocked.append("user is not in the round-robin yet (no worker pop since it became ready)")
+    return Explanation(
+        **base,
+        summary=summary + ("" if not blocked else "; blocked: " + ", ".join(blocked)),
+        ahead_in_user=ahead if ahead >= 0 else None,
+        dispatches_ahead=dispatches,
+        estimated_start_seconds=eta,
+        user_pass=float(pass_) if pass_ else None,
+        virtual_time=float(vt) if vt else None,
+        blocked_by=blocked,
+    )
+
+
+def _error_key(error: str | None) -> str:
+    first = (error or "").strip().splitlines()[0] if error and error.strip() else "(no error)"
+    return first[:120]
+
+
+def dlq_groups(s: QueueSession, by: str = "error", scan: int = 10_000) -> Op[DLQGroups]:
+    """DLQ entries grouped by error (first line) or user, over the ``scan`` newest."""
+    k = s.keys
+    total = yield _c("ZCARD", k.key("dlq"))
+    ids = yield _c("ZREVRANGE", k.key("dlq"), 0, scan - 1)
+    fields = yield [_c("HMGET", k.task(i), "user", "error") for i in ids] if ids else []
+    groups: dict[str, list[str]] = {}
+    for task_id, (user, error) in zip(ids, fields, strict=True):
+        key = (user or "?") if by == "user" else _error_key(error)
+        groups.setdefault(key, []).append(task_id)
+    ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    return DLQGroups(
+        by=by,
+        groups=[DLQGroup(key=key, count=len(v), sample_task_ids=v[:5]) for key, v in ordered],
+        scanned=len(ids),
+        total=_i(total),
+    )
+
+
+def workers(s: QueueSession, stale_after: float) -> Op[list[WorkerInfo]]:
+    """Registered workers; ``stale`` when silent for ``stale_after`` seconds or expired."""
+    k = s.keys
+    entries, now_reply = yield [_c("ZRANGE", k.key("workers"), 0, -1, "WITHSCORES"), _c("TIME")]
+    now, _ = server_now(now_reply)
+    if not entries:
+        return []
+    hashes = yield [_c("HGETALL", k.key("worker", worker_id=w)) for w, _ in entries]
+    out = []
+    for (wid, score), h in zip(entries, hashes, strict=True):
+        last = _ts(h.get("last_beat") or int(score))
+        stale = not h or last is None or (now - last).total_seconds() > stale_after
+        out.append(
+            WorkerInfo(
+                worker_id=wid,
+                host=h.get("host"),
+                pid=_i(h.get("pid")) or None,
+                kind=h.get("kind"),
+                status=h.get("status"),
+                concurrency=_i(h.get("concurrency")) or None,
+                started_at=_ts(h.get("first_beat")),
+                last_beat=last,
+                inflight=_i(h.get("inflight")),
+                processed=_i(h.get("processed")),
+                failed=_i(h.get("failed")),
+                stolen=_i(h.get("stolen")),
+                stale=stale,
+            )
+        )
+    return out

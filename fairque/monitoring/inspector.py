@@ -1,0 +1,178 @@
+"""``Inspector``: typed, read-only snapshots of one queue for the CLI, the TUI and metrics."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fairque.core.config import FairQueueConfig
+from fairque.core.exceptions import ServerError
+from fairque.core.models import DLQEntry, TaskInfo
+from fairque.monitoring import inspect_ops as io
+from fairque.monitoring.alerts import AlertInputs, AlertTracker, evaluate
+from fairque.monitoring.models import (
+    Alert,
+    AuditEntry,
+    DLQGroups,
+    Explanation,
+    Overview,
+    UserDetail,
+    UserPage,
+    WorkerInfo,
+)
+from fairque.queue import TaskQueue
+from fairque.queue.ops import CommandCall
+from fairque.scheduler import ScheduleInfo, TaskScheduler
+
+ALERT_TOP_USERS = 200  # per-user rules look at the users with the most backlog
+
+
+def _one(step: Any) -> Any:
+    return (yield step)
+
+
+class Inspector:
+    """Read-only views of a queue. Keep one around to track since when alerts fire."""
+
+    def __init__(
+        self, config: FairQueueConfig | None = None, *, queue: TaskQueue | None = None
+    ) -> None:
+        self.config = config if config is not None else FairQueueConfig.load()
+        self.queue = queue if queue is not None else TaskQueue(self.config)
+        self._own_queue = queue is None
+        self._tracker = AlertTracker()
+        self.queue.open()
+
+    def close(self) -> None:
+        if self._own_queue:
+            self.queue.close()
+
+    def __enter__(self) -> Inspector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def session(self) -> Any:
+        return self.queue.session
+
+    def overview(self) -> Overview:
+        return self.queue.run(io.overview(self.session))
+
+    def users(self, offset: int = 0, limit: int = 50, sort: str = "backlog") -> UserPage:
+        """Per-user rows: by backlog (largest first) or by name."""
+        return self.queue.run(io.users(self.session, offset, limit, sort))
+
+    def user(self, user_id: str, offset: int = 0, limit: int = 20) -> UserDetail:
+        return self.queue.run(io.user_detail(self.session, user_id, offset, limit))
+
+    def task(self, task_id: str) -> TaskInfo | None:
+        return self.queue.get_task(task_id)
+
+    def explain(self, task_id: str) -> Explanation | None:
+        return self.queue.run(io.explain(self.session, task_id))
+
+    def dlq(self, limit: int = 50, offset: int = 0) -> list[DLQEntry]:
+        return self.queue.dlq(limit, offset)
+
+    def dlq_groups(self, by: str = "error", scan: int = 10_000) -> DLQGroups:
+        return self.queue.run(io.dlq_groups(self.session, by, scan))
+
+    def workers(self) -> list[WorkerInfo]:
+        return self.queue.run(io.workers(self.session, self.config.alerts.worker_stale_seconds))
+
+    def schedules(self) -> list[ScheduleInfo]:
+        return TaskScheduler(self.config, queue=self.queue).schedules()
+
+    def audit(self, limit: int = 50) -> list[AuditEntry]:
+        rows = self.queue.run(
+            _one(
+                CommandCall(("XREVRANGE", self.session.keys.key("audit"), "+", "-", "COUNT", limit))
+            )
+        )
+        out = []
+        for entry_id, fields in rows:
+            out.append(
+                AuditEntry(
+                    id=entry_id,
+                    at=io._ts(entry_id.split("-")[0]) or io.server_now(["0", "0"])[0],
+                    actor=fields.get("actor", "?"),
+                    action=fields.get("action", "?"),
+                    target=fields.get("target", ""),
+                    count=io._i(fields.get("count")),
+                    detail=fields.get("detail", ""),
+                )
+            )
+        return out
+
+    def wait_histogram(self) -> dict[str, int]:
+        """Wait (ready -> start) histogram: bucket upper bound in ms (or ``+Inf``) -> count,
+        plus ``sum_ms``."""
+        raw = self.queue.run(_one(CommandCall(("HGETALL", self.session.keys.key("waith")))))
+        return {k: io._i(v) for k, v in raw.items()}
+
+    def alert_inputs(self) -> AlertInputs:
+        """What the alert rules need, in a handful of round trips."""
+        cfg = self.config.alerts
+        wrong: list[str] = []
+        try:
+            overview = self.overview()
+        except ServerError as exc:
+            if "WRONGTYPE" not in str(exc):
+                raise
+            wrong = self._wrong_type_keys()
+            overview = self.queue.run(io.overview(self.session)) if not wrong else None  # type: ignore[assignment]
+            if overview is None:
+                raise ServerError(
+                    f"queue unhealthy: keys of the wrong type: {', '.join(wrong)}"
+                ) from exc
+        page = self.users(limit=ALERT_TOP_USERS)
+        minute = int(overview.fetched_at.timestamp() // 60)
+        window = max(1, math.ceil(cfg.starvation_seconds / 60))
+        k = self.session.keys
+        names = [r.user_id for r in page.rows]
+        served: dict[str, int] = {}
+        if names:
+            steps = [
+                CommandCall(("HMGET", k.key("srv", minute=m), *names))
+                for m in range(minute - window + 1, minute + 1)
+            ]
+            for reply in self.queue.run(_one(steps)):
+                for user, v in zip(names, reply, strict=True):
+                    served[user] = served.get(user, 0) + io._i(v)
+        pushed: dict[str, int] = {}
+        steps = [
+            CommandCall(("HGETALL", k.key("psh", minute=m))) for m in range(minute - 4, minute + 1)
+        ]
+        for reply in self.queue.run(_one(steps)):
+            for user, v in reply.items():
+                pushed[user] = pushed.get(user, 0) + io._i(v)
+        return AlertInputs(overview, page.rows, served, pushed, self.workers())
+
+    def _wrong_type_keys(self) -> list[str]:
+        k = self.session.keys
+        expected = {
+            k.key("stats"): "hash",
+            k.key("backlog"): "hash",
+            k.key("ubacklog"): "zset",
+            k.key("inflight"): "zset",
+            k.key("delayed"): "zset",
+            k.key("dlq"): "zset",
+            k.key("paused"): "set",
+            k.key("workers"): "zset",
+            k.key("cfg_pools"): "set",
+        }
+        types = self.queue.run(_one([CommandCall(("TYPE", key)) for key in expected]))
+        return [
+            key
+            for (key, want), got in zip(expected.items(), types, strict=True)
+            if got not in (want, "none")
+        ]
+
+    def alerts(self) -> list[Alert]:
+        """Alerts firing now, each with since when (as seen by this Inspector)."""
+        inputs = self.alert_inputs()
+        return self._tracker.update(
+            evaluate(self.config.alerts, inputs), inputs.overview.fetched_at
+        )

@@ -1,0 +1,176 @@
+"""The snapshots the Inspector returns and the results of Admin operations (what the CLI
+prints with ``--json`` and the TUI shows)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ServerInfo(_Model):
+    name: str
+    version: str
+    uptime_seconds: int
+    used_memory: int
+    maxmemory: int
+    maxmemory_policy: str
+
+
+class ThroughputPoint(_Model):
+    """Events in one minute."""
+
+    minute: datetime
+    pushed: int = 0
+    popped: int = 0
+    completed: int = 0
+    failed: int = 0
+    retried: int = 0
+    dead: int = 0
+
+
+class Totals(_Model):
+    ready: int
+    delayed: int
+    inflight: int
+    dead: int
+    backlogged_users: int
+    active_users: int  # in the round-robin now (backlogged, not paused, not capped)
+    paused_users: int
+    workers: int
+
+
+class Overview(_Model):
+    """The whole queue at a glance; a fixed number of round trips whatever its size."""
+
+    queue: str
+    fetched_at: datetime
+    server: ServerInfo
+    totals: Totals
+    counters: dict[str, int]
+    throughput: list[ThroughputPoint]  # the last 60 minutes, oldest first
+    corrupt_records: int  # corrupt or phantom records met since the queue began
+    corrupt_last_hour: int
+
+
+class UserRow(_Model):
+    """One user's line in the per-user table."""
+
+    user_id: str
+    weight: float
+    boosted_until: datetime | None = None
+    ready: int
+    critical: int
+    by_priority: dict[int, int]  # priorities 1-5
+    inflight: int
+    max_inflight: int | None
+    capped: bool
+    paused: bool
+    oldest_age_seconds: float | None
+    p50_wait_ms: float | None
+    p95_wait_ms: float | None
+    served_5m: int
+    served_share: float  # of everything dispatched in the last 5 minutes
+    fair_share: float  # weight / total weight of the users with work
+
+
+class PendingTask(_Model):
+    task_id: str
+    priority: int
+    age_seconds: float
+
+
+class UserDetail(_Model):
+    row: UserRow
+    pending: dict[int, list[PendingTask]]  # by priority, newest page first asked
+    pending_offset: int
+    backlog_history: list[int]  # ready count at the end of each of the last 60 minutes
+
+
+class UserPage(_Model):
+    rows: list[UserRow]
+    total_users: int
+    offset: int
+
+
+class Explanation(_Model):
+    """Why a task is where it is and what runs before it (SCHEDULING.md)."""
+
+    task_id: str
+    state: str
+    user_id: str | None
+    priority: int | None
+    summary: str
+    ahead_in_user: int | None = None  # this user's tasks that run before it
+    dispatches_ahead: int | None = None  # estimated dispatches (all users) before it starts
+    estimated_start_seconds: float | None = None
+    user_pass: float | None = None
+    virtual_time: float | None = None
+    blocked_by: list[str] = Field(default_factory=list)
+    worker_id: str | None = None
+    lease_deadline: datetime | None = None
+    due_at: datetime | None = None
+    error: str | None = None
+
+
+class DLQGroup(_Model):
+    key: str
+    count: int
+    sample_task_ids: list[str]
+
+
+class DLQGroups(_Model):
+    by: str
+    groups: list[DLQGroup]
+    scanned: int
+    total: int
+
+
+class WorkerInfo(_Model):
+    worker_id: str
+    host: str | None
+    pid: int | None
+    kind: str | None
+    status: str | None
+    concurrency: int | None
+    started_at: datetime | None
+    last_beat: datetime | None
+    inflight: int
+    processed: int
+    failed: int
+    stolen: int
+    stale: bool
+
+
+class Alert(_Model):
+    rule: str
+    severity: str  # "warning" or "critical"
+    subject: str  # the user, worker or "queue"
+    message: str
+    since: datetime
+    value: float
+
+
+class AdminResult(_Model):
+    """What an Admin operation did (or, with dry_run, would do)."""
+
+    action: str
+    matched: int
+    touched: int
+    dry_run: bool
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class AuditEntry(_Model):
+    id: str
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    count: int
+    detail: str

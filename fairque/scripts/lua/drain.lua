@@ -1,0 +1,37 @@
+-- drain.lua: cancel a user's ready tasks, a bounded chunk per call, returning each drained
+-- task so the caller can export it (canceled tasks stay readable for the result TTL).
+-- KEYS[1]  meta key of the queue
+-- ARGV[1]  key prefix
+-- ARGV[2]  user id
+-- ARGV[3]  priorities to drain, comma-separated (e.g. "6,5,4,3,2,1" or "3")
+-- ARGV[4]  the most tasks to drain in this call
+-- ARGV[5]  TTL of the canceled tasks in ms
+-- Returns  list of drained tasks, each a flat list of the task hash's fields and values
+local user, limit, ttl = ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])
+local out = {}
+for p in string.gmatch(ARGV[3], '%d') do
+  local pri = tonumber(p)
+  while #out < limit do
+    local entry = redis.call('LPOP', K.prio(user, pri))
+    if not entry then break end
+    local id = string.match(entry, '^%d+|(.+)$')
+    local tk = K.task(id)
+    backlog_dec(user, pri)
+    if redis.call('EXISTS', tk) == 1 then
+      redis.call('HSET', tk, 'state', 'canceled', 'finished', istr(NOW_MS))
+      redis.call('PEXPIRE', tk, ttl)
+      out[#out + 1] = redis.call('HGETALL', tk)
+      count('canceled')
+    end
+  end
+end
+if pending_count(user) == 0 then
+  local pool = user_cfg(user)
+  local score = redis.call('ZSCORE', K.ready(pool), user)
+  if score then
+    redis.call('ZREM', K.ready(pool), user)
+    redis.call('HSET', K.pass(), user, score)
+  end
+end
+save_seq()
+return out

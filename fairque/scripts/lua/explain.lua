@@ -1,0 +1,40 @@
+-- explain.lua: where a ready task stands in its user's queue (read-only).
+-- KEYS[1]  meta key of the queue
+-- ARGV[1]  key prefix
+-- ARGV[2]  aging in µs
+-- ARGV[3]  task id
+-- Returns  {ahead in user (-1 if not queued), user's pass ('' if unknown), virtual time,
+--           paused (1/0), in flight, cap, weight, in the round-robin now (1/0)}
+local aging, id = tonumber(ARGV[2]), ARGV[3]
+local f = redis.call('HMGET', K.task(id), 'user', 'pri', 'seq')
+local user, pri, seq = f[1], tonumber(f[2]), tonumber(f[3])
+if not user or not pri or not seq then return {-1, '', '', 0, 0, 0, '', 0} end
+local ahead = -1
+local pos = redis.call('LPOS', K.prio(user, pri), istr(seq) .. '|' .. id)
+if pos then
+  ahead = pos
+  if pri < 6 then
+    ahead = ahead + redis.call('LLEN', K.prio(user, 6))
+    local mine = seq - pri * aging
+    for p = 5, 1, -1 do
+      if p ~= pri then
+        -- Entries of priority p that pop would take first: binary search, the list being
+        -- in enqueue order. A tie goes to the higher priority.
+        local key = K.prio(user, p)
+        local lo, hi = 0, redis.call('LLEN', key)
+        while lo < hi do
+          local mid = math.floor((lo + hi) / 2)
+          local s = tonumber(string.match(redis.call('LINDEX', key, mid), '^(%d+)|')) - p * aging
+          if s < mine or (s == mine and p > pri) then lo = mid + 1 else hi = mid end
+        end
+        ahead = ahead + lo
+      end
+    end
+  end
+end
+local pool, weight, cap = user_cfg(user)
+local score = redis.call('ZSCORE', K.ready(pool), user)
+local pass = score or redis.call('HGET', K.pass(), user) or ''
+return {ahead, pass, redis.call('HGET', K.meta(), 'vt') or '0',
+  redis.call('SISMEMBER', K.paused(), user), tonumber(redis.call('HGET', K.uinflight(), user) or '0'),
+  cap, fstr(weight), score and 1 or 0}

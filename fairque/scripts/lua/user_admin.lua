@@ -1,0 +1,36 @@
+-- user_admin.lua: pause, resume, boost or unboost one user.
+-- KEYS[1]  meta key of the queue
+-- ARGV[1]  key prefix
+-- ARGV[2]  'pause', 'resume', 'boost' or 'unboost'
+-- ARGV[3]  user id
+-- ARGV[4]  boost: the temporary weight
+-- ARGV[5]  boost: how long it lasts, in ms
+-- Returns  1 if something changed, else 0
+local op, user = ARGV[2], ARGV[3]
+if op == 'pause' then
+  if redis.call('SADD', K.paused(), user) == 0 then return 0 end
+  local pool = user_cfg(user)
+  local score = redis.call('ZSCORE', K.ready(pool), user)
+  if score then  -- leaves the round-robin; keeps its pass for when it comes back
+    redis.call('ZREM', K.ready(pool), user)
+    redis.call('HSET', K.pass(), user, score)
+  end
+  return 1
+elseif op == 'resume' then
+  if redis.call('SREM', K.paused(), user) == 0 then return 0 end
+  activate(user)
+  return 1
+end
+-- boost / unboost: rewrite the mirrored entry, keeping the configured weight underneath.
+local raw = redis.call('HGET', K.cfg_users(), user) or ('_|' .. fstr(default_weight()) .. '|0')
+local base = string.match(raw, '^([^|]*|[^|]*|[^|]*)') or raw
+if op == 'boost' then
+  redis.call('HSET', K.cfg_users(), user,
+    base .. '|' .. ARGV[4] .. '|' .. istr(NOW_MS + tonumber(ARGV[5])))
+  return 1
+elseif op == 'unboost' then
+  if base == raw then return 0 end
+  redis.call('HSET', K.cfg_users(), user, base)
+  return 1
+end
+return redis.error_reply('unknown operation ' .. op)
