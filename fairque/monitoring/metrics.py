@@ -1,0 +1,142 @@
+"""Prometheus metrics (OPS.md), collected from Inspector snapshots at scrape time.
+
+Per-user series are capped: the ``top_users`` users with the most backlog get their own
+series; the rest are summed into ``user="_other"``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, generate_latest, start_http_server
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from fairque.monitoring.alerts import RULES
+from fairque.monitoring.inspector import Inspector
+
+OTHER = "_other"
+EVENTS = ("pushed", "completed", "failed", "retried", "dead")
+
+
+class FairqueCollector(Collector):
+    """Reads the queue on every scrape (a few round trips, whatever the queue's size)."""
+
+    def __init__(self, inspector: Inspector, top_users: int = 50) -> None:
+        self.inspector = inspector
+        self.top_users = top_users
+        self._lock = threading.Lock()  # one scrape at a time on the shared connection state
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            yield from self._collect()
+
+    def _collect(self) -> Iterator[Metric]:
+        overview = self.inspector.overview()
+        queue = overview.queue
+        tasks = CounterMetricFamily(
+            "fairque_tasks", "Task events since the queue began.", labels=["queue", "event"]
+        )
+        for event in EVENTS:
+            tasks.add_metric([queue, event], overview.counters.get(event, 0))
+        yield tasks
+        yield from self._users(queue, overview.totals.ready)
+        yield self._waits(queue)
+        yield from self._workers(queue)
+        firing = {a.rule for a in self.inspector.alerts()}
+        alert = GaugeMetricFamily(
+            "fairque_alert_active", "1 while an alert rule fires.", labels=["queue", "rule"]
+        )
+        for rule in RULES:
+            alert.add_metric([queue, rule], 1 if rule in firing else 0)
+        yield alert
+
+    def _users(self, queue: str, total_ready: int) -> Iterator[Metric]:
+        page = self.inspector.users(limit=self.top_users)
+        backlog = GaugeMetricFamily(
+            "fairque_backlog",
+            "Ready tasks by user and priority.",
+            labels=["queue", "user", "priority"],
+        )
+        inflight = GaugeMetricFamily(
+            "fairque_inflight", "Leased tasks by user.", labels=["queue", "user"]
+        )
+        oldest = GaugeMetricFamily(
+            "fairque_oldest_age_seconds",
+            "Age of the user's oldest ready task.",
+            labels=["queue", "user"],
+        )
+        share = GaugeMetricFamily(
+            "fairque_user_share",
+            "Served share (last 5 min) and fair share by weight.",
+            labels=["queue", "user", "kind"],
+        )
+        shown = 0
+        for row in page.rows:
+            for p, n in {**row.by_priority, 6: row.critical}.items():
+                backlog.add_metric([queue, row.user_id, str(p)], n)
+            inflight.add_metric([queue, row.user_id], row.inflight)
+            oldest.add_metric([queue, row.user_id], row.oldest_age_seconds or 0)
+            share.add_metric([queue, row.user_id, "served"], row.served_share)
+            share.add_metric([queue, row.user_id, "fair"], row.fair_share)
+            shown += row.ready
+        if page.total_users > len(page.rows):
+            # Everyone past the top N, in one series (its split by priority is not fetched).
+            backlog.add_metric([queue, OTHER, "all"], max(total_ready - shown, 0))
+        yield from (backlog, inflight, oldest, share)
+
+    def _waits(self, queue: str) -> Metric:
+        hist = self.inspector.wait_histogram()
+        cumulative = 0
+        buckets = []
+        for bound in sorted(int(b) for b in hist if b.isdigit()):
+            cumulative += hist[str(bound)]
+            buckets.append((str(bound / 1000), cumulative))
+        buckets.append(("+Inf", cumulative + hist.get("+Inf", 0)))
+        wait = HistogramMetricFamily(
+            "fairque_wait_seconds", "Ready-to-start wait of dispatched tasks.", labels=["queue"]
+        )
+        wait.add_metric([queue], buckets, sum_value=hist.get("sum_ms", 0) / 1000)
+        return wait
+
+    def _workers(self, queue: str) -> Iterator[Metric]:
+        workers = self.inspector.workers()
+        stolen = CounterMetricFamily(
+            "fairque_stolen", "Tasks a worker took from steal targets.", labels=["queue", "worker"]
+        )
+        for w in workers:
+            stolen.add_metric([queue, w.worker_id], w.stolen)
+        live = GaugeMetricFamily(
+            "fairque_workers", "Registered workers.", labels=["queue", "state"]
+        )
+        live.add_metric([queue, "live"], sum(1 for w in workers if not w.stale))
+        live.add_metric([queue, "stale"], sum(1 for w in workers if w.stale))
+        yield from (stolen, live)
+
+
+def registry_for(inspector: Inspector, top_users: int = 50) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FairqueCollector(inspector, top_users))
+    return registry
+
+
+def dump(inspector: Inspector, top_users: int = 50) -> str:
+    """The exposition text of one scrape."""
+    return generate_latest(registry_for(inspector, top_users)).decode()
+
+
+def serve(
+    inspector: Inspector, port: int = 9808, addr: str = "127.0.0.1", top_users: int = 50
+) -> WSGIServer:
+    """Serve ``/metrics`` on ``addr:port`` in a background thread; returns the server."""
+    server, _thread = start_http_server(
+        port, addr=addr, registry=registry_for(inspector, top_users)
+    )
+    return server
