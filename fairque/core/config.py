@@ -155,7 +155,7 @@ class AlertsConfig(_Section):
     dlq_growth_5m: int = Field(default=50, ge=1, description="tasks buried in 5 minutes")
     backlog: int = Field(default=10_000, ge=1, description="ready tasks of one user")
     oldest_age_seconds: float = Field(default=600, gt=0, description="a user's oldest ready task")
-    starvation_seconds: float = Field(default=300, ge=60, description="backlogged, never served")
+    starvation_seconds: float = Field(default=300, gt=0, description="backlogged, not served")
     noisy_factor: float = Field(default=5.0, gt=1, description="push share over fair share")
     noisy_min_pushes_5m: int = Field(default=1000, ge=1)
     worker_stale_seconds: float = Field(default=60, gt=0, description="no heartbeat for this long")

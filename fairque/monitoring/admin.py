@@ -101,8 +101,8 @@ class Admin:
         k = self.queue.session.keys
         cutoff = None
         if older_than is not None:
-            sec, _ = self._cmd("TIME")
-            cutoff = (int(sec) - older_than) * 1000
+            sec, usec = self._cmd("TIME")
+            cutoff = (int(sec) + int(usec) / 1e6 - older_than) * 1000
         start = 0
         while True:
             ids = self._cmd("ZRANGE", k.key("dlq"), start, start + CHUNK - 1, "WITHSCORES")

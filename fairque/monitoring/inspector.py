@@ -9,7 +9,7 @@ from fairque.core.config import FairQueueConfig
 from fairque.core.exceptions import ServerError
 from fairque.core.models import DLQEntry, TaskInfo
 from fairque.monitoring import inspect_ops as io
-from fairque.monitoring.alerts import AlertInputs, AlertTracker, evaluate
+from fairque.monitoring.alerts import AlertInputs, AlertTracker, Finding, evaluate
 from fairque.monitoring.models import (
     Alert,
     AuditEntry,
@@ -115,18 +115,7 @@ class Inspector:
     def alert_inputs(self) -> AlertInputs:
         """What the alert rules need, in a handful of round trips."""
         cfg = self.config.alerts
-        wrong: list[str] = []
-        try:
-            overview = self.overview()
-        except ServerError as exc:
-            if "WRONGTYPE" not in str(exc):
-                raise
-            wrong = self._wrong_type_keys()
-            overview = self.queue.run(io.overview(self.session)) if not wrong else None  # type: ignore[assignment]
-            if overview is None:
-                raise ServerError(
-                    f"queue unhealthy: keys of the wrong type: {', '.join(wrong)}"
-                ) from exc
+        overview = self.overview()
         page = self.users(limit=ALERT_TOP_USERS)
         minute = int(overview.fetched_at.timestamp() // 60)
         window = max(1, math.ceil(cfg.starvation_seconds / 60))
@@ -172,7 +161,16 @@ class Inspector:
 
     def alerts(self) -> list[Alert]:
         """Alerts firing now, each with since when (as seen by this Inspector)."""
-        inputs = self.alert_inputs()
-        return self._tracker.update(
-            evaluate(self.config.alerts, inputs), inputs.overview.fetched_at
-        )
+        try:
+            inputs = self.alert_inputs()
+        except ServerError as exc:
+            if "WRONGTYPE" not in str(exc):
+                raise
+            # A key of the wrong type (something wrote over it) breaks the snapshot itself.
+            what = ", ".join(self._wrong_type_keys()) or "unknown"
+            msg = f"queue unhealthy: keys of the wrong type: {what}"
+            finding = Finding("queue_unhealthy", "critical", "queue", msg, 1)
+            sec, usec = self.queue.run(_one(CommandCall(("TIME",))))
+            return self._tracker.update([finding], io.server_now([sec, usec])[0])
+        findings = evaluate(self.config.alerts, inputs)
+        return self._tracker.update(findings, inputs.overview.fetched_at)
