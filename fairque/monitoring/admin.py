@@ -19,7 +19,7 @@ from fairque.core.exceptions import FairQueueError, ValidationError
 from fairque.core.validation import check_priority, check_task_id, check_user_id
 from fairque.monitoring.models import AdminResult
 from fairque.queue import TaskQueue
-from fairque.queue.ops import CommandCall
+from fairque.queue.ops import CommandCall, single
 
 CHUNK = 500
 AUDIT_MAXLEN = 10_000
@@ -28,10 +28,6 @@ Progress = Callable[[int, int], None]  # (done, total)
 
 class ReadOnlyError(FairQueueError):
     """A mutation was asked of a read-only Admin (``--read-only``)."""
-
-
-def _one(step: Any) -> Any:
-    return (yield step)
 
 
 def _quiet(done: int, total: int) -> None:
@@ -73,10 +69,10 @@ class Admin:
             raise ReadOnlyError(f"read-only mode: {action} refused")
 
     def _cmd(self, *args: str | int | float) -> Any:
-        return self.queue.run(_one(CommandCall(args)))
+        return self.queue.run(single(CommandCall(args)))
 
     def _script(self, name: str, *args: str | int | float) -> Any:
-        return self.queue.run(_one(self.queue.session.call(name, *args)))
+        return self.queue.run(single(self.queue.session.call(name, *args)))
 
     def _audit(self, action: str, target: str, count: int, **detail: Any) -> None:
         self._cmd(
@@ -110,7 +106,7 @@ class Admin:
                 return
             start += CHUNK
             fields = self.queue.run(
-                _one([CommandCall(("HMGET", k.task(i), "user", "error")) for i, _ in ids])
+                single([CommandCall(("HMGET", k.task(i), "user", "error")) for i, _ in ids])
             )
             for (task_id, died), (u, err) in zip(ids, fields, strict=True):
                 if user is not None and u != user:
@@ -182,7 +178,7 @@ class Admin:
 
     def _in_dlq(self, ids: list[str]) -> list[str]:
         k = self.queue.session.keys.key("dlq")
-        scores = self.queue.run(_one([CommandCall(("ZSCORE", k, i)) for i in ids])) if ids else []
+        scores = self.queue.run(single([CommandCall(("ZSCORE", k, i)) for i in ids])) if ids else []
         return [i for i, sc in zip(ids, scores, strict=True) if sc is not None]
 
     def purge(

@@ -21,14 +21,10 @@ from fairque.monitoring.models import (
     WorkerInfo,
 )
 from fairque.queue import TaskQueue
-from fairque.queue.ops import CommandCall
+from fairque.queue.ops import Call, CommandCall, single
 from fairque.scheduler import ScheduleInfo, TaskScheduler
 
 ALERT_TOP_USERS = 200  # per-user rules look at the users with the most backlog
-
-
-def _one(step: Any) -> Any:
-    return (yield step)
 
 
 class Inspector:
@@ -87,7 +83,7 @@ class Inspector:
 
     def audit(self, limit: int = 50) -> list[AuditEntry]:
         rows = self.queue.run(
-            _one(
+            single(
                 CommandCall(("XREVRANGE", self.session.keys.key("audit"), "+", "-", "COUNT", limit))
             )
         )
@@ -109,7 +105,7 @@ class Inspector:
     def wait_histogram(self) -> dict[str, int]:
         """Wait (ready -> start) histogram: bucket upper bound in ms (or ``+Inf``) -> count,
         plus ``sum_ms``."""
-        raw = self.queue.run(_one(CommandCall(("HGETALL", self.session.keys.key("waith")))))
+        raw = self.queue.run(single(CommandCall(("HGETALL", self.session.keys.key("waith")))))
         return {k: io._i(v) for k, v in raw.items()}
 
     def alert_inputs(self) -> AlertInputs:
@@ -123,18 +119,18 @@ class Inspector:
         names = [r.user_id for r in page.rows]
         served: dict[str, int] = {}
         if names:
-            steps = [
+            steps: list[Call] = [
                 CommandCall(("HMGET", k.key("srv", minute=m), *names))
                 for m in range(minute - window + 1, minute + 1)
             ]
-            for reply in self.queue.run(_one(steps)):
+            for reply in self.queue.run(single(steps)):
                 for user, v in zip(names, reply, strict=True):
                     served[user] = served.get(user, 0) + io._i(v)
         pushed: dict[str, int] = {}
         steps = [
             CommandCall(("HGETALL", k.key("psh", minute=m))) for m in range(minute - 4, minute + 1)
         ]
-        for reply in self.queue.run(_one(steps)):
+        for reply in self.queue.run(single(steps)):
             for user, v in reply.items():
                 pushed[user] = pushed.get(user, 0) + io._i(v)
         return AlertInputs(overview, page.rows, served, pushed, self.workers())
@@ -152,7 +148,7 @@ class Inspector:
             k.key("workers"): "zset",
             k.key("cfg_pools"): "set",
         }
-        types = self.queue.run(_one([CommandCall(("TYPE", key)) for key in expected]))
+        types = self.queue.run(single([CommandCall(("TYPE", key)) for key in expected]))
         return [
             key
             for (key, want), got in zip(expected.items(), types, strict=True)
@@ -170,7 +166,7 @@ class Inspector:
             what = ", ".join(self._wrong_type_keys()) or "unknown"
             msg = f"queue unhealthy: keys of the wrong type: {what}"
             finding = Finding("queue_unhealthy", "critical", "queue", msg, 1)
-            sec, usec = self.queue.run(_one(CommandCall(("TIME",))))
+            sec, usec = self.queue.run(single(CommandCall(("TIME",))))
             return self._tracker.update([finding], io.server_now([sec, usec])[0])
         findings = evaluate(self.config.alerts, inputs)
         return self._tracker.update(findings, inputs.overview.fetched_at)

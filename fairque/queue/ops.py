@@ -89,6 +89,11 @@ class QueueSession:
         return ScriptCall(script, self.head, (self.prefix, *args))
 
 
+def single(step: Step) -> Op[Any]:
+    """An operation of one step: a call (or a pipeline) whose raw reply is the result."""
+    return (yield step)
+
+
 def translate_error(message: str) -> FairQueueError:
     """Turn a script's error reply into the matching typed exception."""
     text = message.split("user_script", 1)[0].strip()

@@ -23,7 +23,7 @@ from fairque.core.exceptions import FairQueueError, ScheduleNotFound
 from fairque.core.models import Task
 from fairque.core.schedule import MissedRuns, ScheduledTask
 from fairque.queue import TaskQueue
-from fairque.queue.ops import CommandCall
+from fairque.queue.ops import CommandCall, single
 
 log = logging.getLogger("fairque.scheduler")
 SOURCE_API = "api"
@@ -66,7 +66,7 @@ class TaskScheduler:
     # -- storage ------------------------------------------------------------------------------
 
     def _cmd(self, *args: str | int | float) -> Any:
-        return self.queue.run(_one(CommandCall(args)))
+        return self.queue.run(single(CommandCall(args)))
 
     def server_now(self) -> datetime:
         """The server's clock: every scheduler process agrees on it."""
@@ -200,7 +200,7 @@ class TaskScheduler:
         # Idempotent: a fire time pushed twice exists once.
         created = [r.task_id for r in self.queue.push_batch(tasks) if r.created] if tasks else []
         if advance:
-            self.queue.run(_one(self.queue.session.call("sched_advance", *advance)))
+            self.queue.run(single(self.queue.session.call("sched_advance", *advance)))
         return created
 
     # -- leading ------------------------------------------------------------------------------
@@ -209,11 +209,11 @@ class TaskScheduler:
         """Take or renew the leader lock; True while this scheduler leads."""
         ttl = round(self.config.scheduler.lock_ttl_seconds * 1000)
         call = self.queue.session.call("sched_lock", "hold", self.token, ttl)
-        self.is_leader = bool(self.queue.run(_one(call)))
+        self.is_leader = bool(self.queue.run(single(call)))
         return self.is_leader
 
     def release_lock(self) -> None:
-        self.queue.run(_one(self.queue.session.call("sched_lock", "release", self.token, 0)))
+        self.queue.run(single(self.queue.session.call("sched_lock", "release", self.token, 0)))
         self.is_leader = False
 
     def stop(self) -> None:
@@ -246,8 +246,3 @@ class TaskScheduler:
             if self._own_queue:
                 self.queue.close()
             log.info("scheduler %s stopped", self.token)
-
-
-def _one(step: Any) -> Any:
-    """A one-step operation (a single call) for ``TaskQueue.run``."""
-    return (yield step)

@@ -15,6 +15,7 @@ from fairque.monitoring import Admin, Inspector
 from fairque.monitoring.alerts import AlertInputs, AlertTracker, evaluate
 from fairque.monitoring.metrics import dump, serve
 from fairque.monitoring.models import ThroughputPoint
+from fairque.queue.ops import single
 from fairque.server import free_port
 
 TIGHT = {
@@ -80,7 +81,7 @@ def test_worker_heartbeat(q, ins):
 
     def beat():
         call = s.call("worker_beat", "w-silent", 10_000, 10, *s.reap_policy, "host", "h", "pid", 1)
-        q.run((lambda: (yield call))())
+        q.run(single(call))
 
     beat()
     assert firing(ins, "worker_heartbeat") == set()

@@ -157,7 +157,7 @@ def test_workers_live_and_stale(cfg, q, ins, make_config):
     th = threading.Thread(target=w.run, daemon=True)
     th.start()
     try:
-        (info,) = _wait(lambda: ins.workers())
+        (info,) = _wait(ins.workers)
         assert info.worker_id == "w1" and not info.stale and info.pid and info.kind == "sync"
     finally:
         w.stop()
