@@ -6,9 +6,22 @@ measured in the same run, because the machine is shared and noisy.
 
 from fairque.bench.common import BenchReport
 from fairque.bench.drain import run_drain
+from fairque.bench.inspect_scale import run_inspect
 from fairque.bench.scale_users import run_scale_users
 from fairque.bench.throughput import run_throughput
 
-SCENARIOS = {"throughput": run_throughput, "scale-users": run_scale_users, "drain": run_drain}
+SCENARIOS = {
+    "throughput": run_throughput,
+    "scale-users": run_scale_users,
+    "drain": run_drain,
+    "inspect": run_inspect,
+}
 
-__all__ = ["SCENARIOS", "BenchReport", "run_drain", "run_scale_users", "run_throughput"]
+__all__ = [
+    "SCENARIOS",
+    "BenchReport",
+    "run_drain",
+    "run_inspect",
+    "run_scale_users",
+    "run_throughput",
+]

@@ -17,6 +17,7 @@ from rich.table import Table
 from fairque import __version__
 from fairque.bench import SCENARIOS, BenchReport
 from fairque.cli.context import CliContext
+from fairque.cli.metrics_cmd import metrics
 from fairque.cli.schedule_cmd import schedule, scheduler
 from fairque.cli.worker_cmd import worker
 from fairque.core.exceptions import FairQueueError
@@ -178,6 +179,7 @@ def _print_report(report: BenchReport) -> None:
 cli.add_command(worker)
 cli.add_command(scheduler)
 cli.add_command(schedule)
+cli.add_command(metrics)
 
 
 def main() -> None:

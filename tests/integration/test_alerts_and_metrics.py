@@ -214,3 +214,22 @@ def test_metrics_endpoint_is_scraped_and_parsed(q, ins):
     assert value("fairque_workers", state="live") == 0
     assert "fairque_user_share" in text and "fairque_oldest_age_seconds" in text
     assert "fairque_tasks_total" in dump(ins)
+
+
+def test_metrics_dump_command(q):
+    from click.testing import CliRunner
+
+    from fairque.cli.main import cli
+
+    url = q.config.redis.url
+    r = CliRunner().invoke(
+        cli, ["--redis-url", url, "--queue", q.session.queue.name, "metrics", "dump"]
+    )
+    assert r.exit_code == 0, r.output
+    families = {f.name for f in text_string_to_metric_families(r.output)}
+    assert {
+        "fairque_tasks",
+        "fairque_backlog",
+        "fairque_wait_seconds",
+        "fairque_alert_active",
+    } <= families

@@ -64,8 +64,9 @@ def test_bench_json_has_the_documented_fields(server_url):
         cli, ["--redis-url", server_url, "--json", "bench", "--scenario", "all", "--tasks", "200"]
     )
     assert result.exit_code == 0, result.output
-    throughput, scale, drain = json.loads(result.output)
-    for doc in (throughput, scale, drain):
+    throughput, scale, drain, inspect = json.loads(result.output)
+    assert inspect["results"]["overview_round_trips"] == 2
+    for doc in (throughput, scale, drain, inspect):
         assert set(doc) == {"scenario", "server", "params", "results", "ratios"}
     for field in ("push_per_s", "push_batch_per_s", "pop_complete_per_s", "e2e_per_s"):
         assert throughput["results"][field] > 0
