@@ -16,6 +16,14 @@ class CliContext:
     queue: str | None
     config_path: str | None
     json: bool
+    read_only: bool = False
+
+    def refuse_if_read_only(self, action: str) -> None:
+        """Exit code 3 for a mutation under ``--read-only``."""
+        if self.read_only:
+            from fairque.cli.output import SafetyRefusal
+
+            raise SafetyRefusal(f"--read-only: {action} refused")
 
     def config(self) -> FairQueueConfig:
         """``fairque.toml``/``--config`` and env vars, with ``--redis-url``/``--queue`` on top."""

@@ -16,12 +16,16 @@ from rich.table import Table
 
 from fairque import __version__
 from fairque.bench import SCENARIOS, BenchReport
+from fairque.cli.admin_cmds import dlq, drain, pause, push, resume
 from fairque.cli.context import CliContext
+from fairque.cli.inspect_cmds import alerts, explain, info, task, user, users
 from fairque.cli.metrics_cmd import metrics
+from fairque.cli.output import SafetyRefusal
 from fairque.cli.schedule_cmd import schedule, scheduler
 from fairque.cli.worker_cmd import worker
 from fairque.core.exceptions import FairQueueError
 from fairque.demo import run_demo
+from fairque.monitoring import ReadOnlyError
 from fairque.server import EmbeddedServer
 from fairque.util import mask_url
 
@@ -35,8 +39,14 @@ class FairqueGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except SafetyRefusal as exc:
+            errors.print(f"[red]refused:[/red] {exc}", highlight=False)
+            sys.exit(3)
+        except ReadOnlyError as exc:
+            errors.print(f"[red]refused:[/red] {exc}", highlight=False)
+            sys.exit(3)
         except FairQueueError as exc:
-            errors.print(f"[red]error:[/red] {exc}", highlight=False)
+            errors.print(f"[red]error:[/red] {exc}", highlight=False, markup=False)
             sys.exit(1)
 
 
@@ -47,6 +57,7 @@ class FairqueGroup(click.Group):
 @click.option("--config", "config_path", envvar="FAIRQUE_CONFIG", type=click.Path(dir_okay=False),
               help="Config file (default ./fairque.toml if present).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@click.option("--read-only", is_flag=True, help="Refuse every command that changes something.")
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -54,9 +65,10 @@ def cli(
     queue: str | None,
     config_path: str | None,
     as_json: bool,
+    read_only: bool,
 ) -> None:
     """fairque: a fair, multi-tenant task queue on Redis/Valkey."""
-    ctx.obj = CliContext(redis_url, queue, config_path, as_json)
+    ctx.obj = CliContext(redis_url, queue, config_path, as_json, read_only)
 
 
 @cli.command()
@@ -180,6 +192,8 @@ cli.add_command(worker)
 cli.add_command(scheduler)
 cli.add_command(schedule)
 cli.add_command(metrics)
+for command in (info, users, user, task, explain, alerts, push, dlq, drain, pause, resume):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -46,6 +46,7 @@ def scheduler() -> None:
 @pass_cli
 def scheduler_run(cli: CliContext) -> None:
     """Fire schedules until SIGTERM/SIGINT. Run several for failover: one leads at a time."""
+    cli.refuse_if_read_only("scheduler run")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     s = TaskScheduler(cli.config())
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -87,6 +88,7 @@ def schedule_add(
     disabled: bool,
 ) -> None:
     """Add schedule NAME firing on CRON (5 fields, or 6 with seconds last)."""
+    cli.refuse_if_read_only("schedule add")
     st = ScheduledTask(
         name=name,
         cron=cron,
@@ -147,6 +149,7 @@ def schedule_ls(cli: CliContext) -> None:
 @pass_cli
 def schedule_rm(cli: CliContext, name: str) -> None:
     """Remove schedule NAME."""
+    cli.refuse_if_read_only("schedule rm")
     if not TaskScheduler(cli.config()).remove(name):
         raise ScheduleNotFound(f"no schedule named {name!r}")
     console.print(f"schedule {name!r} removed")
@@ -157,6 +160,7 @@ def schedule_rm(cli: CliContext, name: str) -> None:
 @pass_cli
 def schedule_enable(cli: CliContext, name: str) -> None:
     """Enable schedule NAME."""
+    cli.refuse_if_read_only("schedule enable")
     TaskScheduler(cli.config()).set_enabled(name, True)
 
 
@@ -165,4 +169,5 @@ def schedule_enable(cli: CliContext, name: str) -> None:
 @pass_cli
 def schedule_disable(cli: CliContext, name: str) -> None:
     """Disable schedule NAME (it keeps its last run)."""
+    cli.refuse_if_read_only("schedule disable")
     TaskScheduler(cli.config()).set_enabled(name, False)

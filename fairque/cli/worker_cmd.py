@@ -95,6 +95,7 @@ def worker(
     grace: float | None,
 ) -> None:
     """Run a worker until SIGTERM/SIGINT, then finish or hand back what it holds."""
+    cli.refuse_if_read_only("worker")
     handler = load_handler(handler_spec)
     overrides: dict[str, Any] = {
         key: value

@@ -1,0 +1,274 @@
+"""Commands that change things: push, dlq, drain, pause, resume. Destructive ones preview
+what they will touch, ask on a terminal, need --yes otherwise, and support --dry-run."""
+
+from __future__ import annotations
+
+import click
+
+from fairque.cli.context import CliContext, pass_cli
+from fairque.cli.inspect_cmds import NotFound
+from fairque.cli.output import confirm, console, emit_json, fmt, parse_duration, progress_bar, table
+from fairque.cli.schedule_cmd import parse_payload
+from fairque.core.models import DLQEntry, Task
+from fairque.monitoring import Admin, Inspector
+from fairque.monitoring.models import AdminResult
+from fairque.queue import TaskQueue
+
+
+def _report(cli: CliContext, result: AdminResult, verb: str) -> None:
+    if cli.json:
+        emit_json(result)
+    elif result.dry_run:
+        console.print(f"dry run: would {verb} {result.matched} task(s); nothing was changed")
+    elif result.matched == 0:
+        console.print("nothing to do: no task matched")
+    else:
+        console.print(f"{verb}: {result.touched} of {result.matched} task(s)")
+
+
+@click.command()
+@click.option("--user", "user_id", required=True)
+@click.option("--priority", type=click.IntRange(1, 6), default=3, show_default=True)
+@click.option("--payload", help="JSON text, or @file.")
+@click.option("--handler", help="Registered handler name.")
+@click.option("--delay", type=click.FloatRange(min=0), help="Seconds before it may start.")
+@click.option("--task-id", help="Id (push is idempotent by id).")
+@click.option("--max-attempts", type=click.IntRange(min=1))
+@pass_cli
+def push(
+    cli: CliContext,
+    user_id: str,
+    priority: int,
+    payload: str | None,
+    handler: str | None,
+    delay: float | None,
+    task_id: str | None,
+    max_attempts: int | None,
+) -> None:
+    """Push one task."""
+    cli.refuse_if_read_only("push")
+    t = Task.create(
+        user_id, priority, parse_payload(payload), task_id=task_id, handler=handler,
+        max_attempts=max_attempts, delay=delay,
+    )  # fmt: skip
+    with TaskQueue(cli.config()) as q:
+        result = q.push(t)
+    if cli.json:
+        emit_json(result)
+    else:
+        console.print(
+            f"{'pushed' if result.created else 'already there'}: {result.task_id} ({result.state})"
+        )
+
+
+@click.group()
+def dlq() -> None:
+    """The dead-letter queue."""
+
+
+@dlq.command("ls")
+@click.option("--user", "user_id", help="Only this user's entries.")
+@click.option("--error", help="Only entries whose error contains this text.")
+@click.option("--group-by", type=click.Choice(["error", "user"]), help="Counts per error or user.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@pass_cli
+def dlq_ls(
+    cli: CliContext, user_id: str | None, error: str | None, group_by: str | None, limit: int
+) -> None:
+    """List dead tasks, newest first (or grouped)."""
+    with Inspector(cli.config()) as ins:
+        if group_by:
+            groups = ins.dlq_groups(group_by)
+            if cli.json:
+                emit_json(groups)
+                return
+            title = f"DLQ by {group_by} ({groups.scanned} of {groups.total} scanned)"
+            grouped = [(g.key, g.count, ", ".join(g.sample_task_ids)) for g in groups.groups]
+            console.print(table(title, [group_by, "count", "examples"], grouped))
+            return
+        entries: list[DLQEntry] = []
+        offset = 0
+        while len(entries) < limit:
+            page = ins.dlq(500, offset)
+            if not page:
+                break
+            offset += len(page)
+            entries += [
+                e
+                for e in page
+                if (user_id is None or e.user_id == user_id)
+                and (error is None or error.lower() in e.error.lower())
+            ]
+        entries = entries[:limit]
+    if cli.json:
+        emit_json(entries)
+        return
+    rows = [
+        (e.task_id, e.user_id, e.attempts, e.error_type, e.error[:60], e.failed_at) for e in entries
+    ]
+    console.print(
+        table(
+            f"DLQ ({len(entries)} shown)",
+            ["task", "user", "attempts", "type", "error", "failed"],
+            rows,
+        )
+    )
+
+
+@dlq.command("show")
+@click.argument("task_id")
+@pass_cli
+def dlq_show(cli: CliContext, task_id: str) -> None:
+    """One dead task: payload, error and traceback."""
+    with Inspector(cli.config()) as ins:
+        info = ins.task(task_id)
+    if info is None or info.state != "dead":
+        raise NotFound(f"task {task_id!r} is not in the DLQ")
+    if cli.json:
+        emit_json(info)
+        return
+    console.print(
+        f"[bold]{info.task_id}[/bold] user {info.user_id}, attempts {info.attempts}, "
+        f"worker {info.worker_id}"
+    )
+    console.print(f"error ({info.error_type}): {info.error}", highlight=False)
+    console.print(f"payload: {fmt(info.payload)}", highlight=False)
+    if info.traceback:
+        console.print(info.traceback, highlight=False, markup=False)
+
+
+@dlq.command("requeue")
+@click.argument("task_ids", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Every dead task.")
+@click.option("--user", "user_id", help="A user's dead tasks.")
+@click.option("--error", help="Dead tasks whose error contains this text.")
+@click.option("--dry-run", is_flag=True, help="Show what would be requeued; change nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal for --all).")
+@click.option(
+    "--rate", type=click.FloatRange(min=0, min_open=True), help="Tasks per second at most."
+)
+@pass_cli
+def dlq_requeue(
+    cli: CliContext,
+    task_ids: tuple[str, ...],
+    all_: bool,
+    user_id: str | None,
+    error: str | None,
+    dry_run: bool,
+    yes: bool,
+    rate: float | None,
+) -> None:
+    """Put dead tasks back to ready (ids kept, attempts reset)."""
+    if not (task_ids or all_ or user_id or error):
+        raise click.UsageError("choose what: TASK_ID..., --all, --user or --error")
+    with Admin(cli.config(), read_only=cli.read_only) as admin:
+        kw = {"all": all_, "user": user_id, "error": error}
+        preview = admin.requeue(list(task_ids) or None, dry_run=True, **kw)  # type: ignore[arg-type]
+        if dry_run or preview.matched == 0:
+            _report(cli, preview, "requeue")
+            return
+        cli.refuse_if_read_only("dlq requeue")
+        if all_:
+            confirm(f"Requeue all {preview.matched} dead task(s)?", yes)
+        with progress_bar("requeueing", not cli.json) as bar:
+            result = admin.requeue(list(task_ids) or None, rate=rate, progress=bar, **kw)  # type: ignore[arg-type]
+    _report(cli, result, "requeued")
+
+
+@dlq.command("purge")
+@click.argument("task_ids", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Every dead task.")
+@click.option("--user", "user_id", help="A user's dead tasks.")
+@click.option("--older-than", help="Dead for longer than this (45s, 30m, 12h, 7d).")
+@click.option("--dry-run", is_flag=True)
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+@pass_cli
+def dlq_purge(
+    cli: CliContext,
+    task_ids: tuple[str, ...],
+    all_: bool,
+    user_id: str | None,
+    older_than: str | None,
+    dry_run: bool,
+    yes: bool,
+) -> None:
+    """Delete dead tasks for good."""
+    if not (task_ids or all_ or user_id or older_than):
+        raise click.UsageError("choose what: TASK_ID..., --all, --user or --older-than")
+    age_s = parse_duration(older_than) if older_than else None
+    with Admin(cli.config(), read_only=cli.read_only) as admin:
+        ids = list(task_ids) or None
+        preview = admin.purge(ids, all=all_, user=user_id, older_than=age_s, dry_run=True)
+        if dry_run or preview.matched == 0:
+            _report(cli, preview, "purge")
+            return
+        cli.refuse_if_read_only("dlq purge")
+        confirm(f"Delete {preview.matched} dead task(s) for good?", yes)
+        with progress_bar("purging", not cli.json) as bar:
+            result = admin.purge(ids, all=all_, user=user_id, older_than=age_s, progress=bar)
+    _report(cli, result, "purged")
+
+
+@click.command()
+@click.option("--user", "user_id", required=True)
+@click.option("--priority", type=click.IntRange(1, 6), help="Only this priority.")
+@click.option(
+    "--export",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Append drained tasks to this JSONL file.",
+)
+@click.option("--dry-run", is_flag=True)
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+@pass_cli
+def drain(
+    cli: CliContext,
+    user_id: str,
+    priority: int | None,
+    export: str | None,
+    dry_run: bool,
+    yes: bool,
+) -> None:
+    """Cancel a user's ready tasks (optionally exporting them first)."""
+    with Admin(cli.config(), read_only=cli.read_only) as admin:
+        preview = admin.drain(user_id, priority=priority, dry_run=True)
+        if dry_run or preview.matched == 0:
+            _report(cli, preview, "drain")
+            return
+        cli.refuse_if_read_only("drain")
+        where = (
+            f" (exported to {export})"
+            if export
+            else " (not exported: pass --export FILE to keep them)"
+        )
+        confirm(f"Cancel {preview.matched} ready task(s) of {user_id}{where}?", yes)
+        with progress_bar("draining", not cli.json) as bar:
+            result = admin.drain(user_id, priority=priority, export=export, progress=bar)
+    _report(cli, result, "drained")
+
+
+@click.command()
+@click.option("--user", "user_id", required=True)
+@pass_cli
+def pause(cli: CliContext, user_id: str) -> None:
+    """Take a user out of the round-robin (pushes are still accepted)."""
+    cli.refuse_if_read_only("pause")
+    with Admin(cli.config()) as admin:
+        result = admin.pause(user_id)
+    if cli.json:
+        emit_json(result)
+    else:
+        console.print(f"{user_id} paused" if result.touched else f"{user_id} was already paused")
+
+
+@click.command()
+@click.option("--user", "user_id", required=True)
+@pass_cli
+def resume(cli: CliContext, user_id: str) -> None:
+    """Put a paused user back into the round-robin."""
+    cli.refuse_if_read_only("resume")
+    with Admin(cli.config()) as admin:
+        result = admin.resume(user_id)
+    if cli.json:
+        emit_json(result)
+    else:
+        console.print(f"{user_id} resumed" if result.touched else f"{user_id} was not paused")

@@ -1,0 +1,123 @@
+"""How commands print: tables for people, one JSON document with ``--json``, errors on stderr,
+and the confirmations destructive commands ask for."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from pydantic import BaseModel
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from fairque.core.exceptions import FairQueueError
+
+console = Console()
+errors = Console(stderr=True)
+
+
+class SafetyRefusal(FairQueueError):
+    """Refused for safety (exit code 3): read-only mode, or no --yes without a terminal."""
+
+
+class Aborted(FairQueueError):
+    """The operator answered no (exit code 1)."""
+
+
+def interactive() -> bool:
+    """True when a person can answer a confirmation (tests replace this)."""
+    return sys.stdin.isatty()
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Go on with ``--yes``; ask on a terminal; refuse without one."""
+    if yes:
+        return
+    if not interactive():
+        raise SafetyRefusal(f"{question} -- not a terminal: pass --yes to confirm")
+    if not click.confirm(question, default=False):
+        raise Aborted("aborted: nothing was changed")
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items()}
+    return value
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(to_jsonable(value), default=str))
+
+
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+    t = Table(title=title, title_justify="left")
+    for i, col in enumerate(columns):
+        t.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        t.add_row(*[fmt(v) for v in row])
+    return t
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.1f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+@contextmanager
+def progress_bar(label: str, enabled: bool) -> Any:
+    """A callback (done, total) drawing a progress bar on a terminal, else doing nothing."""
+    if not enabled or not sys.stdout.isatty():
+        yield lambda done, total: None
+        return
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def parse_duration(text: str) -> float:
+    """``90``, ``45s``, ``30m``, ``12h``, ``7d`` -> seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    t = text.strip().lower()
+    try:
+        value = float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a duration like 45s, 30m, 12h or 7d") from None
+    if value < 0:
+        raise click.BadParameter("a duration cannot be negative")
+    return value
+
+
+Renderer = Callable[[Any], None]
