@@ -18,10 +18,10 @@ from fairque.queue import TaskQueue
 def _report(cli: CliContext, result: AdminResult, verb: str) -> None:
     if cli.json:
         emit_json(result)
-    elif result.dry_run:
-        console.print(f"dry run: would {verb} {result.matched} task(s); nothing was changed")
     elif result.matched == 0:
         console.print("nothing to do: no task matched")
+    elif result.dry_run:
+        console.print(f"dry run: would {verb} {result.matched} task(s); nothing was changed")
     else:
         console.print(f"{verb}: {result.touched} of {result.matched} task(s)")
 

@@ -62,7 +62,8 @@ def emit_json(value: Any) -> None:
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
     t = Table(title=title, title_justify="left")
     for i, col in enumerate(columns):
-        t.add_column(col, justify="left" if i == 0 else "right")
+        # The first column names the row (user, task): never cut it, squeeze the figures.
+        t.add_column(col, justify="left" if i == 0 else "right", no_wrap=i == 0)
     for row in rows:
         t.add_row(*[fmt(v) for v in row])
     return t

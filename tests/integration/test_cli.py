@@ -1,0 +1,211 @@
+"""Every operations command through click's CliRunner against the real server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from fairque import Task, TaskQueue
+from fairque.cli import output
+from fairque.cli.main import cli
+
+
+@pytest.fixture
+def q(make_config):
+    with TaskQueue(make_config(queue={"max_attempts": 1})) as queue:
+        yield queue
+
+
+@pytest.fixture
+def run(q):
+    base = ["--redis-url", q.config.redis.url, "--queue", q.session.queue.name]
+
+    def invoke(*args: str, input: str | None = None, json_out: bool = False):
+        argv = [*base, *(["--json"] if json_out else []), *args]
+        result = CliRunner().invoke(cli, argv, input=input)
+        if json_out and result.exit_code == 0:
+            result.doc = json.loads(result.output)
+        return result
+
+    return invoke
+
+
+def bury(q, user, n):
+    q.push_batch([Task.create(user, 3, i, task_id=f"{user}-{i}") for i in range(n)])
+    for _ in range(n):
+        q.fail(q.pop(), ValueError(f"bad {user}"))
+
+
+def test_push_then_read_it_back_everywhere(run, q):
+    r = run(
+        "push",
+        "--user",
+        "acme",
+        "--priority",
+        "5",
+        "--payload",
+        '{"a": 1}',
+        "--task-id",
+        "t1",
+        json_out=True,
+    )
+    assert r.exit_code == 0 and r.doc == {"task_id": "t1", "created": True, "state": "ready"}
+    assert (
+        run(
+            "push",
+            "--user",
+            "acme",
+            "--payload",
+            '{"a": 1}',
+            "--task-id",
+            "t1",
+            "--priority",
+            "5",
+            json_out=True,
+        ).doc["created"]
+        is False
+    )
+    assert run("task", "show", "t1", json_out=True).doc["payload"] == {"a": 1}
+    info = run("info", json_out=True).doc
+    assert info["overview"]["totals"]["ready"] == 1 and info["alerts"] == []
+    assert run("users", json_out=True).doc["rows"][0]["user_id"] == "acme"
+    assert run("user", "show", "acme", json_out=True).doc["pending"]["5"][0]["task_id"] == "t1"
+    assert run("explain", "t1", json_out=True).doc["ahead_in_user"] == 0
+    for args in (
+        ["info"],
+        ["users"],
+        ["users", "--sort", "wait"],
+        ["users", "--sort", "name"],
+        ["user", "show", "acme"],
+        ["task", "show", "t1"],
+        ["explain", "t1"],
+        ["alerts"],
+    ):
+        r = run(*args)
+        assert r.exit_code == 0, (args, r.output)
+    assert "acme" in run("users").output
+
+
+def test_payload_from_a_file_and_delay(run, tmp_path):
+    f = tmp_path / "p.json"
+    f.write_text('{"big": [1, 2, 3]}')
+    r = run("push", "--user", "u", "--payload", f"@{f}", "--delay", "60", json_out=True)
+    assert r.exit_code == 0 and r.doc["state"] == "delayed"
+
+
+def test_dlq_ls_show_groups_requeue_purge(run, q):
+    bury(q, "a", 3)
+    bury(q, "b", 2)
+    assert len(run("dlq", "ls", json_out=True).doc) == 5
+    assert [e["task_id"] for e in run("dlq", "ls", "--user", "b", json_out=True).doc] == [
+        "b-1",
+        "b-0",
+    ]
+    assert len(run("dlq", "ls", "--error", "BAD A", json_out=True).doc) == 3
+    groups = run("dlq", "ls", "--group-by", "user", json_out=True).doc
+    assert {g["key"]: g["count"] for g in groups["groups"]} == {"a": 3, "b": 2}
+    assert run("dlq", "show", "a-0", json_out=True).doc["error"] == "bad a"
+    assert "ValueError: bad a" in run("dlq", "show", "a-0").output
+    r = run("dlq", "requeue", "--user", "b", json_out=True)
+    assert (r.doc["matched"], r.doc["touched"]) == (2, 2)
+    r = run("dlq", "purge", "--user", "a", "--dry-run", json_out=True)
+    assert r.doc["dry_run"] and r.doc["matched"] == 3 and q.stats().dead == 3
+    assert run("dlq", "purge", "a-0", "--yes", json_out=True).doc["touched"] == 1
+    assert run("dlq", "purge", "--older-than", "1h", "--yes").output.startswith("nothing to do")
+
+
+def test_confirmations_declined_accepted_yes_and_refused(run, q, monkeypatch):
+    bury(q, "a", 2)
+    r = run("dlq", "requeue", "--all")  # no terminal, no --yes
+    assert r.exit_code == 3 and "pass --yes" in r.output and q.stats().dead == 2
+    monkeypatch.setattr(output, "interactive", lambda: True)
+    r = run("dlq", "requeue", "--all", input="n\n")
+    assert r.exit_code == 1 and "aborted" in r.output and q.stats().dead == 2
+    r = run("dlq", "requeue", "--all", input="y\n")
+    assert r.exit_code == 0 and "requeued: 2 of 2" in r.output and q.stats().dead == 0
+    for _ in range(2):
+        q.fail(q.pop(), "again")
+    monkeypatch.setattr(output, "interactive", lambda: False)
+    assert run("dlq", "requeue", "--all", "--yes").exit_code == 0 and q.stats().dead == 0
+
+
+def test_dry_run_touches_nothing_and_read_only_refuses(run, q, raw, tmp_path):
+    bury(q, "a", 2)
+    q.push_batch([Task.create("c", 3, i) for i in range(3)])
+    before = {
+        k: raw.dump(k)
+        for k in raw.scan_iter(match=f"fq:{{{q.session.queue.name}}}:*")
+        if ":tp:" not in k
+    }
+    for args in (
+        ["dlq", "requeue", "--all", "--dry-run"],
+        ["dlq", "purge", "--all", "--dry-run"],
+        ["drain", "--user", "c", "--dry-run"],
+    ):
+        r = run(*args)
+        assert r.exit_code == 0 and "dry run" in r.output, (args, r.output)
+    for args in (
+        ["push", "--user", "x"],
+        ["dlq", "requeue", "--all", "--yes"],
+        ["dlq", "purge", "--all", "--yes"],
+        ["drain", "--user", "c", "--yes"],
+        ["pause", "--user", "c"],
+        ["resume", "--user", "c"],
+        ["schedule", "add", "s", "0 * * * *", "--user", "c"],
+        ["schedule", "rm", "s"],
+        ["worker", "--handler", "tests.support.handlers:noop"],
+        ["scheduler", "run"],
+    ):
+        r = run("--read-only", *args)
+        assert r.exit_code == 3 and "refused" in r.output, (args, r.output)
+    after = {
+        k: raw.dump(k)
+        for k in raw.scan_iter(match=f"fq:{{{q.session.queue.name}}}:*")
+        if ":tp:" not in k
+    }
+    assert after == before
+    assert run("--read-only", "info").exit_code == 0  # looking is allowed
+
+
+def test_drain_with_export_pause_resume(run, q, tmp_path):
+    q.push_batch([Task.create("noisy", 3, i) for i in range(4)] + [Task.create("calm", 3, 0)])
+    out = tmp_path / "noisy.jsonl"
+    r = run("drain", "--user", "noisy", "--export", str(out), "--yes", json_out=True)
+    assert r.doc["touched"] == 4 and len(out.read_text().splitlines()) == 4
+    assert run("pause", "--user", "calm").output.strip() == "calm paused"
+    assert q.pop() is None
+    assert run("resume", "--user", "calm", json_out=True).doc["touched"] == 1
+    assert q.pop().user_id == "calm"
+
+
+def test_alerts_watch_and_json(run, q):
+    bury(q, "a", 1)
+    r = run("alerts", "--watch", "--interval", "0.1", "--count", "2")
+    assert r.exit_code == 0 and r.output.count("no alerts") == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["push"], "Missing option '--user'"),
+        (["push", "--user", "u", "--priority", "9"], "not in the range 1<=x<=6"),
+        (["push", "--user", "u", "--payload", "{not json"], "not valid JSON"),
+        (["dlq", "requeue"], "choose what"),
+        (["dlq", "purge", "--older-than", "soon"], "not a duration"),
+        (["users", "--sort", "mood"], "Invalid value for '--sort'"),
+        (["nosuchcommand"], "No such command"),
+    ],
+)
+def test_bad_options_exit_2_with_a_clear_message(run, args, words):
+    r = run(*args)
+    assert r.exit_code == 2 and words in r.output, r.output
+
+
+def test_bad_input_and_missing_things_exit_1(run):
+    r = run("push", "--user", "a b")
+    assert r.exit_code == 1 and "forbidden characters" in r.output and "Traceback" not in r.output
+    assert run("task", "show", "nope").exit_code == 1
+    assert "no task 'nope'" in run("explain", "nope").output
+    assert run("dlq", "show", "nope").exit_code == 1
