@@ -1,4 +1,5 @@
-"""The demo: producers for a dozen users (one of them noisy) and workers on one queue.
+"""The demo: producers for a dozen users (one of them noisy), a thread worker and an asyncio
+worker on one queue, and a few failing tasks so the DLQ fills.
 
 Shared by ``fairque demo`` and the TUI. It shows the headline in numbers: however much the
 noisy user queues, the others are served in turn and wait little.
@@ -6,6 +7,7 @@ noisy user queues, the others are served in turn and wait little.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import statistics
 import threading
@@ -19,6 +21,7 @@ from pydantic import BaseModel
 from fairque.core.config import FairQueueConfig
 from fairque.core.models import Priority, Task
 from fairque.queue import TaskQueue
+from fairque.worker import AsyncWorker, Worker
 
 NOISY_USER = "noisy"
 LIGHT_USERS = [f"tenant-{i:02d}" for i in range(1, 12)]
@@ -42,6 +45,7 @@ class DemoSummary(BaseModel):
 
     duration_s: float
     served: int
+    dead: int
     users: list[UserSummary]
 
 
@@ -54,28 +58,42 @@ class _Ledger:
 
 
 def demo_config(url: str, queue: str = "demo") -> FairQueueConfig:
-    """Two workers sharing every user; tenant-01 pays for double weight."""
+    """A thread worker and an asyncio worker sharing every user; tenant-01 has double weight."""
     return FairQueueConfig(
         redis={"url": url},
-        queue={"name": queue, "users": {"tenant-01": {"weight": 2}}, "visibility_timeout": 30},
+        queue={
+            "name": queue,
+            "users": {"tenant-01": {"weight": 2}},
+            "visibility_timeout": 30,
+            "max_attempts": 2,
+            "retry_base_seconds": 0.2,
+        },
         workers=[
-            {"id": "demo-worker-1", "steal_targets": "*"},
-            {"id": "demo-worker-2", "steal_targets": "*"},
+            {"id": "demo-threads", "steal_targets": "*", "concurrency": 4},
+            {"id": "demo-asyncio", "steal_targets": "*", "concurrency": 8},
         ],
     )
+
+
+FAIL_RATE = 0.03  # some tasks fail every attempt, so the DLQ fills
+FLOOD = 20_000  # what the noisy user queues at once
 
 
 def _produce(config: FairQueueConfig, ledger: _Ledger, stop: threading.Event) -> None:
     rng = random.Random(7)
     with TaskQueue(config) as q:
         # The flood: the noisy user queues thousands of tasks at once.
-        flood = [Task.create(NOISY_USER, Priority.NORMAL, {"n": i}) for i in range(5000)]
+        flood = [Task.create(NOISY_USER, Priority.NORMAL, {"n": i}) for i in range(FLOOD)]
         q.push_batch(flood)
         with ledger.lock:
             ledger.pushed[NOISY_USER] += len(flood)
         while not stop.is_set():
             batch = [
-                Task.create(u, rng.choice([2, 3, 3, 4, 5]), {"order": rng.randrange(10**6)})
+                Task.create(
+                    u,
+                    rng.choice([2, 3, 3, 4, 5]),
+                    {"order": rng.randrange(10**6), "fail": rng.random() < FAIL_RATE},
+                )
                 for u in LIGHT_USERS
                 if rng.random() < 0.6
             ]
@@ -87,20 +105,40 @@ def _produce(config: FairQueueConfig, ledger: _Ledger, stop: threading.Event) ->
             stop.wait(0.05)
 
 
-def _work(config: FairQueueConfig, worker_id: str, ledger: _Ledger, stop: threading.Event) -> None:
-    with TaskQueue(config, worker_id=worker_id) as q:
-        while not stop.is_set():
-            task = q.pop()
-            if task is None:
-                stop.wait(0.01)
-                continue
-            started = time.time()
-            wait_ms = (started - task.created_at.timestamp()) * 1000 if task.created_at else 0.0
-            time.sleep(WORK_SECONDS)
-            q.complete(task, {"ok": True})
-            with ledger.lock:
-                ledger.served[task.user_id] += 1
-                ledger.waits[task.user_id].append(wait_ms)
+class DemoHandler:
+    """Does a little work, fails when the payload says so, and records what it served."""
+
+    def __init__(self, ledger: _Ledger) -> None:
+        self.ledger = ledger
+
+    def __call__(self, task: Task) -> dict[str, bool]:
+        started = time.time()
+        wait_ms = (started - task.created_at.timestamp()) * 1000 if task.created_at else 0.0
+        time.sleep(WORK_SECONDS)
+        if task.attempts == 1:  # a retry's wait includes its backoff: count first runs only
+            with self.ledger.lock:
+                self.ledger.served[task.user_id] += 1
+                self.ledger.waits[task.user_id].append(wait_ms)
+        if isinstance(task.payload, dict) and task.payload.get("fail"):
+            raise RuntimeError("payment provider said no (a demo failure)")
+        return {"ok": True}
+
+
+def _run_workers(config: FairQueueConfig, ledger: _Ledger, stop: threading.Event) -> None:
+    handler = DemoHandler(ledger)
+    threads = Worker(config, handler, worker_id="demo-threads")
+    aio = AsyncWorker(config, handler, worker_id="demo-asyncio")
+    runners = [
+        threading.Thread(target=threads.run, daemon=True),
+        threading.Thread(target=lambda: asyncio.run(aio.run()), daemon=True),
+    ]
+    for r in runners:
+        r.start()
+    stop.wait()
+    threads.stop()
+    aio.stop()
+    for r in runners:
+        r.join(15)
 
 
 def run_demo(url: str, duration: float = 10.0, queue: str = "demo") -> DemoSummary:
@@ -121,8 +159,7 @@ def run_demo(url: str, duration: float = 10.0, queue: str = "demo") -> DemoSumma
 
         return threading.Thread(target=run, daemon=True)
 
-    threads = [guarded(_produce, config, ledger, stop)]
-    threads += [guarded(_work, config, w.id, ledger, stop) for w in config.workers]
+    threads = [guarded(_produce, config, ledger, stop), guarded(_run_workers, config, ledger, stop)]
     start = time.monotonic()
     for t in threads:
         t.start()
@@ -148,6 +185,8 @@ def run_demo(url: str, duration: float = 10.0, queue: str = "demo") -> DemoSumma
                 max_wait_ms=round(max(waits), 1) if waits else None,
             )
         )
+    with TaskQueue(config) as q:
+        dead = q.stats().dead
     return DemoSummary(
-        duration_s=round(elapsed, 1), served=sum(ledger.served.values()), users=users
+        duration_s=round(elapsed, 1), served=sum(ledger.served.values()), dead=dead, users=users
     )

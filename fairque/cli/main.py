@@ -39,15 +39,16 @@ class FairqueGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except SafetyRefusal as exc:
-            errors.print(f"[red]refused:[/red] {exc}", highlight=False)
-            sys.exit(3)
-        except ReadOnlyError as exc:
-            errors.print(f"[red]refused:[/red] {exc}", highlight=False)
+        except (SafetyRefusal, ReadOnlyError) as exc:
+            click.echo(f"refused: {_one_line(exc)}", err=True)
             sys.exit(3)
         except FairQueueError as exc:
-            errors.print(f"[red]error:[/red] {exc}", highlight=False, markup=False)
+            click.echo(f"error: {_one_line(exc)}", err=True)
             sys.exit(1)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 @click.group(cls=FairqueGroup)
@@ -86,7 +87,7 @@ def demo(ctx: click.Context, headless: bool, duration: float) -> None:
         if not ctx.obj.json:
             console.print(
                 f"fairque demo on {mask_url(target)} for {duration:.0f} s: "
-                "'noisy' floods 5,000 tasks, 11 tenants push a few at a time..."
+                "'noisy' floods 20,000 tasks, 11 tenants push a few at a time..."
             )
         summary = run_demo(target, duration)
     finally:
@@ -95,7 +96,10 @@ def demo(ctx: click.Context, headless: bool, duration: float) -> None:
     if ctx.obj.json:
         click.echo(summary.model_dump_json())
         return
-    table = Table(title=f"Served in {summary.duration_s} s: {summary.served} tasks")
+    table = Table(
+        title=f"Served in {summary.duration_s} s: {summary.served} tasks "
+        f"({summary.dead} failed every attempt and are in the DLQ)"
+    )
     for col in ("user", "pushed", "served", "share", "still queued", "p50 wait ms", "max wait ms"):
         table.add_column(col, justify="left" if col == "user" else "right")
     for u in summary.users:

@@ -47,3 +47,11 @@ def read_ledger(path: str) -> list[tuple[str, str, int, float]]:
     except FileNotFoundError:
         return []
     return [(r[0], r[1], int(r[2]), float(r[3])) for r in rows]
+
+
+def flaky_until_fixed(task: Task) -> str:
+    """Fails while the file named by FAIRQUE_TEST_BROKEN exists ("downstream is down")."""
+    if os.path.exists(os.environ["FAIRQUE_TEST_BROKEN"]):
+        raise RuntimeError("downstream is down")
+    _ledger("done", task.task_id)
+    return "ok"

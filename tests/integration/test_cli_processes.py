@@ -1,0 +1,136 @@
+"""The CLI as a new user runs it: real processes, one after another."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+from fairque.server import free_port
+from tests.support.handlers import read_ledger
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def fq(
+    url: str, queue: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fairque.cli", "--redis-url", url, "--queue", queue, *args],
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_failing_run_then_dlq_requeue_all_yes_then_a_worker_completes_them(
+    server_url, queue_name, tmp_path
+):
+    broken = tmp_path / "downstream-is-down"
+    broken.touch()
+    env = {
+        "PYTHONPATH": str(ROOT),
+        "FAIRQUE_TEST_BROKEN": str(broken),
+        "FAIRQUE_TEST_LEDGER": str(tmp_path / "ledger"),
+        "FAIRQUE_QUEUE__MAX_ATTEMPTS": "1",
+    }
+    for i in range(10):
+        r = fq(
+            server_url,
+            queue_name,
+            "push",
+            "--user",
+            f"u{i % 3}",
+            "--payload",
+            f'{{"n": {i}}}',
+            env=env,
+        )
+        assert r.returncode == 0, r.stderr
+    worker_cmd = [
+        *(sys.executable, "-m", "fairque.cli", "--redis-url", server_url, "--queue", queue_name),
+        *("worker", "--handler", "tests.support.handlers:flaky_until_fixed"),
+    ]
+    w = subprocess.Popen(
+        worker_cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(lambda: dead(server_url, queue_name) == 10)
+    finally:
+        w.send_signal(signal.SIGTERM)
+        assert w.wait(10) == 0
+    listing = fq(server_url, queue_name, "dlq", "ls", "--group-by", "error")
+    assert "downstream is down" in listing.stdout and "10" in listing.stdout
+    broken.unlink()  # the downstream is back
+    r = fq(server_url, queue_name, "dlq", "requeue", "--all")
+    assert r.returncode == 3 and "--yes" in r.stderr  # a script must say --yes
+    r = fq(server_url, queue_name, "dlq", "requeue", "--all", "--yes")
+    assert r.returncode == 0 and "requeued: 10 of 10" in r.stdout
+    w = subprocess.Popen(
+        worker_cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(
+            lambda: len([e for e in read_ledger(str(tmp_path / "ledger")) if e[0] == "done"]) == 10
+        )
+    finally:
+        w.send_signal(signal.SIGTERM)
+        assert w.wait(10) == 0
+
+
+def test_unreachable_server_one_line_for_every_read_command(queue_name):
+    url = f"redis://:s3cret@127.0.0.1:{free_port()}/0"
+    for args in (
+        ["info"],
+        ["users"],
+        ["alerts"],
+        ["dlq", "ls"],
+        ["task", "show", "x"],
+        ["push", "--user", "u"],
+    ):
+        r = fq(url, queue_name, *args, env={"FAIRQUE_REDIS__SOCKET_CONNECT_TIMEOUT": "0.5"})
+        assert r.returncode == 1, (args, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and "cannot reach the server" in lines[0], (args, r.stderr)
+        assert "s3cret" not in r.stderr
+
+
+def test_fairque_server_runs_in_the_foreground_and_stops_on_sigterm(tmp_path):
+    port = free_port()
+    p = subprocess.Popen(
+        [sys.executable, "-m", "fairque.cli", "server", "--port", str(port), "--dir", tmp_path],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        client = redis.Redis(port=port, socket_connect_timeout=0.5)
+        wait_for(lambda: _ping(client))
+        client.set("k", "v")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=20)
+    assert p.returncode == 0 and "server stopped" in out
+    assert (tmp_path / "appendonlydir").exists()  # AOF on
+
+
+def dead(url: str, queue: str) -> int:
+    doc = json.loads(fq(url, queue, "--json", "info").stdout)
+    return int(doc["overview"]["totals"]["dead"])
+
+
+def _ping(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
