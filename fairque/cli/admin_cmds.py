@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from fairque.cli.context import CliContext, pass_cli
+from fairque.cli.context import CliContext, complete_users, pass_cli
 from fairque.cli.inspect_cmds import NotFound
 from fairque.cli.output import confirm, console, emit_json, fmt, parse_duration, progress_bar, table
 from fairque.cli.schedule_cmd import parse_payload
@@ -27,7 +27,7 @@ def _report(cli: CliContext, result: AdminResult, verb: str) -> None:
 
 
 @click.command()
-@click.option("--user", "user_id", required=True)
+@click.option("--user", "user_id", required=True, shell_complete=complete_users)
 @click.option("--priority", type=click.IntRange(1, 6), default=3, show_default=True)
 @click.option("--payload", help="JSON text, or @file.")
 @click.option("--handler", help="Registered handler name.")
@@ -140,7 +140,7 @@ def dlq_show(cli: CliContext, task_id: str) -> None:
 @dlq.command("requeue")
 @click.argument("task_ids", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Every dead task.")
-@click.option("--user", "user_id", help="A user's dead tasks.")
+@click.option("--user", "user_id", help="A user's dead tasks.", shell_complete=complete_users)
 @click.option("--error", help="Dead tasks whose error contains this text.")
 @click.option("--dry-run", is_flag=True, help="Show what would be requeued; change nothing.")
 @click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal for --all).")
@@ -178,7 +178,7 @@ def dlq_requeue(
 @dlq.command("purge")
 @click.argument("task_ids", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Every dead task.")
-@click.option("--user", "user_id", help="A user's dead tasks.")
+@click.option("--user", "user_id", help="A user's dead tasks.", shell_complete=complete_users)
 @click.option("--older-than", help="Dead for longer than this (45s, 30m, 12h, 7d).")
 @click.option("--dry-run", is_flag=True)
 @click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
@@ -210,7 +210,7 @@ def dlq_purge(
 
 
 @click.command()
-@click.option("--user", "user_id", required=True)
+@click.option("--user", "user_id", required=True, shell_complete=complete_users)
 @click.option("--priority", type=click.IntRange(1, 6), help="Only this priority.")
 @click.option(
     "--export",
@@ -247,7 +247,7 @@ def drain(
 
 
 @click.command()
-@click.option("--user", "user_id", required=True)
+@click.option("--user", "user_id", required=True, shell_complete=complete_users)
 @pass_cli
 def pause(cli: CliContext, user_id: str) -> None:
     """Take a user out of the round-robin (pushes are still accepted)."""
@@ -261,7 +261,7 @@ def pause(cli: CliContext, user_id: str) -> None:
 
 
 @click.command()
-@click.option("--user", "user_id", required=True)
+@click.option("--user", "user_id", required=True, shell_complete=complete_users)
 @pass_cli
 def resume(cli: CliContext, user_id: str) -> None:
     """Put a paused user back into the round-robin."""

@@ -209,3 +209,15 @@ def test_bad_input_and_missing_things_exit_1(run):
     assert run("task", "show", "nope").exit_code == 1
     assert "no task 'nope'" in run("explain", "nope").output
     assert run("dlq", "show", "nope").exit_code == 1
+
+
+def test_shell_completion_offers_users_with_work(q, monkeypatch):
+    q.push_batch([Task.create(u, 3, 0) for u in ("alpha", "alpine", "beta")])
+    monkeypatch.setenv("_FAIRQUE_COMPLETE", "bash_complete")
+    monkeypatch.setenv(
+        "COMP_WORDS",
+        f"fairque --redis-url {q.config.redis.url} --queue {q.session.queue.name} pause --user al",
+    )
+    monkeypatch.setenv("COMP_CWORD", "7")
+    r = CliRunner().invoke(cli, [], prog_name="fairque")
+    assert "alpha" in r.output and "alpine" in r.output and "beta" not in r.output
