@@ -7,13 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import redis
 
 from fairque.server import free_port
 from tests.support.handlers import read_ledger
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,15 +25,6 @@ def fq(
         [sys.executable, "-m", "fairque.cli", "--redis-url", url, "--queue", queue, *args],
         capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=60, check=False,
     )  # fmt: skip
-
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_failing_run_then_dlq_requeue_all_yes_then_a_worker_completes_them(

@@ -10,6 +10,7 @@ from fairque import Priority, Task, TaskQueue, Worker
 from fairque.monitoring import Admin, Inspector
 from fairque.monitoring import inspect_ops as io
 from fairque.scheduler import ScheduledTask, TaskScheduler
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture
@@ -157,7 +158,7 @@ def test_workers_live_and_stale(cfg, q, ins, make_config):
     th = threading.Thread(target=w.run, daemon=True)
     th.start()
     try:
-        (info,) = _wait(ins.workers)
+        (info,) = wait_for(ins.workers)
         assert info.worker_id == "w1" and not info.stale and info.pid and info.kind == "sync"
     finally:
         w.stop()
@@ -167,15 +168,6 @@ def test_workers_live_and_stale(cfg, q, ins, make_config):
     q.client.zadd(q.session.keys.key("workers"), {"ghost": 1000})
     (ghost,) = ins.workers()
     assert ghost.worker_id == "ghost" and ghost.stale
-
-
-def _wait(fn, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := fn():
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def test_schedules_and_audit(cfg, q, ins):

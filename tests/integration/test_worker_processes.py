@@ -14,6 +14,7 @@ import pytest
 
 from fairque import Task, TaskQueue
 from tests.support.handlers import read_ledger
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,15 +60,6 @@ def spawn(server_url, queue_name, mode, tmp_path):
 def queue(make_config):
     with TaskQueue(make_config()) as q:
         yield q
-
-
-def wait_for(predicate, timeout=30.0, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
 
 
 def events(ledger, event, pid=None):

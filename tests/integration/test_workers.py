@@ -12,6 +12,7 @@ import pytest
 
 from fairque import AsyncWorker, Task, TaskHandler, TaskQueue, Worker
 from fairque.worker import HandlerRegistry
+from tests.support.waiting import wait_for
 
 
 class Harness:
@@ -51,15 +52,6 @@ def start_worker(worker_kind: str) -> Iterator[Callable[..., Harness]]:
     for h in started:
         if h.thread.is_alive():
             h.stop()
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture
