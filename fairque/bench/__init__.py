@@ -6,12 +6,15 @@ measured in the same run, because the machine is shared and noisy.
 
 from fairque.bench.common import BenchReport
 from fairque.bench.drain import run_drain
+from fairque.bench.fairness import run_fairness, run_weights
 from fairque.bench.inspect_scale import run_inspect
 from fairque.bench.scale_users import run_scale_users
 from fairque.bench.throughput import run_throughput
 
 SCENARIOS = {
     "throughput": run_throughput,
+    "fairness": run_fairness,
+    "weights": run_weights,
     "scale-users": run_scale_users,
     "drain": run_drain,
     "inspect": run_inspect,
@@ -21,7 +24,9 @@ __all__ = [
     "SCENARIOS",
     "BenchReport",
     "run_drain",
+    "run_fairness",
     "run_inspect",
     "run_scale_users",
     "run_throughput",
+    "run_weights",
 ]

@@ -27,6 +27,7 @@ class BenchReport(BaseModel):
     params: dict[str, Any]
     results: dict[str, Any] = Field(default_factory=dict)
     ratios: dict[str, float] = Field(default_factory=dict)
+    control: dict[str, Any] | None = None  # the FIFO control run of ``fairness``
 
 
 def server_facts(url: str) -> dict[str, Any]:

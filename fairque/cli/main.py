@@ -155,7 +155,7 @@ def bench(ctx: click.Context, scenario: str, tasks: int, out: str | None) -> Non
         with console.status(f"running {name}...") as status:
             progress = _status_updater(status, name)
             reports.append(SCENARIOS[name](ctx.obj.redis_url, tasks, progress))
-    docs = [r.model_dump(mode="json") for r in reports]
+    docs = [r.model_dump(mode="json", exclude_none=True) for r in reports]
     if out:
         with open(out, "w", encoding="utf-8") as fh:
             json.dump(docs[0] if len(docs) == 1 else docs, fh, indent=2)

@@ -61,19 +61,35 @@ def test_headless_demo_serves_every_tenant_fairly(server_url):
 
 def test_bench_json_has_the_documented_fields(server_url):
     result = CliRunner().invoke(
-        cli, ["--redis-url", server_url, "--json", "bench", "--scenario", "all", "--tasks", "200"]
+        cli, ["--redis-url", server_url, "--json", "bench", "--scenario", "all", "--tasks", "300"]
     )
     assert result.exit_code == 0, result.output
-    throughput, scale, drain, inspect = json.loads(result.output)
-    assert inspect["results"]["overview_round_trips"] == 2
-    for doc in (throughput, scale, drain, inspect):
-        assert set(doc) == {"scenario", "server", "params", "results", "ratios"}
+    docs = {d["scenario"]: d for d in json.loads(result.output)}
+    assert set(docs) == {"throughput", "fairness", "weights", "scale-users", "drain", "inspect"}
+    for doc in docs.values():
+        assert {"scenario", "server", "params", "results", "ratios"} <= set(doc)
+        assert doc["server"]["version"]
+    t = docs["throughput"]
     for field in ("push_per_s", "push_batch_per_s", "pop_complete_per_s", "e2e_per_s"):
-        assert throughput["results"][field] > 0
-    assert set(drain["results"]["e2e_per_s"]) == {"sync_x1", "sync_x2", "async_x1", "async_x2"}
-    assert all(v > 0 for v in drain["results"]["e2e_per_s"].values())
+        assert t["results"][field] > 0
+    for field in ("baseline_evalsha_per_s", "baseline_pipelined_per_s"):
+        assert t["results"][field] > 0
+    assert t["ratios"]["push_vs_evalsha"] > 0 and t["ratios"]["batch_vs_pipelined"] > 0
+    f = docs["fairness"]
+    assert 0 < f["results"]["jain_min"] <= f["results"]["jain_median"] <= 1
+    assert 0 < f["control"]["jain_median"] < f["results"]["jain_median"]  # FIFO is less fair
+    assert f["control"]["light_p99_wait_ms"] > f["results"]["light_p99_wait_ms"]
+    for field in ("light_p50_wait_ms", "light_p99_wait_ms", "light_p99_wait_unloaded_ms"):
+        assert f["results"][field] >= 0
+    assert f["ratios"]["light_p99_vs_fifo"] < 1
+    assert 0 <= docs["weights"]["results"]["share_error_max"] < 0.2
+    scale = docs["scale-users"]
     assert set(scale["results"]["pop_per_s_by_users"]) == {"1", "100", "1000", "10000"}
     assert scale["ratios"]["max_users_vs_one"] > 0
+    drain = docs["drain"]["results"]["e2e_per_s"]
+    assert set(drain) == {"sync_x1", "sync_x2", "async_x1", "async_x2"}
+    assert all(v > 0 for v in drain.values())
+    assert docs["inspect"]["results"]["overview_round_trips"] == 2
 
 
 def test_console_script_runs():
