@@ -1,0 +1,176 @@
+"""fairque against other Python queues: the same no-op drain, same server, same process count.
+
+    uv run --group peers python benchmarks/peers.py [--tasks 20000] [--processes 1,2] [--json]
+
+Each peer is installed into its own virtualenv under ``benchmarks/.venvs/`` (their pins clash:
+arq needs redis<6, taskiq-redis must match taskiq). Every driver in ``benchmarks/peers/``
+enqueues N tasks that each INCR a counter, starts the worker processes, and reports
+(N - 1) / (time of the last INCR - time of the first), so enqueueing and start-up are not
+counted for anyone. All run against one embedded Valkey, one after another, in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from fairque.server import EmbeddedServer
+
+HERE = Path(__file__).resolve().parent
+VENVS = HERE / ".venvs"
+# peer -> what to pip-install into its own virtualenv ("" = the project's own environment)
+PEERS: dict[str, str] = {
+    "fairque": "",
+    "huey": "huey redis",
+    "taskiq": "taskiq taskiq-redis",
+    "saq": "saq redis typing_extensions",
+    "dramatiq": "dramatiq[redis]",
+    "arq": "arq",
+    "streaq": "streaq redis",
+    "rq": "rq",
+}
+
+
+def uv() -> list[str]:
+    return ["uv"] if shutil.which("uv") else [sys.executable, "-m", "uv"]
+
+
+def python_for(peer: str) -> str | None:
+    """The interpreter that has ``peer`` installed (installing it the first time)."""
+    if not PEERS[peer]:
+        return sys.executable
+    venv = VENVS / peer
+    py = venv / "bin" / "python"
+    if not py.exists():
+        print(f"installing {peer} into {venv} ...", file=sys.stderr)
+        made = subprocess.run(
+            [*uv(), "venv", "-q", "--python", sys.executable, str(venv)], check=False
+        )
+        env = {**os.environ, "VIRTUAL_ENV": str(venv)}
+        got = subprocess.run(
+            [*uv(), "pip", "install", "-q", *PEERS[peer].split()], env=env, check=False
+        )
+        if made.returncode or got.returncode:
+            print(f"{peer}: could not be installed; skipped", file=sys.stderr)
+            shutil.rmtree(venv, ignore_errors=True)
+            return None
+    return str(py)
+
+
+def run_driver(peer: str, py: str, url: str, tasks: int, processes: int) -> dict[str, Any] | None:
+    env = {**os.environ, "PEERBENCH_URL": url, "PYTHONPATH": str(HERE / "peers")}
+    env.pop("VIRTUAL_ENV", None)
+    script = HERE / "peers" / f"{peer}_drain.py"
+    proc = subprocess.run(
+        [py, str(script), url, str(tasks), str(processes)],
+        cwd=HERE / "peers", env=env, capture_output=True, text=True, timeout=1200, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        print(
+            f"{peer} x{processes} failed: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr
+        )
+        return None
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--tasks", type=int, default=20000)
+    ap.add_argument("--processes", default="1,2", help="worker process counts, comma-separated")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per figure; the median is kept")
+    ap.add_argument("--peers", default=",".join(PEERS), help="which queues, comma-separated")
+    ap.add_argument("--json", action="store_true", help="print the JSON document only")
+    ap.add_argument("--out", help="also write the JSON document here")
+    args = ap.parse_args()
+    counts = [int(p) for p in args.processes.split(",")]
+    peers = [p for p in args.peers.split(",") if p in PEERS]
+    results: dict[str, dict[str, int]] = {}
+    versions: dict[str, str] = {}
+    with EmbeddedServer() as server:
+        client = redis.Redis.from_url(server.url)
+        info = client.info("server")
+        for peer in peers:
+            py = python_for(peer)
+            if py is None:
+                continue
+            for processes in counts:
+                runs = []
+                for _ in range(args.repeat):
+                    client.flushdb()
+                    got = run_driver(peer, py, server.url, args.tasks, processes)
+                    if got:
+                        runs.append(got["e2e_per_s"])
+                        versions[peer] = got["version"]
+                if runs:
+                    results.setdefault(peer, {})[f"x{processes}"] = round(statistics.median(runs))
+                    print(
+                        f"{peer} x{processes}: {results[peer][f'x{processes}']:,}/s",
+                        file=sys.stderr,
+                    )
+    ratios = {
+        f"vs_{peer}_x{p}": round(results["fairque"][f"x{p}"] / r[f"x{p}"], 2)
+        for peer, r in results.items()
+        if peer != "fairque" and "fairque" in results
+        for p in counts
+        if f"x{p}" in r and f"x{p}" in results["fairque"]
+    }
+    doc = {
+        "scenario": "peers",
+        "server": {
+            "server": info.get("server_name", "redis"),
+            "version": info.get("valkey_version") or info.get("redis_version"),
+            "python": platform.python_version(),
+            "cores": os.cpu_count(),
+        },
+        "params": {"tasks": args.tasks, "processes": counts, "repeat": args.repeat},
+        "versions": versions,
+        "results": {"e2e_per_s": results},
+        "ratios": ratios,
+    }
+    if args.out:
+        Path(args.out).write_text(json.dumps(doc, indent=2))
+    if args.json:
+        print(json.dumps(doc))
+        return
+    print_table(doc, counts)
+
+
+def print_table(doc: dict[str, Any], counts: list[int]) -> None:
+    results = doc["results"]["e2e_per_s"]
+    head = "| queue | version | " + " | ".join(f"{p} proc/s" for p in counts) + " | fairque / it |"
+    print(head)
+    print("|" + "---|" * (3 + len(counts)))
+    for peer, r in sorted(results.items(), key=lambda kv: -kv[1].get(f"x{counts[-1]}", 0)):
+        ratio = " / ".join(
+            f"{results['fairque'][f'x{p}'] / r[f'x{p}']:.2f}"
+            for p in counts
+            if f"x{p}" in r and "fairque" in results
+        )
+        cells = " | ".join(f"{r.get(f'x{p}', 0):,}" for p in counts)
+        print(f"| {peer} | {doc['versions'].get(peer, '')} | {cells} | {ratio} |")
+    try:
+        import plotext as plt
+    except ImportError:
+        return
+    names = list(results)
+    plt.simple_multiple_bar(names, [[results[n].get(f"x{p}", 0) for n in names] for p in counts],
+                            labels=[f"{p} process(es)" for p in counts], width=100,
+                            title="no-op tasks drained per second")  # fmt: skip
+    plt.show()
+
+
+if __name__ == "__main__":
+    main()

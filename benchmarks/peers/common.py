@@ -1,0 +1,84 @@
+"""Shared by every peer driver: the counting task body, worker processes, the measurement.
+
+Every driver enqueues N no-op tasks that each INCR a counter, then starts P worker processes;
+the rate is (N - 1) / (time of the last INCR - time of the first), so neither enqueueing nor
+worker start-up is counted, for any queue.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+KEY = "peerbench:count"
+HERE = Path(__file__).resolve().parent
+TIMEOUT = 600.0
+
+
+def parse_args() -> tuple[str, int, int]:
+    """URL, tasks, worker processes."""
+    return sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+
+
+def reset(client: Any) -> None:
+    client.delete(KEY, KEY + ":start", KEY + ":end")
+
+
+def count(client: Any, n: int) -> None:
+    """The task body (sync clients)."""
+    c = client.incr(KEY)
+    if c == 1:
+        client.set(KEY + ":start", repr(time.time()))
+    if c == n:
+        client.set(KEY + ":end", repr(time.time()))
+
+
+async def count_async(client: Any, n: int) -> None:
+    """The task body (asyncio clients)."""
+    c = await client.incr(KEY)
+    if c == 1:
+        await client.set(KEY + ":start", repr(time.time()))
+    if c == n:
+        await client.set(KEY + ":end", repr(time.time()))
+
+
+def spawn(args: list[str], processes: int) -> list[subprocess.Popen[bytes]]:
+    env = {**os.environ, "PYTHONPATH": str(HERE)}
+    return [
+        subprocess.Popen(
+            args, cwd=HERE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for _ in range(processes)
+    ]
+
+
+def measure(client: Any, n: int, procs: list[subprocess.Popen[bytes]]) -> float:
+    """Wait for the last task, stop the workers, return tasks per second."""
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        while client.get(KEY + ":end") is None:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"timed out at {client.get(KEY)} of {n} tasks")
+            if all(p.poll() is not None for p in procs):
+                raise SystemExit(f"workers exited at {client.get(KEY)} of {n} tasks")
+            time.sleep(0.01)
+        start = float(client.get(KEY + ":start"))
+        end = float(client.get(KEY + ":end"))
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return (n - 1) / (end - start)
+
+
+def report(peer: str, version: str, rate: float, **extra: Any) -> None:
+    print(json.dumps({"peer": peer, "version": version, "e2e_per_s": round(rate), **extra}))

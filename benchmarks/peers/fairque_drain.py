@@ -1,0 +1,40 @@
+"""fairque: thread workers (8 per process), tasks pushed with push_batch."""
+
+from __future__ import annotations
+
+import sys
+
+import redis
+from common import count, measure, parse_args, report, reset, spawn
+
+from fairque import FairQueueConfig, Task, TaskQueue, __version__
+
+client: redis.Redis | None = None
+
+
+def noop(task: Task) -> None:
+    global client
+    if client is None:
+        client = redis.Redis.from_url(task.payload["url"])
+    count(client, task.payload["n"])
+
+
+def main() -> None:
+    url, n, processes = parse_args()
+    r = redis.Redis.from_url(url)
+    reset(r)
+    config = FairQueueConfig(redis={"url": url}, queue={"name": "peerbench"})
+    with TaskQueue(config) as q:
+        for i in range(0, n, 2000):
+            chunk = range(i, min(i + 2000, n))
+            q.push_batch([Task.create(f"user-{j % 10}", 3, {"n": n, "url": url}) for j in chunk])
+    cmd = [
+        *(sys.executable, "-m", "fairque.cli", "--redis-url", url, "--queue", "peerbench"),
+        *("worker", "--handler", "fairque_drain:noop", "--concurrency", "8"),
+    ]
+    rate = measure(r, n, spawn(cmd, processes))
+    report("fairque", __version__, rate, concurrency="8 threads")
+
+
+if __name__ == "__main__":
+    main()

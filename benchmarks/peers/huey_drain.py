@@ -1,0 +1,49 @@
+"""huey (Redis): thread consumer, 8 threads per process."""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib.metadata import version
+
+import redis
+from common import count, measure, parse_args, report, reset, spawn
+from huey import RedisHuey
+
+URL = os.environ.get("PEERBENCH_URL", "redis://127.0.0.1:6379/0")
+huey = RedisHuey("peerbench", url=URL, results=False)
+_client: redis.Redis | None = None
+
+
+@huey.task()
+def noop(n: int) -> None:
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(URL)
+    count(_client, n)
+
+
+def main() -> None:
+    url, n, processes = parse_args()
+    assert url == URL, "run through benchmarks/peers.py (it sets PEERBENCH_URL)"
+    r = redis.Redis.from_url(url)
+    reset(r)
+    import huey_drain
+
+    for _ in range(n):
+        huey_drain.noop(n)
+    cmd = [
+        sys.executable,
+        "-m",
+        "huey.bin.huey_consumer",
+        "huey_drain.huey",
+        "-w",
+        "8",
+        "-k",
+        "thread",
+    ]
+    report("huey", version("huey"), measure(r, n, spawn(cmd, processes)), concurrency="8 threads")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""SAQ: concurrency 32 per process."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from importlib.metadata import version
+from typing import Any
+
+import redis
+import redis.asyncio as aredis
+from common import count_async, measure, parse_args, report, reset, spawn
+from saq import Queue
+
+_client: aredis.Redis | None = None
+
+
+async def noop(ctx: dict[str, Any], *, url: str, n: int) -> None:
+    global _client
+    if _client is None:
+        _client = aredis.Redis.from_url(url)
+    await count_async(_client, n)
+
+
+async def enqueue(url: str, n: int) -> None:
+    queue = Queue.from_url(url, name="peerbench")
+    await queue.connect()
+    for i in range(0, n, 500):
+        await asyncio.gather(
+            *[queue.enqueue("noop", url=url, n=n) for _ in range(i, min(i + 500, n))]
+        )
+    await queue.disconnect()
+
+
+def main() -> None:
+    url, n, processes = parse_args()
+    r = redis.Redis.from_url(url)
+    reset(r)
+    asyncio.run(enqueue(url, n))
+    code = (
+        "import asyncio, saq, saq_drain\n"
+        "async def main():\n"
+        f"    q = saq.Queue.from_url({url!r}, name='peerbench')\n"
+        "    await saq.Worker(q, functions=[saq_drain.noop], concurrency=32).start()\n"
+        "asyncio.run(main())\n"
+    )
+    rate = measure(r, n, spawn([sys.executable, "-c", code], processes))
+    report("saq", version("saq"), rate, concurrency="32")
+
+
+if __name__ == "__main__":
+    main()

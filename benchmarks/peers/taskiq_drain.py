@@ -1,0 +1,52 @@
+"""taskiq with taskiq-redis (Redis streams): 32 async tasks per process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from importlib.metadata import version
+
+import redis
+import redis.asyncio as aredis
+from common import count_async, measure, parse_args, report, reset, spawn
+from taskiq_redis import RedisStreamBroker
+
+URL = os.environ.get("PEERBENCH_URL", "redis://127.0.0.1:6379/0")
+broker = RedisStreamBroker(URL)
+_client: aredis.Redis | None = None
+
+
+@broker.task(task_name="noop")
+async def noop(n: int) -> None:
+    global _client
+    if _client is None:
+        _client = aredis.Redis.from_url(URL)
+    await count_async(_client, n)
+
+
+async def enqueue(n: int) -> None:
+    await broker.startup()
+    for i in range(0, n, 500):
+        await asyncio.gather(*[noop.kiq(n) for _ in range(i, min(i + 500, n))])
+    await broker.shutdown()
+
+
+def main() -> None:
+    url, n, processes = parse_args()
+    assert url == URL, "run through benchmarks/peers.py (it sets PEERBENCH_URL)"
+    r = redis.Redis.from_url(url)
+    reset(r)
+    cmd = [sys.executable, "-m", "taskiq", "worker", "taskiq_drain:broker", "--workers", "1",
+           "--max-async-tasks", "32"]  # fmt: skip
+    procs = spawn(cmd, processes)  # streams: the consumer group must exist before enqueueing
+    time.sleep(3)
+    import taskiq_drain
+
+    asyncio.run(taskiq_drain.enqueue(n))
+    report("taskiq", version("taskiq"), measure(r, n, procs), concurrency="32 async")
+
+
+if __name__ == "__main__":
+    main()
