@@ -222,39 +222,52 @@ def _parse_task(row: list[Any], worker_id: str) -> tuple[Task | None, str]:
 CORRUPT_RETRIES = 4
 
 
-def pop(s: QueueSession, count: int = 1) -> Op[list[Task]]:
-    """Lease up to ``count`` tasks, each picked by the fair round-robin."""
+def _pop_call(s: QueueSession, count: int) -> ScriptCall:
+    return s.call(
+        "pop",
+        s.aging_us,
+        s.worker_id or "-",
+        s.lease_ms,
+        count,
+        s.queue.promote_batch,
+        s.scope.home,
+        s.scope.steal,
+        *s.reap_policy,
+        secrets.token_hex(6),
+    )
+
+
+def _take_rows(s: QueueSession, rows: list[Any], tasks: list[Task]) -> ScriptCall | None:
+    """Parse popped rows into ``tasks``; returns the call burying corrupt ones, if any."""
+    worker = s.worker_id or "-"
+    corrupt: list[str | int | float] = []
+    for row in rows:
+        task, why = _parse_task(row, worker)
+        if task is not None:
+            tasks.append(task)
+        else:  # bury it at once so no worker sees it and nobody retries it
+            corrupt += [row[0], row[8], why, "CorruptTask", "", -1]
+    if not corrupt:
+        return None
+    return s.call("fail", s.aging_us, s.queue.max_attempts, len(corrupt) // 6, *corrupt)
+
+
+def _check_count(count: int) -> None:
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"count must be an integer >= 1, got {count!r}")
-    worker = s.worker_id or "-"
+
+
+def pop(s: QueueSession, count: int = 1) -> Op[list[Task]]:
+    """Lease up to ``count`` tasks, each picked by the fair round-robin."""
+    _check_count(count)
     tasks: list[Task] = []
     for _ in range(CORRUPT_RETRIES):
-        rows = yield s.call(
-            "pop",
-            s.aging_us,
-            worker,
-            s.lease_ms,
-            count - len(tasks),
-            s.queue.promote_batch,
-            s.scope.home,
-            s.scope.steal,
-            *s.reap_policy,
-            secrets.token_hex(6),
-        )
-        corrupt: list[str | int | float] = []
-        for row in rows:
-            task, why = _parse_task(row, worker)
-            if task is not None:
-                tasks.append(task)
-            else:  # bury it at once so no worker sees it and nobody retries it
-                corrupt += [row[0], row[8], why, "CorruptTask", "", -1]
-        if not corrupt:
+        rows = yield _pop_call(s, count - len(tasks))
+        bury = _take_rows(s, rows, tasks)
+        if bury is None:
             break
-        yield s.call("fail", s.aging_us, s.queue.max_attempts, len(corrupt) // 6, *corrupt)
+        yield bury
     return tasks
-
-
-# -------------------------------------------------------------------------- complete / fail
 
 
 def _lease_of(task: Task) -> Lease:
@@ -263,18 +276,23 @@ def _lease_of(task: Task) -> Lease:
     return task.lease
 
 
-def complete(s: QueueSession, items: Iterable[tuple[Task, Any]]) -> Op[list[AckResult]]:
-    """Acknowledge finished tasks, storing each JSON result for ``result_ttl``."""
+def _complete_call(s: QueueSession, items: Iterable[tuple[Task, Any]]) -> ScriptCall | None:
     args: list[str | int | float] = []
-    n = 0
     for task, result in items:
         lease = _lease_of(task)
         text = "" if result is None else encode_json(result, what="result")
         args += [task.task_id, lease.token, text]
-        n += 1
-    if n == 0:
+    if not args:
+        return None
+    return s.call("complete", round(s.queue.result_ttl * 1000), len(args) // 3, *args)
+
+
+def complete(s: QueueSession, items: Iterable[tuple[Task, Any]]) -> Op[list[AckResult]]:
+    """Acknowledge finished tasks, storing each JSON result for ``result_ttl``."""
+    call = _complete_call(s, items)
+    if call is None:
         return []
-    reply = yield s.call("complete", round(s.queue.result_ttl * 1000), n, *args)
+    reply = yield call
     return [AckResult(r) for r in reply]
 
 
@@ -310,10 +328,8 @@ def failure_of(
     return Failure(task, str(error), error_type or "", "", retry)
 
 
-def fail(s: QueueSession, failures: Iterable[Failure]) -> Op[list[AckResult]]:
-    """Report failed attempts: retried after a backoff, or buried in the DLQ when exhausted."""
+def _fail_call(s: QueueSession, failures: Iterable[Failure]) -> ScriptCall | None:
     args: list[str | int | float] = []
-    n = 0
     for f in failures:
         lease = _lease_of(f.task)
         delay = backoff_ms(s, lease.attempt) if f.retry else -1
@@ -325,11 +341,40 @@ def fail(s: QueueSession, failures: Iterable[Failure]) -> Op[list[AckResult]]:
             f.traceback[-TRACEBACK_TAIL:],
             delay,
         ]
-        n += 1
-    if n == 0:
+    if not args:
+        return None
+    return s.call("fail", s.aging_us, s.queue.max_attempts, len(args) // 6, *args)
+
+
+def fail(s: QueueSession, failures: Iterable[Failure]) -> Op[list[AckResult]]:
+    """Report failed attempts: retried after a backoff, or buried in the DLQ when exhausted."""
+    call = _fail_call(s, failures)
+    if call is None:
         return []
-    reply = yield s.call("fail", s.aging_us, s.queue.max_attempts, n, *args)
+    reply = yield call
     return [AckResult(r) for r in reply]
+
+
+def ack_and_pop(
+    s: QueueSession,
+    completes: Sequence[tuple[Task, Any]],
+    failures: Sequence[Failure],
+    count: int,
+) -> Op[list[Task]]:
+    """A worker's round trip: acknowledge what finished and lease up to ``count`` more, in one
+    pipeline (the acks run first, so slots and caps they free count for the pop)."""
+    calls: list[Call] = [c for c in (_complete_call(s, completes), _fail_call(s, failures)) if c]
+    if count > 0:
+        calls.append(_pop_call(s, count))
+    if not calls:
+        return []
+    replies = yield calls
+    tasks: list[Task] = []
+    if count > 0:
+        bury = _take_rows(s, replies[-1], tasks)
+        if bury is not None:
+            yield bury
+    return tasks
 
 
 def _token_args(tasks: Iterable[Task]) -> list[str | int | float]:

@@ -125,23 +125,25 @@ class AsyncWorker:
         while not self._results.empty():
             self._pending.append(self._results.get_nowait())
 
-    async def _acknowledge(self) -> None:
-        if not self._pending:
-            return
+    async def _exchange(self, fetch: bool) -> int:
+        """Acknowledge what finished and lease more in one round trip; returns how many."""
         outcomes, self._pending = self._pending, []
         for o in outcomes:
             self._tasks.pop(o.running.task.task_id, None)
-        completes, failures = self.core.settle(outcomes)
         try:
-            if completes:
-                await self.queue.complete_many(completes)
-            if failures:
-                await self.queue.fail_many(failures)
+            tasks = await self.queue.run(self.core.exchange_op(self.queue.session, outcomes, fetch))
         except FairQueueError:
-            self._pending = outcomes
-            for o in outcomes:
-                self.core.running[o.running.task.task_id] = o.running
+            self.core.restore(outcomes)
+            self._pending = outcomes + self._pending
             raise
+        for task in tasks:
+            run = self.core.accept(task)
+            if run.handler is None:
+                self._pending.append(self.core.unresolved(run))
+            else:
+                self._tasks[task.task_id] = asyncio.create_task(self._execute(run))
+        self.core.last_contact = time.monotonic()
+        return len(tasks)
 
     async def _beat(self) -> None:
         if self.core.beat_due():
@@ -150,21 +152,10 @@ class AsyncWorker:
 
     async def _tick(self) -> None:
         await self._collect(0)
-        await self._acknowledge()
         await self._beat()
-        got = 0
-        free = self.core.free_slots()
-        if free:
-            for task in await self.queue.pop_many(free):
-                got += 1
-                run = self.core.accept(task)
-                if run.handler is None:
-                    self._pending.append(self.core.unresolved(run))
-                else:
-                    self._tasks[task.task_id] = asyncio.create_task(self._execute(run))
-            self.core.last_contact = time.monotonic()
+        got = await self._exchange(fetch=True)
         delay = self.core.poll_delay(got > 0)
-        if not free or delay:
+        if not self.core.free_slots() or delay:
             await self._collect(delay or self.core.settings.poll_interval)
 
     async def _shutdown(self) -> None:
@@ -174,10 +165,10 @@ class AsyncWorker:
         try:
             while core.held_tasks() and time.monotonic() < deadline:
                 await self._collect(min(0.05, max(deadline - time.monotonic(), 0.001)))
-                await self._acknowledge()
+                await self._exchange(fetch=False)
                 await self._beat()
             await self._collect(0)
-            await self._acknowledge()
+            await self._exchange(fetch=False)
             unfinished = core.held_tasks()
             for t in self._tasks.values():
                 t.cancel()

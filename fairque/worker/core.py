@@ -207,6 +207,24 @@ class WorkerCore:
                 self.processed += 1
         return completes, failures
 
+    def restore(self, outcomes: list[Outcome]) -> None:
+        """Undo :meth:`settle` when the acknowledgements could not be sent (retried later)."""
+        for o in outcomes:
+            self.running[o.running.task.task_id] = o.running
+            if o.failure is not None:
+                self.failed -= 1
+            else:
+                self.processed -= 1
+
+    def exchange_op(
+        self, session: ops.QueueSession, outcomes: list[Outcome], fetch: bool
+    ) -> ops.Op[list[Task]]:
+        """Settle ``outcomes`` and, in one round trip, acknowledge them and lease as many
+        tasks as there are free slots (none when ``fetch`` is false)."""
+        completes, failures = self.settle(outcomes)
+        count = self.free_slots() if fetch else 0
+        return ops.ack_and_pop(session, completes, failures, count)
+
     # -- beats and registry -----------------------------------------------------------------
 
     def beat_due(self) -> bool:

@@ -125,46 +125,41 @@ class Worker:
         except queue.Empty:
             pass
 
-    def _acknowledge(self) -> None:
+    def _expire(self) -> None:
+        """Fail the runs past their time limit and give their slots to fresh threads."""
         for run in self.core.expired():
             self._pending.append(self.core.timeout_outcome(run))
             _hook(run.handler.on_timeout if run.handler else None, run.task)
             self._spawn_runner()
-        if not self._pending:
-            return
+
+    def _exchange(self, fetch: bool) -> int:
+        """Acknowledge what finished and lease more in one round trip; returns how many."""
         outcomes, self._pending = self._pending, []
-        completes, failures = self.core.settle(outcomes)
         try:
-            if completes:
-                self.queue.complete_many(completes)
-            if failures:
-                self.queue.fail_many(failures)
+            tasks = self.queue.run(self.core.exchange_op(self.queue.session, outcomes, fetch))
         except FairQueueError:
             # Keep them for the next tick: the leases are still ours until they expire.
-            self._pending = outcomes
-            for o in outcomes:
-                self.core.running[o.running.task.task_id] = o.running
+            self.core.restore(outcomes)
+            self._pending = outcomes + self._pending
             raise
+        for task in tasks:
+            run = self.core.accept(task)
+            if run.handler is None:
+                self._pending.append(self.core.unresolved(run))
+            else:
+                self._jobs.put(run)
+        self.core.last_contact = time.monotonic()
+        return len(tasks)
 
     def _tick(self) -> None:
         self._collect(0)
-        self._acknowledge()
+        self._expire()
         if self.core.beat_due():
             self.queue.run(self.core.beat_op(self.queue.session))
             self.core.beat_done()
-        got = 0
-        free = self.core.free_slots()
-        if free:
-            for task in self.queue.pop_many(free):
-                got += 1
-                run = self.core.accept(task)
-                if run.handler is None:
-                    self._pending.append(self.core.unresolved(run))
-                else:
-                    self._jobs.put(run)
-            self.core.last_contact = time.monotonic()
+        got = self._exchange(fetch=True)
         delay = self.core.poll_delay(got > 0)
-        if not free or delay:
+        if not self.core.free_slots() or delay:
             self._collect(delay or self.core.settings.poll_interval)
 
     def _shutdown(self) -> None:
@@ -174,12 +169,13 @@ class Worker:
         try:
             while core.held_tasks() and time.monotonic() < deadline:
                 self._collect(min(0.05, max(deadline - time.monotonic(), 0)))
-                self._acknowledge()
+                self._expire()
+                self._exchange(fetch=False)
                 if core.beat_due():
                     self.queue.run(core.beat_op(self.queue.session))
                     core.beat_done()
             self._collect(0)
-            self._acknowledge()
+            self._exchange(fetch=False)
             unfinished = core.held_tasks()
             for run in core.running.values():
                 run.abandoned = True

@@ -13,14 +13,11 @@ local function fstr(x) return string.format('%.17g', x) end
 -- Per-minute buckets (throughput, served and pushed per user) expire after two hours.
 local MINUTE = math.floor(NOW_MS / 60000)
 local BUCKET_TTL = 7200
-local touched = {}
 local function bump(name, field, n)
   local k = K[name](MINUTE)
-  redis.call('HINCRBY', k, field, n)
-  if not touched[k] then
-    touched[k] = true
-    redis.call('EXPIRE', k, BUCKET_TTL)
-  end
+  -- The first increment of a field in a bucket sets the bucket's TTL: a handful of EXPIREs
+  -- per bucket rather than one per call.
+  if redis.call('HINCRBY', k, field, n) == n then redis.call('EXPIRE', k, BUCKET_TTL) end
 end
 
 -- Mirrored configuration of a user: pool name, weight, max_inflight (0 = no cap). An entry
@@ -69,16 +66,10 @@ local function activate(user)
   return true
 end
 
--- A strictly increasing enqueue clock (µs): FIFO order even within one microsecond and
--- immune to the server clock stepping back.
-local SEQ = nil
+-- The enqueue clock (µs, server time). FIFO order comes from the lists themselves; the clock
+-- is only compared across priorities (aging) and read for ages, so equal values are harmless.
 local function next_seq()
-  if not SEQ then SEQ = tonumber(redis.call('HGET', K.meta(), 'seq') or '0') end
-  if NOW_US > SEQ then SEQ = NOW_US else SEQ = SEQ + 1 end
-  return SEQ
-end
-local function save_seq()
-  if SEQ then redis.call('HSET', K.meta(), 'seq', istr(SEQ)) end
+  return NOW_US
 end
 
 -- Append a task to its user's queue of its priority: a FIFO list of "<seq>|<task id>", the

@@ -33,5 +33,4 @@ if pending_count(user) == 0 then
     redis.call('HSET', K.pass(), user, score)
   end
 end
-save_seq()
 return out

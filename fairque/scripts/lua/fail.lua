@@ -46,5 +46,4 @@ for i = 0, n - 1 do
     lease_ended(id, f[3])
   end
 end
-save_seq()
 return out

@@ -53,7 +53,6 @@ for _, id in ipairs(due) do
     count('phantom')
   end
 end
-save_seq()
 
 -- 2. Fair pick: the lowest pass over the home pools, else over the steal pools.
 local home = pools_of(ARGV[7])

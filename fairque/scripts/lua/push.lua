@@ -37,9 +37,15 @@ for i = 0, n - 1 do
   end
 end
 
--- Pass 2: write.
+-- Pass 2: write the task hashes; queue entries and counters are gathered per list and per
+-- user, so a batch costs two calls per task plus a few per user.
 local out = {}
 local created = 0
+local seq = istr(next_seq())
+local lists, list_order = {}, {}
+local by_user, user_order, by_user_pri = {}, {}, {}
+local ready_total = 0
+local pushed_by = {}
 for i = 0, n - 1 do
   local b = 5 + i * W
   local id, user, pri = ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2])
@@ -54,19 +60,40 @@ for i = 0, n - 1 do
     if due > NOW_MS then state = 'delayed' end
     redis.call('HSET', K.task(id), 'id', id, 'user', user, 'pri', ARGV[b + 2],
       'payload', ARGV[b + 3], 'handler', ARGV[b + 4], 'max_att', ARGV[b + 5], 'att', '0',
-      'state', state, 'created', istr(NOW_MS))
+      'state', state, 'created', istr(NOW_MS), 'seq', seq)
     if state == 'delayed' then
       redis.call('HSET', K.task(id), 'due', istr(due))
       redis.call('ZADD', K.delayed(), istr(due), id)
-    elseif enqueue_ready(id, user, pri) then
-      activate(user)
+    else
+      local lk = K.prio(user, pri)
+      if not lists[lk] then lists[lk] = {}; list_order[#list_order + 1] = lk end
+      local entries = lists[lk]
+      entries[#entries + 1] = seq .. '|' .. id
+      if not by_user[user] then by_user[user] = 0; user_order[#user_order + 1] = user end
+      by_user[user] = by_user[user] + 1
+      local f = user .. '|' .. pri
+      by_user_pri[f] = (by_user_pri[f] or 0) + 1
+      ready_total = ready_total + 1
     end
+    pushed_by[user] = (pushed_by[user] or 0) + 1
     existing[id] = state
     created = created + 1
-    bump('psh', user, 1)
     out[#out + 1] = id; out[#out + 1] = 1; out[#out + 1] = state
   end
 end
-save_seq()
+for _, lk in ipairs(list_order) do
+  local entries = lists[lk]
+  for s = 1, #entries, 1000 do
+    redis.call('RPUSH', lk, unpack(entries, s, math.min(s + 999, #entries)))
+  end
+end
+for f, c in pairs(by_user_pri) do redis.call('HINCRBY', K.backlog(), f, c) end
+if ready_total > 0 then redis.call('HINCRBY', K.backlog(), '*', ready_total) end
+for _, user in ipairs(user_order) do
+  local c = by_user[user]
+  -- The user's queues were empty before this batch: it may enter the round-robin.
+  if tonumber(redis.call('ZINCRBY', K.ubacklog(), c, user)) == c then activate(user) end
+end
+for user, c in pairs(pushed_by) do bump('psh', user, c) end
 if created > 0 then count('pushed', created) end
 return out

@@ -26,5 +26,4 @@ for i = 0, n - 1 do
     out[#out + 1] = 'ok'
   end
 end
-save_seq()
 return out

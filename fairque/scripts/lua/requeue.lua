@@ -20,5 +20,4 @@ for i = 3, #ARGV do
     out[#out + 1] = 'missing'
   end
 end
-save_seq()
 return out
