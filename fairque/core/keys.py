@@ -111,10 +111,13 @@ class QueueKeys:
         return self.key("ready", pool=pool)
 
 
-def lua_key_functions() -> str:
-    """Lua functions ``K.<name>(id)`` building each key from ``PREFIX`` (set by the script)."""
+def lua_key_functions(only: set[str] | None = None) -> str:
+    """Lua functions ``K.<name>(id)`` building each key from ``PREFIX`` (set by the script);
+    ``only`` limits them to the names a script uses."""
     lines = ["local K = {}"]
     for name, template in TEMPLATES.items():
+        if only is not None and name not in only:
+            continue
         params = _FIELD.findall(template)
         body = "PREFIX .. '" + _FIELD.sub(lambda m: "' .. " + m.group(1) + " .. '", template) + "'"
         body = body.replace(" .. ''", "")

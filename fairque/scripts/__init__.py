@@ -10,6 +10,7 @@ takes ``KEYS[1]`` = the queue's meta key (which routes it to the queue's slot) a
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -49,19 +50,65 @@ def _read(name: str) -> str:
     return resources.files(__package__).joinpath("lua", f"{name}.lua").read_text("utf-8")
 
 
+_FUNCTION = re.compile(r"^local function (\w+)\(")
+_KEY_USE = re.compile(r"\bK\.(\w+)")
+
+
+def _blocks(common: str) -> list[tuple[str | None, str]]:
+    """``common.lua`` as (function name, text) blocks; other lines are (None, line)."""
+    lines = common.splitlines(keepends=True)
+    blocks: list[tuple[str | None, str]] = []
+    i = 0
+    while i < len(lines):
+        match = _FUNCTION.match(lines[i])
+        if match is None:
+            blocks.append((None, lines[i]))
+            i += 1
+            continue
+        j = i
+        if not lines[i].rstrip().endswith(" end"):  # not a one-line function
+            while lines[j].rstrip() != "end":
+                j += 1
+        blocks.append((match.group(1), "".join(lines[i : j + 1])))
+        i = j + 1
+    return blocks
+
+
+def _needed_common(body: str) -> str:
+    """The parts of ``common.lua`` that ``body`` uses, directly or through each other.
+
+    Scripts run their whole source on every call, so defining helpers (closures) a script
+    never calls is measurable work on the hot path; this leaves them out."""
+    blocks = _blocks(_read("common"))
+    text = body + "".join(t for n, t in blocks if n is None)
+    needed: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for fn, block in blocks:
+            if fn and fn not in needed and re.search(rf"\b{fn}\(", text):
+                needed.add(fn)
+                text += block
+                grew = True
+    return "".join(t for n, t in blocks if n is None or n in needed)
+
+
 @cache
 def load_script(name: str) -> LuaScript:
     """Compose script ``name`` (cached)."""
     if name not in SCRIPT_NAMES:
         raise KeyError(f"no Lua script named {name!r}")
+    body = _read(name)
+    common = _needed_common(body)
+    keys = set(_KEY_USE.findall(common + body)) | {"meta"}
     source = "\n".join(
         [
             f"-- fairque script: {name}",
             "local PREFIX = ARGV[1]",
             f"local DEFAULT_DLQ_MAX = {QueueConfig().dlq_max}",
-            lua_key_functions(),
-            _read("common"),
-            _read(name),
+            lua_key_functions(keys),
+            common,
+            body,
         ]
     )
     return LuaScript(name, source, hashlib.sha1(source.encode("utf-8")).hexdigest())

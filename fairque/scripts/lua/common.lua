@@ -13,8 +13,8 @@ local function fstr(x) return string.format('%.17g', x) end
 -- Per-minute buckets (throughput, served and pushed per user) expire after two hours.
 local MINUTE = math.floor(NOW_MS / 60000)
 local BUCKET_TTL = 7200
-local function bump(name, field, n)
-  local k = K[name](MINUTE)
+local function bump(bucket, field, n)
+  local k = bucket(MINUTE)
   -- The first increment of a field in a bucket sets the bucket's TTL: a handful of EXPIREs
   -- per bucket rather than one per call.
   if redis.call('HINCRBY', k, field, n) == n then redis.call('EXPIRE', k, BUCKET_TTL) end
@@ -96,7 +96,7 @@ end
 
 local function count(event, n)
   redis.call('HINCRBY', K.stats(), event, n or 1)
-  bump('tp', event, n or 1)
+  bump(K.tp, event, n or 1)
 end
 
 -- A lease ended (complete, fail, expiry, release): free the user's in-flight slot and, for

@@ -98,7 +98,7 @@ end
 local WAIT_BOUNDS = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}
 local function record_wait(user, wait)
   if wait < 0 then wait = 0 end
-  bump('srv', user, 1)
+  bump(K.srv, user, 1)
   redis.call('LPUSH', K.waits(user), istr(wait))
   redis.call('LTRIM', K.waits(user), 0, 99)
   local le = '+Inf'
