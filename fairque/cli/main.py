@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +19,7 @@ from fairque.cli.admin_cmds import dlq, drain, pause, push, resume
 from fairque.cli.context import CliContext
 from fairque.cli.inspect_cmds import alerts, explain, info, task, user, users
 from fairque.cli.metrics_cmd import metrics
-from fairque.cli.output import SafetyRefusal
+from fairque.cli.output import SafetyRefusal, StopFlag
 from fairque.cli.schedule_cmd import schedule, scheduler
 from fairque.cli.worker_cmd import worker
 from fairque.core.exceptions import FairQueueError
@@ -125,14 +124,17 @@ def demo(ctx: click.Context, headless: bool, duration: float) -> None:
               help="Data directory (AOF on). Default: a temporary one.")  # fmt: skip
 def server(port: int, directory: str | None) -> None:
     """Run the embedded Valkey in the foreground, with AOF on, until Ctrl-C."""
-    srv = EmbeddedServer(port=port, directory=directory, appendonly=True).start()
-    console.print(f"Valkey ({srv.binary}) listening on {srv.url}; data in {srv.directory}")
-    console.print("export FAIRQUE_REDIS_URL=" + srv.url)
-    done = threading.Event()
+    # Handlers first: a signal during start-up must still stop the server we started. They
+    # only set a flag: taking a lock inside a signal handler can deadlock.
+    stop = StopFlag()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
+        signal.signal(sig, stop.set)
+    srv = EmbeddedServer(port=port, directory=directory, appendonly=True)
     try:
-        while not done.wait(0.5):
+        srv.start()
+        console.print(f"Valkey ({srv.binary}) listening on {srv.url}; data in {srv.directory}")
+        console.print("export FAIRQUE_REDIS_URL=" + srv.url)
+        while not stop.wait(0.5):
             if srv.process is None or srv.process.poll() is not None:
                 raise click.ClickException("the server exited; see " + str(srv.log_path))
     finally:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import signal
-import threading
 
 import click
 
 from fairque.cli.context import CliContext, pass_cli
+from fairque.cli.output import StopFlag
 from fairque.monitoring import Inspector
 from fairque.monitoring.metrics import dump, serve
 
@@ -28,10 +28,11 @@ def metrics_serve(cli: CliContext, port: int, addr: str, top_users: int) -> None
     inspector = Inspector(cli.config())
     server = serve(inspector, port=port, addr=addr, top_users=top_users)
     click.echo(f"serving metrics on http://{addr}:{port}/metrics")
-    done = threading.Event()
+    stop = StopFlag()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
-    done.wait()
+        signal.signal(sig, stop.set)
+    while not stop.wait(1.0):
+        pass
     server.shutdown()
     inspector.close()
 

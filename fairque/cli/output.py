@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -122,3 +123,20 @@ def parse_duration(text: str) -> float:
 
 
 Renderer = Callable[[Any], None]
+
+
+class StopFlag:
+    """Set by a signal handler, polled by a loop (no locks: safe inside a signal handler)."""
+
+    def __init__(self) -> None:
+        self.is_set = False
+
+    def set(self, *_: object) -> None:
+        self.is_set = True
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds`` in short steps; True once the flag is set."""
+        deadline = time.monotonic() + seconds
+        while not self.is_set and time.monotonic() < deadline:
+            time.sleep(min(0.05, seconds))
+        return self.is_set
