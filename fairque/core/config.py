@@ -48,6 +48,14 @@ class RedisConfig(_Section):
     socket_timeout: float = Field(default=5.0, gt=0)
     socket_connect_timeout: float = Field(default=5.0, gt=0)
     max_connections: int = Field(default=64, ge=1)
+    require_noeviction: bool = Field(
+        default=True, description="refuse a server whose maxmemory-policy may evict keys"
+    )
+    durability: Literal["none", "aof", "replicas"] = Field(
+        default="none", description="what a push waits for: nothing, an fsync, replicas"
+    )
+    durability_replicas: int = Field(default=1, ge=1, description="replicas to wait for")
+    durability_timeout_ms: int = Field(default=1000, ge=1, le=60_000)
 
 
 class UserSettings(_Section):

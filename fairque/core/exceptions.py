@@ -77,5 +77,14 @@ class ConnectionProblem(FairQueueError):
     """The server cannot be reached, refused the credentials, or broke the connection."""
 
 
+class UnsupportedServer(FairQueueError):
+    """The server is too old, or configured in a way that loses tasks (eviction)."""
+
+
+class DurabilityNotConfirmed(FairQueueError):
+    """A push was applied but not confirmed on disk / on replicas in time. Pushing the same
+    task again is safe (push is idempotent by task id)."""
+
+
 class EmbeddedServerError(FairQueueError):
     """The embedded Valkey could not be found or started."""

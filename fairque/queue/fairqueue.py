@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -13,10 +14,12 @@ from redis.commands.core import Script
 from fairque.core.config import FairQueueConfig
 from fairque.core.models import AckResult, DLQEntry, PushResult, QueueStats, Task, TaskInfo
 from fairque.queue import ops, reads
+from fairque.queue.server_checks import check_server
 from fairque.queue.transport import client_options, translate
 from fairque.scripts import all_scripts
 
 T = TypeVar("T")
+log = logging.getLogger("fairque.queue")
 
 
 class TaskQueue:
@@ -82,9 +85,11 @@ class TaskQueue:
         """Check the connection and mirror the users' configuration into the queue."""
         if not self._opened:
             try:
-                self.client.ping()
+                info = self.client.info()
             except redis.RedisError as exc:
                 raise translate(exc, self._url) from exc
+            for warning in check_server(info, self.config.redis):
+                log.warning("%s", warning)
             if not self.session.mirror.is_trivial:
                 self.run(ops.sync_config(self.session))
             self._opened = True

@@ -19,6 +19,7 @@ from typing import Any, TypeAlias, TypeVar
 from fairque.core.codec import decode_json, encode_json
 from fairque.core.config import FairQueueConfig
 from fairque.core.exceptions import (
+    DurabilityNotConfirmed,
     FairQueueError,
     InvalidPayload,
     ServerError,
@@ -172,12 +173,41 @@ def push(s: QueueSession, tasks: Sequence[Task]) -> Op[list[PushResult]]:
                 raise TypeError(f"push takes Task objects (Task.create), not {type(task).__name__}")
             args += _push_fields(s, task)
         calls.append(s.call("push", *args))
-    replies = [(yield calls[0])] if len(calls) == 1 else (yield calls)
+    wait = _durability_call(s)
+    if wait is not None:  # the wait rides in the same pipeline: still one round trip
+        *replies, acked = yield [*calls, wait]
+        _check_durability(s, acked)
+    else:
+        replies = [(yield calls[0])] if len(calls) == 1 else (yield calls)
     return [
         PushResult(task_id=r[i], created=bool(int(r[i + 1])), state=TaskState(r[i + 2]))
         for r in replies
         for i in range(0, len(r), 3)
     ]
+
+
+def _durability_call(s: QueueSession) -> CommandCall | None:
+    r = s.config.redis
+    if r.durability == "aof":
+        return CommandCall(("WAITAOF", 1, 0, r.durability_timeout_ms))
+    if r.durability == "replicas":
+        return CommandCall(("WAIT", r.durability_replicas, r.durability_timeout_ms))
+    return None
+
+
+def _check_durability(s: QueueSession, acked: Any) -> None:
+    r = s.config.redis
+    if r.durability == "aof":
+        if int(acked[0]) < 1:
+            raise DurabilityNotConfirmed(
+                f"push not confirmed on disk within {r.durability_timeout_ms} ms (WAITAOF); "
+                "pushing the same task again is safe"
+            )
+    elif int(acked) < r.durability_replicas:
+        raise DurabilityNotConfirmed(
+            f"push reached {int(acked)} of {r.durability_replicas} replicas within "
+            f"{r.durability_timeout_ms} ms (WAIT); pushing the same task again is safe"
+        )
 
 
 # ------------------------------------------------------------------------------------- pop
