@@ -1,0 +1,103 @@
+"""R3: kill -9 the server twice under load (AOF everysec), restart it: no acknowledged push is
+lost, the worker process never exits and resumes within 5 s of each restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from fairque import FairQueueConfig, FairQueueError, Task, TaskQueue
+from fairque.server import EmbeddedServer
+from tests.support.handlers import read_ledger
+from tests.support.waiting import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_worker(url: str, ledger: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "FAIRQUE_TEST_LEDGER": str(ledger),
+        "FAIRQUE_QUEUE__VISIBILITY_TIMEOUT": "2",
+        "FAIRQUE_REDIS__SOCKET_TIMEOUT": "1",
+    }
+    cmd = [
+        *(sys.executable, "-m", "fairque.cli", "--redis-url", url, "--queue", "crashy", "worker"),
+        *("--handler", "tests.support.handlers:record", "--concurrency", "4"),
+    ]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+class Producer(threading.Thread):
+    """Pushes tasks one by one, retrying each (idempotent) until acknowledged."""
+
+    def __init__(self, config: FairQueueConfig) -> None:
+        super().__init__(daemon=True)
+        self.config = config
+        self.acked: list[str] = []
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        with TaskQueue(self.config) as q:
+            i = 0
+            while not self.stopping.is_set():
+                task = Task.create(f"u{i % 5}", 3, {"sleep": 0.005}, task_id=f"t{i}")
+                while not self.stopping.is_set():
+                    try:
+                        q.push(task)
+                        self.acked.append(task.task_id)
+                        break
+                    except FairQueueError:
+                        time.sleep(0.05)
+                i += 1
+                time.sleep(0.002)
+
+
+def done_ids(ledger: Path) -> set[str]:
+    return {e[1] for e in read_ledger(str(ledger)) if e[0] == "done"}
+
+
+def test_server_crashes_lose_no_acknowledged_push_and_workers_resume(tmp_path):
+    server = EmbeddedServer(directory=tmp_path / "data", appendonly=True).start()
+    ledger = tmp_path / "ledger"
+    config = FairQueueConfig(
+        redis={"url": server.url, "socket_timeout": 1, "socket_connect_timeout": 0.5},
+        queue={"name": "crashy"},
+    )
+    worker = start_worker(server.url, ledger)
+    producer = Producer(config)
+    producer.start()
+    try:
+        for _ in range(2):
+            time.sleep(1.5)
+            server.kill()  # kill -9
+            time.sleep(0.5)
+            server.start()  # same port, same AOF
+            restarted = time.monotonic()
+            before = len(read_ledger(str(ledger)))
+            wait_for(lambda n=before: len(read_ledger(str(ledger))) > n + 5, timeout=5)
+            assert time.monotonic() - restarted <= 5
+            assert worker.poll() is None  # the worker rode it out
+        time.sleep(1.0)
+        producer.stopping.set()
+        producer.join(10)
+        acked = set(producer.acked)
+        wait_for(lambda: acked <= done_ids(ledger), timeout=30)
+        with TaskQueue(config) as q:
+            lost = [t for t in acked if q.get_task(t) is None]
+        assert lost == [], f"{len(lost)} acknowledged pushes lost"
+        assert len(acked) > 100
+    finally:
+        producer.stopping.set()
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        server.stop()
