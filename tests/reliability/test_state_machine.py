@@ -187,7 +187,7 @@ class QueueMachine(RuleBasedStateMachine):
             info = self.q.get_task(task_id)
             assert info is not None and info.state in ("ready", "dead"), info
             self.state[task_id] = info.state
-        live = {t: s for t, s in self.state.items()}
+        live = dict(self.state)
         inflight = set(self.raw.zrange(self.keys.key("inflight"), 0, -1))
         dlq = set(self.raw.zrange(self.keys.key("dlq"), 0, -1))
         queued: Counter[str] = Counter()
