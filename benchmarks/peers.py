@@ -1,6 +1,6 @@
 """fairque against other Python queues: the same no-op drain, same server, same process count.
 
-    uv run --group peers python benchmarks/peers.py [--tasks 20000] [--processes 1,2] [--json]
+    uv run python benchmarks/peers.py [--tasks 20000] [--processes 1,2] [--json]
 
 Each peer is installed into its own virtualenv under ``benchmarks/.venvs/`` (their pins clash:
 arq needs redis<6, taskiq-redis must match taskiq). Every driver in ``benchmarks/peers/``

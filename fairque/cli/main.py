@@ -16,6 +16,7 @@ from rich.table import Table
 from fairque import __version__
 from fairque.bench import SCENARIOS, BenchReport
 from fairque.cli.admin_cmds import dlq, drain, pause, push, resume
+from fairque.cli.charts import chart
 from fairque.cli.context import CliContext
 from fairque.cli.inspect_cmds import alerts, explain, info, task, user, users
 from fairque.cli.metrics_cmd import metrics
@@ -166,6 +167,9 @@ def bench(ctx: click.Context, scenario: str, tasks: int, out: str | None) -> Non
         return
     for report in reports:
         _print_report(report)
+        drawn = chart(report)
+        if drawn:
+            console.out(drawn, highlight=False)
 
 
 def _status_updater(status: Status, scenario: str) -> Callable[[str], None]:
