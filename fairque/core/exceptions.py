@@ -73,6 +73,10 @@ class ServerError(FairQueueError):
     """The server rejected an operation (script error, out of memory, wrong key type)."""
 
 
+class ServerOutOfMemory(ServerError):
+    """The server reached maxmemory (noeviction): writes are refused until memory frees."""
+
+
 class ConnectionProblem(FairQueueError):
     """The server cannot be reached, refused the credentials, or broke the connection."""
 

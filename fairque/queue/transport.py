@@ -7,7 +7,12 @@ from typing import Any
 import redis.exceptions as rex
 
 from fairque.core.config import RedisConfig
-from fairque.core.exceptions import ConnectionProblem, FairQueueError, ServerError
+from fairque.core.exceptions import (
+    ConnectionProblem,
+    FairQueueError,
+    ServerError,
+    ServerOutOfMemory,
+)
 from fairque.queue.ops import translate_error
 from fairque.util import mask_url
 
@@ -35,6 +40,8 @@ def translate(exc: Exception, url: str) -> FairQueueError:
     if isinstance(exc, rex.ResponseError):
         text = str(exc)
         if text.startswith("OOM"):
-            return ServerError(f"server is out of memory (maxmemory reached): {text}")
+            return ServerOutOfMemory(
+                f"server is out of memory (maxmemory reached; nothing was written): {text}"
+            )
         return translate_error(text)
     return ServerError(f"{type(exc).__name__}: {exc}")
