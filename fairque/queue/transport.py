@@ -39,7 +39,9 @@ def translate(exc: Exception, url: str) -> FairQueueError:
         return ConnectionProblem(f"cannot reach the server at {mask_url(url)}: {exc}")
     if isinstance(exc, rex.ResponseError):
         text = str(exc)
-        if text.startswith("OOM"):
+        # A script's first write is refused when the server is out of memory, before anything
+        # was written (later writes of a script that already wrote are allowed: atomicity).
+        if isinstance(exc, rex.OutOfMemoryError) or text.startswith("OOM"):
             return ServerOutOfMemory(
                 f"server is out of memory (maxmemory reached; nothing was written): {text}"
             )
