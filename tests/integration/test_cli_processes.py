@@ -125,3 +125,60 @@ def _ping(client: redis.Redis) -> bool:
         return bool(client.ping())
     except redis.ConnectionError:
         return False
+
+
+def test_every_operations_command_runs_as_a_real_process(server_url, queue_name, tmp_path):
+    """Each command once in its own process (the CliRunner tests check them in depth)."""
+    ok = lambda *args: fq(server_url, queue_name, *args)  # noqa: E731
+    steps = [
+        ("--json", "push", "--user", "acme", "--payload", '{"k": 1}', "--task-id", "p1"),
+        (
+            "--json",
+            "push",
+            "--user",
+            "acme",
+            "--payload",
+            "2",
+            "--task-id",
+            "p2",
+            "--max-attempts",
+            "1",
+        ),
+        ("--json", "info"),
+        ("--json", "users", "--sort", "name"),
+        ("--json", "user", "show", "acme"),
+        ("--json", "task", "show", "p1"),
+        ("--json", "explain", "p1"),
+        ("--json", "alerts"),
+        ("--json", "dlq", "ls", "--group-by", "user"),
+        ("--json", "dlq", "requeue", "--all", "--dry-run"),
+        ("--json", "dlq", "purge", "--all", "--dry-run"),
+        ("--json", "pause", "--user", "acme"),
+        ("--json", "resume", "--user", "acme"),
+        (
+            "--json",
+            "drain",
+            "--user",
+            "acme",
+            "--priority",
+            "3",
+            "--export",
+            str(tmp_path / "x.jsonl"),
+            "--yes",
+        ),
+        ("--json", "schedule", "add", "hourly", "0 * * * *", "--user", "acme"),
+        ("--json", "schedule", "ls"),
+        ("schedule", "disable", "hourly"),
+        ("schedule", "enable", "hourly"),
+        ("schedule", "rm", "hourly"),
+        ("metrics", "dump"),
+        ("--json", "bench", "--scenario", "weights", "--tasks", "300"),
+    ]
+    for args in steps:
+        r = ok(*args)
+        assert r.returncode == 0, (args, r.stderr)
+        if args[0] == "--json":
+            json.loads(r.stdout)
+    assert len((tmp_path / "x.jsonl").read_text().splitlines()) == 2
+    r = fq(server_url, queue_name, "--json", "demo", "--headless", "--duration", "1")
+    assert r.returncode == 0 and json.loads(r.stdout)["served"] > 0
