@@ -14,15 +14,17 @@ from typing import Any
 from fairque.core.config import FairQueueConfig
 from fairque.core.exceptions import FairQueueError
 from fairque.queue import AsyncTaskQueue
-from fairque.worker.core import Outcome, Running, WorkerCore, WorkerHealth, WorkerStatus
+from fairque.worker.core import Outcome, Running, WorkerBase, WorkerStatus
 from fairque.worker.handlers import HandlerRegistry
 from fairque.worker.worker import ERROR_BACKOFF_MAX
 
 log = logging.getLogger("fairque.worker")
 
 
-class AsyncWorker:
+class AsyncWorker(WorkerBase):
     """The asyncio twin of :class:`~fairque.Worker`. ``await run()`` until ``stop()``."""
+
+    kind = "async"
 
     def __init__(
         self,
@@ -32,8 +34,7 @@ class AsyncWorker:
         worker_id: str | None = None,
         handlers: HandlerRegistry | None = None,
     ) -> None:
-        self.config = config if config is not None else FairQueueConfig.load()
-        self.core = WorkerCore.build(self.config, handler, worker_id, handlers, "async")
+        super().__init__(config, handler, worker_id=worker_id, handlers=handlers)
         self.queue = AsyncTaskQueue(self.config, worker_id=self.core.worker_id)
         self._stop_requested = threading.Event()
         self._wake: asyncio.Event | None = None
@@ -42,18 +43,11 @@ class AsyncWorker:
         self._pending: list[Outcome] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
-    @property
-    def worker_id(self) -> str:
-        return self.core.worker_id
-
     def stop(self) -> None:
         """Ask the worker to stop (safe from any thread and from signal handlers)."""
         self._stop_requested.set()
         if self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
-
-    def health(self) -> WorkerHealth:
-        return self.core.health()
 
     async def _execute(self, run: Running) -> None:
         handler = run.handler

@@ -299,3 +299,27 @@ class WorkerCore:
             seconds_since_server_contact=None if contact is None else round(contact, 3),
             last_error=self.last_error,
         )
+
+
+class WorkerBase:
+    """What both workers are built from: the config, the handler(s) and the shared core."""
+
+    kind = "sync"
+
+    def __init__(
+        self,
+        config: FairQueueConfig | None = None,
+        handler: Any = None,
+        *,
+        worker_id: str | None = None,
+        handlers: HandlerRegistry | None = None,
+    ) -> None:
+        self.config = config if config is not None else FairQueueConfig.load()
+        self.core = WorkerCore.build(self.config, handler, worker_id, handlers, self.kind)
+
+    @property
+    def worker_id(self) -> str:
+        return self.core.worker_id
+
+    def health(self) -> WorkerHealth:
+        return self.core.health()

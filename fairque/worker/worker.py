@@ -14,19 +14,21 @@ from typing import Any
 from fairque.core.config import FairQueueConfig
 from fairque.core.exceptions import FairQueueError
 from fairque.queue import TaskQueue
-from fairque.worker.core import Outcome, Running, WorkerCore, WorkerHealth, WorkerStatus
+from fairque.worker.core import Outcome, Running, WorkerBase, WorkerStatus
 from fairque.worker.handlers import HandlerRegistry
 
 log = logging.getLogger("fairque.worker")
 ERROR_BACKOFF_MAX = 2.0
 
 
-class Worker:
+class Worker(WorkerBase):
     """A thread-pool worker. ``run()`` blocks until ``stop()`` (thread- and signal-safe).
 
     A task past ``task_timeout`` is failed at once and its thread slot handed to a fresh
     thread; the stuck thread's late result is dropped (the lease token no longer matches).
     """
+
+    kind = "sync"
 
     def __init__(
         self,
@@ -36,8 +38,7 @@ class Worker:
         worker_id: str | None = None,
         handlers: HandlerRegistry | None = None,
     ) -> None:
-        self.config = config if config is not None else FairQueueConfig.load()
-        self.core = WorkerCore.build(self.config, handler, worker_id, handlers, "sync")
+        super().__init__(config, handler, worker_id=worker_id, handlers=handlers)
         self.queue = TaskQueue(self.config, worker_id=self.core.worker_id)
         self._stopping = False
         self._jobs: queue.SimpleQueue[Running | None] = queue.SimpleQueue()
@@ -47,19 +48,12 @@ class Worker:
         self._pending: list[Outcome] = []
         self._threads: list[threading.Thread] = []
 
-    @property
-    def worker_id(self) -> str:
-        return self.core.worker_id
-
     def stop(self) -> None:
         """Ask the worker to stop: no more fetching, finish within the grace period.
 
         Safe to call from any thread and from a signal handler."""
         self._stopping = True
         self._results.put(None)
-
-    def health(self) -> WorkerHealth:
-        return self.core.health()
 
     # -- runner threads -----------------------------------------------------------------------
 
