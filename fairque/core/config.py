@@ -56,6 +56,28 @@ class RedisConfig(_Section):
     )
     durability_replicas: int = Field(default=1, ge=1, description="replicas to wait for")
     durability_timeout_ms: int = Field(default=1000, ge=1, le=60_000)
+    # TLS is chosen by the URL scheme (rediss://); these name the files it uses.
+    tls_ca_file: str | None = Field(default=None, description="CA bundle to verify the server")
+    tls_cert_file: str | None = Field(default=None, description="client certificate (mTLS)")
+    tls_key_file: str | None = Field(default=None, description="client private key (mTLS)")
+    tls_check_hostname: bool = Field(default=True, description="verify the server's name")
+
+    @model_validator(mode="after")
+    def _tls_needs_rediss(self) -> RedisConfig:
+        files = {
+            "tls_ca_file": self.tls_ca_file,
+            "tls_cert_file": self.tls_cert_file,
+            "tls_key_file": self.tls_key_file,
+        }
+        given = [name for name, value in files.items() if value]
+        if given and not self.url.startswith("rediss://"):
+            raise ValueError(f"{', '.join(given)} set but url is not rediss:// (TLS is off)")
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ValueError("tls_cert_file and tls_key_file go together (mutual TLS)")
+        for name, value in files.items():
+            if value and not Path(value).is_file():
+                raise ValueError(f"{name}: no such file {value!r}")
+        return self
 
 
 class UserSettings(_Section):

@@ -28,13 +28,32 @@ def client_options(cfg: RedisConfig) -> dict[str, Any]:
         "socket_connect_timeout": cfg.socket_connect_timeout,
         "max_connections": cfg.max_connections,
         "health_check_interval": 30,
+        **tls_options(cfg),
     }
+
+
+def tls_options(cfg: RedisConfig) -> dict[str, Any]:
+    """redis-py's ssl_* options when the URL asks for TLS (rediss://); none otherwise."""
+    if not cfg.url.startswith("rediss://"):
+        return {}
+    options: dict[str, Any] = {
+        "ssl_cert_reqs": "required",
+        "ssl_check_hostname": cfg.tls_check_hostname,
+    }
+    if cfg.tls_ca_file:
+        options["ssl_ca_certs"] = cfg.tls_ca_file
+    if cfg.tls_cert_file:
+        options["ssl_certfile"] = cfg.tls_cert_file
+        options["ssl_keyfile"] = cfg.tls_key_file
+    return options
 
 
 def translate(exc: Exception, url: str) -> FairQueueError:
     """Map a redis-py exception to fairque's typed errors (one line, password masked)."""
     if isinstance(exc, rex.AuthenticationError | rex.AuthorizationError):
         return ConnectionProblem(f"server at {mask_url(url)} refused the credentials: {exc}")
+    if isinstance(exc, rex.ConnectionError) and _is_tls_failure(str(exc)):
+        return ConnectionProblem(f"TLS handshake with {mask_url(url)} failed: {exc}")
     if isinstance(exc, rex.ConnectionError | rex.TimeoutError):
         return ConnectionProblem(f"cannot reach the server at {mask_url(url)}: {exc}")
     if isinstance(exc, rex.ResponseError):
@@ -47,3 +66,7 @@ def translate(exc: Exception, url: str) -> FairQueueError:
             )
         return translate_error(text)
     return ServerError(f"{type(exc).__name__}: {exc}")
+
+
+def _is_tls_failure(text: str) -> bool:
+    return any(word in text for word in ("SSL", "CERTIFICATE", "certificate", "TLS"))
