@@ -73,6 +73,13 @@ class ServerError(FairQueueError):
     """The server rejected an operation (script error, out of memory, wrong key type)."""
 
 
+class CorruptQueue(ServerError):
+    """A queue key holds the wrong type of value (something else wrote over it).
+
+    Nothing was written; the user concerned is quarantined until an operator repairs the key
+    and resumes the user."""
+
+
 class ServerOutOfMemory(ServerError):
     """The server reached maxmemory (noeviction): writes are refused until memory frees."""
 

@@ -35,6 +35,7 @@ TEMPLATES: dict[str, str] = {
     "ubacklog": "ubacklog",  # zset: user -> ready count (top users by backlog, paging)
     "uinflight": "uinflight",  # hash: user -> leases held
     "paused": "paused",  # set: paused users
+    "quarantine": "quarantine",  # hash: user -> why its queue keys cannot be served (paused too)
     "cfg_users": "cfg:users",  # hash: user -> "pool|weight|max_inflight" (mirrored config)
     "cfg_pools": "cfg:pools",  # set: pool names in the mirrored config
     "workers": "workers",  # zset: worker_id -> last heartbeat (ms)

@@ -170,6 +170,9 @@ def evaluate(cfg: AlertsConfig, x: AlertInputs) -> list[Finding]:
     if corrupt:
         msg = f"queue unhealthy: {corrupt} corrupt records met in the last hour (see the DLQ)"
         out.append(Finding("queue_unhealthy", "critical", "queue", msg, corrupt))
+    for user, why in x.overview.quarantined.items():
+        msg = f"user {user} quarantined (paused): {why}; repair the key, then resume the user"
+        out.append(Finding("queue_unhealthy", "critical", user, msg, 1))
     return out
 
 

@@ -72,11 +72,13 @@ def overview(s: QueueSession) -> Op[Overview]:
         _c("HGETALL", k.key("stats")),
         _c("INFO", "server"),
         _c("INFO", "memory"),
+        _c("HGETALL", k.key("quarantine")),
         *[_c("ZCARD", k.ready(p)) for p in pool_names],
         *[_c("HGETALL", k.key("tp", minute=m)) for m in minutes],
     ]
     ready, delayed, inflight, dead, backlogged, paused, workers, counters, info, mem = replies[:10]
-    rest = replies[10:]
+    quarantined = replies[10]
+    rest = replies[11:]
     active = sum(_i(x) for x in rest[: len(pool_names)])
     buckets = rest[len(pool_names) :]
     info = {**info, **mem}
@@ -111,6 +113,7 @@ def overview(s: QueueSession) -> Op[Overview]:
         ],
         corrupt_records=counts.get("phantom", 0) + counts.get("corrupt", 0),
         corrupt_last_hour=sum(_i(b.get("phantom")) + _i(b.get("corrupt")) for b in buckets),
+        quarantined=dict(sorted(quarantined.items())),
     )
 
 
@@ -146,7 +149,7 @@ def _row_calls(s: QueueSession, user: str, minute: int) -> list[CommandCall]:
         _c("HGET", k.key("cfg_users"), user),
         _c("LRANGE", k.key("waits", user=user), 0, 99),
     ]
-    calls += [_c("LINDEX", k.prio(user, p), 0) for p in PRIORITIES]
+    calls += [CommandCall(("LINDEX", k.prio(user, p), 0), lenient=True) for p in PRIORITIES]
     calls += [
         _c("HGET", k.key("srv", minute=m), user)
         for m in range(minute - SHARE_WINDOW + 1, minute + 1)
@@ -261,7 +264,10 @@ def user_detail(s: QueueSession, user: str, offset: int = 0, limit: int = 20) ->
     now, minute = server_now(now_reply)
     minutes = list(range(minute - MINUTES + 1, minute + 1))
     replies = yield [
-        *[_c("LRANGE", k.prio(user, p), offset, offset + limit - 1) for p in PRIORITIES],
+        *[
+            CommandCall(("LRANGE", k.prio(user, p), offset, offset + limit - 1), lenient=True)
+            for p in PRIORITIES
+        ],
         *[_c("HGET", k.key("psh", minute=m), user) for m in minutes],
         *[_c("HGET", k.key("srv", minute=m), user) for m in minutes],
     ]
@@ -276,9 +282,9 @@ def user_detail(s: QueueSession, user: str, offset: int = 0, limit: int = 20) ->
                 priority=p,
                 age_seconds=round((now_us - int(e.split("|", 1)[0])) / 1e6, 3),
             )
-            for e in entries
+            for e in entries or []
         ]
-        for p, entries in zip(PRIORITIES, lists, strict=True)
+        for p, entries in zip(PRIORITIES, lists, strict=True)  # None: a broken key
     }
     # Walk back from the current backlog: each minute's end = next minute's end - net flow.
     history = [row.ready]

@@ -56,6 +56,8 @@ class Overview(_Model):
     throughput: list[ThroughputPoint]  # the last 60 minutes, oldest first
     corrupt_records: int  # corrupt or phantom records met since the queue began
     corrupt_last_hour: int
+    # Users paused because a queue key of theirs holds the wrong type: user -> why.
+    quarantined: dict[str, str] = {}
 
 
 class UserRow(_Model):

@@ -16,7 +16,7 @@ from fairque.core.config import FairQueueConfig
 from fairque.core.models import AckResult, DLQEntry, PushResult, QueueStats, Task, TaskInfo
 from fairque.queue import ops, reads
 from fairque.queue.server_checks import check_server
-from fairque.queue.transport import client_options, translate
+from fairque.queue.transport import client_options, settle, translate
 from fairque.scripts import all_scripts
 
 T = TypeVar("T")
@@ -53,12 +53,19 @@ class AsyncTaskQueue:
         return await target.execute_command(*call.args)
 
     async def _send(self, step: ops.Step) -> Any:
+        if isinstance(step, ops.CommandCall) and step.lenient:
+            step = [step]  # through a pipeline, which reports errors as values
+            return settle(step, await self._pipeline(step))[0]
         if not isinstance(step, list):
             return await self._send_one(step, self.client)
+        return settle(step, await self._pipeline(step))
+
+    async def _pipeline(self, calls: list[ops.Call]) -> list[Any]:
         pipe = self.client.pipeline(transaction=False)
-        for call in step:
+        for call in calls:
             await self._send_one(call, pipe)
-        return await pipe.execute()
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        return replies
 
     async def run(self, op: ops.Op[T]) -> T:
         """Drive a sans-IO operation over this connection (used by workers and monitoring)."""

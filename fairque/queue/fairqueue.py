@@ -15,7 +15,7 @@ from fairque.core.config import FairQueueConfig
 from fairque.core.models import AckResult, DLQEntry, PushResult, QueueStats, Task, TaskInfo
 from fairque.queue import ops, reads
 from fairque.queue.server_checks import check_server
-from fairque.queue.transport import client_options, translate
+from fairque.queue.transport import client_options, settle, translate
 from fairque.scripts import all_scripts
 
 T = TypeVar("T")
@@ -58,12 +58,19 @@ class TaskQueue:
         return target.execute_command(*call.args)
 
     def _send(self, step: ops.Step) -> Any:
+        if isinstance(step, ops.CommandCall) and step.lenient:
+            step = [step]  # through a pipeline, which reports errors as values
+            return settle(step, self._pipeline(step))[0]
         if not isinstance(step, list):
             return self._send_one(step, self.client)
+        return settle(step, self._pipeline(step))
+
+    def _pipeline(self, calls: list[ops.Call]) -> list[Any]:
         pipe = self.client.pipeline(transaction=False)
-        for call in step:
+        for call in calls:
             self._send_one(call, pipe)
-        return pipe.execute()
+        replies: list[Any] = pipe.execute(raise_on_error=False)
+        return replies
 
     def run(self, op: ops.Op[T]) -> T:
         """Drive a sans-IO operation over this connection (used by workers and monitoring)."""

@@ -19,6 +19,7 @@ from typing import Any, TypeAlias, TypeVar
 from fairque.core.codec import decode_json, encode_json
 from fairque.core.config import FairQueueConfig
 from fairque.core.exceptions import (
+    CorruptQueue,
     DurabilityNotConfirmed,
     FairQueueError,
     InvalidPayload,
@@ -51,9 +52,13 @@ class ScriptCall:
 
 @dataclass(frozen=True, slots=True)
 class CommandCall:
-    """Send one plain command (reads for snapshots)."""
+    """Send one plain command (reads for snapshots).
+
+    ``lenient`` reads answer None instead of failing when the server refuses them (a key that
+    something else wrote over with the wrong type), so one broken key cannot blank a page."""
 
     args: tuple[str | int | float, ...]
+    lenient: bool = False
 
 
 Call: TypeAlias = ScriptCall | CommandCall
@@ -101,6 +106,7 @@ def translate_error(message: str) -> FairQueueError:
     for word, build in (
         ("CONFLICT ", lambda rest: TaskIdConflict(rest.split()[0])),
         ("PAYLOAD_TOO_LARGE ", lambda rest: InvalidPayload(f"payload too large: {rest}")),
+        ("CORRUPT_KEY ", lambda rest: CorruptQueue(f"queue key {rest}; nothing was written")),
     ):
         at = text.find(word)
         if at >= 0:

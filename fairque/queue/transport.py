@@ -13,7 +13,7 @@ from fairque.core.exceptions import (
     ServerError,
     ServerOutOfMemory,
 )
-from fairque.queue.ops import translate_error
+from fairque.queue.ops import Call, CommandCall, translate_error
 from fairque.util import mask_url
 
 
@@ -46,6 +46,20 @@ def tls_options(cfg: RedisConfig) -> dict[str, Any]:
         options["ssl_certfile"] = cfg.tls_cert_file
         options["ssl_keyfile"] = cfg.tls_key_file
     return options
+
+
+def settle(step: Call | list[Call], replies: list[Any]) -> list[Any]:
+    """A pipeline's replies (run with ``raise_on_error=False``): the first error of a strict
+    call is raised; a lenient call's error becomes None."""
+    calls = step if isinstance(step, list) else [step]
+    out = []
+    for call, reply in zip(calls, replies, strict=True):
+        if isinstance(reply, Exception):
+            if not (isinstance(call, CommandCall) and call.lenient):
+                raise reply
+            reply = None
+        out.append(reply)
+    return out
 
 
 def translate(exc: Exception, url: str) -> FairQueueError:

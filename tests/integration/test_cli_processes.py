@@ -12,7 +12,7 @@ from pathlib import Path
 import redis
 
 from fairque.server import free_port
-from tests.support.handlers import read_ledger
+from tests.support.ledger import events
 from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,9 +73,7 @@ def test_failing_run_then_dlq_requeue_all_yes_then_a_worker_completes_them(
         worker_cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        wait_for(
-            lambda: len([e for e in read_ledger(str(tmp_path / "ledger")) if e[0] == "done"]) == 10
-        )
+        wait_for(lambda: len(events(tmp_path / "ledger", "done")) == 10)
     finally:
         w.send_signal(signal.SIGTERM)
         assert w.wait(10) == 0

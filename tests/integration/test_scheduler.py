@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -167,66 +163,4 @@ def test_schedules_declared_in_config_are_synced(make_config):
     s.config = make_config()  # the declaration was deleted from the file
     s.sync_from_config()
     assert [i.schedule.name for i in s.schedules()] == ["by-hand"]
-    s.queue.close()
-
-
-def test_three_schedulers_with_the_leader_killed_enqueue_every_fire_time_once(
-    server_url, queue_name, make_config, tmp_path
-):
-    s = TaskScheduler(make_config())
-    s.add(every_second("failover", missed=MissedRuns.CATCH_UP, catch_up_max=100))
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "FAIRQUE_SCHEDULER__LOCK_TTL_SECONDS": "1.0",
-        "FAIRQUE_SCHEDULER__TICK_SECONDS": "0.2",
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "fairque.cli",
-        "--redis-url",
-        server_url,
-        "--queue",
-        queue_name,
-        "scheduler",
-        "run",
-    ]
-    procs = {}
-
-    def spawn() -> None:
-        log = open(tmp_path / f"s{len(procs)}.log", "wb")  # noqa: SIM115
-        p = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-        procs[p.pid] = p
-
-    for _ in range(3):
-        spawn()
-    lock_key = s.queue.session.keys.key("sched_lock")
-    start = time.time()
-    kills = 0
-    try:
-        while kills < 3:
-            time.sleep(1.5)
-            token = s.queue.client.get(lock_key)
-            if token is None:
-                continue
-            pid = int(token.split(":")[1])
-            procs[pid].kill()  # SIGKILL: the lock is not released, it must expire
-            procs[pid].wait(5)
-            kills += 1
-            spawn()
-        time.sleep(2.5)
-    finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs.values():
-            p.wait(10)
-    end = time.time()
-    times = fired(s.queue, "failover")
-    assert kills == 3
-    assert len(times) == len(set(times))  # none twice
-    assert all(b - a == 1000 for a, b in itertools.pairwise(times)), times  # none missed
-    assert times[0] / 1000 <= start + 2.0 and times[-1] / 1000 >= end - 3.5
-    assert s.queue.stats().counters["pushed"] == len(times)
     s.queue.close()

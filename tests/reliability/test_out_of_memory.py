@@ -15,7 +15,7 @@ import redis
 from fairque import FairQueueConfig, Task, TaskQueue
 from fairque.core.exceptions import ServerOutOfMemory
 from fairque.server import EmbeddedServer
-from tests.support.handlers import read_ledger
+from tests.support.ledger import events, report, tally
 from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,12 +56,13 @@ def test_maxmemory_reached(tmp_path):
                 assert worker.poll() is None  # ... and keep running
                 redis.Redis.from_url(srv.url).config_set("maxmemory", "0")  # the operator fixes it
                 wait_for(
-                    lambda: (
-                        set(acked) <= {e[1] for e in read_ledger(str(ledger)) if e[0] == "done"}
-                    ),
+                    lambda: set(acked) <= set(events(ledger, "done")),
                     timeout=60,
                 )
                 wait_for(lambda: q.stats().counters.get("completed", 0) >= len(acked), timeout=30)
+                t = tally(events(ledger, "done"), acked)
+                report("R6 maxmemory reached, then raised", t, f"acked pushes {len(acked)}")
+                assert t.lost == set() and t.phantom == set()
         finally:
             worker.send_signal(signal.SIGTERM)
             worker.wait(10)

@@ -40,15 +40,6 @@ def noop(task: Task) -> None:
     """A no-op for drains."""
 
 
-def read_ledger(path: str) -> list[tuple[str, str, int, float]]:
-    try:
-        with open(path) as fh:
-            rows = [line.split() for line in fh if line.strip()]
-    except FileNotFoundError:
-        return []
-    return [(r[0], r[1], int(r[2]), float(r[3])) for r in rows]
-
-
 def flaky_until_fixed(task: Task) -> str:
     """Fails while the file named by FAIRQUE_TEST_BROKEN exists ("downstream is down")."""
     if os.path.exists(os.environ["FAIRQUE_TEST_BROKEN"]):

@@ -72,19 +72,6 @@ local function next_seq()
   return NOW_US
 end
 
--- Append a task to its user's queue of its priority: a FIFO list of "<seq>|<task id>", the
--- seq being the enqueue clock (which also gives the oldest age per user and priority).
--- The state must be set by the caller. Returns true when this made the user's queues
--- non-empty, i.e. the user may need activating.
-local function enqueue_ready(task_id, user, pri)
-  local seq = istr(next_seq())
-  redis.call('RPUSH', K.prio(user, pri), seq .. '|' .. task_id)
-  redis.call('HSET', K.task(task_id), 'seq', seq)
-  redis.call('HINCRBY', K.backlog(), user .. '|' .. pri, 1)
-  redis.call('HINCRBY', K.backlog(), '*', 1)
-  return tonumber(redis.call('ZINCRBY', K.ubacklog(), 1, user)) == 1
-end
-
 local function backlog_dec(user, pri)
   if tonumber(redis.call('ZINCRBY', K.ubacklog(), -1, user)) <= 0 then
     redis.call('ZREM', K.ubacklog(), user)
@@ -124,6 +111,50 @@ local function bury(task_id, tk, err, etype, tb, worker)
     for i = 1, #dropped, 2 do redis.call('DEL', K.task(dropped[i])) end
     count('dlq_dropped', excess)
   end
+end
+
+-- The type of a user's queue key when something else wrote over it (nil when it is a list
+-- or absent). Scripts check before they write, so a planted key never half-applies a script.
+local function wrong_type(key)
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'list' and t ~= 'none' then return t end
+  return nil
+end
+
+-- A user whose queue key holds the wrong type cannot be served: pause it (leaving the
+-- round-robin, so the others keep being served), say why, and count it as corrupt.
+local function quarantine(user, why)
+  redis.call('HSET', K.quarantine(), user, why)
+  count('corrupt')
+  if redis.call('SADD', K.paused(), user) == 0 then return end
+  local pool = user_cfg(user)
+  local score = redis.call('ZSCORE', K.ready(pool), user)
+  if score then
+    redis.call('ZREM', K.ready(pool), user)
+    redis.call('HSET', K.pass(), user, score)
+  end
+end
+
+-- Append a task to its user's queue of its priority: a FIFO list of "<seq>|<task id>", the
+-- seq being the enqueue clock (which also gives the oldest age per user and priority).
+-- The state must be set by the caller. Returns true when this made the user's queues
+-- non-empty, i.e. the user may need activating. A queue key of the wrong type buries the
+-- task (with the reason) and quarantines the user instead.
+local function enqueue_ready(task_id, user, pri)
+  local lk = K.prio(user, pri)
+  local bad = wrong_type(lk)
+  if bad then
+    local why = 'corrupt: queue key ' .. lk .. ' holds a ' .. bad
+    quarantine(user, why)
+    bury(task_id, nil, why, 'CorruptQueue', '', '')
+    return false
+  end
+  local seq = istr(next_seq())
+  redis.call('RPUSH', lk, seq .. '|' .. task_id)
+  redis.call('HSET', K.task(task_id), 'seq', seq)
+  redis.call('HINCRBY', K.backlog(), user .. '|' .. pri, 1)
+  redis.call('HINCRBY', K.backlog(), '*', 1)
+  return tonumber(redis.call('ZINCRBY', K.ubacklog(), 1, user)) == 1
 end
 
 -- Make a waiting task ready now (promotion of a due delayed task, immediate retry).

@@ -74,14 +74,25 @@ local function lowest(pools)
 end
 
 -- The user's next task: CRITICAL first (FIFO), then the lowest aged enqueue time
--- (seq - priority * aging) among the heads of priorities 5..1.
+-- (seq - priority * aging) among the heads of priorities 5..1. Reads are protected: a queue
+-- key of the wrong type (written over by something else) returns (nil, nil, that key) so the
+-- caller quarantines this user and goes on serving the others.
+local function read(cmd, key, ...)
+  local r = redis.pcall(cmd, key, ...)
+  if type(r) == 'table' and r['err'] then return nil, key end
+  return r
+end
+
 local function take(user)
   local taken = 6
-  local entry = redis.call('LPOP', K.prio(user, 6))
+  local entry, bad = read('LPOP', K.prio(user, 6))
+  if bad then return nil, nil, bad end
   if not entry then
     local best_p, best_score
     for p = 5, 1, -1 do
-      local head = redis.call('LINDEX', K.prio(user, p), 0)
+      local head
+      head, bad = read('LINDEX', K.prio(user, p), 0)
+      if bad then return nil, nil, bad end
       if head then
         local score = tonumber(string.match(head, '^(%d+)|')) - p * AGING_US
         if not best_p or score < best_score then best_p, best_score = p, score end
@@ -92,6 +103,28 @@ local function take(user)
     entry = redis.call('LPOP', K.prio(user, best_p))
   end
   return string.match(entry, '^%d+|(.+)$'), taken
+end
+
+-- Counters can drift from the lists when something outside fairque edits them (an entry
+-- planted by hand, a task hash deleted). When a user's counter says it is empty, count its
+-- lists and repair the counters, so no task is ever stranded behind a wrong count. This runs
+-- only when a user drains, not per dispatch.
+local function recount(user)
+  local total = 0
+  for p = 1, 6 do
+    local f = user .. '|' .. p
+    local n = tonumber((read('LLEN', K.prio(user, p)))) or 0  -- a broken key counts 0
+    if n ~= tonumber(redis.call('HGET', K.backlog(), f) or '0') then
+      if n > 0 then redis.call('HSET', K.backlog(), f, n) else redis.call('HDEL', K.backlog(), f) end
+    end
+    total = total + n
+  end
+  local counted = pending_count(user)
+  if total ~= counted then
+    redis.call('HINCRBY', K.backlog(), '*', total - counted)
+    if total > 0 then redis.call('ZADD', K.ubacklog(), total, user) end
+  end
+  return total
 end
 
 -- Wait (ready -> leased) of each dispatch: the user's last 100, and a histogram.
@@ -121,8 +154,10 @@ while #out < want and guard > 0 do
     stolen = 1
   end
   if not user then break end
-  local id, queued_pri = take(user)
-  if not id then
+  local id, queued_pri, bad_key = take(user)
+  if bad_key then
+    quarantine(user, 'corrupt: queue key ' .. bad_key .. ' holds a ' .. wrong_type(bad_key))
+  elseif not id then
     -- Indexed as ready but nothing queued: repair the index and the counters, pick again.
     redis.call('ZREM', rk, user)
     redis.call('HSET', K.pass(), user, fstr(pass))
@@ -166,14 +201,14 @@ while #out < want and guard > 0 do
       vt = pass
       -- Advance the user's pass; keep it in the round-robin only if it can be served again.
       local nextp = pass + 1 / weight
-      if (cap == 0 or held < cap) and pending_count(user) > 0 then
+      if (cap == 0 or held < cap) and (pending_count(user) > 0 or recount(user) > 0) then
         redis.call('ZADD', rk, fstr(nextp), user)
       else
         redis.call('ZREM', rk, user)
         redis.call('HSET', K.pass(), user, fstr(nextp))
       end
     end
-    if not dispatched and pending_count(user) == 0 then
+    if not dispatched and pending_count(user) == 0 and recount(user) == 0 then
       redis.call('ZREM', rk, user)
       redis.call('HSET', K.pass(), user, fstr(pass))
     end

@@ -7,7 +7,8 @@
 --          task_id, user, priority (1-6), payload JSON, handler ('' = none),
 --          max_attempts ('' = queue default), due_ms (absolute, '' = none), delay_ms ('' = none)
 -- Returns  flat list: task_id, created (1/0), state for each task.
--- Errors   "CONFLICT <task_id>" / "PAYLOAD_TOO_LARGE <task_id>"; nothing is written then.
+-- Errors   "CONFLICT <task_id>" / "PAYLOAD_TOO_LARGE <task_id>" / "CORRUPT_KEY <key> ...";
+--          nothing is written then.
 AGING_US = tonumber(ARGV[2])
 local max_bytes = tonumber(ARGV[3])
 local stored_max = tonumber(redis.call('HGET', K.cfg_users(), '#max_payload') or '')
@@ -18,11 +19,17 @@ local W = 8
 -- Pass 1: check everything so that a rejected batch changes nothing.
 local existing = {}
 local seen = {}
+local checked = {}
 for i = 0, n - 1 do
   local b = 5 + i * W
   local id, user, payload = ARGV[b], ARGV[b + 1], ARGV[b + 3]
   if #payload > max_bytes then
     return redis.error_reply('PAYLOAD_TOO_LARGE ' .. id .. ' ' .. #payload .. ' > ' .. max_bytes)
+  end
+  local lk = K.prio(user, ARGV[b + 2])  -- the list the task goes to, now or when due
+  if checked[lk] == nil then checked[lk] = wrong_type(lk) or false end
+  if checked[lk] then
+    return redis.error_reply('CORRUPT_KEY ' .. lk .. ' holds a ' .. checked[lk])
   end
   local prev = seen[id]
   if prev then

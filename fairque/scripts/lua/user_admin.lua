@@ -17,6 +17,8 @@ if op == 'pause' then
   end
   return 1
 elseif op == 'resume' then
+  -- Resuming a quarantined user says its keys were repaired; if not, pop quarantines again.
+  redis.call('HDEL', K.quarantine(), user)
   if redis.call('SREM', K.paused(), user) == 0 then return 0 end
   activate(user)
   return 1
