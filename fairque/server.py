@@ -125,6 +125,8 @@ class EmbeddedServer:
                     return self
                 except redis.exceptions.BusyLoadingError:
                     time.sleep(0.05)
+                except redis.exceptions.AuthenticationError:
+                    return self  # it answers; it wants a password (--requirepass)
                 except redis.ConnectionError:
                     time.sleep(0.02)
             self.stop()

@@ -28,9 +28,9 @@ class CliContext:
     def config(self) -> FairQueueConfig:
         """``fairque.toml``/``--config`` and env vars, with ``--redis-url``/``--queue`` on top."""
         overrides: dict[str, Any] = {}
-        if self.redis_url:
+        if self.redis_url is not None:
             overrides["redis"] = {"url": self.redis_url}
-        if self.queue:
+        if self.queue is not None:  # an explicit empty name is an error, not the default
             overrides["queue"] = {"name": self.queue}
         return FairQueueConfig.load(self.config_path, **overrides)
 

@@ -54,11 +54,9 @@ def settle(step: Call | list[Call], replies: list[Any]) -> list[Any]:
     calls = step if isinstance(step, list) else [step]
     out = []
     for call, reply in zip(calls, replies, strict=True):
-        if isinstance(reply, Exception):
-            if not (isinstance(call, CommandCall) and call.lenient):
-                raise reply
-            reply = None
-        out.append(reply)
+        if isinstance(reply, Exception) and not (isinstance(call, CommandCall) and call.lenient):
+            raise reply
+        out.append(None if isinstance(reply, Exception) else reply)
     return out
 
 

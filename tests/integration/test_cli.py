@@ -186,31 +186,6 @@ def test_alerts_watch_and_json(run, q):
     assert r.exit_code == 0 and r.output.count("no alerts") == 2
 
 
-@pytest.mark.parametrize(
-    ("args", "words"),
-    [
-        (["push"], "Missing option '--user'"),
-        (["push", "--user", "u", "--priority", "9"], "not in the range 1<=x<=6"),
-        (["push", "--user", "u", "--payload", "{not json"], "not valid JSON"),
-        (["dlq", "requeue"], "choose what"),
-        (["dlq", "purge", "--older-than", "soon"], "not a duration"),
-        (["users", "--sort", "mood"], "Invalid value for '--sort'"),
-        (["nosuchcommand"], "No such command"),
-    ],
-)
-def test_bad_options_exit_2_with_a_clear_message(run, args, words):
-    r = run(*args)
-    assert r.exit_code == 2 and words in r.output, r.output
-
-
-def test_bad_input_and_missing_things_exit_1(run):
-    r = run("push", "--user", "a b")
-    assert r.exit_code == 1 and "forbidden characters" in r.output and "Traceback" not in r.output
-    assert run("task", "show", "nope").exit_code == 1
-    assert "no task 'nope'" in run("explain", "nope").output
-    assert run("dlq", "show", "nope").exit_code == 1
-
-
 def test_shell_completion_offers_users_with_work(q, monkeypatch):
     q.push_batch([Task.create(u, 3, 0) for u in ("alpha", "alpine", "beta")])
     monkeypatch.setenv("_FAIRQUE_COMPLETE", "bash_complete")

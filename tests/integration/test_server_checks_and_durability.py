@@ -1,4 +1,4 @@
-"""A server that would evict tasks is refused at start; durable pushes wait for fsync/replicas."""
+"""Durable pushes wait for fsync or replicas (an evicting server: see test_bad_input.py)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,6 @@ import pytest
 from fairque import FairQueueConfig, Task, TaskQueue
 from fairque.core.exceptions import DurabilityNotConfirmed, UnsupportedServer
 from fairque.server import EmbeddedServer
-
-
-def test_an_evicting_server_is_refused_with_a_clear_message():
-    with EmbeddedServer(extra_args=["--maxmemory-policy", "allkeys-lru"]) as srv:
-        config = FairQueueConfig(redis={"url": srv.url})
-        with pytest.raises(UnsupportedServer, match="maxmemory-policy is 'allkeys-lru'"):
-            TaskQueue(config).open()
-        relaxed = FairQueueConfig(redis={"url": srv.url, "require_noeviction": False})
-        with TaskQueue(relaxed) as q:
-            assert q.push(Task.create("u", payload=1)).created
 
 
 def test_aof_durability_waits_for_the_fsync(tmp_path):

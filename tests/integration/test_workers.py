@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -150,12 +151,13 @@ def test_failures_retry_then_land_in_the_dlq_and_requeue_runs_them(start_worker,
 def test_unknown_handler_goes_to_the_dlq_and_the_worker_keeps_going(start_worker, wconfig):
     config = wconfig()
     with TaskQueue(config) as q:
-        q.push(Task.create("u1", payload=1, task_id="lost", handler="os.system"))
+        q.push(Task.create("u1", payload=1, task_id="lost", handler="never_imported_mod.run"))
         q.push(Task.create("u1", payload=2, task_id="fine"))
         start_worker(config, lambda t: "ok")
         wait_for(lambda: q.get_task("fine").state == "completed")
         info = wait_for(lambda: q.get_task("lost") if q.get_task("lost").state == "dead" else None)
-        assert info.error == "unknown handler 'os.system'" and info.attempts == 1
+        assert info.error == "unknown handler 'never_imported_mod.run'" and info.attempts == 1
+        assert "never_imported_mod" not in sys.modules  # looked up by name, never imported
 
 
 def test_a_timeout_frees_the_slot(start_worker, wconfig):

@@ -100,38 +100,6 @@ def test_create_default():
     assert cfg.redis.url == "redis://localhost:6379/0"
 
 
-@pytest.mark.parametrize(
-    ("text", "field"),
-    [
-        ("[queue]\nbogus = 1\n", "queue.bogus: unknown key"),
-        ("surprise = 1\n", "surprise: unknown key"),
-        ('[queue]\naging_seconds = "soon"\n', "queue.aging_seconds"),
-        ("[queue]\nvisibility_timeout = -1\n", "queue.visibility_timeout"),
-        ("[queue]\nmax_attempts = 0\n", "queue.max_attempts"),
-        ('[queue]\nname = "a{b}"\n', "queue.name"),
-        ('[queue]\nname = ""\n', "queue.name"),
-        ('[queue.users."bad user"]\nweight = 1\n', "queue.users"),
-        ('[queue.users."u"]\nweight = 0\n', "queue.users.u.weight"),
-        ("[[workers]]\nconcurrency = 2\n", "workers.0.id: Field required"),
-        ('[[workers]]\nid = "w"\nassigned_users = ["a b"]\n', "workers.0.assigned_users"),
-        ('[[workers]]\nid = "w"\n[[workers]]\nid = "w"\n', "duplicate worker id"),
-        ("[redis]\ncluster = 5\n", "redis.cluster"),
-    ],
-)
-def test_bad_config_names_the_field(tmp_path, text, field):
-    with pytest.raises(ConfigError, match="invalid configuration") as info:
-        FairQueueConfig.load(write(tmp_path, text))
-    assert field in str(info.value)
-    assert "fairque.toml" in str(info.value)
-
-
-def test_broken_toml_and_missing_file(tmp_path):
-    with pytest.raises(ConfigError, match="not valid TOML"):
-        FairQueueConfig.load(write(tmp_path, "[queue\n"))
-    with pytest.raises(ConfigError, match="does not exist"):
-        FairQueueConfig.load(tmp_path / "nope.toml")
-
-
 def test_unknown_worker_id_is_named():
     cfg = FairQueueConfig.create_default("w1")
     with pytest.raises(ConfigError, match="no worker with id 'w2'"):
