@@ -141,52 +141,75 @@ def _run_workers(config: FairQueueConfig, ledger: _Ledger, stop: threading.Event
         r.join(15)
 
 
-def run_demo(url: str, duration: float = 10.0, queue: str = "demo") -> DemoSummary:
-    """Run producers and two workers for ``duration`` seconds; return the per-user summary."""
-    config = demo_config(url, queue)
-    TaskQueue(config).open().close()  # a clear error now if the server is unreachable
-    ledger = _Ledger()
-    stop = threading.Event()
-    failures: list[BaseException] = []
+class DemoRun:
+    """The demo running in background threads until ``stop()``: producers and two workers.
 
-    def guarded(target: Callable[..., None], *args: object) -> threading.Thread:
+    ``fairque demo`` runs it for a while and prints the summary; the TUI's demo runs it for
+    as long as the TUI is open."""
+
+    def __init__(self, url: str, queue: str = "demo") -> None:
+        self.config = demo_config(url, queue)
+        self._ledger = _Ledger()
+        self._stop = threading.Event()
+        self._failures: list[BaseException] = []
+        self._threads: list[threading.Thread] = []
+        self._started = 0.0
+
+    def _guarded(self, target: Callable[..., None]) -> threading.Thread:
         def run() -> None:
             try:
-                target(*args)
+                target(self.config, self._ledger, self._stop)
             except BaseException as exc:
-                failures.append(exc)
-                stop.set()
+                self._failures.append(exc)
+                self._stop.set()
 
-        return threading.Thread(target=run, daemon=True)
+        return threading.Thread(target=run, daemon=True, name=f"demo-{target.__name__}")
 
-    threads = [guarded(_produce, config, ledger, stop), guarded(_run_workers, config, ledger, stop)]
-    start = time.monotonic()
-    for t in threads:
-        t.start()
-    stop.wait(duration)
-    stop.set()
-    for t in threads:
-        t.join(10)
-    elapsed = time.monotonic() - start
-    if failures:
-        raise failures[0]
-    total = sum(ledger.served.values()) or 1
-    users = []
-    for user in [NOISY_USER, *LIGHT_USERS]:
-        waits = ledger.waits.get(user, [])
-        users.append(
-            UserSummary(
-                user_id=user,
-                pushed=ledger.pushed.get(user, 0),
-                served=ledger.served.get(user, 0),
-                share=round(ledger.served.get(user, 0) / total, 4),
-                waiting=ledger.pushed.get(user, 0) - ledger.served.get(user, 0),
-                p50_wait_ms=round(statistics.median(waits), 1) if waits else None,
-                max_wait_ms=round(max(waits), 1) if waits else None,
+    def start(self) -> DemoRun:
+        TaskQueue(self.config).open().close()  # a clear error now if the server is unreachable
+        self._threads = [self._guarded(_produce), self._guarded(_run_workers)]
+        self._started = time.monotonic()
+        for t in self._threads:
+            t.start()
+        return self
+
+    def wait(self, seconds: float) -> None:
+        """Sleep up to ``seconds``; returns early if a producer or worker failed."""
+        self._stop.wait(seconds)
+
+    def stop(self) -> DemoSummary:
+        """Stop producers and workers; the per-user summary (raises what a thread raised)."""
+        self._stop.set()
+        for t in self._threads:
+            t.join(10)
+        elapsed = time.monotonic() - self._started
+        if self._failures:
+            raise self._failures[0]
+        ledger = self._ledger
+        total = sum(ledger.served.values()) or 1
+        users = []
+        for user in [NOISY_USER, *LIGHT_USERS]:
+            waits = ledger.waits.get(user, [])
+            users.append(
+                UserSummary(
+                    user_id=user,
+                    pushed=ledger.pushed.get(user, 0),
+                    served=ledger.served.get(user, 0),
+                    share=round(ledger.served.get(user, 0) / total, 4),
+                    waiting=ledger.pushed.get(user, 0) - ledger.served.get(user, 0),
+                    p50_wait_ms=round(statistics.median(waits), 1) if waits else None,
+                    max_wait_ms=round(max(waits), 1) if waits else None,
+                )
             )
+        with TaskQueue(self.config) as q:
+            dead = q.stats().dead
+        return DemoSummary(
+            duration_s=round(elapsed, 1), served=sum(ledger.served.values()), dead=dead, users=users
         )
-    with TaskQueue(config) as q:
-        dead = q.stats().dead
-    return DemoSummary(
-        duration_s=round(elapsed, 1), served=sum(ledger.served.values()), dead=dead, users=users
-    )
+
+
+def run_demo(url: str, duration: float = 10.0, queue: str = "demo") -> DemoSummary:
+    """Run producers and two workers for ``duration`` seconds; return the per-user summary."""
+    run = DemoRun(url, queue).start()
+    run.wait(duration)
+    return run.stop()

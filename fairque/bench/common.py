@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 from pydantic import BaseModel, Field
@@ -16,7 +16,12 @@ from pydantic import BaseModel, Field
 from fairque.core.config import FairQueueConfig
 from fairque.server import EmbeddedServer
 
-Progress = Callable[[str], None]
+
+class Progress(Protocol):
+    """Told what a scenario is doing, and each figure as soon as it is measured (so a live
+    view can draw it before the run ends): ``progress("push", ("push_per_s", 7491.0))``."""
+
+    def __call__(self, message: str, figure: tuple[str, float] | None = None) -> None: ...
 
 
 class BenchReport(BaseModel):
@@ -88,5 +93,5 @@ def rate(count: int, fn: Callable[[], None]) -> float:
     return count / (time.perf_counter() - start)
 
 
-def quiet(_: str) -> None:
+def quiet(message: str, figure: tuple[str, float] | None = None) -> None:
     """A progress callback that says nothing."""

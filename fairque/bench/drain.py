@@ -87,6 +87,10 @@ def run_drain(
             for processes in (1, 2):
                 progress(f"{kind} workers x{processes}")
                 results[f"{kind}_x{processes}"] = round(drain_rate(url, tasks, processes, kind))
+                progress(
+                    f"{kind} workers x{processes}",
+                    (f"{kind} x{processes}", results[f"{kind}_x{processes}"]),
+                )
     report.results = {"e2e_per_s": results}
     report.ratios = {
         "sync_x2_vs_x1": round(results["sync_x2"] / results["sync_x1"], 2),

@@ -181,10 +181,13 @@ def run_fairness(
         )  # fmt: skip
         progress("light users alone (unloaded)")
         unloaded = _run_fairque(url, 0, light, progress)
-        progress("heavy user first, then the light users")
+        p99_figure = ("light p99 ms, unloaded", _p(_light_waits(unloaded), 0.99))
+        progress("heavy user first, then the light users", p99_figure)
         loaded = _run_fairque(url, tasks, light, progress)
-        progress("the same through a plain FIFO list")
+        progress("the same through a plain FIFO list",
+                 ("light p99 ms, fairque", _p(_light_waits(loaded), 0.99)))  # fmt: skip
         fifo = _run_fifo(url, tasks, light, progress)
+        progress("done", ("light p99 ms, FIFO", _p(_light_waits(fifo), 0.99)))
     jains = window_jains(loaded)
     fifo_jains = window_jains(fifo)
     p99 = _p(_light_waits(loaded), 0.99)
@@ -242,6 +245,8 @@ def run_weights(
         drop_queue(url, config.queue.name)
     total_w = sum(weights.values())
     errors = {u: abs(counts[u] / tasks - w / total_w) / (w / total_w) for u, w in weights.items()}
+    for u in weights:
+        progress("done", (f"{u} share %", 100 * counts[u] / tasks))
     report.results = {
         "share_error_max": round(max(errors.values()), 4),
         "shares": {u: round(counts[u] / tasks, 4) for u in weights},

@@ -61,6 +61,7 @@ def run_scale_users(
                 progress(f"round {round_no + 1}: {users} configured users")
                 r = _pop_rate(url, users, tasks)
                 rates[str(users)] = max(rates.get(str(users), 0.0), r)
+                progress(f"{users} configured users", (f"{users} users", rates[str(users)]))
     report.results = {"pop_per_s_by_users": {k: round(v) for k, v in rates.items()}}
     report.ratios = {"max_users_vs_one": round(rates["10000"] / rates["1"], 3)}
     return report

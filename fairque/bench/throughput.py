@@ -52,10 +52,10 @@ def run_throughput(
                     pipe.execute()
 
             evalsha_rate = rate(tasks, evalsha)
-            progress("baseline: pipelined EVALSHA")
+            progress("baseline: pipelined EVALSHA", ("evalsha", evalsha_rate))
             pipelined_rate = rate(batch_tasks, pipelined)
+            progress("push", ("evalsha_pipelined", pipelined_rate))
 
-            progress("push")
             singles = [Task.create(f"user-{i % 10}", 3, {"i": i}) for i in range(tasks)]
 
             def push() -> None:
@@ -64,7 +64,7 @@ def run_throughput(
 
             push_rate = rate(tasks, push)
 
-            progress("push_batch")
+            progress("push_batch", ("push", push_rate))
             batched = [Task.create(f"user-{i % 10}", 3, {"i": i}) for i in range(batch_tasks)]
 
             def push_batch() -> None:
@@ -73,7 +73,7 @@ def run_throughput(
 
             batch_rate = rate(batch_tasks, push_batch)
 
-            progress("pop + complete")
+            progress("pop + complete", ("push_batch", batch_rate))
 
             def pop_complete() -> None:
                 for _ in range(tasks):
@@ -83,8 +83,9 @@ def run_throughput(
 
             pop_complete_rate = rate(tasks, pop_complete)
         drop_queue(url, config.queue.name)
-        progress("end to end: 2 worker processes")
+        progress("end to end: 2 worker processes", ("pop_complete", pop_complete_rate))
         e2e_rate = drain_rate(url, tasks * 4, 2, "sync")
+        progress("done", ("e2e", e2e_rate))
     report.results = {
         "push_per_s": round(push_rate),
         "push_batch_per_s": round(batch_rate),

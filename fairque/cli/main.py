@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import click
@@ -15,6 +14,7 @@ from rich.table import Table
 
 from fairque import __version__
 from fairque.bench import SCENARIOS, BenchReport
+from fairque.bench.common import Progress
 from fairque.cli.admin_cmds import dlq, drain, pause, push, resume
 from fairque.cli.charts import chart
 from fairque.cli.context import CliContext
@@ -172,8 +172,8 @@ def bench(ctx: click.Context, scenario: str, tasks: int, out: str | None) -> Non
             console.out(drawn, highlight=False)
 
 
-def _status_updater(status: Status, scenario: str) -> Callable[[str], None]:
-    def update(message: str) -> None:
+def _status_updater(status: Status, scenario: str) -> Progress:
+    def update(message: str, figure: tuple[str, float] | None = None) -> None:
         status.update(f"{scenario}: {message}")
 
     return update

@@ -187,15 +187,16 @@ class Admin:
         *,
         all: bool = False,
         user: str | None = None,
+        error: str | None = None,
         older_than: float | None = None,
         dry_run: bool = False,
         progress: Progress = _quiet,
     ) -> AdminResult:
-        """Delete dead tasks for good (ids, all, a user's, or older than ``older_than`` s)."""
+        """Delete dead tasks for good (ids, all, or by user / error text / older than s)."""
         if not dry_run:
             self._guard("purge")
-        ids = self._targets(task_ids, all, user, None, older_than)
-        target = _describe(task_ids, all, user, None) + (
+        ids = self._targets(task_ids, all, user, error, older_than)
+        target = _describe(task_ids, all, user, error) + (
             f" older than {older_than}s" if older_than else ""
         )
         if dry_run:

@@ -224,8 +224,13 @@ def users(
     limit: int = 50,
     sort: str = "backlog",
     only: list[str] | None = None,
+    include_idle: bool = False,
 ) -> Op[UserPage]:
-    """A page of per-user rows, by backlog (largest first) or by name, or the rows of ``only``."""
+    """A page of per-user rows, by backlog (largest first) or by name, or the rows of ``only``.
+
+    ``include_idle`` adds, up to ``limit``, users with nothing queued that hold tasks in flight,
+    are paused, or were served in the last few minutes (a live view wants to see users who are
+    being served promptly, which is most of them when the queue is fair)."""
     k = s.keys
     now_reply = yield _c("TIME")
     now, minute = server_now(now_reply)
@@ -238,6 +243,19 @@ def users(
         names = sorted(all_names)[offset : offset + limit]
     else:
         names = yield _c("ZREVRANGE", k.key("ubacklog"), offset, offset + limit - 1)
+    if include_idle and only is None and len(names) < limit:
+        inflight, paused, *served = yield [
+            _c("HKEYS", k.key("uinflight")),
+            _c("SMEMBERS", k.key("paused")),
+            *[
+                _c("HKEYS", k.key("srv", minute=m))
+                for m in range(minute - SHARE_WINDOW + 1, minute + 1)
+            ],
+        ]
+        seen = set(names)
+        idle = sorted({*inflight, *paused, *(u for bucket in served for u in bucket)} - seen)
+        names = [*names, *idle[: limit - len(names)]]
+        total = max(_i(total), len(names))
     default_weight, served_total, total_weight = yield from _share_context(s, minute)
     replies = yield [call for u in names for call in _row_calls(s, u, minute)] if names else []
     rows = [

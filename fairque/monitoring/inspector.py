@@ -56,9 +56,14 @@ class Inspector:
     def overview(self) -> Overview:
         return self.queue.run(io.overview(self.session))
 
-    def users(self, offset: int = 0, limit: int = 50, sort: str = "backlog") -> UserPage:
-        """Per-user rows: by backlog (largest first) or by name."""
-        return self.queue.run(io.users(self.session, offset, limit, sort))
+    def users(
+        self, offset: int = 0, limit: int = 50, sort: str = "backlog", include_idle: bool = False
+    ) -> UserPage:
+        """Per-user rows: by backlog (largest first) or by name; ``include_idle`` adds users
+        with nothing queued that are in flight, paused or were served in the last minutes."""
+        return self.queue.run(
+            io.users(self.session, offset, limit, sort, include_idle=include_idle)
+        )
 
     def user(self, user_id: str, offset: int = 0, limit: int = 20) -> UserDetail:
         return self.queue.run(io.user_detail(self.session, user_id, offset, limit))

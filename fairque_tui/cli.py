@@ -1,0 +1,83 @@
+"""``fairque-tui connect [URL]`` and ``fairque-tui demo``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from fairque.core.config import FairQueueConfig
+from fairque.core.exceptions import FairQueueError
+
+REFRESH = click.option(
+    "--refresh", type=click.FloatRange(min=0.2), default=2.0, show_default=True,
+    help="Seconds between fetches (the next starts when the last one finished).",
+)  # fmt: skip
+
+
+@click.group()
+@click.version_option(package_name="fairque", prog_name="fairque-tui")
+def main() -> None:
+    """fairque's live dashboard: per-user queues, DLQ, workers, schedules, alerts, bench."""
+
+
+@main.command()
+@click.argument("url", required=False, envvar="FAIRQUE_REDIS_URL")
+@click.option("--queue", envvar="FAIRQUE_QUEUE", help="Queue name (env FAIRQUE_QUEUE).")
+@click.option(
+    "--config", "config_path", envvar="FAIRQUE_CONFIG", type=click.Path(dir_okay=False),
+    help="Config file (default ./fairque.toml).",
+)  # fmt: skip
+@click.option("--read-only", is_flag=True, help="Hide and refuse every change.")
+@REFRESH
+def connect(
+    url: str | None, queue: str | None, config_path: str | None, read_only: bool, refresh: float
+) -> None:
+    """Watch (and operate) the queue on the server at URL."""
+    from fairque_tui.app import FairqueApp
+    from fairque_tui.source import LiveSource
+
+    overrides: dict[str, Any] = {}
+    if url is not None:
+        overrides["redis"] = {"url": url}
+    if queue is not None:
+        overrides["queue"] = {"name": queue}
+    try:
+        config = FairQueueConfig.load(config_path, **overrides)
+    except FairQueueError as exc:
+        click.echo(f"error: {' '.join(str(exc).split())}", err=True)
+        sys.exit(1)
+    source = LiveSource(config, read_only=read_only)
+    try:
+        FairqueApp(source, refresh_seconds=refresh).run()
+    finally:
+        source.close()
+
+
+@main.command()
+@REFRESH
+def demo(refresh: float) -> None:
+    """An embedded Valkey with demo producers and workers (as `fairque demo`), in the TUI."""
+    run_demo_tui(refresh)
+
+
+def run_demo_tui(refresh: float = 1.0) -> None:
+    """Start the embedded server and the demo, show them in the TUI until it quits."""
+    from fairque.demo import DemoRun
+    from fairque.server import EmbeddedServer
+    from fairque_tui.app import FairqueApp
+    from fairque_tui.source import LiveSource
+
+    with EmbeddedServer() as server:
+        run = DemoRun(server.url).start()
+        source = LiveSource(run.config)
+        try:
+            FairqueApp(source, refresh_seconds=refresh).run()
+        finally:
+            source.close()
+            run.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""One screen per view: overview, user, DLQ, workers, schedules, alerts, bench."""

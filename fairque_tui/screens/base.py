@@ -1,0 +1,129 @@
+"""What every data screen shares: off-thread fetching, the refresh loop, guarded mutations."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
+
+from textual import work
+from textual.screen import Screen
+from textual.timer import Timer
+
+from fairque.core.exceptions import FairQueueError
+from fairque.monitoring.models import AdminResult
+from fairque_tui.widgets.modals import ConfirmModal
+
+if TYPE_CHECKING:
+    from fairque_tui.app import FairqueApp
+    from fairque_tui.source import DataSource
+
+T = TypeVar("T")
+
+
+class LiveScreen(Screen[None], Generic[T]):
+    """A screen whose data is fetched off the UI thread (a Textual worker).
+
+    The next fetch is scheduled when the last one finishes, so a slow server never piles
+    requests up; a failed fetch raises the banner and the loop goes on, so a lost connection
+    recovers by itself. Screens implement ``load`` (worker thread) and ``show`` (UI thread).
+    """
+
+    MUTATING: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._timer: Timer | None = None
+        self.loaded = False  # the first fetch has been shown (tests wait on it)
+
+    @property
+    def fq(self) -> FairqueApp:
+        return cast("FairqueApp", self.app)
+
+    @property
+    def source(self) -> DataSource:
+        return self.fq.source
+
+    def load(self) -> T:
+        raise NotImplementedError
+
+    def show(self, data: T) -> None:
+        raise NotImplementedError
+
+    # -- the fetch loop ------------------------------------------------------------------------
+
+    def on_screen_resume(self) -> None:
+        self.refresh_now()
+
+    def refresh_now(self) -> None:
+        """Fetch at once (after a key press or a mutation), restarting the loop."""
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self._fetch()
+
+    @work(thread=True, exclusive=True, group="fetch")
+    def _fetch(self) -> None:
+        started = self.fq.timer()
+        try:
+            data = self.load()
+        except FairQueueError as exc:
+            self._from_thread(self.fq.connection_lost, str(exc))
+        else:
+            self._from_thread(self._loaded, data, (self.fq.timer() - started) * 1000)
+        self._from_thread(self._schedule_next)
+
+    def _from_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the app is shutting down
+            self.app.call_from_thread(fn, *args, **kwargs)
+
+    def _loaded(self, data: T, fetch_ms: float) -> None:
+        self.fq.fetched(fetch_ms)
+        self.show(data)
+        self.loaded = True
+
+    def _schedule_next(self) -> None:
+        if self.fq.refresh_seconds > 0 and self.is_attached:
+            self._timer = self.set_timer(self.fq.refresh_seconds, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        if self.is_current:
+            self._fetch()
+        # Not current: nothing to draw; on_screen_resume fetches when it comes back.
+
+    # -- mutations -----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # --read-only hides every mutating binding (the action itself refuses too).
+        return not (action in self.MUTATING and self.source.read_only)
+
+    def mutate(self, what: str, call: Callable[[], AdminResult], question: str | None) -> None:
+        """Run an Admin change off the UI thread, after a confirmation if ``question``."""
+        if self.source.read_only:
+            self.notify(f"read-only: {what} refused", severity="error")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._mutate(what, call)
+            else:
+                self.notify(f"{what}: cancelled, nothing changed")
+
+        if question is None:
+            self._mutate(what, call)
+        else:
+            self.app.push_screen(ConfirmModal(question), answered)
+
+    @work(thread=True, group="mutate")
+    def _mutate(self, what: str, call: Callable[[], AdminResult]) -> None:
+        try:
+            result = call()
+        except FairQueueError as exc:
+            self._from_thread(self.notify, f"{what} failed: {exc}", severity="error")
+        else:
+            self._from_thread(self._mutated, what, result)
+
+    def _mutated(self, what: str, result: AdminResult) -> None:
+        self.notify(f"{what}: {result.touched} of {result.matched}")
+        self.refresh_now()

@@ -1,0 +1,211 @@
+"""The dead-letter queue: entries or groups (by error, by user); inspect, requeue, delete."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Static
+
+from fairque.core.models import DLQEntry
+from fairque.monitoring.models import DLQGroups
+from fairque_tui import format as fmt
+from fairque_tui.screens.base import LiveScreen
+from fairque_tui.widgets.modals import TextModal
+from fairque_tui.widgets.status import Banner, StatusBar
+from fairque_tui.widgets.tables import cursor_key, set_columns, sync_rows
+
+PAGE = 100
+MODES = ("entries", "error", "user")
+
+
+@dataclass(frozen=True)
+class DLQView:
+    entries: list[DLQEntry]
+    groups: DLQGroups | None
+
+
+class DLQScreen(LiveScreen[DLQView]):
+    BINDINGS = [
+        Binding("g", "group", "Group by"),
+        Binding("space", "select", "Select"),
+        Binding("enter", "inspect", "Inspect"),
+        Binding("r", "requeue", "Requeue"),
+        Binding("d", "delete", "Delete"),
+        Binding("right_square_bracket", "page(1)", "Next page"),
+        Binding("left_square_bracket", "page(-1)", "Prev page"),
+        Binding("escape", "app.go_back", "Back", show=False),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+    MUTATING = frozenset({"requeue", "delete"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mode = "entries"
+        self.page_offset = 0
+        self.selected: set[str] = set()
+        self.view: DLQView | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        yield Banner()
+        yield Static(id="dlq-summary")
+        yield DataTable(id="dlq", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def load(self) -> DLQView:
+        if self.mode == "entries":
+            return DLQView(self.source.dlq(self.page_offset, PAGE), None)
+        return DLQView([], self.source.dlq_groups(self.mode))
+
+    def show(self, data: DLQView) -> None:
+        self.view = data
+        table = self.query_one(DataTable)
+        if data.groups is None:
+            set_columns(
+                table,
+                [("task", "task"), ("sel", "✓"), ("user", "user"), ("attempts", "att"),
+                 ("failed", "failed"), ("error", "error")],
+            )  # fmt: skip
+            now = self.fq.clock()
+            self.selected &= {e.task_id for e in data.entries}
+            rows = [
+                (e.task_id, [e.task_id, "✓" if e.task_id in self.selected else "", e.user_id,
+                             str(e.attempts), fmt.since(e.failed_at, now),
+                             fmt.one_line(e.error, 80)])
+                for e in data.entries
+            ]  # fmt: skip
+            summary = (
+                f"dead tasks {self.page_offset + 1:,}-{self.page_offset + len(data.entries):,}"
+                f" · selected {len(self.selected)} · g: group by error"
+            )
+        else:
+            g = data.groups
+            set_columns(table, [("key", self.mode), ("count", "count"), ("sample", "e.g.")])
+            rows = [
+                (grp.key, [grp.key, f"{grp.count:,}", ", ".join(grp.sample_task_ids[:3])])
+                for grp in g.groups
+            ]
+            summary = (
+                f"{g.total:,} dead tasks by {self.mode} ({g.scanned:,} scanned) · "
+                f"r requeues the group, d deletes it · g: "
+                f"{'group by user' if self.mode == 'error' else 'entries'}"
+            )
+        sync_rows(table, rows)
+        self.query_one("#dlq-summary", Static).update(summary)
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def _cursor(self) -> str | None:
+        return cursor_key(self.query_one(DataTable))
+
+    def action_cursor_down(self) -> None:
+        self.query_one(DataTable).action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.query_one(DataTable).action_cursor_up()
+
+    def action_group(self) -> None:
+        self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
+        self.page_offset = 0
+        self.query_one(DataTable).clear(columns=True)
+        self.refresh_now()
+
+    def action_page(self, step: int) -> None:
+        if self.mode == "entries":
+            self.page_offset = max(0, self.page_offset + step * PAGE)
+            self.refresh_now()
+
+    def action_select(self) -> None:
+        key = self._cursor()
+        if self.mode != "entries" or key is None:
+            return
+        self.selected ^= {key}
+        table = self.query_one(DataTable)
+        table.update_cell(key, "sel", "✓" if key in self.selected else "")
+        table.action_cursor_down()
+        self.query_one("#dlq-summary", Static).update(
+            f"selected {len(self.selected)} · r requeue, d delete (the selection, or the row)"
+        )
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_inspect()
+
+    def action_inspect(self) -> None:
+        key = self._cursor()
+        if key is None or self.view is None:
+            return
+        if self.mode != "entries":
+            group = next((g for g in self.view.groups.groups if g.key == key), None)  # type: ignore[union-attr]
+            if group is not None:
+                body = f"{group.count:,} dead tasks\n\ne.g. " + "\n     ".join(
+                    group.sample_task_ids
+                )
+                self.app.push_screen(TextModal(f"{self.mode}: {key}", body))
+            return
+        entry = next((e for e in self.view.entries if e.task_id == key), None)
+        if entry is not None:
+            self.app.push_screen(TextModal(f"dead task {key}", describe(entry)))
+
+    def _targets(self) -> tuple[str, dict[str, object]] | None:
+        """What r/d act on: the selection, the row, or the group (by error or user)."""
+        key = self._cursor()
+        if self.mode == "entries":
+            ids = sorted(self.selected) or ([key] if key else [])
+            if not ids:
+                return None
+            label = ids[0] if len(ids) == 1 else f"{len(ids)} selected tasks"
+            return label, {"task_ids": ids}
+        if key is None:
+            return None
+        return f"every dead task with {self.mode} {key!r}", {self.mode: key}
+
+    def action_requeue(self) -> None:
+        target = self._targets()
+        if target is None:
+            return
+        label, kw = target
+        self.selected.clear()
+        self.mutate(
+            "requeue",
+            lambda: self.source.requeue(**kw),  # type: ignore[arg-type]
+            f"Requeue {label}? They go back to ready with their attempts reset.",
+        )
+
+    def action_delete(self) -> None:
+        target = self._targets()
+        if target is None:
+            return
+        label, kw = target
+        self.selected.clear()
+        self.mutate(
+            "delete",
+            lambda: self.source.purge(**kw),  # type: ignore[arg-type]
+            f"Delete {label} for good? This cannot be undone.",
+        )
+
+
+def describe(e: DLQEntry) -> str:
+    payload = json.dumps(e.payload, indent=2, ensure_ascii=False)
+    parts = [
+        f"user       {e.user_id}",
+        f"priority   {int(e.priority)}",
+        f"handler    {e.handler or '-'}",
+        f"attempts   {e.attempts}",
+        f"worker     {e.worker_id or '-'}",
+        f"failed at  {e.failed_at.isoformat() if e.failed_at else '-'}",
+        f"error      {e.error_type or ''}: {e.error}",
+        "",
+        "payload",
+        payload,
+        "",
+        "traceback",
+        e.traceback or "(none)",
+    ]
+    return "\n".join(parts)

@@ -1,0 +1,159 @@
+"""Screens that are one table each: workers, schedules, alerts (active and recently cleared)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Footer, Static
+
+from fairque.monitoring.models import Alert, WorkerInfo
+from fairque.scheduler import ScheduleInfo
+from fairque_tui import format as fmt
+from fairque_tui.screens.base import LiveScreen
+from fairque_tui.widgets.status import Banner, StatusBar
+from fairque_tui.widgets.tables import set_columns, sync_rows
+
+_COMMON: list[BindingType] = [
+    Binding("escape", "app.go_back", "Back", show=False),
+    Binding("r", "refresh", "Refresh"),
+    Binding("j", "cursor_down", "Down", show=False),
+    Binding("k", "cursor_up", "Up", show=False),
+]
+
+
+class _TableScreen(LiveScreen[object]):
+    """A status bar, a caption and one table."""
+
+    caption = ""
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        yield Banner()
+        yield Static(self.caption, id="caption")
+        yield DataTable(cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def action_refresh(self) -> None:
+        self.refresh_now()
+
+    def action_cursor_down(self) -> None:
+        self.query_one(DataTable).action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.query_one(DataTable).action_cursor_up()
+
+
+class WorkersScreen(_TableScreen):
+    BINDINGS = _COMMON
+    caption = "workers (stale: no heartbeat for three intervals)"
+
+    def load(self) -> list[WorkerInfo]:
+        return self.source.workers()
+
+    def show(self, data: object) -> None:
+        workers: list[WorkerInfo] = data  # type: ignore[assignment]
+        now = self.fq.clock()
+        table = self.query_one(DataTable)
+        set_columns(
+            table,
+            [("worker", "worker"), ("kind", "kind"), ("status", "status"), ("host", "host:pid"),
+             ("beat", "last beat"), ("run", "in flight"), ("conc", "of"), ("done", "processed"),
+             ("failed", "failed"), ("stolen", "stolen"), ("up", "up since")],
+        )  # fmt: skip
+        rows = []
+        for w in workers:
+            status = Text("stale", style="bold red") if w.stale else Text(w.status or "-")
+            rows.append((w.worker_id, [
+                w.worker_id, w.kind or "-", status, f"{w.host or '-'}:{w.pid or '-'}",
+                fmt.since(w.last_beat, now), str(w.inflight), str(w.concurrency or "-"),
+                f"{w.processed:,}", f"{w.failed:,}", f"{w.stolen:,}", fmt.clock(w.started_at),
+            ]))  # fmt: skip
+        sync_rows(table, rows)
+        self.query_one("#caption", Static).update(f"{len(workers)} worker(s)")
+
+
+class SchedulesScreen(_TableScreen):
+    BINDINGS = _COMMON
+    caption = "schedules"
+
+    def load(self) -> list[ScheduleInfo]:
+        return self.source.schedules()
+
+    def show(self, data: object) -> None:
+        schedules: list[ScheduleInfo] = data  # type: ignore[assignment]
+        table = self.query_one(DataTable)
+        set_columns(
+            table,
+            [("name", "name"), ("cron", "cron"), ("tz", "zone"), ("user", "user"),
+             ("pri", "pri"), ("on", "enabled"), ("next", "next run"), ("last", "last run"),
+             ("source", "from")],
+        )  # fmt: skip
+        rows = []
+        for info in schedules:
+            s = info.schedule
+            nxt = info.next_run.strftime("%Y-%m-%d %H:%M:%S") if info.next_run else "-"
+            last = info.last_run.strftime("%Y-%m-%d %H:%M:%S") if info.last_run else "-"
+            rows.append((s.name, [
+                s.name, s.cron, s.timezone, s.user_id, str(int(s.priority)),
+                "yes" if s.enabled else Text("no", style="yellow"), nxt, last, info.source,
+            ]))  # fmt: skip
+        sync_rows(table, rows)
+        self.query_one("#caption", Static).update(f"{len(schedules)} schedule(s)")
+
+
+class AlertsScreen(_TableScreen):
+    BINDINGS = _COMMON
+    caption = "alerts"
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        yield Banner()
+        yield Static("active", id="caption")
+        yield DataTable(id="active", cursor_type="row", zebra_stripes=True)
+        yield Static("recently cleared", id="caption-recent")
+        yield DataTable(id="recent", cursor_type="none", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for table in self.query(DataTable):
+            set_columns(
+                table,
+                [("key", "rule · subject"), ("severity", "severity"), ("since", "since"),
+                 ("message", "message")],
+            )  # fmt: skip
+        self.query_one("#active", DataTable).focus()
+
+    def action_cursor_down(self) -> None:
+        self.query_one("#active", DataTable).action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.query_one("#active", DataTable).action_cursor_up()
+
+    def load(self) -> list[Alert]:
+        return self.source.alerts()
+
+    def show(self, data: object) -> None:
+        alerts: list[Alert] = data  # type: ignore[assignment]
+        self.fq.alerts_seen(alerts)
+        now = self.fq.clock()
+
+        def cells(a: Alert, when: str) -> list[object]:
+            colour = "red" if a.severity == "critical" else "yellow"
+            return [f"{a.rule} · {a.subject}", Text(a.severity, style=colour), when, a.message]
+
+        sync_rows(
+            self.query_one("#active", DataTable),
+            [(f"{a.rule} · {a.subject}", cells(a, fmt.since(a.since, now))) for a in alerts],
+        )
+        recent = self.fq.state.cleared_alerts
+        sync_rows(
+            self.query_one("#recent", DataTable),
+            [(f"{a.rule} · {a.subject}", cells(a, f"cleared {fmt.since(at, now)}"))
+             for a, at in recent],
+        )  # fmt: skip
+        self.query_one("#caption", Static).update(f"active: {len(alerts)}")
+        self.query_one("#caption-recent", Static).update(f"recently cleared: {len(recent)}")

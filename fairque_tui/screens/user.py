@@ -1,0 +1,136 @@
+"""One user: its pending tasks by priority (paged), its backlog over the last hour, actions."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Sparkline, Static
+
+from fairque.core.exceptions import FairQueueError
+from fairque.monitoring.models import Explanation, UserDetail
+from fairque_tui import format as fmt
+from fairque_tui.screens.base import LiveScreen
+from fairque_tui.widgets.modals import TextModal
+from fairque_tui.widgets.status import Banner, StatusBar
+from fairque_tui.widgets.tables import cursor_key, set_columns, sync_rows
+
+PAGE = 20  # tasks per priority per page
+
+
+class UserScreen(LiveScreen[UserDetail]):
+    BINDINGS = [
+        Binding("escape", "app.go_back", "Back"),
+        Binding("p", "pause", "Pause/resume"),
+        Binding("d", "drain", "Drain"),
+        Binding("enter", "explain", "Explain task"),
+        Binding("right_square_bracket", "page(1)", "Next page"),
+        Binding("left_square_bracket", "page(-1)", "Prev page"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+    MUTATING = frozenset({"pause", "drain"})
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__()
+        self.user_id = user_id
+        self.page_offset = 0
+        self.detail: UserDetail | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        yield Banner()
+        yield Static(id="summary")
+        yield Static("backlog, last 60 minutes", id="spark-label")
+        yield Sparkline([], id="backlog")
+        yield DataTable(id="pending", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        set_columns(
+            self.query_one(DataTable),
+            [("task", "task"), ("priority", "priority"), ("age", "waiting")],
+        )
+        self.query_one(DataTable).focus()
+
+    def load(self) -> UserDetail:
+        return self.source.user(self.user_id, self.page_offset, PAGE)
+
+    def show(self, data: UserDetail) -> None:
+        self.detail = data
+        r = data.row
+        state = "[b yellow]paused[/]" if r.paused else "capped" if r.capped else "active"
+        cap = f" of {r.max_inflight}" if r.max_inflight else ""
+        self.query_one("#summary", Static).update(
+            f"[b]{r.user_id}[/b] — {state} · weight {r.weight:g} · ready {r.ready:,} "
+            f"(critical {r.critical:,}) · in flight {r.inflight}{cap} · oldest "
+            f"{fmt.age(r.oldest_age_seconds)} · wait p50 {fmt.ms(r.p50_wait_ms)} p95 "
+            f"{fmt.ms(r.p95_wait_ms)} · served/fair {fmt.share(r.served_share, r.fair_share)}"
+        )
+        self.query_one(Sparkline).data = [float(x) for x in data.backlog_history]
+        rows = []
+        for priority in sorted(data.pending, reverse=True):
+            for t in data.pending[priority]:
+                rows.append((t.task_id, [t.task_id, str(priority), fmt.age(t.age_seconds)]))
+        sync_rows(self.query_one(DataTable), rows)
+        page = self.page_offset // PAGE + 1
+        self.query_one("#spark-label", Static).update(
+            f"backlog, last 60 minutes · pending tasks page {page} ({PAGE} per priority)"
+        )
+
+    def action_page(self, step: int) -> None:
+        self.page_offset = max(0, self.page_offset + step * PAGE)
+        self.refresh_now()
+
+    def action_refresh(self) -> None:
+        self.refresh_now()
+
+    def action_cursor_down(self) -> None:
+        self.query_one(DataTable).action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.query_one(DataTable).action_cursor_up()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_explain()
+
+    def action_explain(self) -> None:
+        task_id = cursor_key(self.query_one(DataTable))
+        if task_id is not None:
+            self._explain(task_id)
+
+    @work(thread=True, group="explain")
+    def _explain(self, task_id: str) -> None:
+        try:
+            info = self.source.explain(task_id)
+        except FairQueueError as exc:
+            self._from_thread(self.notify, str(exc), severity="error")
+            return
+        self._from_thread(self._show_explanation, task_id, info)
+
+    def _show_explanation(self, task_id: str, info: Explanation | None) -> None:
+        if info is None:
+            self.notify(f"task {task_id} is gone", severity="warning")
+            return
+        lines = [info.summary, ""]
+        for name, value in info.model_dump(exclude={"summary"}).items():
+            if value not in (None, [], ""):
+                lines.append(f"{name}: {value}")
+        self.app.push_screen(TextModal(f"task {task_id}", "\n".join(lines)))
+
+    def action_pause(self) -> None:
+        user = self.user_id
+        if self.detail is not None and self.detail.row.paused:
+            self.mutate(f"resume {user}", lambda: self.source.resume(user), None)
+        else:
+            self.mutate(f"pause {user}", lambda: self.source.pause(user), None)
+
+    def action_drain(self) -> None:
+        user = self.user_id
+        n = self.detail.row.ready if self.detail else 0
+        self.mutate(
+            f"drain {user}",
+            lambda: self.source.drain(user),
+            f"Drain {user}? Its {n:,} ready task(s) are cancelled (in-flight ones finish).",
+        )

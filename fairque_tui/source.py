@@ -1,0 +1,187 @@
+"""Where the TUI's data comes from. The screens know only :class:`DataSource`.
+
+:class:`LiveSource` reads through the Inspector and changes through the Admin of one queue;
+the tests' snapshots use fixed data behind the same interface. Every method may be called
+from a worker thread and may raise :class:`~fairque.FairQueueError` (a lost connection).
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Protocol
+
+from fairque.core.config import FairQueueConfig
+from fairque.core.models import DLQEntry
+from fairque.monitoring import Admin, Inspector
+from fairque.monitoring.models import (
+    AdminResult,
+    Alert,
+    DLQGroups,
+    Explanation,
+    Overview,
+    UserDetail,
+    UserPage,
+    WorkerInfo,
+)
+from fairque.queue import TaskQueue
+from fairque.scheduler import ScheduleInfo
+from fairque.util import mask_url
+
+USERS_SHOWN = 200  # the overview's table: the top users by the chosen sort
+
+
+@dataclass(frozen=True)
+class OverviewData:
+    """One fetch of the overview screen."""
+
+    overview: Overview
+    users: UserPage
+    workers: list[WorkerInfo]
+    alerts: list[Alert]
+
+
+def sort_rows(page: UserPage, sort: str) -> UserPage:
+    """The rows in the order the table shows: backlog (largest first), wait (p95, longest
+    first) or name."""
+    keys = {
+        "backlog": lambda r: (-r.ready - r.critical, r.user_id),
+        "wait": lambda r: (-(r.p95_wait_ms or 0), r.user_id),
+        "name": lambda r: r.user_id,
+    }
+    return page.model_copy(update={"rows": sorted(page.rows, key=keys[sort])})
+
+
+class DataSource(Protocol):
+    """What the screens read and change."""
+
+    label: str  # the server, as the header shows it (password masked)
+    queue: str
+    read_only: bool
+
+    def overview(self, sort: str) -> OverviewData: ...
+    def user(self, user_id: str, offset: int, limit: int) -> UserDetail: ...
+    def explain(self, task_id: str) -> Explanation | None: ...
+    def dlq(self, offset: int, limit: int) -> list[DLQEntry]: ...
+    def dlq_groups(self, by: str) -> DLQGroups: ...
+    def workers(self) -> list[WorkerInfo]: ...
+    def schedules(self) -> list[ScheduleInfo]: ...
+    def alerts(self) -> list[Alert]: ...
+    def bench_url(self) -> str | None: ...
+
+    def requeue(
+        self, *, task_ids: list[str] | None = None, user: str | None = None,
+        error: str | None = None,
+    ) -> AdminResult: ...  # fmt: skip
+    def purge(
+        self, *, task_ids: list[str] | None = None, user: str | None = None,
+        error: str | None = None,
+    ) -> AdminResult: ...  # fmt: skip
+    def drain(self, user: str) -> AdminResult: ...
+    def pause(self, user: str) -> AdminResult: ...
+    def resume(self, user: str) -> AdminResult: ...
+    def close(self) -> None: ...
+
+
+class LiveSource:
+    """One queue on a real server. Connects lazily and reconnects after a failure, so the
+    TUI can start (and keep running) while the server is away."""
+
+    def __init__(self, config: FairQueueConfig, *, read_only: bool = False) -> None:
+        self.config = config
+        self.read_only = read_only
+        self.label = mask_url(config.redis.url)
+        self.queue = config.queue.name
+        self._lock = threading.Lock()  # the Inspector's alert tracker is not thread-safe
+        self._tq = TaskQueue(config)
+        self._inspector: Inspector | None = None
+        self._admin: Admin | None = None
+
+    def _ins(self) -> Inspector:
+        if self._inspector is None:
+            self._inspector = Inspector(self.config, queue=self._tq)  # opens: may raise
+        return self._inspector
+
+    def _adm(self) -> Admin:
+        if self._admin is None:
+            actor = f"tui:{getpass.getuser()}@{socket.gethostname()}"
+            self._admin = Admin(self.config, queue=self._tq, read_only=self.read_only, actor=actor)
+        return self._admin
+
+    def overview(self, sort: str) -> OverviewData:
+        with self._lock:
+            ins = self._ins()
+            return OverviewData(
+                overview=ins.overview(),
+                users=sort_rows(ins.users(limit=USERS_SHOWN, sort=sort, include_idle=True), sort),
+                workers=ins.workers(),
+                alerts=ins.alerts(),
+            )
+
+    def user(self, user_id: str, offset: int, limit: int) -> UserDetail:
+        with self._lock:
+            return self._ins().user(user_id, offset, limit)
+
+    def explain(self, task_id: str) -> Explanation | None:
+        with self._lock:
+            return self._ins().explain(task_id)
+
+    def dlq(self, offset: int, limit: int) -> list[DLQEntry]:
+        with self._lock:
+            return self._ins().dlq(limit, offset)
+
+    def dlq_groups(self, by: str) -> DLQGroups:
+        with self._lock:
+            return self._ins().dlq_groups(by)
+
+    def workers(self) -> list[WorkerInfo]:
+        with self._lock:
+            return self._ins().workers()
+
+    def schedules(self) -> list[ScheduleInfo]:
+        with self._lock:
+            return self._ins().schedules()
+
+    def alerts(self) -> list[Alert]:
+        with self._lock:
+            return self._ins().alerts()
+
+    def bench_url(self) -> str | None:
+        return self.config.redis.url
+
+    def requeue(
+        self,
+        *,
+        task_ids: list[str] | None = None,
+        user: str | None = None,
+        error: str | None = None,
+    ) -> AdminResult:
+        with self._lock:
+            return self._adm().requeue(task_ids, user=user, error=error)
+
+    def purge(
+        self,
+        *,
+        task_ids: list[str] | None = None,
+        user: str | None = None,
+        error: str | None = None,
+    ) -> AdminResult:
+        with self._lock:
+            return self._adm().purge(task_ids, user=user, error=error)
+
+    def drain(self, user: str) -> AdminResult:
+        with self._lock:
+            return self._adm().drain(user)
+
+    def pause(self, user: str) -> AdminResult:
+        with self._lock:
+            return self._adm().pause(user)
+
+    def resume(self, user: str) -> AdminResult:
+        with self._lock:
+            return self._adm().resume(user)
+
+    def close(self) -> None:
+        self._tq.close()

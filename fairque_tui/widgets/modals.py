@@ -1,0 +1,108 @@
+"""Modal screens: a yes/no confirmation, a read-only text view, and the help."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Static
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """Asks before a destructive action; dismisses with True only on an explicit yes."""
+
+    DEFAULT_CSS = """
+    ConfirmModal { align: center middle; }
+    ConfirmModal > Vertical {
+        width: 64; height: auto; max-width: 90%;
+        border: thick $warning; background: $surface; padding: 1 2;
+    }
+    ConfirmModal #question { margin-bottom: 1; }
+    ConfirmModal Horizontal { height: auto; align-horizontal: right; }
+    ConfirmModal Button { margin-left: 2; }
+    """
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.question, id="question")
+            with Horizontal():
+                yield Button("No (n)", id="no", variant="primary")
+                yield Button("Yes (y)", id="yes", variant="error")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class TextModal(ModalScreen[None]):
+    """A title and a scrollable body (a task's payload and traceback, an explanation)."""
+
+    DEFAULT_CSS = """
+    TextModal { align: center middle; }
+    TextModal > Vertical {
+        width: 90%; height: 85%; border: thick $primary; background: $surface; padding: 0 1;
+    }
+    TextModal #title { text-style: bold; height: auto; margin-bottom: 1; }
+    """
+    BINDINGS = [Binding("escape,q,enter", "dismiss", "Close")]
+
+    def __init__(self, title: str, body: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.title_text, id="title", markup=False)
+            with VerticalScroll():
+                yield Static(self.body, id="body", markup=False)
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)
+
+
+class HelpModal(ModalScreen[None]):
+    """Every key binding active where help was asked, with what it does."""
+
+    DEFAULT_CSS = """
+    HelpModal { align: center middle; }
+    HelpModal > Vertical {
+        width: 72; max-width: 95%; height: 90%;
+        border: thick $primary; background: $surface; padding: 0 1;
+    }
+    HelpModal #title { text-style: bold; height: auto; margin-bottom: 1; }
+    HelpModal DataTable { height: 1fr; }
+    """
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+
+    def __init__(self, where: str, bindings: Iterable[tuple[str, str]]) -> None:
+        super().__init__()
+        self.where = where
+        self.bindings = list(bindings)
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(f"Keys — {self.where}   (esc closes)", id="title")
+            yield DataTable(cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("key", "does")
+        for key, what in self.bindings:
+            table.add_row(key, what)
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)
