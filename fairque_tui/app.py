@@ -110,7 +110,9 @@ class FairqueApp(App[None]):
         self._changed()
 
     def server_seen(self, name: str, version: str) -> None:
-        self.state.server, self.state.version = name, version
+        if (self.state.server, self.state.version) != (name, version):
+            self.state.server, self.state.version = name, version
+            self._changed()
 
     def alerts_seen(self, alerts: Iterable[Alert]) -> None:
         """Remember alerts that stopped firing, for the Alerts screen's "recently cleared"."""
@@ -135,17 +137,26 @@ class FairqueApp(App[None]):
             self.switch_mode("overview")
 
     def action_help(self) -> None:
+        """Every key of this screen and of the app (the tables' own cursor keys summarised)."""
         screen = self.screen
         bindings: list[tuple[str, str]] = []
         seen: set[str] = set()
         for active in screen.active_bindings.values():
             binding = active.binding
-            if not active.enabled or binding.action in seen or not binding.description:
+            if active.node not in (screen, self) or not active.enabled:
+                continue
+            if binding.action in seen or not binding.description:
                 continue
             seen.add(binding.action)
             bindings.append((self.get_key_display(binding), binding.description))
-        bindings += [(k, what) for k, _, what in self.VIEWS if k not in {b for b, _ in bindings}]
-        bindings += [("ctrl+p", "Command palette"), ("esc", "Back"), ("j / k", "Move down / up")]
+        shown = {key for key, _ in bindings}
+        bindings += [(key, what) for key, _, what in self.VIEWS if key not in shown]
+        bindings += [
+            ("↑ ↓ / j k", "Move in the table"),
+            ("pgup pgdn home end", "Scroll the table"),
+            ("ctrl+p", "Command palette (screens, help, theme)"),
+            ("ctrl+s", "Save a screenshot (SVG)"),
+        ]
         self.push_screen(HelpModal(type(screen).__name__.removesuffix("Screen"), bindings))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:

@@ -62,21 +62,25 @@ def demo(refresh: float) -> None:
     run_demo_tui(refresh)
 
 
-def run_demo_tui(refresh: float = 1.0) -> None:
-    """Start the embedded server and the demo, show them in the TUI until it quits."""
+def run_demo_tui(refresh: float = 1.0, url: str | None = None) -> None:
+    """Run the demo (on ``url``, else a fresh embedded Valkey) and show it until the TUI quits."""
     from fairque.demo import DemoRun
     from fairque.server import EmbeddedServer
     from fairque_tui.app import FairqueApp
     from fairque_tui.source import LiveSource
 
-    with EmbeddedServer() as server:
-        run = DemoRun(server.url).start()
+    server = None if url else EmbeddedServer().start()
+    try:
+        run = DemoRun(url or server.url).start()  # type: ignore[union-attr]
         source = LiveSource(run.config)
         try:
             FairqueApp(source, refresh_seconds=refresh).run()
         finally:
             source.close()
             run.stop()
+    finally:
+        if server is not None:
+            server.stop()
 
 
 if __name__ == "__main__":

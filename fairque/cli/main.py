@@ -79,8 +79,11 @@ def cli(
 def demo(ctx: click.Context, headless: bool, duration: float) -> None:
     """Embedded Valkey, producers for a dozen users (one noisy), and fair workers."""
     url = ctx.obj.redis_url
-    if not headless and sys.stdout.isatty():
-        errors.print("[dim]The TUI is not part of this build yet; running headless.[/dim]")
+    if not headless and not ctx.obj.json and sys.stdout.isatty() and sys.stdin.isatty():
+        from fairque_tui.cli import run_demo_tui  # the TUI only when there is a terminal
+
+        run_demo_tui(url=url)
+        return
     server = None if url else EmbeddedServer().start()
     try:
         target = url or server.url  # type: ignore[union-attr]

@@ -146,6 +146,8 @@ class OverviewScreen(LiveScreen[OverviewData]):
         sync_rows(table, rows)
 
     def on_resize(self) -> None:
+        # The chart and the side panels get a third of a tall terminal, 10 lines at least.
+        self.query_one("#lower").styles.height = max(10, self.size.height // 3)
         self._show_users()
 
     # -- actions ---------------------------------------------------------------------------------

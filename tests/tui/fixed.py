@@ -1,0 +1,214 @@
+"""Fixed data behind the TUI's DataSource interface, for snapshot tests (no server, no clock)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fairque.core.models import DLQEntry, Priority
+from fairque.monitoring.models import (
+    AdminResult,
+    Alert,
+    DLQGroup,
+    DLQGroups,
+    Explanation,
+    Overview,
+    PendingTask,
+    ServerInfo,
+    ThroughputPoint,
+    Totals,
+    UserDetail,
+    UserPage,
+    UserRow,
+    WorkerInfo,
+)
+from fairque.scheduler import ScheduledTask, ScheduleInfo
+from fairque_tui.source import OverviewData, sort_rows
+
+NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def frozen_clock() -> datetime:
+    return NOW
+
+
+def frozen_timer() -> float:
+    return 0.0
+
+
+def _row(user: str, ready: int, **kw: object) -> UserRow:
+    base = {
+        "user_id": user, "weight": 1.0, "ready": ready, "critical": 0,
+        "by_priority": {5: 0, 4: 0, 3: ready, 2: 0, 1: 0}, "inflight": 1 if ready else 0,
+        "max_inflight": None, "capped": False, "paused": False,
+        "oldest_age_seconds": float(ready) / 10 if ready else None,
+        "p50_wait_ms": 12.0, "p95_wait_ms": 40.0 + ready / 100, "served_5m": 100,
+        "served_share": 1 / 12, "fair_share": 1 / 12,
+    }  # fmt: skip
+    base.update(kw)
+    return UserRow(**base)  # type: ignore[arg-type]
+
+
+ROWS = [
+    _row("noisy", 18_342, served_share=0.09, p95_wait_ms=3_900.0, oldest_age_seconds=41.0,
+         by_priority={5: 0, 4: 0, 3: 18_342, 2: 0, 1: 0}),
+    _row("tenant-01", 4, weight=2.0, served_share=0.17, fair_share=0.17),
+    _row("tenant-02", 2, critical=1),
+    _row("tenant-03", 0, paused=True),
+    _row("tenant-04", 7, by_priority={5: 3, 4: 0, 3: 2, 2: 2, 1: 0}),
+    _row("tenant-05", 1, max_inflight=1, capped=True),
+    *[_row(f"tenant-{i:02d}", i % 3) for i in range(6, 12)],
+]  # fmt: skip
+
+THROUGHPUT = [
+    ThroughputPoint(
+        minute=NOW - timedelta(minutes=59 - i),
+        pushed=0 if i < 45 else 2_000 + 150 * (i - 45),
+        completed=0 if i < 45 else 1_800 + 140 * (i - 45),
+        failed=0 if i < 45 else 20 + (i % 4) * 5,
+    )
+    for i in range(60)
+]
+
+WORKERS = [
+    WorkerInfo(worker_id="demo-threads", host="box", pid=4242, kind="threads", status="running",
+               concurrency=4, started_at=NOW - timedelta(minutes=12),
+               last_beat=NOW - timedelta(seconds=1), inflight=4, processed=21_034, failed=611,
+               stolen=3_102, stale=False),
+    WorkerInfo(worker_id="demo-asyncio", host="box", pid=4243, kind="asyncio", status="running",
+               concurrency=8, started_at=NOW - timedelta(minutes=12),
+               last_beat=NOW - timedelta(seconds=2), inflight=8, processed=40_112, failed=1_204,
+               stolen=5_877, stale=False),
+    WorkerInfo(worker_id="old-box", host="box2", pid=99, kind="threads", status="running",
+               concurrency=2, started_at=NOW - timedelta(hours=3),
+               last_beat=NOW - timedelta(minutes=4), inflight=2, processed=77, failed=0,
+               stolen=0, stale=True),
+]  # fmt: skip
+
+ALERTS = [
+    Alert(rule="backlog", severity="warning", subject="noisy",
+          message="noisy has 18342 ready tasks", since=NOW - timedelta(minutes=3), value=18342),
+    Alert(rule="worker_heartbeat", severity="critical", subject="old-box",
+          message="worker old-box sent no heartbeat for 240 s",
+          since=NOW - timedelta(minutes=2), value=240),
+]  # fmt: skip
+
+OVERVIEW = Overview(
+    queue="demo",
+    fetched_at=NOW,
+    server=ServerInfo(name="valkey", version="8.1.8", uptime_seconds=3600, used_memory=48_000_000,
+                      maxmemory=0, maxmemory_policy="noeviction"),
+    totals=Totals(ready=18_378, delayed=12, inflight=14, dead=57, backlogged_users=11,
+                  active_users=10, paused_users=1, workers=3),
+    counters={"pushed": 80_000, "completed": 61_000},
+    throughput=THROUGHPUT,
+    corrupt_records=0,
+    corrupt_last_hour=0,
+)  # fmt: skip
+
+DLQ = [
+    DLQEntry(task_id=f"task-{i:04d}", user_id=f"tenant-{i % 5 + 1:02d}", priority=Priority.NORMAL,
+             payload={"order": 1000 + i, "fail": True}, handler=None, attempts=2,
+             error="payment provider said no (a demo failure)" if i % 3 else "timeout after 30 s",
+             error_type="RuntimeError" if i % 3 else "TaskTimeout",
+             traceback='Traceback (most recent call last):\n  File "demo.py", line 120, in '
+                       "__call__\nRuntimeError: payment provider said no",
+             worker_id="demo-threads", failed_at=NOW - timedelta(seconds=7 * i))
+    for i in range(30)
+]  # fmt: skip
+
+SCHEDULES = [
+    ScheduleInfo(
+        schedule=ScheduledTask(name="nightly-report", cron="0 3 * * *", user_id="reports",
+                               timezone="Europe/Paris", priority=2, payload={"kind": "daily"}),
+        source="config", last_run=NOW - timedelta(hours=10), next_run=NOW + timedelta(hours=14),
+    ),
+    ScheduleInfo(
+        schedule=ScheduledTask(name="heartbeat-ping", cron="*/5 * * * *", user_id="ops",
+                               enabled=False),
+        source="api", last_run=None, next_run=NOW + timedelta(minutes=5),
+    ),
+]  # fmt: skip
+
+
+class FixedSource:
+    """The same answers every time; mutations are recorded, not applied."""
+
+    label = "redis://127.0.0.1:6379/0"
+    queue = "demo"
+
+    def __init__(self, read_only: bool = False) -> None:
+        self.read_only = read_only
+        self.calls: list[tuple[str, object]] = []
+
+    def overview(self, sort: str) -> OverviewData:
+        page = UserPage(rows=ROWS, total_users=len(ROWS), offset=0)
+        return OverviewData(OVERVIEW, sort_rows(page, sort), WORKERS, ALERTS)
+
+    def user(self, user_id: str, offset: int, limit: int) -> UserDetail:
+        row = next(r for r in ROWS if r.user_id == user_id)
+        pending = {
+            p: [
+                PendingTask(task_id=f"{user_id}-p{p}-{i:03d}", priority=p, age_seconds=40.0 - i)
+                for i in range(offset, offset + (limit if p == 3 else 2))
+            ]
+            for p in (6, 3, 1)
+        }
+        history = [0] * 45 + [500 * i for i in range(15)]
+        return UserDetail(row=row, pending=pending, pending_offset=offset, backlog_history=history)
+
+    def explain(self, task_id: str) -> Explanation | None:
+        return Explanation(
+            task_id=task_id, state="ready", user_id="noisy", priority=3,
+            summary="ready: 12 of this user's tasks run before it",
+            ahead_in_user=12, dispatches_ahead=130, estimated_start_seconds=0.4,
+        )  # fmt: skip
+
+    def dlq(self, offset: int, limit: int) -> list[DLQEntry]:
+        return DLQ[offset : offset + limit]
+
+    def dlq_groups(self, by: str) -> DLQGroups:
+        groups: dict[str, list[str]] = {}
+        for e in DLQ:
+            groups.setdefault(e.error if by == "error" else e.user_id, []).append(e.task_id)
+        return DLQGroups(
+            by=by,
+            groups=[
+                DLQGroup(key=k, count=len(v), sample_task_ids=v[:3]) for k, v in groups.items()
+            ],
+            scanned=len(DLQ),
+            total=len(DLQ),
+        )
+
+    def workers(self) -> list[WorkerInfo]:
+        return WORKERS
+
+    def schedules(self) -> list[ScheduleInfo]:
+        return SCHEDULES
+
+    def alerts(self) -> list[Alert]:
+        return ALERTS
+
+    def bench_url(self) -> str | None:
+        return None
+
+    def _record(self, action: str, what: object) -> AdminResult:
+        self.calls.append((action, what))
+        return AdminResult(action=action, matched=1, touched=1, dry_run=False)
+
+    def requeue(self, **kw: object) -> AdminResult:
+        return self._record("requeue", kw)
+
+    def purge(self, **kw: object) -> AdminResult:
+        return self._record("purge", kw)
+
+    def drain(self, user: str) -> AdminResult:
+        return self._record("drain", user)
+
+    def pause(self, user: str) -> AdminResult:
+        return self._record("pause", user)
+
+    def resume(self, user: str) -> AdminResult:
+        return self._record("resume", user)
+
+    def close(self) -> None:
+        pass

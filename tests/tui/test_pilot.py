@@ -1,0 +1,288 @@
+"""The TUI driven by Textual's Pilot against a real embedded server: every screen, filter,
+sort, DLQ requeue (confirmed and cancelled), pause and resume, drain, a small benchmark,
+read-only refusals, and a server that goes away and comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Footer
+
+from fairque import FairQueueConfig, Task, TaskQueue
+from fairque.scheduler import ScheduledTask, TaskScheduler
+from fairque.server import EmbeddedServer, free_port
+from fairque.worker import Worker
+from fairque_tui.app import FairqueApp
+from fairque_tui.screens.base import LiveScreen
+from fairque_tui.screens.bench import BenchScreen
+from fairque_tui.screens.dlq import DLQScreen
+from fairque_tui.screens.overview import OverviewScreen
+from fairque_tui.screens.tables_screens import AlertsScreen, SchedulesScreen, WorkersScreen
+from fairque_tui.screens.user import UserScreen
+from fairque_tui.source import LiveSource
+from fairque_tui.widgets.modals import ConfirmModal, HelpModal, TextModal
+from fairque_tui.widgets.status import Banner
+
+SIZE = (120, 36)
+
+
+async def until(pilot: Pilot[Any], predicate: Callable[[], Any], timeout: float = 15.0) -> Any:
+    """Let the app run until ``predicate()`` is truthy; fail after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if value := predicate():
+            return value
+        await pilot.pause(0.05)
+    raise AssertionError("the TUI did not get there in time")
+
+
+def rows(app: FairqueApp, selector: str = "DataTable") -> list[str]:
+    table = app.screen.query_one(selector, DataTable)
+    return [str(r.key.value) for r in table.ordered_rows]
+
+
+async def loaded(pilot: Pilot[Any], kind: type) -> Any:
+    return await until(
+        pilot,
+        lambda: (
+            isinstance(pilot.app.screen, kind)
+            and (not isinstance(pilot.app.screen, LiveScreen) or pilot.app.screen.loaded)
+            and pilot.app.screen
+        ),
+    )
+
+
+@pytest.fixture
+def seeded(make_config) -> Iterator[FairQueueConfig]:
+    """Users a, b and c with work, three dead tasks, a schedule and a live worker."""
+    config = make_config(queue={"max_attempts": 1})
+    # The worker serves only "nobody": it shows in the Workers screen, and takes nothing.
+    wconfig = make_config(
+        queue={"max_attempts": 1},
+        workers=[{"id": "tui-w1", "assigned_users": ["nobody"], "concurrency": 1}],
+    )
+    with TaskQueue(config) as q:
+        for i, error in enumerate(["boom", "boom", "other"]):  # the DLQ first, alone
+            q.push(Task.create("e", 3, {"i": i}, task_id=f"dead{i}"))
+            q.fail(q.pop(), RuntimeError(error))
+        q.push_batch([Task.create("a", 3, {"n": i}, task_id=f"a{i}") for i in range(5)])
+        q.push_batch([Task.create("b", 3, {"n": i}, task_id=f"b{i}") for i in range(3)])
+        q.push(Task.create("c", 6, {"n": 0}, task_id="c0"))
+        q.push_batch([Task.create("d", 2, {"n": i}, task_id=f"d{i}") for i in range(2)])
+        sched = TaskScheduler(config, queue=q)
+        sched.add(ScheduledTask(name="nightly", cron="0 3 * * *", user_id="reports"))
+        worker = Worker(wconfig, lambda task: None, worker_id="tui-w1")
+        thread = threading.Thread(target=worker.run, daemon=True)
+        thread.start()
+        try:
+            yield config
+        finally:
+            worker.stop()
+            thread.join(10)
+
+
+def make_app(config: FairQueueConfig, read_only: bool = False) -> FairqueApp:
+    return FairqueApp(LiveSource(config, read_only=read_only), refresh_seconds=0.3)
+
+
+def queue_of(config: FairQueueConfig) -> TaskQueue:
+    return TaskQueue(config).open()
+
+
+async def test_every_screen_opens_and_shows_the_server_data(seeded):
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, OverviewScreen)
+        await until(pilot, lambda: {"a", "b", "c", "d"} <= set(rows(app, "#users")))
+        assert rows(app, "#users")[0] == "a"  # the largest backlog first
+        await pilot.press("2")
+        await loaded(pilot, DLQScreen)
+        assert set(rows(app)) == {"dead0", "dead1", "dead2"}
+        await pilot.press("3")
+        await loaded(pilot, WorkersScreen)
+        await until(pilot, lambda: "tui-w1" in rows(app))
+        await pilot.press("4")
+        await loaded(pilot, SchedulesScreen)
+        assert rows(app) == ["nightly"]
+        await pilot.press("5")
+        await loaded(pilot, AlertsScreen)
+        await pilot.press("b")
+        await loaded(pilot, BenchScreen)
+        await pilot.press("1")
+        await loaded(pilot, OverviewScreen)
+        await pilot.press("enter")  # the user under the cursor: a
+        user = await loaded(pilot, UserScreen)
+        assert user.user_id == "a"
+        assert set(rows(app)) == {f"a{i}" for i in range(5)}
+        await pilot.press("enter")  # explain the task under the cursor
+        modal = await until(pilot, lambda: isinstance(app.screen, TextModal) and app.screen)
+        assert modal.title_text.startswith("task a")
+        await pilot.press("escape")
+        await pilot.press("escape")
+        await loaded(pilot, OverviewScreen)
+        await pilot.press("question_mark")
+        help_modal = await until(pilot, lambda: isinstance(app.screen, HelpModal) and app.screen)
+        described = {what for _, what in help_modal.bindings}
+        assert {"Filter", "Sort", "Pause/resume", "Drain", "Help", "Quit", "Bench"} <= described
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, OverviewScreen))
+
+
+async def test_filter_and_sort(seeded):
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: {"a", "b", "c", "d"} <= set(rows(app, "#users")))
+        await pilot.press("slash", "b")
+        await until(pilot, lambda: rows(app, "#users") == ["b"])
+        await pilot.press("escape")
+        await until(pilot, lambda: len(rows(app, "#users")) >= 4)
+        screen = app.screen
+        assert isinstance(screen, OverviewScreen)
+        await pilot.press("s", "s")  # backlog -> wait -> name
+        await until(
+            pilot, lambda: screen.sort == "name" and rows(app, "#users")[:4] == ["a", "b", "c", "d"]
+        )
+        await pilot.press("s")
+        await until(pilot, lambda: screen.sort == "backlog" and rows(app, "#users")[0] == "a")
+
+
+async def test_requeue_from_the_dlq_cancelled_then_confirmed(seeded):
+    app = make_app(seeded)
+    q = queue_of(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await loaded(pilot, DLQScreen)
+        table = app.screen.query_one(DataTable)
+        first = str(table.ordered_rows[0].key.value)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("n")
+        await pilot.pause(0.5)
+        assert q.get_task(first).state == "dead" and q.stats().dead == 3
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        await until(pilot, lambda: q.get_task(first).state == "ready")
+        await until(pilot, lambda: first not in rows(app))
+        assert q.stats().dead == 2
+        # Grouped by error: requeue every "boom" at once; select + delete the rest.
+        await pilot.press("g")
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, DLQScreen) and app.screen.mode == "error" and rows(app),
+        )
+        assert set(rows(app)) <= {"boom", "other"}
+    q.close()
+
+
+async def test_select_and_delete_in_the_dlq(seeded):
+    app = make_app(seeded)
+    q = queue_of(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await loaded(pilot, DLQScreen)
+        await pilot.press("space", "space")  # select the first two rows
+        screen = app.screen
+        assert isinstance(screen, DLQScreen) and len(screen.selected) == 2
+        chosen = set(screen.selected)
+        await pilot.press("d", "y")
+        await until(pilot, lambda: all(q.get_task(t) is None for t in chosen))
+        assert q.stats().dead == 1
+    q.close()
+
+
+async def test_pause_resume_and_drain(seeded):
+    app = make_app(seeded)
+    q = queue_of(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: rows(app, "#users")[:1] == ["a"])
+        await pilot.press("p")
+        await until(pilot, lambda: "a" in q.client.smembers(q.session.keys.key("paused")))
+        await pilot.pause(0.5)
+        await pilot.press("p")
+        await until(pilot, lambda: "a" not in q.client.smembers(q.session.keys.key("paused")))
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("escape")  # cancelled: nothing drained
+        await pilot.pause(0.3)
+        assert q.get_task("a0").state == "ready"
+        await pilot.press("d", "y")
+        await until(pilot, lambda: q.get_task("a0").state == "canceled")
+        assert all(q.get_task(f"a{i}").state == "canceled" for i in range(5))
+        assert q.get_task("b0").state == "ready"
+    q.close()
+
+
+async def test_read_only_hides_and_refuses_every_change(seeded):
+    app = make_app(seeded, read_only=True)
+    q = queue_of(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: rows(app, "#users")[:1] == ["a"])
+        footer_keys = {b.binding.action for b in app.screen.active_bindings.values() if b.enabled}
+        assert "pause" not in footer_keys and "drain" not in footer_keys
+        await pilot.press("p", "d")
+        await pilot.pause(0.5)
+        assert not isinstance(app.screen, ConfirmModal)
+        app.screen.action_pause()  # reached another way (the palette): refused all the same
+        await pilot.pause(0.3)
+        assert q.client.smembers(q.session.keys.key("paused")) == set()
+        await pilot.press("2")
+        await loaded(pilot, DLQScreen)
+        await pilot.press("r", "d")
+        await pilot.pause(0.5)
+        assert q.stats().dead == 3
+        await pilot.press("b")
+        await loaded(pilot, BenchScreen)
+        assert app.screen.query_one("#connected").disabled  # benchmarks write: not here
+        assert "READ-ONLY" in str(app.screen.query_one("StatusBar").render())
+        assert app.screen.query_one(Footer) is not None
+    q.close()
+
+
+async def test_a_small_benchmark_runs_from_the_bench_screen(seeded):
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("b")
+        screen = await loaded(pilot, BenchScreen)
+        screen.query_one("#scenario").value = "weights"
+        await pilot.pause()
+        screen.query_one("#tasks").value = "300"
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: screen.report is not None, timeout=120)
+        assert screen.report.scenario == "weights"
+        assert set(screen.figures) == {"w3 share %", "w2 share %", "w1 share %"}
+        summary = screen.query_one("#summary", DataTable)
+        assert summary.row_count >= 2
+
+
+async def test_server_stopped_mid_session_shows_the_banner_and_recovers(tmp_path):
+    port = free_port()
+    server = EmbeddedServer(port=port, directory=tmp_path / "data", appendonly=True).start()
+    config = FairQueueConfig(
+        redis={"url": server.url, "socket_timeout": 1, "socket_connect_timeout": 0.5},
+        queue={"name": "tui-outage"},
+    )
+    with TaskQueue(config) as q:
+        q.push(Task.create("survivor", 3, 1))
+    app = make_app(config)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: rows(app, "#users") == ["survivor"])
+            banner = app.screen.query_one(Banner)
+            assert not banner.display or not banner.has_class("-shown")
+            server.stop()
+            await until(pilot, lambda: banner.has_class("-shown"), timeout=20)
+            assert "connection lost" in str(banner.render())
+            assert app.is_running  # it never exits
+            server = EmbeddedServer(port=port, directory=tmp_path / "data", appendonly=True)
+            server.start()
+            await until(pilot, lambda: not banner.has_class("-shown"), timeout=20)
+            await until(pilot, lambda: rows(app, "#users") == ["survivor"])
+    finally:
+        server.stop()
