@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from fairque.core.config import FairQueueConfig
 from fairque.core.models import Priority, Task
 from fairque.queue import TaskQueue
+from fairque.scheduler import ScheduledTask, TaskScheduler
 from fairque.worker import AsyncWorker, Worker
 
 NOISY_USER = "noisy"
@@ -108,13 +109,14 @@ def _produce(config: FairQueueConfig, ledger: _Ledger, stop: threading.Event) ->
 class DemoHandler:
     """Does a little work, fails when the payload says so, and records what it served."""
 
-    def __init__(self, ledger: _Ledger) -> None:
+    def __init__(self, ledger: _Ledger, work_seconds: float = WORK_SECONDS) -> None:
         self.ledger = ledger
+        self.work_seconds = work_seconds
 
     def __call__(self, task: Task) -> dict[str, bool]:
         started = time.time()
         wait_ms = (started - task.created_at.timestamp()) * 1000 if task.created_at else 0.0
-        time.sleep(WORK_SECONDS)
+        time.sleep(self.work_seconds)
         if task.attempts == 1:  # a retry's wait includes its backoff: count first runs only
             with self.ledger.lock:
                 self.ledger.served[task.user_id] += 1
@@ -124,8 +126,10 @@ class DemoHandler:
         return {"ok": True}
 
 
-def _run_workers(config: FairQueueConfig, ledger: _Ledger, stop: threading.Event) -> None:
-    handler = DemoHandler(ledger)
+def _run_workers(
+    config: FairQueueConfig, ledger: _Ledger, stop: threading.Event, work_seconds: float
+) -> None:
+    handler = DemoHandler(ledger, work_seconds)
     threads = Worker(config, handler, worker_id="demo-threads")
     aio = AsyncWorker(config, handler, worker_id="demo-asyncio")
     runners = [
@@ -141,24 +145,44 @@ def _run_workers(config: FairQueueConfig, ledger: _Ledger, stop: threading.Event
         r.join(15)
 
 
+def _run_scheduler(config: FairQueueConfig, ledger: _Ledger, stop: threading.Event) -> None:
+    """A cron schedule firing every 10 seconds, so the demo's Schedules view has one."""
+    scheduler = TaskScheduler(config)
+    scheduler.add(
+        ScheduledTask(name="demo-report", cron="* * * * * */10", user_id="reports",
+                      payload={"report": "hourly"}),
+        replace=True,
+    )  # fmt: skip
+    runner = threading.Thread(target=scheduler.run, daemon=True)
+    runner.start()
+    stop.wait()
+    scheduler.stop()
+    runner.join(10)
+
+
 class DemoRun:
     """The demo running in background threads until ``stop()``: producers and two workers.
 
     ``fairque demo`` runs it for a while and prints the summary; the TUI's demo runs it for
     as long as the TUI is open."""
 
-    def __init__(self, url: str, queue: str = "demo") -> None:
+    def __init__(
+        self, url: str, queue: str = "demo", *, work_seconds: float = WORK_SECONDS
+    ) -> None:
+        """``work_seconds`` is what each task takes: the TUI's demo makes it longer, so the
+        noisy user's backlog lasts minutes and fair service stays visible."""
         self.config = demo_config(url, queue)
+        self.work_seconds = work_seconds
         self._ledger = _Ledger()
         self._stop = threading.Event()
         self._failures: list[BaseException] = []
         self._threads: list[threading.Thread] = []
         self._started = 0.0
 
-    def _guarded(self, target: Callable[..., None]) -> threading.Thread:
+    def _guarded(self, target: Callable[..., None], *extra: object) -> threading.Thread:
         def run() -> None:
             try:
-                target(self.config, self._ledger, self._stop)
+                target(self.config, self._ledger, self._stop, *extra)
             except BaseException as exc:
                 self._failures.append(exc)
                 self._stop.set()
@@ -167,7 +191,11 @@ class DemoRun:
 
     def start(self) -> DemoRun:
         TaskQueue(self.config).open().close()  # a clear error now if the server is unreachable
-        self._threads = [self._guarded(_produce), self._guarded(_run_workers)]
+        self._threads = [
+            self._guarded(_produce),
+            self._guarded(_run_workers, self.work_seconds),
+            self._guarded(_run_scheduler),
+        ]
         self._started = time.monotonic()
         for t in self._threads:
             t.start()

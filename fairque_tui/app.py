@@ -140,15 +140,16 @@ class FairqueApp(App[None]):
         """Every key of this screen and of the app (the tables' own cursor keys summarised)."""
         screen = self.screen
         bindings: list[tuple[str, str]] = []
-        seen: set[str] = set()
+        seen: set[tuple[str, str]] = set()
         for active in screen.active_bindings.values():
             binding = active.binding
             if active.node not in (screen, self) or not active.enabled:
                 continue
-            if binding.action in seen or not binding.description:
+            entry = (self.get_key_display(binding), binding.description)
+            if entry in seen or not binding.description:
                 continue
-            seen.add(binding.action)
-            bindings.append((self.get_key_display(binding), binding.description))
+            seen.add(entry)
+            bindings.append(entry)
         shown = {key for key, _ in bindings}
         bindings += [(key, what) for key, _, what in self.VIEWS if key not in shown]
         bindings += [

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import click
+from textual.pilot import Pilot
 
 from fairque.core.config import FairQueueConfig
 from fairque.core.exceptions import FairQueueError
@@ -57,12 +61,43 @@ def connect(
 
 @main.command()
 @REFRESH
-def demo(refresh: float) -> None:
+@click.option(
+    "--screenshot",
+    type=click.Path(dir_okay=False),
+    help="Save an SVG of the screen after --after seconds and exit (for docs).",
+)
+@click.option("--after", type=click.FloatRange(min=1), default=20.0, show_default=True)
+@click.option("--size", default="120x36", show_default=True, help="Screenshot size, COLSxROWS.")
+def demo(refresh: float, screenshot: str | None, after: float, size: str) -> None:
     """An embedded Valkey with demo producers and workers (as `fairque demo`), in the TUI."""
-    run_demo_tui(refresh)
+    shot = None
+    if screenshot:
+        cols, _, rows = size.partition("x")
+        if not (cols.isdigit() and rows.isdigit()):
+            raise click.BadParameter("COLSxROWS, e.g. 120x36", param_hint="--size")
+        shot = Screenshot(screenshot, after, (int(cols), int(rows)))
+    run_demo_tui(refresh, shot=shot)
 
 
-def run_demo_tui(refresh: float = 1.0, url: str | None = None) -> None:
+@dataclass(frozen=True)
+class Screenshot:
+    """Run headless, save the screen as SVG after ``after`` seconds, then quit."""
+
+    path: str
+    after: float
+    size: tuple[int, int]
+
+    async def __call__(self, pilot: Pilot[object]) -> None:
+        await asyncio.sleep(self.after)
+        await pilot.pause()
+        folder, name = os.path.split(os.path.abspath(self.path))
+        pilot.app.save_screenshot(name, path=folder)
+        pilot.app.exit()
+
+
+def run_demo_tui(
+    refresh: float = 1.0, url: str | None = None, shot: Screenshot | None = None
+) -> None:
     """Run the demo (on ``url``, else a fresh embedded Valkey) and show it until the TUI quits."""
     from fairque.demo import DemoRun
     from fairque.server import EmbeddedServer
@@ -71,10 +106,15 @@ def run_demo_tui(refresh: float = 1.0, url: str | None = None) -> None:
 
     server = None if url else EmbeddedServer().start()
     try:
-        run = DemoRun(url or server.url).start()  # type: ignore[union-attr]
+        # 20 ms tasks: the noisy user's flood lasts minutes, so fair service stays visible.
+        run = DemoRun(url or server.url, work_seconds=0.02).start()  # type: ignore[union-attr]
         source = LiveSource(run.config)
         try:
-            FairqueApp(source, refresh_seconds=refresh).run()
+            app = FairqueApp(source, refresh_seconds=refresh)
+            if shot is None:
+                app.run()
+            else:
+                app.run(headless=True, size=shot.size, auto_pilot=shot)
         finally:
             source.close()
             run.stop()

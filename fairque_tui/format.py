@@ -30,10 +30,12 @@ def ms(value: float | None) -> str:
 
 
 def share(served: float, fair: float) -> str:
-    """Served share of the last 5 minutes against the fair share, in percent."""
+    """Served share of the last 5 minutes against the fair share, in percent. A user with no
+    backlog claims no fair share ("-"): it is served as soon as it pushes."""
     if not fair and not served:
         return "-"
-    return f"{served * 100:.0f}/{fair * 100:.0f}%"
+    got = f"{served * 100:.1f}" if 0 < served < 0.1 else f"{served * 100:.0f}"
+    return f"{got}/{fair * 100:.0f}%" if fair else f"{got}%/-"
 
 
 def since(moment: datetime | None, now: datetime) -> str:
