@@ -1,7 +1,9 @@
 """Fixtures shared by every test: one real server per session, one fresh queue per test.
 
 The server is the embedded Valkey unless ``FAIRQUE_TEST_REDIS_URL`` points at another one
-(``.ci/run`` does a compatibility pass against Debian's redis-server that way).
+(``.ci/run`` does a compatibility pass against Debian's redis-server that way), or, with
+``FAIRQUE_TEST_CLUSTER=1``, a 3-node Valkey Cluster from the embedded binary (every config
+then says ``redis.cluster = true``; ``.ci/run`` runs the core suites that way).
 """
 
 from __future__ import annotations
@@ -15,9 +17,13 @@ from typing import Any
 
 import pytest
 import redis
+from redis.cluster import RedisCluster
 
 from fairque import AsyncTaskQueue, FairQueueConfig, TaskQueue
+from fairque.cluster_server import EmbeddedCluster
 from fairque.server import EmbeddedServer
+
+CLUSTER = os.environ.get("FAIRQUE_TEST_CLUSTER") == "1"
 
 
 @pytest.fixture(scope="session")
@@ -26,14 +32,25 @@ def server_url() -> Iterator[str]:
     if url:
         yield url
         return
+    if CLUSTER:
+        # Worker and CLI processes the tests start read the same switch.
+        os.environ["FAIRQUE_REDIS_CLUSTER"] = "1"
+        with EmbeddedCluster() as cluster:
+            yield cluster.url
+        return
     with EmbeddedServer() as server:
         yield server.url
 
 
 @pytest.fixture
-def raw(server_url: str) -> Iterator[redis.Redis]:
-    """A plain client for assertions about what is (not) in the server."""
-    client = redis.Redis.from_url(server_url, decode_responses=True)
+def raw(server_url: str) -> Iterator[Any]:
+    """A plain client for assertions about what is (not) in the server (a cluster client
+    when the suite runs on a cluster)."""
+    client: Any = (
+        RedisCluster.from_url(server_url, decode_responses=True)
+        if CLUSTER
+        else redis.Redis.from_url(server_url, decode_responses=True)
+    )
     yield client
     client.close()
 
@@ -75,7 +92,8 @@ def make_config(server_url: str, queue_name: str) -> Callable[..., FairQueueConf
 
     def build(**sections: Any) -> FairQueueConfig:
         queue = {"name": queue_name, **sections.pop("queue", {})}
-        return FairQueueConfig(redis={"url": server_url}, queue=queue, **sections)
+        redis_section = {"url": server_url, "cluster": CLUSTER, **sections.pop("redis", {})}
+        return FairQueueConfig(redis=redis_section, queue=queue, **sections)
 
     return build
 

@@ -9,8 +9,6 @@ import sys
 import time
 from typing import Any
 
-import redis
-
 from fairque.bench.common import (
     BenchReport,
     Progress,
@@ -48,7 +46,7 @@ def drain_rate(url: str, tasks: int, processes: int, kind: str) -> float:
     procs = [_spawn(url, name, kind, i) for i in range(processes)]
     try:
         with TaskQueue(config) as q:
-            client: redis.Redis = q.client
+            client = q.client
             workers_key = q.session.keys.key("workers")
             deadline = time.monotonic() + START_TIMEOUT
             while client.zcard(workers_key) < processes:

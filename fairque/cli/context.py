@@ -17,6 +17,7 @@ class CliContext:
     config_path: str | None
     json: bool
     read_only: bool = False
+    cluster: bool = False
 
     def refuse_if_read_only(self, action: str) -> None:
         """Exit code 3 for a mutation under ``--read-only``."""
@@ -28,8 +29,13 @@ class CliContext:
     def config(self) -> FairQueueConfig:
         """``fairque.toml``/``--config`` and env vars, with ``--redis-url``/``--queue`` on top."""
         overrides: dict[str, Any] = {}
+        redis: dict[str, Any] = {}
         if self.redis_url is not None:
-            overrides["redis"] = {"url": self.redis_url}
+            redis["url"] = self.redis_url
+        if self.cluster:
+            redis["cluster"] = True
+        if redis:
+            overrides["redis"] = redis
         if self.queue is not None:  # an explicit empty name is an error, not the default
             overrides["queue"] = {"name": self.queue}
         return FairQueueConfig.load(self.config_path, **overrides)
@@ -42,7 +48,10 @@ def complete_users(ctx: click.Context, param: click.Parameter, incomplete: str) 
     """Shell completion of user names: the users with the most backlog (cheap: one call)."""
     try:
         root = ctx.find_root().params
-        cli = CliContext(root.get("redis_url"), root.get("queue"), root.get("config_path"), False)
+        cli = CliContext(
+            root.get("redis_url"), root.get("queue"), root.get("config_path"), False,
+            cluster=bool(root.get("cluster")),
+        )  # fmt: skip
         config = cli.config()
         fast = config.redis.model_copy(update={"socket_connect_timeout": 0.5})
         config = config.model_copy(update={"redis": fast})

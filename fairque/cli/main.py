@@ -59,6 +59,8 @@ def _one_line(exc: BaseException) -> str:
               help="Config file (default ./fairque.toml if present).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.option("--read-only", is_flag=True, help="Refuse every command that changes something.")
+@click.option("--cluster", is_flag=True, help="The server is a Redis/Valkey Cluster "
+              "(env FAIRQUE_REDIS_CLUSTER=1).")  # fmt: skip
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -67,9 +69,10 @@ def cli(
     config_path: str | None,
     as_json: bool,
     read_only: bool,
+    cluster: bool,
 ) -> None:
     """fairque: a fair, multi-tenant task queue on Redis/Valkey."""
-    ctx.obj = CliContext(redis_url, queue, config_path, as_json, read_only)
+    ctx.obj = CliContext(redis_url, queue, config_path, as_json, read_only, cluster)
 
 
 @cli.command()

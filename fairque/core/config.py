@@ -104,6 +104,9 @@ class QueueConfig(_Section):
     result_ttl: float = Field(default=3600.0, gt=0)
     dlq_max: int = Field(default=100_000, ge=1)
     promote_batch: int = Field(default=100, ge=1, le=10_000)
+    partitions: int = Field(
+        default=1, ge=1, le=1024, description="hash slots {name#k} the queue is split into"
+    )
 
     @field_validator("name")
     @classmethod
@@ -137,6 +140,9 @@ class WorkerConfig(_Section):
     task_timeout: float | None = Field(default=None, gt=0, description="per-task time limit")
     shutdown_grace: float = Field(default=5.0, ge=0, description="time to finish on stop")
     poll_interval: float = Field(default=0.05, gt=0, le=5, description="longest idle poll wait")
+    partitions: list[int] | None = Field(
+        default=None, description="the partitions this worker consumes (default: all)"
+    )
 
     @field_validator("id")
     @classmethod
@@ -305,6 +311,17 @@ class FairQueueConfig(BaseSettings):
                     f"workers.{worker.id}.heartbeat_interval ({worker.heartbeat_interval} s) must "
                     f"be at most half of queue.visibility_timeout ({lease} s)"
                 )
+            if worker.partitions is not None:
+                bad = [k for k in worker.partitions if not 0 <= k < self.queue.partitions]
+                if bad or not worker.partitions:
+                    raise ValueError(
+                        f"workers.{worker.id}.partitions: {bad or 'empty'}; the queue has "
+                        f"partitions 0-{self.queue.partitions - 1}"
+                    )
+        if self.redis.cluster and self.redis.durability != "none":
+            # WAIT/WAITAOF answer for the node they reach; in a cluster that is not the node
+            # that took the push. Managed clusters (MemoryDB) are durable by themselves.
+            raise ValueError("redis.durability needs a single server (not redis.cluster)")
         # Blocking waits must stay under the socket timeout, or a read would time out.
         if self.redis.socket_timeout <= max((w.poll_interval for w in self.workers), default=0):
             raise ValueError("redis.socket_timeout must be longer than workers' poll_interval")

@@ -9,14 +9,22 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import redis
-import redis.asyncio as aredis
 from redis.commands.core import AsyncScript
 
 from fairque.core.config import FairQueueConfig
 from fairque.core.models import AckResult, DLQEntry, PushResult, QueueStats, Task, TaskInfo
-from fairque.queue import ops, reads
+from fairque.queue import ops
+from fairque.queue import partitions as routed
+from fairque.queue.partitions import Partitions
 from fairque.queue.server_checks import check_server
-from fairque.queue.transport import client_options, settle, translate
+from fairque.queue.transport import (
+    AsyncClient,
+    evalsha_args,
+    make_async_client,
+    noscript_indexes,
+    settle,
+    translate,
+)
 from fairque.scripts import all_scripts
 
 T = TypeVar("T")
@@ -31,16 +39,16 @@ class AsyncTaskQueue:
         config: FairQueueConfig | None = None,
         *,
         worker_id: str | None = None,
-        client: aredis.Redis | None = None,
+        client: AsyncClient | None = None,
     ) -> None:
         self.config = config if config is not None else FairQueueConfig.load()
-        self.session = ops.QueueSession(self.config, worker_id)
+        self.parts = Partitions(self.config, worker_id)
+        self.session = self.parts.home  # partition 0 (the only one unless partitioned)
         self._url = self.config.redis.url
         self._own_client = client is None
-        self.client: aredis.Redis = (
-            client
-            if client is not None
-            else aredis.Redis.from_url(self._url, **client_options(self.config.redis))
+        self._cluster = self.config.redis.cluster
+        self.client: AsyncClient = (
+            client if client is not None else make_async_client(self.config.redis)
         )
         self._scripts: dict[str, AsyncScript] = {
             name: self.client.register_script(s.source) for name, s in all_scripts().items()
@@ -48,8 +56,18 @@ class AsyncTaskQueue:
         self._opened = False
 
     async def _send_one(self, call: ops.Call, target: Any) -> Any:
+        # On a pipeline, execute_command only queues the command; awaiting the asyncio
+        # *cluster* pipeline's return value would re-initialise it and drop the queue.
+        on_pipeline = target is not self.client
         if isinstance(call, ops.ScriptCall):
-            return await self._scripts[call.script](keys=call.keys, args=call.args, client=target)
+            script = self._scripts[call.script]
+            if self._cluster and on_pipeline:
+                target.execute_command(*evalsha_args(script.sha, call))
+                return None
+            return await script(keys=call.keys, args=call.args, client=target)
+        if on_pipeline:
+            target.execute_command(*call.args)
+            return None
         return await target.execute_command(*call.args)
 
     async def _send(self, step: ops.Step) -> Any:
@@ -65,6 +83,8 @@ class AsyncTaskQueue:
         for call in calls:
             await self._send_one(call, pipe)
         replies: list[Any] = await pipe.execute(raise_on_error=False)
+        for i in noscript_indexes(calls, replies) if self._cluster else []:
+            replies[i] = await self._send_one(calls[i], self.client)  # loads the script, runs it
         return replies
 
     async def run(self, op: ops.Op[T]) -> T:
@@ -91,7 +111,7 @@ class AsyncTaskQueue:
             for warning in check_server(info, self.config.redis):
                 log.warning("%s", warning)
             if not self.session.mirror.is_trivial:
-                await self.run(ops.sync_config(self.session))
+                await self.run(routed.sync_config(self.parts))
             self._opened = True
         return self
 
@@ -108,52 +128,52 @@ class AsyncTaskQueue:
         await self.close()
 
     async def push(self, task: Task) -> PushResult:
-        return (await self.run(ops.push(self.session, [task])))[0]
+        return (await self.run(routed.push(self.parts, [task])))[0]
 
     async def push_batch(self, tasks: Sequence[Task]) -> list[PushResult]:
-        return await self.run(ops.push(self.session, list(tasks)))
+        return await self.run(routed.push(self.parts, list(tasks)))
 
     async def pop(self) -> Task | None:
-        tasks = await self.run(ops.pop(self.session, 1))
+        tasks = await self.run(routed.pop(self.parts, 1))
         return tasks[0] if tasks else None
 
     async def pop_many(self, count: int) -> list[Task]:
-        return await self.run(ops.pop(self.session, count))
+        return await self.run(routed.pop(self.parts, count))
 
     async def complete(self, task: Task, result: Any = None) -> AckResult:
-        return (await self.run(ops.complete(self.session, [(task, result)])))[0]
+        return (await self.run(routed.complete(self.parts, [(task, result)])))[0]
 
     async def complete_many(self, items: Iterable[tuple[Task, Any]]) -> list[AckResult]:
-        return await self.run(ops.complete(self.session, items))
+        return await self.run(routed.complete(self.parts, list(items)))
 
     async def fail(
         self, task: Task, error: BaseException | str, *, retry: bool = True
     ) -> AckResult:
-        return (await self.run(ops.fail(self.session, [ops.failure_of(task, error, retry)])))[0]
+        return (await self.run(routed.fail(self.parts, [ops.failure_of(task, error, retry)])))[0]
 
     async def fail_many(self, failures: Iterable[ops.Failure]) -> list[AckResult]:
         """Report many failed attempts in one call (see :func:`ops.failure_of`)."""
-        return await self.run(ops.fail(self.session, failures))
+        return await self.run(routed.fail(self.parts, list(failures)))
 
     async def heartbeat(self, tasks: Iterable[Task]) -> dict[str, datetime | None]:
         """Extend leases: task id -> new deadline, or None where the lease was lost."""
-        return await self.run(ops.heartbeat(self.session, tasks))
+        return await self.run(routed.heartbeat(self.parts, list(tasks)))
 
     async def release(self, tasks: Iterable[Task]) -> list[AckResult]:
         """Hand leased tasks back unfinished: ready again at once, attempt not counted."""
-        return await self.run(ops.release(self.session, tasks))
+        return await self.run(routed.release(self.parts, list(tasks)))
 
     async def get_task(self, task_id: str) -> TaskInfo | None:
         """State, attempts, result or error of a task (None if unknown or expired)."""
-        return await self.run(reads.get_task(self.session, task_id))
+        return await self.run(routed.get_task(self.parts, task_id))
 
     async def dlq(self, limit: int = 100, offset: int = 0) -> list[DLQEntry]:
         """A page of the dead-letter queue, newest first."""
-        return await self.run(reads.dlq_entries(self.session, limit, offset))
+        return await self.run(routed.dlq_entries(self.parts, limit, offset))
 
     async def requeue_dead(self, task_ids: Sequence[str]) -> int:
         """Put dead tasks back to ready (same ids, attempts reset); returns how many moved."""
-        return await self.run(ops.requeue_dead(self.session, task_ids))
+        return await self.run(routed.requeue_dead(self.parts, task_ids))
 
     async def stats(self) -> QueueStats:
-        return await self.run(reads.stats(self.session))
+        return await self.run(routed.stats(self.parts))

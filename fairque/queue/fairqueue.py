@@ -13,9 +13,18 @@ from redis.commands.core import Script
 
 from fairque.core.config import FairQueueConfig
 from fairque.core.models import AckResult, DLQEntry, PushResult, QueueStats, Task, TaskInfo
-from fairque.queue import ops, reads
+from fairque.queue import ops
+from fairque.queue import partitions as routed
+from fairque.queue.partitions import Partitions
 from fairque.queue.server_checks import check_server
-from fairque.queue.transport import client_options, settle, translate
+from fairque.queue.transport import (
+    SyncClient,
+    evalsha_args,
+    make_client,
+    noscript_indexes,
+    settle,
+    translate,
+)
 from fairque.scripts import all_scripts
 
 T = TypeVar("T")
@@ -34,17 +43,15 @@ class TaskQueue:
         config: FairQueueConfig | None = None,
         *,
         worker_id: str | None = None,
-        client: redis.Redis | None = None,
+        client: SyncClient | None = None,
     ) -> None:
         self.config = config if config is not None else FairQueueConfig.load()
-        self.session = ops.QueueSession(self.config, worker_id)
+        self.parts = Partitions(self.config, worker_id)
+        self.session = self.parts.home  # partition 0 (the only one unless partitioned)
         self._url = self.config.redis.url
         self._own_client = client is None
-        self.client: redis.Redis = (
-            client
-            if client is not None
-            else redis.Redis.from_url(self._url, **client_options(self.config.redis))
-        )
+        self._cluster = self.config.redis.cluster
+        self.client: SyncClient = client if client is not None else make_client(self.config.redis)
         self._scripts: dict[str, Script] = {
             name: self.client.register_script(s.source) for name, s in all_scripts().items()
         }
@@ -54,7 +61,10 @@ class TaskQueue:
 
     def _send_one(self, call: ops.Call, target: Any) -> Any:
         if isinstance(call, ops.ScriptCall):
-            return self._scripts[call.script](keys=call.keys, args=call.args, client=target)
+            script = self._scripts[call.script]
+            if self._cluster and target is not self.client:  # a cluster pipeline
+                return target.execute_command(*evalsha_args(script.sha, call))
+            return script(keys=call.keys, args=call.args, client=target)
         return target.execute_command(*call.args)
 
     def _send(self, step: ops.Step) -> Any:
@@ -70,6 +80,8 @@ class TaskQueue:
         for call in calls:
             self._send_one(call, pipe)
         replies: list[Any] = pipe.execute(raise_on_error=False)
+        for i in noscript_indexes(calls, replies) if self._cluster else []:
+            replies[i] = self._send_one(calls[i], self.client)  # loads the script, runs it
         return replies
 
     def run(self, op: ops.Op[T]) -> T:
@@ -98,7 +110,7 @@ class TaskQueue:
             for warning in check_server(info, self.config.redis):
                 log.warning("%s", warning)
             if not self.session.mirror.is_trivial:
-                self.run(ops.sync_config(self.session))
+                self.run(routed.sync_config(self.parts))
             self._opened = True
         return self
 
@@ -118,56 +130,56 @@ class TaskQueue:
 
     def push(self, task: Task) -> PushResult:
         """Add a task; idempotent by ``task_id`` (``created=False`` if it already existed)."""
-        return self.run(ops.push(self.session, [task]))[0]
+        return self.run(routed.push(self.parts, [task]))[0]
 
     def push_batch(self, tasks: Sequence[Task]) -> list[PushResult]:
         """Add many tasks in one round trip."""
-        return self.run(ops.push(self.session, list(tasks)))
+        return self.run(routed.push(self.parts, list(tasks)))
 
     def pop(self) -> Task | None:
         """Lease the next task picked fairly for this worker, or None if nothing is ready."""
-        tasks = self.run(ops.pop(self.session, 1))
+        tasks = self.run(routed.pop(self.parts, 1))
         return tasks[0] if tasks else None
 
     def pop_many(self, count: int) -> list[Task]:
         """Lease up to ``count`` tasks in one call, each picked by the fair round-robin."""
-        return self.run(ops.pop(self.session, count))
+        return self.run(routed.pop(self.parts, count))
 
     def complete(self, task: Task, result: Any = None) -> AckResult:
         """Acknowledge a leased task; ``STALE`` if its lease was lost meanwhile."""
-        return self.run(ops.complete(self.session, [(task, result)]))[0]
+        return self.run(routed.complete(self.parts, [(task, result)]))[0]
 
     def complete_many(self, items: Iterable[tuple[Task, Any]]) -> list[AckResult]:
-        return self.run(ops.complete(self.session, items))
+        return self.run(routed.complete(self.parts, list(items)))
 
     def fail(self, task: Task, error: BaseException | str, *, retry: bool = True) -> AckResult:
         """Report a failed attempt: retried with backoff, or moved to the DLQ when exhausted."""
-        return self.run(ops.fail(self.session, [ops.failure_of(task, error, retry)]))[0]
+        return self.run(routed.fail(self.parts, [ops.failure_of(task, error, retry)]))[0]
 
     def fail_many(self, failures: Iterable[ops.Failure]) -> list[AckResult]:
         """Report many failed attempts in one call (see :func:`ops.failure_of`)."""
-        return self.run(ops.fail(self.session, failures))
+        return self.run(routed.fail(self.parts, list(failures)))
 
     def heartbeat(self, tasks: Iterable[Task]) -> dict[str, datetime | None]:
         """Extend leases: task id -> new deadline, or None where the lease was lost."""
-        return self.run(ops.heartbeat(self.session, tasks))
+        return self.run(routed.heartbeat(self.parts, list(tasks)))
 
     def release(self, tasks: Iterable[Task]) -> list[AckResult]:
         """Hand leased tasks back unfinished: ready again at once, attempt not counted."""
-        return self.run(ops.release(self.session, tasks))
+        return self.run(routed.release(self.parts, list(tasks)))
 
     def get_task(self, task_id: str) -> TaskInfo | None:
         """State, attempts, result or error of a task (None if unknown or expired)."""
-        return self.run(reads.get_task(self.session, task_id))
+        return self.run(routed.get_task(self.parts, task_id))
 
     def dlq(self, limit: int = 100, offset: int = 0) -> list[DLQEntry]:
         """A page of the dead-letter queue, newest first."""
-        return self.run(reads.dlq_entries(self.session, limit, offset))
+        return self.run(routed.dlq_entries(self.parts, limit, offset))
 
     def requeue_dead(self, task_ids: Sequence[str]) -> int:
         """Put dead tasks back to ready (same ids, attempts reset); returns how many moved."""
-        return self.run(ops.requeue_dead(self.session, task_ids))
+        return self.run(routed.requeue_dead(self.parts, task_ids))
 
     def stats(self) -> QueueStats:
         """Counters and per-user backlog."""
-        return self.run(reads.stats(self.session))
+        return self.run(routed.stats(self.parts))

@@ -69,12 +69,15 @@ Op: TypeAlias = Generator[Step, Any, T]
 class QueueSession:
     """What the operations need to know about one queue and the popper's identity."""
 
-    def __init__(self, config: FairQueueConfig, worker_id: str | None = None) -> None:
+    def __init__(
+        self, config: FairQueueConfig, worker_id: str | None = None, partition: int | None = None
+    ) -> None:
         if worker_id is None and len(config.workers) == 1:
             worker_id = config.workers[0].id
         self.config = config
         self.queue = config.queue
-        self.keys = QueueKeys(config.queue.name)
+        self.partition = partition  # None: the queue is not partitioned
+        self.keys = QueueKeys(config.queue.name, partition)
         self.worker_id = worker_id
         self.scope: Scope = worker_scope(config, worker_id)
         self.mirror = config_mirror(config)
@@ -98,6 +101,40 @@ class QueueSession:
 def single(step: Step) -> Op[Any]:
     """An operation of one step: a call (or a pipeline) whose raw reply is the result."""
     return (yield step)
+
+
+def gather(ops: Sequence[Op[T]]) -> Op[list[T]]:
+    """Run several operations side by side: each round trip sends the current step of every
+    unfinished one in one pipeline (on a cluster, redis-py splits it per node), so N
+    partitions cost the round trips of one, not N times as many."""
+    if len(ops) == 1:
+        return [(yield from ops[0])]
+    results: list[Any] = [None] * len(ops)
+    steps: dict[int, Step] = {}
+    for i, op in enumerate(ops):
+        try:
+            steps[i] = next(op)
+        except StopIteration as stop:
+            results[i] = stop.value
+    while steps:
+        batch: list[Call] = []
+        spans: list[tuple[int, int, bool]] = []
+        for i, step in steps.items():
+            calls = step if isinstance(step, list) else [step]
+            spans.append((i, len(calls), isinstance(step, list)))
+            batch += calls
+        replies = yield batch
+        at = 0
+        following: dict[int, Step] = {}
+        for i, n, was_list in spans:
+            part = replies[at : at + n]
+            at += n
+            try:
+                following[i] = ops[i].send(part if was_list else part[0])
+            except StopIteration as stop:
+                results[i] = stop.value
+        steps = following
+    return results
 
 
 def translate_error(message: str) -> FairQueueError:

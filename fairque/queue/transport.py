@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
+import redis
+import redis.asyncio as aredis
 import redis.exceptions as rex
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.cluster import RedisCluster
 
 from fairque.core.config import RedisConfig
 from fairque.core.exceptions import (
@@ -13,8 +17,25 @@ from fairque.core.exceptions import (
     ServerError,
     ServerOutOfMemory,
 )
-from fairque.queue.ops import Call, CommandCall, translate_error
+from fairque.queue.ops import Call, CommandCall, ScriptCall, translate_error
 from fairque.util import mask_url
+
+# A plain client, or a cluster client (redis.cluster = true): redis-py follows MOVED/ASK and
+# retries TRYAGAIN itself; every key of a queue shares one hash tag, so one slot.
+SyncClient: TypeAlias = redis.Redis | RedisCluster
+AsyncClient: TypeAlias = aredis.Redis | AsyncRedisCluster
+
+
+def make_client(cfg: RedisConfig) -> SyncClient:
+    if cfg.cluster:
+        return RedisCluster.from_url(cfg.url, **client_options(cfg))
+    return redis.Redis.from_url(cfg.url, **client_options(cfg))
+
+
+def make_async_client(cfg: RedisConfig) -> AsyncClient:
+    if cfg.cluster:
+        return AsyncRedisCluster.from_url(cfg.url, **client_options(cfg))
+    return aredis.Redis.from_url(cfg.url, **client_options(cfg))
 
 
 def client_options(cfg: RedisConfig) -> dict[str, Any]:
@@ -48,6 +69,22 @@ def tls_options(cfg: RedisConfig) -> dict[str, Any]:
     return options
 
 
+def evalsha_args(sha: str, call: ScriptCall) -> tuple[str | int | float, ...]:
+    """A script call as a plain EVALSHA command: redis-py's cluster pipelines refuse the
+    ``evalsha`` method but route ``execute_command("EVALSHA", ...)`` by its first key."""
+    return ("EVALSHA", sha, len(call.keys), *call.keys, *call.args)
+
+
+def noscript_indexes(calls: list[Call], replies: list[Any]) -> list[int]:
+    """Script calls a cluster node answered NOSCRIPT (it had not loaded the script, e.g.
+    after a failover): they did not run, so running them again is safe."""
+    return [
+        i
+        for i, (call, reply) in enumerate(zip(calls, replies, strict=True))
+        if isinstance(call, ScriptCall) and isinstance(reply, rex.NoScriptError)
+    ]
+
+
 def settle(step: Call | list[Call], replies: list[Any]) -> list[Any]:
     """A pipeline's replies (run with ``raise_on_error=False``): the first error of a strict
     call is raised; a lenient call's error becomes None."""
@@ -68,8 +105,15 @@ def translate(exc: Exception, url: str) -> FairQueueError:
         return ConnectionProblem(f"TLS handshake with {mask_url(url)} failed: {exc}")
     if isinstance(exc, rex.ConnectionError | rex.TimeoutError):
         return ConnectionProblem(f"cannot reach the server at {mask_url(url)}: {exc}")
+    if isinstance(exc, rex.RedisClusterException):
+        return ServerError(f"cluster: {exc}")
     if isinstance(exc, rex.ResponseError):
         text = str(exc)
+        if text.startswith("CROSSSLOT"):
+            return ServerError(
+                f"cluster: the keys of one call span several hash slots ({text}); every key "
+                "of a queue (partition) must share its {hash tag}"
+            )
         # A script's first write is refused when the server is out of memory, before anything
         # was written (later writes of a script that already wrote are allowed: atomicity).
         if isinstance(exc, rex.OutOfMemoryError) or text.startswith("OOM"):

@@ -125,7 +125,7 @@ class AsyncWorker(WorkerBase):
         for o in outcomes:
             self._tasks.pop(o.running.task.task_id, None)
         try:
-            tasks = await self.queue.run(self.core.exchange_op(self.queue.session, outcomes, fetch))
+            tasks = await self.queue.run(self.core.exchange_op(self.queue.parts, outcomes, fetch))
         except FairQueueError:
             self.core.restore(outcomes)
             self._pending = outcomes + self._pending
@@ -141,7 +141,7 @@ class AsyncWorker(WorkerBase):
 
     async def _beat(self) -> None:
         if self.core.beat_due():
-            await self.queue.run(self.core.beat_op(self.queue.session))
+            await self.queue.run(self.core.beat_op(self.queue.parts))
             self.core.beat_done()
 
     async def _tick(self) -> None:
@@ -173,7 +173,7 @@ class AsyncWorker(WorkerBase):
                 log.info(
                     "worker %s handed back %d unfinished tasks", self.worker_id, len(unfinished)
                 )
-            await self.queue.run(core.exit_op(self.queue.session))
+            await self.queue.run(core.exit_op(self.queue.parts))
         except FairQueueError as exc:
             log.warning("worker %s: shutdown could not reach the server: %s", self.worker_id, exc)
         finally:

@@ -20,6 +20,8 @@ from fairque.core.config import FairQueueConfig, WorkerConfig
 from fairque.core.exceptions import InvalidPayload
 from fairque.core.models import Task
 from fairque.queue import ops
+from fairque.queue import partitions as routed
+from fairque.queue.partitions import Partitions
 from fairque.version import __version__
 from fairque.worker.handlers import BoundHandler, HandlerRegistry, as_handler, registry
 
@@ -217,13 +219,13 @@ class WorkerCore:
                 self.processed -= 1
 
     def exchange_op(
-        self, session: ops.QueueSession, outcomes: list[Outcome], fetch: bool
+        self, parts: Partitions, outcomes: list[Outcome], fetch: bool
     ) -> ops.Op[list[Task]]:
         """Settle ``outcomes`` and, in one round trip, acknowledge them and lease as many
         tasks as there are free slots (none when ``fetch`` is false)."""
         completes, failures = self.settle(outcomes)
         count = self.free_slots() if fetch else 0
-        return ops.ack_and_pop(session, completes, failures, count)
+        return routed.ack_and_pop(parts, completes, failures, count)
 
     # -- beats and registry -----------------------------------------------------------------
 
@@ -244,11 +246,12 @@ class WorkerCore:
             if deadline is None and task_id in self.running:
                 self.running[task_id].abandoned = True
 
-    def beat_op(self, session: ops.QueueSession) -> Generator[ops.Step, Any, None]:
-        """One beat: extend held leases, refresh the registry entry, reap expired leases."""
+    def beat_op(self, parts: Partitions) -> Generator[ops.Step, Any, None]:
+        """One beat: extend held leases, refresh the registry entry and reap expired leases
+        in every partition the worker consumes."""
         held = self.held_tasks()
         if held:
-            self.lost((yield from ops.heartbeat(session, held)))
+            self.lost((yield from routed.heartbeat(parts, held)))
         ttl_ms = round(max(self.config.heartbeat_interval(self.settings) * 3, 10) * 1000)
         fields: dict[str, str | int] = {
             "host": socket.gethostname(),
@@ -266,21 +269,27 @@ class WorkerCore:
         flat: list[str | int | float] = []
         for k, v in fields.items():
             flat += [k, v]
-        yield session.call(
-            "worker_beat",
-            self.worker_id,
-            ttl_ms,
-            session.queue.promote_batch,
-            *session.reap_policy,
-            *flat,
-        )
-
-    def exit_op(self, session: ops.QueueSession) -> Generator[ops.Step, Any, None]:
-        """Leave the registry."""
-        keys = session.keys
         yield [
-            ops.CommandCall(("ZREM", keys.key("workers"), self.worker_id)),
-            ops.CommandCall(("DEL", keys.key("worker", worker_id=self.worker_id))),
+            s.call(
+                "worker_beat",
+                self.worker_id,
+                ttl_ms,
+                s.queue.promote_batch,
+                *s.reap_policy,
+                *flat,
+            )
+            for s in parts.consumed
+        ]
+
+    def exit_op(self, parts: Partitions) -> Generator[ops.Step, Any, None]:
+        """Leave the registry (of every partition it consumed)."""
+        yield [
+            call
+            for s in parts.consumed
+            for call in (
+                ops.CommandCall(("ZREM", s.keys.key("workers"), self.worker_id)),
+                ops.CommandCall(("DEL", s.keys.key("worker", worker_id=self.worker_id))),
+            )
         ]
 
     def health(self) -> WorkerHealth:

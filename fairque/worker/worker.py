@@ -130,7 +130,7 @@ class Worker(WorkerBase):
         """Acknowledge what finished and lease more in one round trip; returns how many."""
         outcomes, self._pending = self._pending, []
         try:
-            tasks = self.queue.run(self.core.exchange_op(self.queue.session, outcomes, fetch))
+            tasks = self.queue.run(self.core.exchange_op(self.queue.parts, outcomes, fetch))
         except FairQueueError:
             # Keep them for the next tick: the leases are still ours until they expire.
             self.core.restore(outcomes)
@@ -149,7 +149,7 @@ class Worker(WorkerBase):
         self._collect(0)
         self._expire()
         if self.core.beat_due():
-            self.queue.run(self.core.beat_op(self.queue.session))
+            self.queue.run(self.core.beat_op(self.queue.parts))
             self.core.beat_done()
         got = self._exchange(fetch=True)
         delay = self.core.poll_delay(got > 0)
@@ -166,7 +166,7 @@ class Worker(WorkerBase):
                 self._expire()
                 self._exchange(fetch=False)
                 if core.beat_due():
-                    self.queue.run(core.beat_op(self.queue.session))
+                    self.queue.run(core.beat_op(self.queue.parts))
                     core.beat_done()
             self._collect(0)
             self._exchange(fetch=False)
@@ -179,7 +179,7 @@ class Worker(WorkerBase):
                 log.info(
                     "worker %s handed back %d unfinished tasks", self.worker_id, len(unfinished)
                 )
-            self.queue.run(core.exit_op(self.queue.session))
+            self.queue.run(core.exit_op(self.queue.parts))
         except FairQueueError as exc:
             log.warning("worker %s: shutdown could not reach the server: %s", self.worker_id, exc)
         finally:

@@ -1,0 +1,139 @@
+"""A private Valkey Cluster on loopback (three primaries by default) from the embedded binary.
+
+For the cluster tests and for trying cluster mode by hand (``fairque server --cluster``):
+the nodes are real ``valkey-server --cluster-enabled yes`` processes joined by
+``valkey-cli --cluster create``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import redis
+
+from fairque.core.exceptions import EmbeddedServerError
+from fairque.server import EmbeddedServer, find_server_binary, free_port
+
+READY_TIMEOUT = 30.0
+BUS_OFFSET = 10_000  # each node also listens on port + 10000 (the cluster bus)
+
+
+def cluster_port() -> int:
+    """A free port whose cluster-bus port (+10000) is free and valid too."""
+    for _ in range(200):
+        port = free_port()
+        if port + BUS_OFFSET > 65535:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port + BUS_OFFSET))
+            except OSError:
+                continue
+        return port
+    raise EmbeddedServerError("no free port pair for a cluster node")
+
+
+def find_cli_binary(server_binary: str) -> str:
+    """The ``valkey-cli``/``redis-cli`` next to the server binary, else one on PATH."""
+    folder = Path(server_binary).parent
+    for name in ("valkey-cli", "redis-cli"):
+        candidate = folder / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+        found = shutil.which(name)
+        if found:
+            return found
+    raise EmbeddedServerError("no valkey-cli/redis-cli found to create the cluster")
+
+
+class EmbeddedCluster:
+    """``primaries`` cluster nodes (and ``replicas`` per primary), created and stopped together."""
+
+    def __init__(
+        self,
+        primaries: int = 3,
+        replicas: int = 0,
+        directory: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if primaries < 3:
+            raise ValueError("a Valkey cluster needs at least 3 primaries")
+        self.binary = find_server_binary()
+        self.cli = find_cli_binary(self.binary)
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if directory is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="fairque-cluster-")
+            directory = self._tmp.name
+        self.directory = Path(directory)
+        self.replicas = replicas
+        self.nodes: list[EmbeddedServer] = []
+        for _ in range(primaries * (1 + replicas)):
+            port = cluster_port()
+            node_dir = self.directory / str(port)
+            args = [
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", str(node_dir / "nodes.conf"),
+                "--cluster-node-timeout", "2000",
+            ]  # fmt: skip
+            self.nodes.append(EmbeddedServer(port, node_dir, binary=self.binary, extra_args=args))
+
+    @property
+    def url(self) -> str:
+        """Any node's URL: the cluster client discovers the others."""
+        return self.nodes[0].url
+
+    @property
+    def ports(self) -> list[int]:
+        return [n.port for n in self.nodes]
+
+    def start(self) -> EmbeddedCluster:
+        for node in self.nodes:
+            node.start()
+        create = [
+            self.cli, "--cluster", "create",
+            *[f"127.0.0.1:{p}" for p in self.ports],
+            "--cluster-replicas", str(self.replicas), "--cluster-yes",
+        ]  # fmt: skip
+        proc = subprocess.run(create, capture_output=True, text=True, timeout=60, check=False)
+        if proc.returncode != 0:
+            self.stop()
+            raise EmbeddedServerError(f"cluster create failed: {proc.stdout[-500:]}")
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            states = []
+            for node in self.nodes:
+                client = redis.Redis(port=node.port, decode_responses=True, socket_timeout=2)
+                try:
+                    states.append(str(client.execute_command("CLUSTER", "INFO")))  # type: ignore[no-untyped-call]
+                finally:
+                    client.close()
+            if all("cluster_state:ok" in s for s in states):
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise EmbeddedServerError(f"the cluster was not ready within {READY_TIMEOUT} s")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> EmbeddedCluster:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,223 @@
+"""Partitioned queues: one queue split into ``queue.partitions`` hash slots ``{name#k}``.
+
+Each partition is a complete fair queue with its own keys (so its scripts stay in one slot,
+on one cluster node). A user lives in exactly one partition, chosen by a stable hash of its
+id, so fairness among the users of a partition is exact and per-user order is kept; a worker
+rotates over the partitions it consumes, so partitions are served in turn. What a caller sees
+(push, pop, acknowledgements, reads) is one queue: the operations here route by user or fan
+out over every partition, in the same number of round trips (see :func:`ops.gather`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import zlib
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from fairque.core.config import FairQueueConfig
+from fairque.core.models import AckResult, DLQEntry, PushResult, QueueStats, Task, TaskInfo
+from fairque.queue import ops, reads
+from fairque.queue.ops import Failure, Op, QueueSession, gather
+
+
+def partition_of(user_id: str, partitions: int) -> int:
+    """The partition of a user: CRC32 of its id (stable across processes and languages)."""
+    return zlib.crc32(user_id.encode("utf-8")) % partitions
+
+
+class Partitions:
+    """The sessions of every partition of a queue, and the rotation a popper follows."""
+
+    def __init__(self, config: FairQueueConfig, worker_id: str | None = None) -> None:
+        count = config.queue.partitions
+        self.count = count
+        self.sessions = [
+            QueueSession(config, worker_id, partition=k if count > 1 else None)
+            for k in range(count)
+        ]
+        me = self.sessions[0].worker_id
+        wanted = None
+        if me is not None and config.workers:
+            wanted = next((w.partitions for w in config.workers if w.id == me), None)
+        self.consumed = [self.sessions[k] for k in (wanted or range(count))]
+        self._turn = itertools.count()
+
+    @property
+    def home(self) -> QueueSession:
+        """Partition 0: where queue-wide things live (schedules, the leader lock, audit)."""
+        return self.sessions[0]
+
+    def of_user(self, user_id: str) -> QueueSession:
+        return self.sessions[partition_of(user_id, self.count)] if self.count > 1 else self.home
+
+    def rotation(self) -> list[QueueSession]:
+        """The consumed partitions, starting one further at every call (round-robin)."""
+        if len(self.consumed) == 1:
+            return self.consumed
+        start = next(self._turn) % len(self.consumed)
+        return self.consumed[start:] + self.consumed[:start]
+
+    def by_user(self, items: Iterable[Any], user_of: Any) -> dict[int, list[Any]]:
+        """Items grouped by the index of their user's partition, in order."""
+        groups: dict[int, list[Any]] = {}
+        for item in items:
+            s = self.of_user(user_of(item))
+            groups.setdefault(self.sessions.index(s), []).append(item)
+        return groups
+
+
+# -- the queue's operations over every partition ----------------------------------------------
+
+
+def push(p: Partitions, tasks: Sequence[Task]) -> Op[list[PushResult]]:
+    if p.count == 1:
+        return (yield from ops.push(p.home, tasks))
+    for t in tasks:  # a bad item fails before anything is sent, as with one partition
+        if not isinstance(t, Task):
+            raise TypeError(f"push takes Task objects (Task.create), not {type(t).__name__}")
+    indexed = list(enumerate(tasks))
+    groups = p.by_user(indexed, lambda it: it[1].user_id)
+    order = list(groups)
+    replies = yield from gather([ops.push(p.sessions[k], [t for _, t in groups[k]]) for k in order])
+    results: list[PushResult | None] = [None] * len(tasks)
+    for k, part in zip(order, replies, strict=True):
+        for (i, _), r in zip(groups[k], part, strict=True):
+            results[i] = r
+    return [r for r in results if r is not None]
+
+
+def pop(p: Partitions, count: int) -> Op[list[Task]]:
+    """Lease from the next partition in the rotation that has work."""
+    for s in p.rotation():
+        tasks = yield from ops.pop(s, count)
+        if tasks:
+            return tasks
+    return []
+
+
+def _routed_acks(
+    p: Partitions,
+    items: Sequence[Any],
+    user_of: Any,
+    make: Any,
+) -> Op[list[Any]]:
+    """Acknowledgements of many partitions at once, results in the order of ``items``."""
+    if p.count == 1:
+        only: list[Any] = yield from make(p.home, list(items))
+        return only
+    indexed = list(enumerate(items))
+    groups = p.by_user(indexed, lambda it: user_of(it[1]))
+    order = list(groups)
+    replies = yield from gather([make(p.sessions[k], [x for _, x in groups[k]]) for k in order])
+    results: list[Any] = [None] * len(items)
+    for k, part in zip(order, replies, strict=True):
+        for (i, _), r in zip(groups[k], part, strict=True):
+            results[i] = r
+    return results
+
+
+def complete(p: Partitions, items: Sequence[tuple[Task, Any]]) -> Op[list[AckResult]]:
+    return (yield from _routed_acks(p, items, lambda it: it[0].user_id, ops.complete))
+
+
+def fail(p: Partitions, failures: Sequence[Failure]) -> Op[list[AckResult]]:
+    return (yield from _routed_acks(p, failures, lambda f: f.task.user_id, ops.fail))
+
+
+def release(p: Partitions, tasks: Sequence[Task]) -> Op[list[AckResult]]:
+    return (yield from _routed_acks(p, tasks, lambda t: t.user_id, ops.release))
+
+
+def heartbeat(p: Partitions, tasks: Sequence[Task]) -> Op[dict[str, datetime | None]]:
+    if p.count == 1:
+        return (yield from ops.heartbeat(p.home, tasks))
+    groups = p.by_user(tasks, lambda t: t.user_id)
+    replies = yield from gather([ops.heartbeat(p.sessions[k], g) for k, g in groups.items()])
+    merged: dict[str, datetime | None] = {}
+    for part in replies:
+        merged.update(part)
+    return merged
+
+
+def ack_and_pop(
+    p: Partitions,
+    completes: Sequence[tuple[Task, Any]],
+    failures: Sequence[Failure],
+    count: int,
+) -> Op[list[Task]]:
+    """A worker's round trip: acknowledgements go to their partitions and the pop to the
+    next partition of the rotation, all in one pipeline; if that partition is empty, the
+    others are tried in turn."""
+    if p.count == 1:
+        return (yield from ops.ack_and_pop(p.home, completes, failures, count))
+    rotation = p.rotation()
+    first = rotation[0]
+    c_groups = p.by_user(completes, lambda it: it[0].user_id)
+    f_groups = p.by_user(failures, lambda f: f.task.user_id)
+    first_k = p.sessions.index(first)
+    parts = [
+        ops.ack_and_pop(
+            p.sessions[k], c_groups.get(k, []), f_groups.get(k, []), count if k == first_k else 0
+        )
+        for k in sorted({*c_groups, *f_groups, first_k})
+    ]
+    tasks = [t for got in (yield from gather(parts)) for t in got]
+    for s in rotation[1:]:
+        if tasks or count <= 0:
+            break
+        tasks = yield from ops.pop(s, count)
+    return tasks
+
+
+def requeue_dead(p: Partitions, task_ids: Sequence[str]) -> Op[int]:
+    counts = yield from gather([ops.requeue_dead(s, task_ids) for s in p.sessions])
+    return sum(counts)
+
+
+def get_task(p: Partitions, task_id: str) -> Op[TaskInfo | None]:
+    found = yield from gather([reads.get_task(s, task_id) for s in p.sessions])
+    return next((t for t in found if t is not None), None)
+
+
+def dlq_entries(p: Partitions, limit: int, offset: int) -> Op[list[DLQEntry]]:
+    pages = yield from gather([reads.dlq_entries(s, limit + offset, 0) for s in p.sessions])
+    if len(pages) == 1:
+        return pages[0][offset : offset + limit]
+    merged = sorted(
+        (e for page in pages for e in page),
+        key=lambda e: e.failed_at.timestamp() if e.failed_at else 0.0,
+        reverse=True,
+    )
+    return merged[offset : offset + limit]
+
+
+def stats(p: Partitions) -> Op[QueueStats]:
+    parts = yield from gather([reads.stats(s) for s in p.sessions])
+    return merge_stats(parts)
+
+
+def merge_stats(parts: list[QueueStats]) -> QueueStats:
+    if len(parts) == 1:
+        return parts[0]
+    counters: dict[str, int] = {}
+    for st in parts:
+        for key, value in st.counters.items():
+            counters[key] = counters.get(key, 0) + value
+    first = parts[0]
+    return first.model_copy(
+        update={
+            "ready": sum(x.ready for x in parts),
+            "delayed": sum(x.delayed for x in parts),
+            "inflight": sum(x.inflight for x in parts),
+            "dead": sum(x.dead for x in parts),
+            "active_users": sum(x.active_users for x in parts),
+            "counters": counters,
+            "users": sorted((u for x in parts for u in x.users), key=lambda u: -u.ready),
+        }
+    )
+
+
+def sync_config(p: Partitions) -> Op[list[bool]]:
+    return (yield from gather([ops.sync_config(s) for s in p.sessions]))
