@@ -16,10 +16,11 @@ from typing import IO, Any
 
 from fairque.core.config import FairQueueConfig
 from fairque.core.exceptions import FairQueueError, ValidationError
+from fairque.core.keys import QueueKeys
 from fairque.core.validation import check_priority, check_task_id, check_user_id
 from fairque.monitoring.models import AdminResult
 from fairque.queue import TaskQueue
-from fairque.queue.ops import CommandCall, single
+from fairque.queue.ops import CommandCall, QueueSession, gather, single
 
 CHUNK = 500
 AUDIT_MAXLEN = 10_000
@@ -71,8 +72,19 @@ class Admin:
     def _cmd(self, *args: str | int | float) -> Any:
         return self.queue.run(single(CommandCall(args)))
 
-    def _script(self, name: str, *args: str | int | float) -> Any:
-        return self.queue.run(single(self.queue.session.call(name, *args)))
+    def _script(
+        self, name: str, *args: str | int | float, session: QueueSession | None = None
+    ) -> Any:
+        s = session if session is not None else self.queue.session
+        return self.queue.run(single(s.call(name, *args)))
+
+    def _everywhere(self, name: str, *args: str | int | float) -> list[Any]:
+        """Run a script in every partition at once (ids may be in any of them)."""
+        sessions = self.queue.parts.sessions
+        return self.queue.run(gather([single(s.call(name, *args)) for s in sessions]))
+
+    def _user_session(self, user: str) -> QueueSession:
+        return self.queue.parts.of_user(check_user_id(user))
 
     def _audit(self, action: str, target: str, count: int, **detail: Any) -> None:
         self._cmd(
@@ -93,12 +105,17 @@ class Admin:
     def _dlq_select(
         self, *, user: str | None = None, error: str | None = None, older_than: float | None = None
     ) -> Iterator[str]:
-        """DLQ ids matching every filter given, oldest first, read in pages."""
-        k = self.queue.session.keys
+        """DLQ ids matching every filter given, oldest first (per partition), in pages."""
         cutoff = None
         if older_than is not None:
             sec, usec = self._cmd("TIME")
             cutoff = (int(sec) + int(usec) / 1e6 - older_than) * 1000
+        for s in self.queue.parts.sessions:
+            yield from self._dlq_select_in(s.keys, user, error, cutoff)
+
+    def _dlq_select_in(
+        self, k: QueueKeys, user: str | None, error: str | None, cutoff: float | None
+    ) -> Iterator[str]:
         start = 0
         while True:
             ids = self._cmd("ZRANGE", k.key("dlq"), start, start + CHUNK - 1, "WITHSCORES")
@@ -166,9 +183,9 @@ class Admin:
         step = CHUNK if not rate else max(1, min(CHUNK, int(rate)))
         for i in range(0, len(ids), step):
             started = time.monotonic()
-            moved += self._script("requeue", self.queue.session.aging_us, *ids[i : i + step]).count(
-                "ok"
-            )
+            chunk = ids[i : i + step]
+            replies = self._everywhere("requeue", self.queue.session.aging_us, *chunk)
+            moved += sum(r.count("ok") for r in replies)
             progress(min(i + step, len(ids)), len(ids))
             if rate:
                 time.sleep(max(step / rate - (time.monotonic() - started), 0))
@@ -177,9 +194,12 @@ class Admin:
         )
 
     def _in_dlq(self, ids: list[str]) -> list[str]:
-        k = self.queue.session.keys.key("dlq")
-        scores = self.queue.run(single([CommandCall(("ZSCORE", k, i)) for i in ids])) if ids else []
-        return [i for i, sc in zip(ids, scores, strict=True) if sc is not None]
+        found: set[str] = set()
+        for s in self.queue.parts.sessions if ids else []:
+            k = s.keys.key("dlq")
+            scores = self.queue.run(single([CommandCall(("ZSCORE", k, i)) for i in ids]))
+            found |= {i for i, sc in zip(ids, scores, strict=True) if sc is not None}
+        return [i for i in ids if i in found]
 
     def purge(
         self,
@@ -203,7 +223,7 @@ class Admin:
             return self._result("purge", len(self._in_dlq(ids)), 0, True, target)
         gone = 0
         for i in range(0, len(ids), CHUNK):
-            gone += int(self._script("purge", *ids[i : i + CHUNK]))
+            gone += sum(int(n) for n in self._everywhere("purge", *ids[i : i + CHUNK]))
             progress(min(i + CHUNK, len(ids)), len(ids))
         return self._result("purge", len(ids), gone, False, target)
 
@@ -220,9 +240,9 @@ class Admin:
     ) -> AdminResult:
         """Cancel a user's ready tasks (all, or one priority). With ``export``, every drained
         task is appended to that JSONL file as it is drained, so nothing is lost by accident."""
-        check_user_id(user)
+        session = self._user_session(user)
         priorities = [check_priority(priority)] if priority is not None else [6, 5, 4, 3, 2, 1]
-        k = self.queue.session.keys
+        k = session.keys
         counts = self._cmd("HMGET", k.key("backlog"), *[f"{user}|{p}" for p in priorities])
         matched = sum(int(c or 0) for c in counts)
         target = user if priority is None else f"{user} priority {priority}"
@@ -234,7 +254,9 @@ class Admin:
         ttl = round(self.config.queue.result_ttl * 1000)
         try:
             while True:
-                rows = self._script("drain", user, ",".join(map(str, priorities)), CHUNK, ttl)
+                rows = self._script(
+                    "drain", user, ",".join(map(str, priorities)), CHUNK, ttl, session=session
+                )
                 if not rows:
                     break
                 if out is not None:
@@ -257,12 +279,12 @@ class Admin:
     def pause(self, user: str) -> AdminResult:
         """Take a user out of the round-robin; pushes are still accepted."""
         self._guard("pause")
-        changed = int(self._script("user_admin", "pause", check_user_id(user)))
+        changed = int(self._script("user_admin", "pause", user, session=self._user_session(user)))
         return self._result("pause", 1, changed, False, user)
 
     def resume(self, user: str) -> AdminResult:
         self._guard("resume")
-        changed = int(self._script("user_admin", "resume", check_user_id(user)))
+        changed = int(self._script("user_admin", "resume", user, session=self._user_session(user)))
         return self._result("resume", 1, changed, False, user)
 
     def boost(self, user: str, weight: float, seconds: float) -> AdminResult:
@@ -271,14 +293,15 @@ class Admin:
         if not (weight > 0 and seconds > 0):
             raise ValidationError("boost needs a weight > 0 and a duration > 0 seconds")
         self._script(
-            "user_admin", "boost", check_user_id(user), repr(float(weight)), round(seconds * 1000)
-        )
+            "user_admin", "boost", user, repr(float(weight)), round(seconds * 1000),
+            session=self._user_session(user),
+        )  # fmt: skip
         until = datetime.now(UTC).timestamp() + seconds
         return self._result("boost", 1, 1, False, user, weight=weight, until=until)
 
     def unboost(self, user: str) -> AdminResult:
         self._guard("unboost")
-        changed = int(self._script("user_admin", "unboost", check_user_id(user)))
+        changed = int(self._script("user_admin", "unboost", user, session=self._user_session(user)))
         return self._result("unboost", 1, changed, False, user)
 
 

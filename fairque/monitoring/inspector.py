@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fairque.core.config import FairQueueConfig
 from fairque.core.exceptions import ServerError
 from fairque.core.models import DLQEntry, TaskInfo
 from fairque.monitoring import inspect_ops as io
+from fairque.monitoring import merge
 from fairque.monitoring.alerts import AlertInputs, AlertTracker, Finding, evaluate
 from fairque.monitoring.models import (
     Alert,
@@ -21,9 +23,10 @@ from fairque.monitoring.models import (
     WorkerInfo,
 )
 from fairque.queue import TaskQueue
-from fairque.queue.ops import Call, CommandCall, single
+from fairque.queue.ops import CommandCall, Op, QueueSession, gather, single
 from fairque.scheduler import ScheduleInfo, TaskScheduler
 
+T = TypeVar("T")
 ALERT_TOP_USERS = 200  # per-user rules look at the users with the most backlog
 
 
@@ -51,37 +54,54 @@ class Inspector:
 
     @property
     def session(self) -> Any:
+        """Partition 0 (the only one of an unpartitioned queue): schedules, audit."""
         return self.queue.session
 
+    @property
+    def _sessions(self) -> list[QueueSession]:
+        return self.queue.parts.sessions
+
+    def _each(self, make: Callable[[QueueSession], Op[T]]) -> list[T]:
+        """One operation per partition, side by side (the round trips of one)."""
+        return self.queue.run(gather([make(s) for s in self._sessions]))
+
     def overview(self) -> Overview:
-        return self.queue.run(io.overview(self.session))
+        return merge.overviews(self._each(io.overview))
 
     def users(
         self, offset: int = 0, limit: int = 50, sort: str = "backlog", include_idle: bool = False
     ) -> UserPage:
         """Per-user rows: by backlog (largest first) or by name; ``include_idle`` adds users
         with nothing queued that are in flight, paused or were served in the last minutes."""
-        return self.queue.run(
-            io.users(self.session, offset, limit, sort, include_idle=include_idle)
+        if len(self._sessions) == 1:
+            return self.queue.run(
+                io.users(self.session, offset, limit, sort, include_idle=include_idle)
+            )
+        pages = self._each(
+            lambda s: io.users(s, 0, offset + limit, sort, include_idle=include_idle)
         )
+        return merge.user_pages(pages, offset, limit, sort)
 
     def user(self, user_id: str, offset: int = 0, limit: int = 20) -> UserDetail:
-        return self.queue.run(io.user_detail(self.session, user_id, offset, limit))
+        s = self.queue.parts.of_user(user_id)
+        return self.queue.run(io.user_detail(s, user_id, offset, limit))
 
     def task(self, task_id: str) -> TaskInfo | None:
         return self.queue.get_task(task_id)
 
     def explain(self, task_id: str) -> Explanation | None:
-        return self.queue.run(io.explain(self.session, task_id))
+        found = self._each(lambda s: io.explain(s, task_id))
+        return next((e for e in found if e is not None), None)
 
     def dlq(self, limit: int = 50, offset: int = 0) -> list[DLQEntry]:
         return self.queue.dlq(limit, offset)
 
     def dlq_groups(self, by: str = "error", scan: int = 10_000) -> DLQGroups:
-        return self.queue.run(io.dlq_groups(self.session, by, scan))
+        return merge.dlq_groups(self._each(lambda s: io.dlq_groups(s, by, scan)))
 
     def workers(self) -> list[WorkerInfo]:
-        return self.queue.run(io.workers(self.session, self.config.alerts.worker_stale_seconds))
+        stale = self.config.alerts.worker_stale_seconds
+        return merge.workers(self._each(lambda s: io.workers(s, stale)))
 
     def schedules(self) -> list[ScheduleInfo]:
         return TaskScheduler(self.config, queue=self.queue).schedules()
@@ -110,8 +130,11 @@ class Inspector:
     def wait_histogram(self) -> dict[str, int]:
         """Wait (ready -> start) histogram: bucket upper bound in ms (or ``+Inf``) -> count,
         plus ``sum_ms``."""
-        raw = self.queue.run(single(CommandCall(("HGETALL", self.session.keys.key("waith")))))
-        return {k: io._i(v) for k, v in raw.items()}
+        total: dict[str, int] = {}
+        for raw in self._each(lambda s: single(CommandCall(("HGETALL", s.keys.key("waith"))))):
+            for k, v in raw.items():
+                total[k] = total.get(k, 0) + io._i(v)
+        return total
 
     def alert_inputs(self) -> AlertInputs:
         """What the alert rules need, in a handful of round trips."""
@@ -120,45 +143,56 @@ class Inspector:
         page = self.users(limit=ALERT_TOP_USERS)
         minute = int(overview.fetched_at.timestamp() // 60)
         window = max(1, math.ceil(cfg.starvation_seconds / 60))
-        k = self.session.keys
         names = [r.user_id for r in page.rows]
         served: dict[str, int] = {}
         if names:
-            steps: list[Call] = [
-                CommandCall(("HMGET", k.key("srv", minute=m), *names))
-                for m in range(minute - window + 1, minute + 1)
-            ]
-            for reply in self.queue.run(single(steps)):
-                for user, v in zip(names, reply, strict=True):
-                    served[user] = served.get(user, 0) + io._i(v)
+            for replies in self._each(
+                lambda s: single(
+                    [
+                        CommandCall(("HMGET", s.keys.key("srv", minute=m), *names))
+                        for m in range(minute - window + 1, minute + 1)
+                    ]
+                )
+            ):
+                for reply in replies:
+                    for user, v in zip(names, reply, strict=True):
+                        served[user] = served.get(user, 0) + io._i(v)
         pushed: dict[str, int] = {}
-        steps = [
-            CommandCall(("HGETALL", k.key("psh", minute=m))) for m in range(minute - 4, minute + 1)
-        ]
-        for reply in self.queue.run(single(steps)):
-            for user, v in reply.items():
-                pushed[user] = pushed.get(user, 0) + io._i(v)
+        for replies in self._each(
+            lambda s: single(
+                [
+                    CommandCall(("HGETALL", s.keys.key("psh", minute=m)))
+                    for m in range(minute - 4, minute + 1)
+                ]
+            )
+        ):
+            for reply in replies:
+                for user, v in reply.items():
+                    pushed[user] = pushed.get(user, 0) + io._i(v)
         return AlertInputs(overview, page.rows, served, pushed, self.workers())
 
     def _wrong_type_keys(self) -> list[str]:
-        k = self.session.keys
-        expected = {
-            k.key("stats"): "hash",
-            k.key("backlog"): "hash",
-            k.key("ubacklog"): "zset",
-            k.key("inflight"): "zset",
-            k.key("delayed"): "zset",
-            k.key("dlq"): "zset",
-            k.key("paused"): "set",
-            k.key("workers"): "zset",
-            k.key("cfg_pools"): "set",
-        }
-        types = self.queue.run(single([CommandCall(("TYPE", key)) for key in expected]))
-        return [
-            key
-            for (key, want), got in zip(expected.items(), types, strict=True)
-            if got not in (want, "none")
-        ]
+        wrong: list[str] = []
+        for s in self._sessions:
+            k = s.keys
+            expected = {
+                k.key("stats"): "hash",
+                k.key("backlog"): "hash",
+                k.key("ubacklog"): "zset",
+                k.key("inflight"): "zset",
+                k.key("delayed"): "zset",
+                k.key("dlq"): "zset",
+                k.key("paused"): "set",
+                k.key("workers"): "zset",
+                k.key("cfg_pools"): "set",
+            }
+            types = self.queue.run(single([CommandCall(("TYPE", key)) for key in expected]))
+            wrong += [
+                key
+                for (key, want), got in zip(expected.items(), types, strict=True)
+                if got not in (want, "none")
+            ]
+        return wrong
 
     def alerts(self) -> list[Alert]:
         """Alerts firing now, each with since when (as seen by this Inspector)."""
