@@ -19,9 +19,12 @@ SCENARIOS = {
     "drain": run_drain,
     "inspect": run_inspect,
 }
+# The scenarios that also take a Target: a cluster, a partitioned queue.
+TARGETED = {"throughput": run_throughput, "drain": run_drain}
 
 __all__ = [
     "SCENARIOS",
+    "TARGETED",
     "BenchReport",
     "run_drain",
     "run_fairness",

@@ -8,10 +8,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import redis
 from pydantic import BaseModel, Field
+from redis.cluster import RedisCluster
 
 from fairque.core.config import FairQueueConfig
 from fairque.server import EmbeddedServer
@@ -68,20 +70,61 @@ def bench_server(url: str | None) -> Iterator[str]:
         yield server.url
 
 
-def bench_config(url: str, **queue: Any) -> FairQueueConfig:
-    """A config for a throwaway queue on ``url``."""
+@dataclass(frozen=True)
+class Target:
+    """Where a scenario runs: a single server or a cluster, and the queue's partitions."""
+
+    cluster: bool = False
+    partitions: int = 1
+
+    @property
+    def label(self) -> str:
+        return f"{'cluster' if self.cluster else 'single server'}, partitions={self.partitions}"
+
+
+SINGLE = Target()
+
+
+def bench_config(url: str, target: Target = SINGLE, **queue: Any) -> FairQueueConfig:
+    """A config for a throwaway queue on ``url`` (its partitions spread over the cluster's
+    nodes when there are several)."""
     return FairQueueConfig(
-        redis={"url": url}, queue={"name": "bench-" + uuid.uuid4().hex[:8], **queue}
+        redis={"url": url, "cluster": target.cluster},
+        queue={"name": queue_name(url, target), "partitions": target.partitions, **queue},
     )
 
 
-def drop_queue(url: str, queue: str) -> None:
-    """Delete a benchmark queue's keys (benchmark queues only; SCAN is fine here)."""
-    client = redis.Redis.from_url(url)
+def queue_name(url: str, target: Target) -> str:
+    """A fresh queue name; on a cluster, one whose partitions land on as many different
+    nodes as possible (the hash slot of ``{name#k}`` decides the node)."""
+    name = "bench-" + uuid.uuid4().hex[:8]
+    if not target.cluster or target.partitions == 1:
+        return name
+    client: Any = RedisCluster.from_url(url)
     try:
-        keys = list(client.scan_iter(match=f"fq:{{{queue}}}:*", count=1000))
-        for i in range(0, len(keys), 1000):
-            client.delete(*keys[i : i + 1000])
+        nodes = {n.name for n in client.get_primaries()}
+        want = min(len(nodes), target.partitions)
+        for _ in range(2000):
+            owners = {
+                client.get_node_from_key(f"{{{name}#{k}}}").name for k in range(target.partitions)
+            }
+            if len(owners) >= want:
+                return name
+            name = "bench-" + uuid.uuid4().hex[:8]
+    finally:
+        client.close()
+    return name
+
+
+def drop_queue(url: str, queue: str, target: Target = SINGLE) -> None:
+    """Delete a benchmark queue's keys, every partition (benchmark queues only; SCAN is fine)."""
+    client: Any = RedisCluster.from_url(url) if target.cluster else redis.Redis.from_url(url)
+    tags = [f"{queue}#{k}" for k in range(target.partitions)] if target.partitions > 1 else [queue]
+    try:
+        for tag in tags:
+            keys = list(client.scan_iter(match=f"fq:{{{tag}}}:*", count=1000))
+            for i in range(0, len(keys), 1000):
+                client.delete(*keys[i : i + 1000])  # one tag: one slot, even on a cluster
     finally:
         client.close()
 

@@ -10,8 +10,10 @@ import time
 from typing import Any
 
 from fairque.bench.common import (
+    SINGLE,
     BenchReport,
     Progress,
+    Target,
     bench_config,
     bench_server,
     drop_queue,
@@ -29,25 +31,27 @@ def noop(task: Task) -> None:
     """The benchmark's handler: does nothing."""
 
 
-def _spawn(url: str, queue: str, kind: str, index: int) -> subprocess.Popen[bytes]:
+def _spawn(url: str, queue: str, kind: str, index: int, target: Target) -> subprocess.Popen[bytes]:
     cmd = [
-        sys.executable, "-m", "fairque.cli", "--redis-url", url, "--queue", queue, "worker",
+        sys.executable, "-m", "fairque.cli", "--redis-url", url, "--queue", queue,
+        *(["--cluster"] if target.cluster else []), "worker",
         "--handler", "fairque.bench.drain:noop", "--worker-id", f"bench-{kind}-{index}",
         "--concurrency", str(CONCURRENCY[kind]), *(["--async"] if kind == "async" else []),
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAIRQUE_")}
+    env["FAIRQUE_QUEUE__PARTITIONS"] = str(target.partitions)
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def drain_rate(url: str, tasks: int, processes: int, kind: str) -> float:
+def drain_rate(url: str, tasks: int, processes: int, kind: str, target: Target = SINGLE) -> float:
     """Tasks per second drained by ``processes`` worker processes of ``kind``."""
-    config = bench_config(url)
+    config = bench_config(url, target)
     name = config.queue.name
-    procs = [_spawn(url, name, kind, i) for i in range(processes)]
+    procs = [_spawn(url, name, kind, i, target) for i in range(processes)]
     try:
         with TaskQueue(config) as q:
             client = q.client
-            workers_key = q.session.keys.key("workers")
+            workers_key = q.session.keys.key("workers")  # partition 0 knows every worker
             deadline = time.monotonic() + START_TIMEOUT
             while client.zcard(workers_key) < processes:
                 if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
@@ -57,8 +61,8 @@ def drain_rate(url: str, tasks: int, processes: int, kind: str) -> float:
             start = time.perf_counter()
             for i in range(0, tasks, 2000):
                 q.push_batch(batch[i : i + 2000])
-            stats_key = q.session.keys.key("stats")
-            while int(client.hget(stats_key, "completed") or 0) < tasks:
+            stats_keys = [s.keys.key("stats") for s in q.parts.sessions]
+            while sum(int(client.hget(k, "completed") or 0) for k in stats_keys) < tasks:
                 time.sleep(0.005)
             elapsed = time.perf_counter() - start
     finally:
@@ -66,25 +70,34 @@ def drain_rate(url: str, tasks: int, processes: int, kind: str) -> float:
             p.terminate()
         for p in procs:
             p.wait(30)
-        drop_queue(url, name)
+        drop_queue(url, name, target)
     return tasks / elapsed
 
 
 def run_drain(
-    redis_url: str | None = None, tasks: int = 20000, progress: Progress = quiet
+    redis_url: str | None = None,
+    tasks: int = 20000,
+    progress: Progress = quiet,
+    target: Target = SINGLE,
 ) -> BenchReport:
     """Drain ``tasks`` no-op tasks with 1 and 2 processes of each worker kind."""
     with bench_server(redis_url) as url:
         report = BenchReport(
             scenario="drain",
             server=server_facts(url),
-            params={"tasks": tasks, "concurrency": CONCURRENCY},
+            params={
+                "tasks": tasks,
+                "concurrency": CONCURRENCY,
+                "cluster": target.cluster,
+                "partitions": target.partitions,
+            },
         )
         results: dict[str, Any] = {}
         for kind in ("sync", "async"):
             for processes in (1, 2):
                 progress(f"{kind} workers x{processes}")
-                results[f"{kind}_x{processes}"] = round(drain_rate(url, tasks, processes, kind))
+                rate_ = drain_rate(url, tasks, processes, kind, target)
+                results[f"{kind}_x{processes}"] = round(rate_)
                 progress(
                     f"{kind} workers x{processes}",
                     (f"{kind} x{processes}", results[f"{kind}_x{processes}"]),

@@ -4,8 +4,10 @@ same client's raw EVALSHA rates as the baseline they are divided by."""
 from __future__ import annotations
 
 from fairque.bench.common import (
+    SINGLE,
     BenchReport,
     Progress,
+    Target,
     bench_config,
     bench_server,
     drop_queue,
@@ -22,17 +24,21 @@ BATCH = 1000
 
 
 def run_throughput(
-    redis_url: str | None = None, tasks: int = 5000, progress: Progress = quiet
+    redis_url: str | None = None,
+    tasks: int = 5000,
+    progress: Progress = quiet,
+    target: Target = SINGLE,
 ) -> BenchReport:
     """Measure the single-client rates; ``tasks`` sizes the sequential loops."""
     batch_tasks = max(tasks * 10, BATCH)
     with bench_server(redis_url) as url:
-        config = bench_config(url)
+        config = bench_config(url, target)
         report = BenchReport(
             scenario="throughput",
             server=server_facts(url),
-            params={"tasks": tasks, "batch": BATCH, "batch_tasks": batch_tasks},
-        )
+            params={"tasks": tasks, "batch": BATCH, "batch_tasks": batch_tasks,
+                    "cluster": target.cluster, "partitions": target.partitions},
+        )  # fmt: skip
         with TaskQueue(config) as q:
             client = q.client
             script = client.register_script(BASELINE_LUA)
@@ -48,7 +54,8 @@ def run_throughput(
                 for start in range(0, batch_tasks, BATCH):
                     pipe = client.pipeline(transaction=False)
                     for i in range(start, start + BATCH):
-                        script(keys=[key], args=[i], client=pipe)
+                        # EVALSHA as a plain command: cluster pipelines refuse .evalsha
+                        pipe.execute_command("EVALSHA", script.sha, 1, key, i)
                     pipe.execute()
 
             evalsha_rate = rate(tasks, evalsha)
@@ -82,9 +89,9 @@ def run_throughput(
                     q.complete(t)
 
             pop_complete_rate = rate(tasks, pop_complete)
-        drop_queue(url, config.queue.name)
+        drop_queue(url, config.queue.name, target)
         progress("end to end: 2 worker processes", ("pop_complete", pop_complete_rate))
-        e2e_rate = drain_rate(url, tasks * 4, 2, "sync")
+        e2e_rate = drain_rate(url, tasks * 4, 2, "sync", target)
         progress("done", ("e2e", e2e_rate))
     report.results = {
         "push_per_s": round(push_rate),

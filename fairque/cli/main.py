@@ -13,8 +13,8 @@ from rich.status import Status
 from rich.table import Table
 
 from fairque import __version__
-from fairque.bench import SCENARIOS, BenchReport
-from fairque.bench.common import Progress
+from fairque.bench import SCENARIOS, TARGETED, BenchReport
+from fairque.bench.common import SINGLE, Progress, Target
 from fairque.cli.admin_cmds import dlq, drain, pause, push, resume
 from fairque.cli.charts import chart
 from fairque.cli.context import CliContext
@@ -23,6 +23,7 @@ from fairque.cli.metrics_cmd import metrics
 from fairque.cli.output import SafetyRefusal, StopFlag
 from fairque.cli.schedule_cmd import schedule, scheduler
 from fairque.cli.worker_cmd import worker
+from fairque.cluster_server import EmbeddedCluster
 from fairque.core.exceptions import FairQueueError
 from fairque.demo import run_demo
 from fairque.monitoring import ReadOnlyError
@@ -129,13 +130,28 @@ def demo(ctx: click.Context, headless: bool, duration: float) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=6379, show_default=True)
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default=None,
               help="Data directory (AOF on). Default: a temporary one.")  # fmt: skip
-def server(port: int, directory: str | None) -> None:
-    """Run the embedded Valkey in the foreground, with AOF on, until Ctrl-C."""
+@click.option("--cluster-nodes", type=click.IntRange(min=3), default=None,
+              help="Run a local Valkey Cluster of this many primaries instead.")  # fmt: skip
+def server(port: int, directory: str | None, cluster_nodes: int | None) -> None:
+    """Run the embedded Valkey (or a local cluster) in the foreground until Ctrl-C."""
     # Handlers first: a signal during start-up must still stop the server we started. They
     # only set a flag: taking a lock inside a signal handler can deadlock.
     stop = StopFlag()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop.set)
+    if cluster_nodes is not None:
+        cluster = EmbeddedCluster(cluster_nodes, directory=directory)
+        try:
+            cluster.start()
+            console.print(f"Valkey Cluster of {cluster_nodes} primaries on ports {cluster.ports}")
+            console.print(f"export FAIRQUE_REDIS_URL={cluster.url} FAIRQUE_REDIS_CLUSTER=1")
+            while not stop.wait(0.5):
+                if any(n.process is None or n.process.poll() is not None for n in cluster.nodes):
+                    raise click.ClickException("a cluster node exited; see " + str(directory))
+        finally:
+            cluster.stop()
+            console.print("cluster stopped")
+        return
     srv = EmbeddedServer(port=port, directory=directory, appendonly=True)
     try:
         srv.start()
@@ -155,15 +171,31 @@ def server(port: int, directory: str | None) -> None:
 @click.option("--tasks", type=click.IntRange(min=100), default=5000, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Also write the JSON document(s) to this file.")  # fmt: skip
+@click.option("--partitions", type=click.IntRange(1, 1024), default=1, show_default=True,
+              help="Partitions of the benchmark queue (throughput, drain).")  # fmt: skip
 @click.pass_context
-def bench(ctx: click.Context, scenario: str, tasks: int, out: str | None) -> None:
+def bench(ctx: click.Context, scenario: str, tasks: int, out: str | None, partitions: int) -> None:
     """Run benchmark scenarios (against --redis-url, or a fresh embedded Valkey)."""
     names = list(SCENARIOS) if scenario == "all" else [scenario]
+    target = Target(cluster=ctx.obj.cluster, partitions=partitions)
+    if target != SINGLE:
+        if not ctx.obj.redis_url and target.cluster:
+            raise click.UsageError("--cluster needs --redis-url (a node of the cluster)")
+        unsupported = [n for n in names if n not in TARGETED]
+        if unsupported:
+            raise click.UsageError(
+                f"--cluster/--partitions apply to {', '.join(TARGETED)}; not to "
+                + ", ".join(unsupported)
+            )
     reports: list[BenchReport] = []
     for name in names:
         with console.status(f"running {name}...") as status:
             progress = _status_updater(status, name)
-            reports.append(SCENARIOS[name](ctx.obj.redis_url, tasks, progress))
+            if name in TARGETED:
+                report = TARGETED[name](ctx.obj.redis_url, tasks, progress, target)
+            else:
+                report = SCENARIOS[name](ctx.obj.redis_url, tasks, progress)
+            reports.append(report)
     docs = [r.model_dump(mode="json", exclude_none=True) for r in reports]
     if out:
         with open(out, "w", encoding="utf-8") as fh:

@@ -10,7 +10,6 @@ out over every partition, in the same number of round trips (see :func:`ops.gath
 
 from __future__ import annotations
 
-import itertools
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -20,6 +19,8 @@ from fairque.core.config import FairQueueConfig
 from fairque.core.models import AckResult, DLQEntry, PushResult, QueueStats, Task, TaskInfo
 from fairque.queue import ops, reads
 from fairque.queue.ops import Failure, Op, QueueSession, gather
+
+QUANTUM = 16  # pops a popper takes from one partition before it moves to the next
 
 
 def partition_of(user_id: str, partitions: int) -> int:
@@ -42,7 +43,8 @@ class Partitions:
         if me is not None and config.workers:
             wanted = next((w.partitions for w in config.workers if w.id == me), None)
         self.consumed = [self.sessions[k] for k in (wanted or range(count))]
-        self._turn = itertools.count()
+        self._current = 0  # the partition pops start from
+        self._streak = 0  # pops served by it in a row
 
     @property
     def home(self) -> QueueSession:
@@ -53,11 +55,24 @@ class Partitions:
         return self.sessions[partition_of(user_id, self.count)] if self.count > 1 else self.home
 
     def rotation(self) -> list[QueueSession]:
-        """The consumed partitions, starting one further at every call (round-robin)."""
+        """The consumed partitions in the order a pop tries them: the current one first."""
         if len(self.consumed) == 1:
             return self.consumed
-        start = next(self._turn) % len(self.consumed)
+        start = self._current
         return self.consumed[start:] + self.consumed[:start]
+
+    def served(self, session: QueueSession) -> None:
+        """A pop got tasks from ``session``: stay on it (its acknowledgements and the next
+        pop then share one node and one round trip) for up to QUANTUM pops, then move on,
+        so that every partition is served in turn while all have work."""
+        if len(self.consumed) == 1:
+            return
+        k = self.consumed.index(session)
+        if k != self._current:
+            self._current, self._streak = k, 0
+        self._streak += 1
+        if self._streak >= QUANTUM:
+            self._current, self._streak = (k + 1) % len(self.consumed), 0
 
     def by_user(self, items: Iterable[Any], user_of: Any) -> dict[int, list[Any]]:
         """Items grouped by the index of their user's partition, in order."""
@@ -93,6 +108,7 @@ def pop(p: Partitions, count: int) -> Op[list[Task]]:
     for s in p.rotation():
         tasks = yield from ops.pop(s, count)
         if tasks:
+            p.served(s)
             return tasks
     return []
 
@@ -164,10 +180,14 @@ def ack_and_pop(
         for k in sorted({*c_groups, *f_groups, first_k})
     ]
     tasks = [t for got in (yield from gather(parts)) for t in got]
+    if tasks:
+        p.served(first)
     for s in rotation[1:]:
         if tasks or count <= 0:
             break
         tasks = yield from ops.pop(s, count)
+        if tasks:
+            p.served(s)
     return tasks
 
 

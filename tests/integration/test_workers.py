@@ -11,28 +11,10 @@ from typing import Any
 
 import pytest
 
-from fairque import AsyncWorker, Task, TaskHandler, TaskQueue, Worker
+from fairque import Task, TaskHandler, TaskQueue
 from fairque.worker import HandlerRegistry
+from tests.support.harness import Harness
 from tests.support.waiting import wait_for
-
-
-class Harness:
-    """Runs a worker of the chosen kind in a background thread."""
-
-    def __init__(self, worker_kind: str, config, handler=None, handlers=None) -> None:
-        cls = Worker if worker_kind == "sync" else AsyncWorker
-        self.worker = cls(config, handler, handlers=handlers)
-        self.kind = worker_kind
-        runner = (
-            self.worker.run if worker_kind == "sync" else lambda: asyncio.run(self.worker.run())
-        )
-        self.thread = threading.Thread(target=runner, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.worker.stop()
-        self.thread.join(15)
-        assert not self.thread.is_alive()
 
 
 @pytest.fixture(params=["sync", "async"])
