@@ -3,6 +3,8 @@ same client's raw EVALSHA rates as the baseline they are divided by."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fairque.bench.common import (
     SINGLE,
     BenchReport,
@@ -40,9 +42,12 @@ def run_throughput(
                     "cluster": target.cluster, "partitions": target.partitions},
         )  # fmt: skip
         with TaskQueue(config) as q:
-            client = q.client
-            script = client.register_script(BASELINE_LUA)
             key = q.session.keys.key("stats") + ":bench-baseline"
+            # The baseline talks to the queue's node directly, as fairque's transport does.
+            client: Any = q.client
+            if target.cluster:
+                client = client.get_redis_connection(client.get_node_from_key(key))
+            script = client.register_script(BASELINE_LUA)
 
             progress("baseline: sequential EVALSHA")
 

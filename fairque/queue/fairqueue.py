@@ -15,6 +15,7 @@ from fairque.core.config import FairQueueConfig
 from fairque.core.models import AckResult, DLQEntry, PushResult, QueueStats, Task, TaskInfo
 from fairque.queue import ops
 from fairque.queue import partitions as routed
+from fairque.queue.node_pipelines import NodePipelines
 from fairque.queue.partitions import Partitions
 from fairque.queue.server_checks import check_server
 from fairque.queue.transport import (
@@ -56,6 +57,15 @@ class TaskQueue:
             name: self.client.register_script(s.source) for name, s in all_scripts().items()
         }
         self._opened = False
+        self._node_pipes = (
+            NodePipelines(
+                self.client,  # type: ignore[arg-type]
+                {name: sc.sha for name, sc in self._scripts.items()},
+                self._cluster_pipeline,
+            )
+            if self._cluster
+            else None
+        )
 
     # -- transport -------------------------------------------------------------------------
 
@@ -68,14 +78,23 @@ class TaskQueue:
         return target.execute_command(*call.args)
 
     def _send(self, step: ops.Step) -> Any:
-        if isinstance(step, ops.CommandCall) and step.lenient:
-            step = [step]  # through a pipeline, which reports errors as values
-            return settle(step, self._pipeline(step))[0]
+        if not isinstance(step, list) and (
+            self._node_pipes is not None or (isinstance(step, ops.CommandCall) and step.lenient)
+        ):
+            # Through a pipeline: it reports errors as values (lenient reads), and on a
+            # cluster it is the fast path to the node.
+            return settle([step], self._pipeline([step]))[0]
         if not isinstance(step, list):
             return self._send_one(step, self.client)
         return settle(step, self._pipeline(step))
 
     def _pipeline(self, calls: list[ops.Call]) -> list[Any]:
+        if self._node_pipes is not None:
+            return self._node_pipes.execute(calls)
+        return self._cluster_pipeline(calls)
+
+    def _cluster_pipeline(self, calls: list[ops.Call]) -> list[Any]:
+        """One redis-py pipeline (a ClusterPipeline on a cluster: the slow, general path)."""
         pipe = self.client.pipeline(transaction=False)
         for call in calls:
             self._send_one(call, pipe)
@@ -115,6 +134,8 @@ class TaskQueue:
         return self
 
     def close(self) -> None:
+        if self._node_pipes is not None:
+            self._node_pipes.close()
         if self._own_client:
             self.client.close()
 
