@@ -109,7 +109,7 @@ def translate(exc: Exception, url: str) -> FairQueueError:
         return ServerError(f"cluster: {exc}")
     if isinstance(exc, rex.ResponseError):
         text = str(exc)
-        if text.startswith("CROSSSLOT"):
+        if text.startswith("CROSSSLOT") or "hash to the same slot" in text:
             return ServerError(
                 f"cluster: the keys of one call span several hash slots ({text}); every key "
                 "of a queue (partition) must share its {hash tag}"
