@@ -22,6 +22,7 @@ from fairque.bench.common import (
 )
 from fairque.core.models import Task
 from fairque.queue import TaskQueue
+from fairque.queue.ops import Call, CommandCall, single
 
 CONCURRENCY = {"sync": 8, "async": 32}
 START_TIMEOUT = 30.0
@@ -62,7 +63,13 @@ def drain_rate(url: str, tasks: int, processes: int, kind: str, target: Target =
             for i in range(0, tasks, 2000):
                 q.push_batch(batch[i : i + 2000])
             stats_keys = [s.keys.key("stats") for s in q.parts.sessions]
-            while sum(int(client.hget(k, "completed") or 0) for k in stats_keys) < tasks:
+
+            def completed() -> int:  # every partition in one step
+                calls: list[Call] = [CommandCall(("HGET", k, "completed")) for k in stats_keys]
+                replies: list[Any] = q.run(single(calls))
+                return sum(int(c or 0) for c in replies)
+
+            while completed() < tasks:
                 time.sleep(0.005)
             elapsed = time.perf_counter() - start
     finally:

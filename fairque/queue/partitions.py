@@ -20,7 +20,7 @@ from fairque.core.models import AckResult, DLQEntry, PushResult, QueueStats, Tas
 from fairque.queue import ops, reads
 from fairque.queue.ops import Failure, Op, QueueSession, gather
 
-QUANTUM = 16  # pops a popper takes from one partition before it moves to the next
+QUANTUM = 64  # pops a popper takes from one partition before it moves to the next
 
 
 def partition_of(user_id: str, partitions: int) -> int:
