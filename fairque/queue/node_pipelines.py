@@ -21,9 +21,10 @@ from redis.cluster import RedisCluster
 from fairque.queue.ops import Call, ScriptCall
 from fairque.queue.transport import evalsha_args
 
-# A step of a few calls (a worker's acks and pop) is cheaper sent node after node than handed
-# to threads; batches (push_batch over partitions, snapshots) go to the nodes in parallel.
-PARALLEL_FROM = 8
+# A small step (a worker's acks and pop: a few dozen arguments) is cheaper sent node after
+# node than handed to threads; big ones (push_batch over partitions, snapshots) go to the
+# nodes in parallel.
+PARALLEL_FROM = 64  # arguments in the step
 KEYLESS = frozenset({"TIME", "INFO", "WAIT", "WAITAOF", "PING", "CONFIG"})
 REDIRECTED = (rex.MovedError, rex.AskError, rex.TryAgainError, rex.ClusterDownError)
 
@@ -86,7 +87,7 @@ class NodePipelines:
             groups.setdefault(node.name, (node, []))[1].extend(keyless)
         replies: list[Any] = [None] * len(calls)
         jobs = list(groups.values())
-        if len(jobs) == 1 or len(calls) <= PARALLEL_FROM:
+        if len(jobs) == 1 or sum(len(c.args) for c in calls) < PARALLEL_FROM:
             outs = [self._run(calls, *job) for job in jobs]
         else:  # big steps: the nodes work at once (socket waits release the GIL)
             outs = list(self._threads().map(lambda job: self._run(calls, *job), jobs))
