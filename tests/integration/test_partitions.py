@@ -66,7 +66,8 @@ def test_tasks_live_in_their_users_partition(make_queue, pconfig, raw):
 def test_pop_serves_partitions_in_turn_and_acks_find_their_partition(make_queue, pconfig):
     q = make_queue(pconfig(max_attempts=1))
     users = users_in_every_partition()
-    q.push_batch([Task.create(u, 3, i, task_id=f"{u}-{i}") for u in users for i in range(40)])
+    per_user = QUANTUM + 5
+    q.push_batch([Task.create(u, 3, i, task_id=f"{u}-{i}") for u in users for i in range(per_user)])
     served = Counter()
     order = []
     for n in range(3 * QUANTUM):
@@ -83,7 +84,7 @@ def test_pop_serves_partitions_in_turn_and_acks_find_their_partition(make_queue,
     assert [order[i * QUANTUM] for i in range(3)] == [order[i * QUANTUM + 1] for i in range(3)]
     stats = q.stats()
     assert stats.counters["completed"] + stats.counters["dead"] == 3 * QUANTUM
-    dead = q.dlq(limit=100)
+    dead = q.dlq(limit=3 * QUANTUM)
     assert {e.user_id for e in dead} == set(users)
     assert q.requeue_dead([e.task_id for e in dead]) == len(dead)
     assert q.stats().dead == 0

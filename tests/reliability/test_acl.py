@@ -49,7 +49,7 @@ def test_the_recommended_acl_line_runs_everything_and_nothing_more():
             sched.tick()
             w = Worker(config, lambda t: None)
             w.queue.open()
-            w.queue.run(w.core.beat_op(w.queue.session))
+            w.queue.run(w.core.beat_op(w.queue.parts))
         user_client = redis.Redis.from_url(url)
         for denied in (
             ("FLUSHALL",),
