@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 from textual import work
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widgets import DataTable
 
 from fairque.core.exceptions import FairQueueError
 from fairque.monitoring.models import AdminResult
@@ -30,6 +31,7 @@ class LiveScreen(Screen[None], Generic[T]):
     """
 
     MUTATING: ClassVar[frozenset[str]] = frozenset()
+    TABLE: ClassVar[str] = "DataTable"  # the table j and k move in
 
     def __init__(self) -> None:
         super().__init__()
@@ -91,6 +93,12 @@ class LiveScreen(Screen[None], Generic[T]):
         if self.is_current:
             self._fetch()
         # Not current: nothing to draw; on_screen_resume fetches when it comes back.
+
+    def action_cursor_down(self) -> None:
+        self.query_one(self.TABLE, DataTable).action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.query_one(self.TABLE, DataTable).action_cursor_up()
 
     # -- mutations -----------------------------------------------------------------------------
 

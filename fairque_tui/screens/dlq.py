@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
@@ -10,7 +11,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
 from fairque.core.models import DLQEntry
-from fairque.monitoring.models import DLQGroups
+from fairque.monitoring.models import AdminResult, DLQGroups
 from fairque_tui import format as fmt
 from fairque_tui.screens.base import LiveScreen
 from fairque_tui.widgets.modals import TextModal
@@ -105,12 +106,6 @@ class DLQScreen(LiveScreen[DLQView]):
     def _cursor(self) -> str | None:
         return cursor_key(self.query_one(DataTable))
 
-    def action_cursor_down(self) -> None:
-        self.query_one(DataTable).action_cursor_down()
-
-    def action_cursor_up(self) -> None:
-        self.query_one(DataTable).action_cursor_up()
-
     def action_group(self) -> None:
         self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
         self.page_offset = 0
@@ -167,28 +162,18 @@ class DLQScreen(LiveScreen[DLQView]):
         return f"every dead task with {self.mode} {key!r}", {self.mode: key}
 
     def action_requeue(self) -> None:
-        target = self._targets()
-        if target is None:
-            return
-        label, kw = target
-        self.selected.clear()
-        self.mutate(
-            "requeue",
-            lambda: self.source.requeue(**kw),  # type: ignore[arg-type]
-            f"Requeue {label}? They go back to ready with their attempts reset.",
-        )
+        self._act("requeue", self.source.requeue, "They go back to ready, attempts reset.")
 
     def action_delete(self) -> None:
+        self._act("delete", self.source.purge, "For good: this cannot be undone.")
+
+    def _act(self, verb: str, call: Callable[..., AdminResult], consequence: str) -> None:
         target = self._targets()
         if target is None:
             return
         label, kw = target
         self.selected.clear()
-        self.mutate(
-            "delete",
-            lambda: self.source.purge(**kw),  # type: ignore[arg-type]
-            f"Delete {label} for good? This cannot be undone.",
-        )
+        self.mutate(verb, lambda: call(**kw), f"{verb.capitalize()} {label}? {consequence}")
 
 
 def describe(e: DLQEntry) -> str:

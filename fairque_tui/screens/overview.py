@@ -72,6 +72,7 @@ class OverviewScreen(LiveScreen[OverviewData]):
         Binding("k", "cursor_up", "Up", show=False),
     ]
     MUTATING = frozenset({"pause", "drain"})
+    TABLE = "#users"
 
     def __init__(self) -> None:
         super().__init__()
@@ -165,12 +166,6 @@ class OverviewScreen(LiveScreen[OverviewData]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "users":
             self.action_open_user()
-
-    def action_cursor_down(self) -> None:
-        self.query_one("#users", DataTable).action_cursor_down()
-
-    def action_cursor_up(self) -> None:
-        self.query_one("#users", DataTable).action_cursor_up()
 
     def action_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]

@@ -40,12 +40,6 @@ class _TableScreen(LiveScreen[object]):
     def action_refresh(self) -> None:
         self.refresh_now()
 
-    def action_cursor_down(self) -> None:
-        self.query_one(DataTable).action_cursor_down()
-
-    def action_cursor_up(self) -> None:
-        self.query_one(DataTable).action_cursor_up()
-
 
 class WorkersScreen(_TableScreen):
     BINDINGS = _COMMON
@@ -107,6 +101,7 @@ class SchedulesScreen(_TableScreen):
 
 class AlertsScreen(_TableScreen):
     BINDINGS = _COMMON
+    TABLE = "#active"
     caption = "alerts"
 
     def compose(self) -> ComposeResult:
@@ -126,12 +121,6 @@ class AlertsScreen(_TableScreen):
                  ("message", "message")],
             )  # fmt: skip
         self.query_one("#active", DataTable).focus()
-
-    def action_cursor_down(self) -> None:
-        self.query_one("#active", DataTable).action_cursor_down()
-
-    def action_cursor_up(self) -> None:
-        self.query_one("#active", DataTable).action_cursor_up()
 
     def load(self) -> list[Alert]:
         return self.source.alerts()

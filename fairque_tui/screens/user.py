@@ -86,12 +86,6 @@ class UserScreen(LiveScreen[UserDetail]):
     def action_refresh(self) -> None:
         self.refresh_now()
 
-    def action_cursor_down(self) -> None:
-        self.query_one(DataTable).action_cursor_down()
-
-    def action_cursor_up(self) -> None:
-        self.query_one(DataTable).action_cursor_up()
-
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_explain()
 

@@ -113,6 +113,17 @@ local function bury(task_id, tk, err, etype, tb, worker)
   end
 end
 
+-- Take a user out of its pool's round-robin, keeping its pass for when it comes back
+-- (paused, quarantined, drained).
+local function leave_round_robin(user)
+  local pool = user_cfg(user)
+  local score = redis.call('ZSCORE', K.ready(pool), user)
+  if score then
+    redis.call('ZREM', K.ready(pool), user)
+    redis.call('HSET', K.pass(), user, score)
+  end
+end
+
 -- The type of a user's queue key when something else wrote over it (nil when it is a list
 -- or absent). Scripts check before they write, so a planted key never half-applies a script.
 local function wrong_type(key)
@@ -126,13 +137,7 @@ end
 local function quarantine(user, why)
   redis.call('HSET', K.quarantine(), user, why)
   count('corrupt')
-  if redis.call('SADD', K.paused(), user) == 0 then return end
-  local pool = user_cfg(user)
-  local score = redis.call('ZSCORE', K.ready(pool), user)
-  if score then
-    redis.call('ZREM', K.ready(pool), user)
-    redis.call('HSET', K.pass(), user, score)
-  end
+  if redis.call('SADD', K.paused(), user) == 1 then leave_round_robin(user) end
 end
 
 -- Append a task to its user's queue of its priority: a FIFO list of "<seq>|<task id>", the

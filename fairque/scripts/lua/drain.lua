@@ -25,12 +25,5 @@ for p in string.gmatch(ARGV[3], '%d') do
     end
   end
 end
-if pending_count(user) == 0 then
-  local pool = user_cfg(user)
-  local score = redis.call('ZSCORE', K.ready(pool), user)
-  if score then
-    redis.call('ZREM', K.ready(pool), user)
-    redis.call('HSET', K.pass(), user, score)
-  end
-end
+if pending_count(user) == 0 then leave_round_robin(user) end
 return out

@@ -9,12 +9,7 @@
 local op, user = ARGV[2], ARGV[3]
 if op == 'pause' then
   if redis.call('SADD', K.paused(), user) == 0 then return 0 end
-  local pool = user_cfg(user)
-  local score = redis.call('ZSCORE', K.ready(pool), user)
-  if score then  -- leaves the round-robin; keeps its pass for when it comes back
-    redis.call('ZREM', K.ready(pool), user)
-    redis.call('HSET', K.pass(), user, score)
-  end
+  leave_round_robin(user)
   return 1
 elseif op == 'resume' then
   -- Resuming a quarantined user says its keys were repaired; if not, pop quarantines again.
