@@ -34,17 +34,26 @@ def main() -> None:
     help="Config file (default ./fairque.toml).",
 )  # fmt: skip
 @click.option("--read-only", is_flag=True, help="Hide and refuse every change.")
+@click.option("--cluster", is_flag=True, help="URL is a node of a Redis/Valkey Cluster.")
 @REFRESH
 def connect(
-    url: str | None, queue: str | None, config_path: str | None, read_only: bool, refresh: float
+    url: str | None,
+    queue: str | None,
+    config_path: str | None,
+    read_only: bool,
+    cluster: bool,
+    refresh: float,
 ) -> None:
     """Watch (and operate) the queue on the server at URL."""
     from fairque_tui.app import FairqueApp
     from fairque_tui.source import LiveSource
 
     overrides: dict[str, Any] = {}
+    redis: dict[str, Any] = {"cluster": True} if cluster else {}
     if url is not None:
-        overrides["redis"] = {"url": url}
+        redis["url"] = url
+    if redis:
+        overrides["redis"] = redis
     if queue is not None:
         overrides["queue"] = {"name": queue}
     try:

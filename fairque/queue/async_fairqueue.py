@@ -15,12 +15,14 @@ from fairque.core.config import FairQueueConfig
 from fairque.core.models import AckResult, DLQEntry, PushResult, QueueStats, Task, TaskInfo
 from fairque.queue import ops
 from fairque.queue import partitions as routed
+from fairque.queue.node_pipelines import AsyncNodePipelines
 from fairque.queue.partitions import Partitions
 from fairque.queue.server_checks import check_server
 from fairque.queue.transport import (
     AsyncClient,
     evalsha_args,
     make_async_client,
+    node_client,
     noscript_indexes,
     settle,
     translate,
@@ -54,6 +56,16 @@ class AsyncTaskQueue:
             name: self.client.register_script(s.source) for name, s in all_scripts().items()
         }
         self._opened = False
+        self._node_pipes = (
+            AsyncNodePipelines(
+                self.client,
+                {name: sc.sha for name, sc in self._scripts.items()},
+                self._cluster_pipeline,
+                lambda host, port: node_client(self.config.redis, host, port),
+            )
+            if self._cluster
+            else None
+        )
 
     async def _send_one(self, call: ops.Call, target: Any) -> Any:
         # On a pipeline, execute_command only queues the command; awaiting the asyncio
@@ -71,20 +83,29 @@ class AsyncTaskQueue:
         return await target.execute_command(*call.args)
 
     async def _send(self, step: ops.Step) -> Any:
-        if isinstance(step, ops.CommandCall) and step.lenient:
-            step = [step]  # through a pipeline, which reports errors as values
-            return settle(step, await self._pipeline(step))[0]
+        if not isinstance(step, list) and (
+            self._node_pipes is not None or (isinstance(step, ops.CommandCall) and step.lenient)
+        ):
+            # Through a pipeline: it reports errors as values (lenient reads), and on a
+            # cluster it is the fast path to the node.
+            return settle([step], await self._pipeline([step]))[0]
         if not isinstance(step, list):
             return await self._send_one(step, self.client)
         return settle(step, await self._pipeline(step))
 
     async def _pipeline(self, calls: list[ops.Call]) -> list[Any]:
+        if self._node_pipes is not None:
+            return await self._node_pipes.execute(calls)
+        return await self._cluster_pipeline(calls)
+
+    async def _cluster_pipeline(self, calls: list[ops.Call]) -> list[Any]:
+        """One redis-py pipeline (a ClusterPipeline on a cluster: the slow, general path)."""
         pipe = self.client.pipeline(transaction=False)
         for call in calls:
             await self._send_one(call, pipe)
         replies: list[Any] = await pipe.execute(raise_on_error=False)
         for i in noscript_indexes(calls, replies) if self._cluster else []:
-            replies[i] = await self._send_one(calls[i], self.client)  # loads the script, runs it
+            replies[i] = await self._send_one(calls[i], self.client)  # loads the script
         return replies
 
     async def run(self, op: ops.Op[T]) -> T:
@@ -116,6 +137,8 @@ class AsyncTaskQueue:
         return self
 
     async def close(self) -> None:
+        if self._node_pipes is not None:
+            await self._node_pipes.close()
         if self._own_client:
             await self.client.aclose()
 

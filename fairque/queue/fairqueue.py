@@ -59,7 +59,7 @@ class TaskQueue:
         self._opened = False
         self._node_pipes = (
             NodePipelines(
-                self.client,  # type: ignore[arg-type]
+                self.client,
                 {name: sc.sha for name, sc in self._scripts.items()},
                 self._cluster_pipeline,
             )

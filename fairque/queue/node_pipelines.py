@@ -1,32 +1,34 @@
-"""Pipelines on a cluster without the cluster pipeline's cost (synchronous transport).
+"""Pipelines on a cluster without the cluster pipeline's cost.
 
 redis-py's ``ClusterPipeline`` re-plans every command in Python on every call, which costs
 more than the scripts themselves (measured: pipelined EVALSHA ~10k/s through it against
-~150k/s through a plain pipeline). Every key of a fairque queue (partition) shares one hash
+~200k/s through a plain pipeline). Every key of a fairque queue (partition) shares one hash
 slot, so a step's calls go to one node, or to one node per partition: here each node gets a
 plain pipeline on its own connection. Calls the cluster redirects (MOVED, ASK, TRYAGAIN,
-CLUSTERDOWN: resharding or failover) did not run; they go again through the cluster client,
-which refreshes its slot map and follows the redirections.
+CLUSTERDOWN: resharding or failover) or answers NOSCRIPT did not run; they go again through
+the cluster client, which refreshes its slot map, follows redirections and loads scripts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import redis.asyncio as aredis
 import redis.exceptions as rex
-from redis.cluster import RedisCluster
 
 from fairque.queue.ops import Call, ScriptCall
 from fairque.queue.transport import evalsha_args
 
 # A small step (a worker's acks and pop: a few dozen arguments) is cheaper sent node after
-# node than handed to threads; big ones (push_batch over partitions, snapshots) go to the
-# nodes in parallel.
+# node than in parallel; big ones (push_batch over partitions, snapshots) go to the nodes at
+# once.
 PARALLEL_FROM = 64  # arguments in the step
 KEYLESS = frozenset({"TIME", "INFO", "WAIT", "WAITAOF", "PING", "CONFIG"})
-REDIRECTED = (rex.MovedError, rex.AskError, rex.TryAgainError, rex.ClusterDownError)
+RETRY = (rex.MovedError, rex.AskError, rex.TryAgainError, rex.ClusterDownError, rex.NoScriptError)
+REDIRECTED = RETRY[:4]
 
 
 def first_key(call: Call) -> str | None:
@@ -38,68 +40,133 @@ def first_key(call: Call) -> str | None:
     return str(call.args[1])
 
 
+def plan(client: Any, calls: list[Call]) -> list[tuple[Any, list[int]]]:
+    """(node, indexes of its calls) for every node a step reaches; keyless calls ride with
+    the first node (any node answers TIME)."""
+    groups: dict[str, tuple[Any, list[int]]] = {}
+    keyless: list[int] = []
+    for i, call in enumerate(calls):
+        key = first_key(call)
+        if key is None:
+            keyless.append(i)
+            continue
+        node = client.get_node_from_key(key)
+        groups.setdefault(node.name, (node, []))[1].append(i)
+    if keyless:
+        node = next(iter(groups.values()))[0] if groups else client.get_default_node()
+        groups.setdefault(node.name, (node, []))[1].extend(keyless)
+    return list(groups.values())
+
+
+def parallel(calls: list[Call], jobs: list[tuple[Any, list[int]]]) -> bool:
+    return len(jobs) > 1 and sum(len(c.args) for c in calls) >= PARALLEL_FROM
+
+
+def queue_calls(pipe: Any, calls: list[Call], indexes: list[int], shas: dict[str, str]) -> None:
+    for i in indexes:
+        call = calls[i]
+        if isinstance(call, ScriptCall):
+            pipe.execute_command(*evalsha_args(shas[call.script], call))
+        else:
+            pipe.execute_command(*call.args)
+
+
+def scatter(
+    n: int, jobs: list[tuple[Any, list[int]]], outs: list[list[Any]]
+) -> tuple[list[Any], list[int]]:
+    """The replies in call order, and the calls to send again through the cluster client."""
+    replies: list[Any] = [None] * n
+    for (_, indexes), out in zip(jobs, outs, strict=True):
+        for i, reply in zip(indexes, out, strict=True):
+            replies[i] = reply
+    return replies, [i for i, r in enumerate(replies) if isinstance(r, RETRY)]
+
+
 class NodePipelines:
-    """Send a step's calls as one plain pipeline per node (the nodes in parallel)."""
+    """The synchronous transport's cluster steps: one plain pipeline per node."""
 
     def __init__(
-        self,
-        client: RedisCluster,
-        shas: dict[str, str],
-        fallback: Callable[[list[Call]], list[Any]],
+        self, client: Any, shas: dict[str, str], fallback: Callable[[list[Call]], list[Any]]
     ) -> None:
-        self.client: Any = client  # redis-py's cluster API is only partly typed
+        self.client = client  # redis.cluster.RedisCluster (its API is only partly typed)
         self.shas = shas
         self.fallback = fallback  # the cluster pipeline: follows redirections, loads scripts
         self._pool: ThreadPoolExecutor | None = None
 
-    def _threads(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fairque-node")
-        return self._pool
-
-    def _run(self, calls: list[Call], node: Any, indexes: list[int]) -> list[Any]:
-        pipe = self.client.get_redis_connection(node).pipeline(transaction=False)
-        for i in indexes:
-            call = calls[i]
-            if isinstance(call, ScriptCall):
-                pipe.execute_command(*evalsha_args(self.shas[call.script], call))
-            else:
-                pipe.execute_command(*call.args)
-        out: list[Any] = pipe.execute(raise_on_error=False)
-        return out
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-
     def execute(self, calls: list[Call]) -> list[Any]:
-        groups: dict[str, tuple[Any, list[int]]] = {}
-        keyless: list[int] = []
-        for i, call in enumerate(calls):
-            key = first_key(call)
-            if key is None:
-                keyless.append(i)
-                continue
-            node = self.client.get_node_from_key(key)
-            groups.setdefault(node.name, (node, []))[1].append(i)
-        if keyless:
-            node = next(iter(groups.values()))[0] if groups else self.client.get_default_node()
-            groups.setdefault(node.name, (node, []))[1].extend(keyless)
-        replies: list[Any] = [None] * len(calls)
-        jobs = list(groups.values())
-        if len(jobs) == 1 or sum(len(c.args) for c in calls) < PARALLEL_FROM:
-            outs = [self._run(calls, *job) for job in jobs]
-        else:  # big steps: the nodes work at once (socket waits release the GIL)
+        jobs = plan(self.client, calls)
+        if parallel(calls, jobs):  # socket waits release the GIL
             outs = list(self._threads().map(lambda job: self._run(calls, *job), jobs))
-        for (_, indexes), out in zip(jobs, outs, strict=True):
-            for i, reply in zip(indexes, out, strict=True):
-                replies[i] = reply
-        again = [
-            i for i, r in enumerate(replies) if isinstance(r, (*REDIRECTED, rex.NoScriptError))
-        ]
+        else:
+            outs = [self._run(calls, *job) for job in jobs]
+        replies, again = scatter(len(calls), jobs, outs)
         if again:
             if any(isinstance(replies[i], REDIRECTED) for i in again):
                 self.client.nodes_manager.initialize()  # the slot map changed
             for i, reply in zip(again, self.fallback([calls[i] for i in again]), strict=True):
                 replies[i] = reply
         return replies
+
+    def _run(self, calls: list[Call], node: Any, indexes: list[int]) -> list[Any]:
+        pipe = self.client.get_redis_connection(node).pipeline(transaction=False)
+        queue_calls(pipe, calls, indexes, self.shas)
+        out: list[Any] = pipe.execute(raise_on_error=False)
+        return out
+
+    def _threads(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fairque-node")
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+
+
+class AsyncNodePipelines:
+    """The asyncio transport's cluster steps: one plain client per node, nodes at once."""
+
+    def __init__(
+        self,
+        client: Any,
+        shas: dict[str, str],
+        fallback: Callable[[list[Call]], Awaitable[list[Any]]],
+        connect: Callable[[str, int], aredis.Redis],
+    ) -> None:
+        self.client = client  # redis.asyncio.cluster.RedisCluster
+        self.shas = shas
+        self.fallback = fallback
+        self.connect = connect  # a plain client for (host, port), same credentials and TLS
+        self._nodes: dict[str, aredis.Redis] = {}
+
+    async def execute(self, calls: list[Call]) -> list[Any]:
+        if not self.client.nodes_manager.default_node:
+            await self.client.initialize()
+        jobs = plan(self.client, calls)
+        if parallel(calls, jobs):
+            outs = list(await asyncio.gather(*(self._run(calls, *job) for job in jobs)))
+        else:
+            outs = [await self._run(calls, *job) for job in jobs]
+        replies, again = scatter(len(calls), jobs, outs)
+        if again:
+            if any(isinstance(replies[i], REDIRECTED) for i in again):
+                await self.client.nodes_manager.initialize()
+            redone = await self.fallback([calls[i] for i in again])
+            for i, reply in zip(again, redone, strict=True):
+                replies[i] = reply
+        return replies
+
+    async def _run(self, calls: list[Call], node: Any, indexes: list[int]) -> list[Any]:
+        conn = self._nodes.get(node.name)
+        if conn is None:
+            conn = self.connect(node.host, node.port)
+            self._nodes[node.name] = conn
+        pipe = conn.pipeline(transaction=False)
+        queue_calls(pipe, calls, indexes, self.shas)
+        out: list[Any] = await pipe.execute(raise_on_error=False)
+        return out
+
+    async def close(self) -> None:
+        for conn in self._nodes.values():
+            await conn.aclose()
+        self._nodes.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any, TypeAlias
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 import redis.asyncio as aredis
@@ -36,6 +37,14 @@ def make_async_client(cfg: RedisConfig) -> AsyncClient:
     if cfg.cluster:
         return AsyncRedisCluster.from_url(cfg.url, **client_options(cfg))
     return aredis.Redis.from_url(cfg.url, **client_options(cfg))
+
+
+def node_client(cfg: RedisConfig, host: str, port: int) -> aredis.Redis:
+    """A plain asyncio client for one cluster node: the URL's credentials, TLS and options."""
+    url = urlsplit(cfg.url)
+    auth = url.netloc.rpartition("@")[0]
+    netloc = f"{auth}@{host}:{port}" if auth else f"{host}:{port}"
+    return aredis.Redis.from_url(urlunsplit(url._replace(netloc=netloc)), **client_options(cfg))
 
 
 def client_options(cfg: RedisConfig) -> dict[str, Any]:

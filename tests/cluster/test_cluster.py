@@ -73,6 +73,22 @@ def test_a_queue_follows_its_slot_to_another_node(config, cluster):
         assert q.get_task("t0").state == "completed" and q.stats().counters["completed"] == 30
 
 
+def test_an_async_queue_follows_its_slot_too(config, cluster):
+    async def main() -> int:
+        async with AsyncTaskQueue(config) as q:
+            await q.push_batch([Task.create("u", 3, i, task_id=f"a{i}") for i in range(10)])
+            held = await q.pop()
+            move_slot(cluster, redis.cluster.key_slot(q.session.keys.meta.encode()))
+            assert (await q.complete(held)).value == "ok"  # MOVED, followed
+            done = 1
+            while (t := await q.pop()) is not None:
+                await q.complete(t)
+                done += 1
+            return done
+
+    assert asyncio.run(main()) == 10
+
+
 def test_scripts_forgotten_by_the_nodes_are_loaded_again(config, cluster):
     with TaskQueue(config) as q:
         q.push(Task.create("u", 3, 1, task_id="a"))
