@@ -56,9 +56,18 @@ def complete_users(ctx: click.Context, param: click.Parameter, incomplete: str) 
         fast = config.redis.model_copy(update={"socket_connect_timeout": 0.5})
         config = config.model_copy(update={"redis": fast})
         from fairque.queue import TaskQueue
+        from fairque.queue.ops import CommandCall, gather, single
 
-        with TaskQueue(config) as q:
-            names = q.client.zrevrange(q.session.keys.key("ubacklog"), 0, 199)
-        return sorted(str(n) for n in names if str(n).startswith(incomplete))
+        with TaskQueue(config) as q:  # every partition's busiest users, in one step
+            tops = q.run(
+                gather(
+                    [
+                        single(CommandCall(("ZREVRANGE", s.keys.key("ubacklog"), 0, 199)))
+                        for s in q.parts.sessions
+                    ]
+                )
+            )
+        names = {str(n) for top in tops for n in top}
+        return sorted(n for n in names if n.startswith(incomplete))
     except Exception:  # completion must never print a traceback into the shell
         return []

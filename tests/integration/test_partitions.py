@@ -158,3 +158,22 @@ def test_inspector_and_admin_see_one_queue(pconfig):
         assert q.get_task(f"{users[1]}:3").state == "canceled"
         assert admin.requeue(error="boom").touched == 3
         assert ins.overview().totals.dead == 0
+
+
+def test_shell_completion_offers_users_of_every_partition(make_queue, pconfig, monkeypatch):
+    from click.testing import CliRunner
+
+    from fairque.cli.main import cli
+
+    q = make_queue(pconfig())
+    users = users_in_every_partition()
+    q.push_batch([Task.create(u, 3, 0) for u in users])
+    monkeypatch.setenv("FAIRQUE_QUEUE__PARTITIONS", str(P))
+    monkeypatch.setenv("_FAIRQUE_COMPLETE", "bash_complete")
+    monkeypatch.setenv(
+        "COMP_WORDS",
+        f"fairque --redis-url {q.config.redis.url} --queue {q.session.queue.name} pause --user u",
+    )
+    monkeypatch.setenv("COMP_CWORD", "7")
+    r = CliRunner().invoke(cli, [], prog_name="fairque")
+    assert all(u in r.output for u in users), r.output
