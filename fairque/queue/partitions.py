@@ -78,8 +78,8 @@ class Partitions:
         """Items grouped by the index of their user's partition, in order."""
         groups: dict[int, list[Any]] = {}
         for item in items:
-            s = self.of_user(user_of(item))
-            groups.setdefault(self.sessions.index(s), []).append(item)
+            k = partition_of(user_of(item), self.count) if self.count > 1 else 0
+            groups.setdefault(k, []).append(item)
         return groups
 
 
@@ -172,7 +172,7 @@ def ack_and_pop(
     first = rotation[0]
     c_groups = p.by_user(completes, lambda it: it[0].user_id)
     f_groups = p.by_user(failures, lambda f: f.task.user_id)
-    first_k = p.sessions.index(first)
+    first_k = first.partition or 0
     parts = [
         ops.ack_and_pop(
             p.sessions[k], c_groups.get(k, []), f_groups.get(k, []), count if k == first_k else 0
