@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from redis.cluster import RedisCluster
 
 from fairque.core.config import FairQueueConfig
+from fairque.core.keys import QueueKeys, hash_tag
 from fairque.server import EmbeddedServer
 
 
@@ -106,7 +107,7 @@ def queue_name(url: str, target: Target) -> str:
         want = min(len(nodes), target.partitions)
         for _ in range(2000):
             owners = {
-                client.get_node_from_key(f"{{{name}#{k}}}").name for k in range(target.partitions)
+                client.get_node_from_key(hash_tag(name, k)).name for k in range(target.partitions)
             }
             if len(owners) >= want:
                 return name
@@ -119,10 +120,11 @@ def queue_name(url: str, target: Target) -> str:
 def drop_queue(url: str, queue: str, target: Target = SINGLE) -> None:
     """Delete a benchmark queue's keys, every partition (benchmark queues only; SCAN is fine)."""
     client: Any = RedisCluster.from_url(url) if target.cluster else redis.Redis.from_url(url)
-    tags = [f"{queue}#{k}" for k in range(target.partitions)] if target.partitions > 1 else [queue]
+    parts = range(target.partitions) if target.partitions > 1 else [None]
+    prefixes = [QueueKeys(queue, k).prefix for k in parts]
     try:
-        for tag in tags:
-            keys = list(client.scan_iter(match=f"fq:{{{tag}}}:*", count=1000))
+        for prefix in prefixes:
+            keys = list(client.scan_iter(match=prefix + "*", count=1000))
             for i in range(0, len(keys), 1000):
                 client.delete(*keys[i : i + 1000])  # one tag: one slot, even on a cluster
     finally:
