@@ -11,11 +11,9 @@ import threading
 import time
 from typing import Any
 
-from fairque.core.config import FairQueueConfig
 from fairque.core.exceptions import FairQueueError
 from fairque.queue import AsyncTaskQueue
 from fairque.worker.core import Outcome, Running, WorkerBase, WorkerStatus
-from fairque.worker.handlers import HandlerRegistry
 from fairque.worker.worker import ERROR_BACKOFF_MAX
 
 log = logging.getLogger("fairque.worker")
@@ -25,17 +23,10 @@ class AsyncWorker(WorkerBase):
     """The asyncio twin of :class:`~fairque.Worker`. ``await run()`` until ``stop()``."""
 
     kind = "async"
+    queue_class = AsyncTaskQueue
+    queue: AsyncTaskQueue
 
-    def __init__(
-        self,
-        config: FairQueueConfig | None = None,
-        handler: Any = None,
-        *,
-        worker_id: str | None = None,
-        handlers: HandlerRegistry | None = None,
-    ) -> None:
-        super().__init__(config, handler, worker_id=worker_id, handlers=handlers)
-        self.queue = AsyncTaskQueue(self.config, worker_id=self.core.worker_id)
+    def _setup(self) -> None:
         self._stop_requested = threading.Event()
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -311,9 +311,11 @@ class WorkerCore:
 
 
 class WorkerBase:
-    """What both workers are built from: the config, the handler(s) and the shared core."""
+    """What both workers are built from: the config, the handler(s), the shared core and a
+    queue of the worker's kind (``queue_class``)."""
 
     kind = "sync"
+    queue_class: Any = None
 
     def __init__(
         self,
@@ -325,6 +327,11 @@ class WorkerBase:
     ) -> None:
         self.config = config if config is not None else FairQueueConfig.load()
         self.core = WorkerCore.build(self.config, handler, worker_id, handlers, self.kind)
+        self.queue = self.queue_class(self.config, worker_id=self.core.worker_id)
+        self._setup()
+
+    def _setup(self) -> None:
+        """Each worker's own state (its queues of jobs and results)."""
 
     @property
     def worker_id(self) -> str:

@@ -11,11 +11,9 @@ import threading
 import time
 from typing import Any
 
-from fairque.core.config import FairQueueConfig
 from fairque.core.exceptions import FairQueueError
 from fairque.queue import TaskQueue
 from fairque.worker.core import Outcome, Running, WorkerBase, WorkerStatus
-from fairque.worker.handlers import HandlerRegistry
 
 log = logging.getLogger("fairque.worker")
 ERROR_BACKOFF_MAX = 2.0
@@ -29,17 +27,10 @@ class Worker(WorkerBase):
     """
 
     kind = "sync"
+    queue_class = TaskQueue
+    queue: TaskQueue
 
-    def __init__(
-        self,
-        config: FairQueueConfig | None = None,
-        handler: Any = None,
-        *,
-        worker_id: str | None = None,
-        handlers: HandlerRegistry | None = None,
-    ) -> None:
-        super().__init__(config, handler, worker_id=worker_id, handlers=handlers)
-        self.queue = TaskQueue(self.config, worker_id=self.core.worker_id)
+    def _setup(self) -> None:
         self._stopping = False
         self._jobs: queue.SimpleQueue[Running | None] = queue.SimpleQueue()
         # Finished runs; ``None`` only wakes the loop. SimpleQueue.put is reentrant, so
