@@ -333,6 +333,17 @@ class FairQueueConfig(BaseSettings):
             return worker.heartbeat_interval
         return min(self.queue.visibility_timeout / 4, 10.0)
 
+    def registration_ttl(self, worker_id: str | None) -> float:
+        """How long a worker's registration (who it serves) lives without a beat: three
+        heartbeats, at least 3 s. A bare popper (no beats) re-registers when it lapses."""
+        entry = next((w for w in self.workers if w.id == worker_id), None)
+        beat = (
+            self.heartbeat_interval(entry)
+            if entry is not None
+            else min(self.queue.visibility_timeout / 4, 10.0)
+        )
+        return max(3 * beat, 3.0)
+
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> FairQueueConfig:
         """Load ``path`` (or ``$FAIRQUE_CONFIG``, or ``./fairque.toml`` if present) and env vars."""

@@ -36,8 +36,19 @@ TEMPLATES: dict[str, str] = {
     "uinflight": "uinflight",  # hash: user -> leases held
     "paused": "paused",  # set: paused users
     "quarantine": "quarantine",  # hash: user -> why its queue keys cannot be served (paused too)
-    "cfg_users": "cfg:users",  # hash: user -> "pool|weight|max_inflight" (mirrored config)
-    "cfg_pools": "cfg:pools",  # set: pool names in the mirrored config
+    # User settings in force (written by the first worker to register, or `config apply`):
+    # user -> "weight|max_inflight[|boosted weight|boost end ms]"; "*" -> default weight;
+    # "#max_payload", "#dlq_max" -> queue-wide limits every script enforces.
+    "settings": "settings",
+    "settings_meta": "settings:meta",  # hash: fp, writer, at (ms), how (seed|apply)
+    "settings_docs": "settings:docs",  # hash: settings fingerprint -> JSON document
+    # Routing, derived from the live workers' registrations (never from a config mirror):
+    "routes": "routes",  # hash: worker_id -> "reg fp|settings fp|assigned csv|steal csv or *"
+    "reg": "reg",  # zset: worker_id -> when its registration goes stale (ms)
+    "named": "named",  # hash: user -> "assigning workers csv|stealing workers csv"
+    "upool": "upool",  # hash: user -> its pool (only users some live registration names)
+    "scope": "scope",  # hash: worker_id -> "reg fp|home pools csv|steal pools csv or *"
+    "readyidx": "readyidx",  # zset: pool -> lowest pass in it (pools with ready users)
     "workers": "workers",  # zset: worker_id -> last heartbeat (ms)
     "worker": "worker:{worker_id}",  # hash: one worker's registry entry (expires)
     "tp": "tp:{minute}",  # hash per minute: event -> count (throughput charts; expires)

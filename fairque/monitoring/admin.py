@@ -18,9 +18,11 @@ from fairque.core.config import FairQueueConfig
 from fairque.core.exceptions import FairQueueError, ValidationError
 from fairque.core.keys import QueueKeys
 from fairque.core.validation import check_priority, check_task_id, check_user_id
+from fairque.monitoring.config_ops import settings_in_force
 from fairque.monitoring.models import AdminResult
 from fairque.queue import TaskQueue
 from fairque.queue.ops import CommandCall, QueueSession, gather, single
+from fairque.queue.routing import SettingsDoc
 
 CHUNK = 500
 AUDIT_MAXLEN = 10_000
@@ -298,6 +300,26 @@ class Admin:
         )  # fmt: skip
         until = datetime.now(UTC).timestamp() + seconds
         return self._result("boost", 1, 1, False, user, weight=weight, until=until)
+
+    def apply_settings(self, source: FairQueueConfig, dry_run: bool = False) -> AdminResult:
+        """Make the user settings of ``source`` (default weight, per-user weights and caps,
+        queue limits) the settings in force, in every partition. ``detail["differences"]``
+        lists what changes; a dry run changes nothing."""
+        self._guard("config apply")
+        doc = SettingsDoc.of(source)
+        fp, current = self.queue.run(settings_in_force(self.queue.session))
+        if current is None:
+            differences = ["(no settings in force yet: every user at the defaults)"]
+        else:
+            differences = [] if fp == doc.fingerprint else doc.diff(current)
+        changed = 0
+        if not dry_run and differences:
+            replies = self._everywhere("settings_apply", doc.fingerprint, doc.to_json(), self.actor)
+            changed = sum(int(r) for r in replies)
+        return self._result(
+            "config_apply", len(differences), changed, dry_run, doc.fingerprint,
+            differences=differences, settings_fingerprint=doc.fingerprint,
+        )  # fmt: skip
 
     def unboost(self, user: str) -> AdminResult:
         self._guard("unboost")

@@ -23,7 +23,6 @@ from fairque.monitoring.models import (
     WorkerInfo,
 )
 from fairque.queue.ops import CommandCall, Op, QueueSession
-from fairque.queue.pools import DEFAULT_POOL
 from fairque.queue.reads import get_task
 
 MINUTES = 60
@@ -57,9 +56,8 @@ def server_now(reply: list[str]) -> tuple[datetime, int]:
 def overview(s: QueueSession) -> Op[Overview]:
     """Totals, lifetime counters, the last hour per minute, server facts: two round trips."""
     k = s.keys
-    pools, now_reply = yield [_c("SMEMBERS", k.key("cfg_pools")), _c("TIME")]
+    pool_names, now_reply = yield [_c("ZRANGE", k.key("readyidx"), 0, -1), _c("TIME")]
     now, minute = server_now(now_reply)
-    pool_names = sorted({*pools, DEFAULT_POOL})
     minutes = list(range(minute - MINUTES + 1, minute + 1))
     replies = yield [
         _c("HGET", k.key("backlog"), "*"),
@@ -128,14 +126,15 @@ def _percentile(values: list[int], q: float) -> float | None:
 def _parse_cfg(
     raw: str | None, default_weight: float, now_ms: int
 ) -> tuple[float, int, int | None]:
-    """(weight in force, max_inflight or 0, boost end ms or None) from a mirror entry."""
+    """(weight in force, max_inflight or 0, boost end ms or None) from a settings entry
+    ``weight|cap[|boosted weight|boost end ms]``."""
     if not raw:
         return default_weight, 0, None
     parts = raw.split("|")
-    weight = float(parts[1]) if len(parts) > 1 and parts[1] else default_weight
-    cap = _i(parts[2]) if len(parts) > 2 else 0
-    if len(parts) == 5 and _i(parts[4]) > now_ms:
-        return float(parts[3]), cap, _i(parts[4])
+    weight = float(parts[0]) if parts[0] else default_weight
+    cap = _i(parts[1]) if len(parts) > 1 else 0
+    if len(parts) == 4 and _i(parts[3]) > now_ms:
+        return float(parts[2]), cap, _i(parts[3])
     return weight, cap, None
 
 
@@ -146,7 +145,7 @@ def _row_calls(s: QueueSession, user: str, minute: int) -> list[CommandCall]:
         _c("HMGET", k.key("backlog"), *[f"{user}|{p}" for p in PRIORITIES]),
         _c("HGET", k.key("uinflight"), user),
         _c("SISMEMBER", k.key("paused"), user),
-        _c("HGET", k.key("cfg_users"), user),
+        _c("HGET", k.key("settings"), user),
         _c("LRANGE", k.key("waits", user=user), 0, 99),
     ]
     calls += [CommandCall(("LINDEX", k.prio(user, p), 0), lenient=True) for p in PRIORITIES]
@@ -202,7 +201,7 @@ def _share_context(s: QueueSession, minute: int) -> Op[tuple[float, int, float]]
     """Default weight, tasks dispatched in the share window, total weight of backlogged users."""
     k = s.keys
     default_raw, backlogged, *served = yield [
-        _c("HGET", k.key("cfg_users"), "*"),
+        _c("HGET", k.key("settings"), "*"),
         _c("ZRANGE", k.key("ubacklog"), 0, -1),
         *[
             _c("HGET", k.key("tp", minute=m), "popped")
@@ -212,7 +211,7 @@ def _share_context(s: QueueSession, minute: int) -> Op[tuple[float, int, float]]
     default_weight = float(default_raw) if default_raw else s.queue.default_weight
     total_weight = 0.0
     if backlogged:
-        cfgs = yield _c("HMGET", k.key("cfg_users"), *backlogged)
+        cfgs = yield _c("HMGET", k.key("settings"), *backlogged)
         now_ms = minute * 60_000
         total_weight = sum(_parse_cfg(c, default_weight, now_ms)[0] for c in cfgs)
     return default_weight, sum(_i(x) for x in served), total_weight

@@ -184,7 +184,9 @@ class Inspector:
                 k.key("dlq"): "zset",
                 k.key("paused"): "set",
                 k.key("workers"): "zset",
-                k.key("cfg_pools"): "set",
+                k.key("readyidx"): "zset",
+                k.key("routes"): "hash",
+                k.key("settings"): "hash",
             }
             types = self.queue.run(single([CommandCall(("TYPE", key)) for key in expected]))
             wrong += [

@@ -147,6 +147,9 @@ class WorkerInfo(_Model):
     failed: int
     stolen: int
     stale: bool
+    # What the worker registered (who it serves); None when it has no live registration.
+    assigned_users: list[str] | None = None
+    steal_targets: list[str] | str | None = None
 
 
 class Alert(_Model):
@@ -176,3 +179,51 @@ class AuditEntry(_Model):
     target: str
     count: int
     detail: str
+
+
+class UserSettingsView(_Model):
+    weight: float
+    max_inflight: int | None
+
+
+class SettingsView(_Model):
+    """A settings document: the one in force, or one a worker's configuration offers."""
+
+    fingerprint: str
+    default_weight: float
+    max_payload_bytes: int
+    dlq_max: int
+    users: dict[str, UserSettingsView]
+
+
+class WorkerRoute(_Model):
+    """One live registration: who the worker serves, and where the scripts look for it."""
+
+    worker_id: str
+    assigned_users: list[str]
+    steal_targets: list[str] | str  # a list of users, or "*"
+    expires_at: datetime | None
+    home_pools: list[str]
+    steal_pools: list[str] | str
+    settings_fingerprint: str | None  # the settings its configuration offers (None: none)
+
+
+class SettingsConflict(_Model):
+    """A live worker whose configuration's settings differ from the ones in force."""
+
+    worker_id: str
+    settings_fingerprint: str
+    differences: list[str]
+
+
+class ConfigState(_Model):
+    """What `fairque config show` prints: the settings in force, who wrote them, the routing
+    derived from live registrations, and every disagreement."""
+
+    queue: str
+    settings: SettingsView | None  # None: never written (every user at the defaults)
+    written_by: str | None
+    written_at: datetime | None
+    written_how: str | None  # "seed" (the first worker to offer) or "apply"
+    routes: list[WorkerRoute]
+    conflicts: list[SettingsConflict]

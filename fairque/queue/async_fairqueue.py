@@ -123,7 +123,8 @@ class AsyncTaskQueue:
             return result
 
     async def open(self) -> AsyncTaskQueue:
-        """Check the connection and mirror the users' configuration into the queue."""
+        """Check the connection and the server (version, eviction policy). Opening writes
+        nothing: a consumer registers itself on its first pop, a producer never does."""
         if not self._opened:
             try:
                 info = await self.client.info()
@@ -131,8 +132,6 @@ class AsyncTaskQueue:
                 raise translate(exc, self._url) from exc
             for warning in check_server(info, self.config.redis):
                 log.warning("%s", warning)
-            if not self.session.mirror.is_trivial:
-                await self.run(routed.sync_config(self.parts))
             self._opened = True
         return self
 

@@ -120,7 +120,8 @@ class TaskQueue:
     # -- lifecycle -------------------------------------------------------------------------
 
     def open(self) -> TaskQueue:
-        """Check the connection and mirror the users' configuration into the queue."""
+        """Check the connection and the server (version, eviction policy). Opening writes
+        nothing: a consumer registers itself on its first pop, a producer never does."""
         if not self._opened:
             try:
                 info = self.client.info()
@@ -128,8 +129,6 @@ class TaskQueue:
                 raise translate(exc, self._url) from exc
             for warning in check_server(info, self.config.redis):
                 log.warning("%s", warning)
-            if not self.session.mirror.is_trivial:
-                self.run(routed.sync_config(self.parts))
             self._opened = True
         return self
 

@@ -8,8 +8,12 @@ operation exists exactly once.
 
 from __future__ import annotations
 
+import getpass
+import logging
+import os
 import random
 import secrets
+import socket
 import traceback as tb
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
@@ -36,9 +40,10 @@ from fairque.core.models import (
     TaskState,
 )
 from fairque.core.validation import check_priority, check_task_id, check_user_id
-from fairque.queue.pools import Scope, config_mirror, worker_scope
+from fairque.queue.routing import Registration, SettingsDoc, describe_diff, registration_of
 
 T = TypeVar("T")
+log = logging.getLogger("fairque.queue")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +84,12 @@ class QueueSession:
         self.partition = partition  # None: the queue is not partitioned
         self.keys = QueueKeys(config.queue.name, partition)
         self.worker_id = worker_id
-        self.scope: Scope = worker_scope(config, worker_id)
-        self.mirror = config_mirror(config)
+        self.registration: Registration | None = registration_of(config, worker_id)
+        self.settings = SettingsDoc.of(config)
+        self.registration_ttl_ms = round(config.registration_ttl(worker_id) * 1000)
+        # A consumer registers before its first pop (and again whenever pop says its
+        # registration is gone); a process that only pushes never does.
+        self.needs_register = self.registration is not None or self.settings.has_opinion
         self.aging_us = round(config.queue.aging_seconds * 1_000_000)
         self.lease_ms = round(config.queue.visibility_timeout * 1000)
         q = config.queue
@@ -151,23 +160,64 @@ def translate_error(message: str) -> FairQueueError:
     return ServerError(message)
 
 
-# ---------------------------------------------------------------------------- config mirror
+# ------------------------------------------------------------------------------ registration
 
 
-def sync_config(s: QueueSession) -> Op[bool]:
-    """Mirror users' pools, weights and caps into the queue (no-op when already current)."""
-    m = s.mirror
-    args: list[str | int | float] = [
-        m.fingerprint,
-        repr(m.default_weight),
-        m.limits,
-        len(m.entries),
-    ]
-    for user, raw in m.entries.items():
-        args += [user, raw]
-    args += list(m.pools)
-    reply = yield s.call("sync_config", *args)
-    return bool(reply)
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """What registering answered about the user settings."""
+
+    status: str  # none | seeded | same | conflict
+    settings_fp: str  # the fingerprint of the settings in force ('' = defaults)
+    writer: str
+    written_at_ms: int
+    how: str  # seed | apply
+    differences: tuple[str, ...] = ()  # this process's settings vs the ones in force
+
+
+def process_label() -> str:
+    """Who a process is, for `fairque config show` and audit entries."""
+    return f"{getpass.getuser()}@{socket.gethostname()}:{os.getpid()}"
+
+
+def register_call(s: QueueSession) -> ScriptCall:
+    reg = s.registration
+    doc = s.settings if s.settings.has_opinion else None
+    return s.call(
+        "register",
+        reg.worker_id if reg else "-",
+        s.registration_ttl_ms,
+        reg.fingerprint if reg else "",
+        reg.assigned_csv if reg else "",
+        reg.steal_spec if reg else "",
+        doc.fingerprint if doc else "",
+        doc.to_json() if doc else "",
+        reg.worker_id if reg else process_label(),
+    )
+
+
+def register(s: QueueSession) -> Op[Registered]:
+    """Register this consumer: its routing (a worker) and the settings it offers."""
+    reply = yield register_call(s)
+    return registered(s, reply)
+
+
+def registered(s: QueueSession, reply: list[Any]) -> Registered:
+    """Parse a register reply; a settings conflict is logged once per registration."""
+    status, fp, writer, at, how, in_force = reply
+    s.needs_register = False
+    diff: tuple[str, ...] = ()
+    if status == "conflict":
+        diff = tuple(
+            s.settings.diff(SettingsDoc.from_json(in_force) if in_force else SettingsDoc())
+        )
+        log.warning(
+            "config_conflict: queue %s: this process's user settings differ from the ones in "
+            "force (written by %s, %s); those stay in force: %s. Run `fairque config apply` "
+            "with the right file to change them.",
+            s.queue.name, writer, how, describe_diff(list(diff)),
+        )  # fmt: skip
+    return Registered(status, fp, writer, int(at or 0), how, diff)
 
 
 # ------------------------------------------------------------------------------------ push
@@ -303,8 +353,7 @@ def _pop_call(s: QueueSession, count: int) -> ScriptCall:
         s.lease_ms,
         count,
         s.queue.promote_batch,
-        s.scope.home,
-        s.scope.steal,
+        s.registration.fingerprint if s.registration else "",
         *s.reap_policy,
         secrets.token_hex(6),
     )
@@ -330,12 +379,27 @@ def _check_count(count: int) -> None:
         raise ValueError(f"count must be an integer >= 1, got {count!r}")
 
 
+REGISTER = "register"  # pop's reply when the popper must register first
+
+
+def _pop_rows(s: QueueSession, count: int, rows: Any = None) -> Op[list[Any]]:
+    """Pop rows (given ``rows``, an already received reply); registers first when needed."""
+    if s.needs_register and rows is None:
+        yield from register(s)
+    if rows is None:
+        rows = yield _pop_call(s, count)
+    if rows == REGISTER:  # the registration expired, or the server lost it: register again
+        yield from register(s)
+        rows = yield _pop_call(s, count)
+    return [] if rows == REGISTER else list(rows)
+
+
 def pop(s: QueueSession, count: int = 1) -> Op[list[Task]]:
     """Lease up to ``count`` tasks, each picked by the fair round-robin."""
     _check_count(count)
     tasks: list[Task] = []
     for _ in range(CORRUPT_RETRIES):
-        rows = yield _pop_call(s, count - len(tasks))
+        rows = yield from _pop_rows(s, count - len(tasks))
         bury = _take_rows(s, rows, tasks)
         if bury is None:
             break
@@ -436,6 +500,8 @@ def ack_and_pop(
 ) -> Op[list[Task]]:
     """A worker's round trip: acknowledge what finished and lease up to ``count`` more, in one
     pipeline (the acks run first, so slots and caps they free count for the pop)."""
+    if count > 0 and s.needs_register:
+        yield from register(s)
     calls: list[Call] = [c for c in (_complete_call(s, completes), _fail_call(s, failures)) if c]
     if count > 0:
         calls.append(_pop_call(s, count))
@@ -444,7 +510,8 @@ def ack_and_pop(
     replies = yield calls
     tasks: list[Task] = []
     if count > 0:
-        bury = _take_rows(s, replies[-1], tasks)
+        rows = yield from _pop_rows(s, count, replies[-1])
+        bury = _take_rows(s, rows, tasks)
         if bury is not None:
             yield bury
     return tasks

@@ -239,5 +239,6 @@ def merge_stats(parts: list[QueueStats]) -> QueueStats:
     )
 
 
-def sync_config(p: Partitions) -> Op[list[bool]]:
-    return (yield from gather([ops.sync_config(s) for s in p.sessions]))
+def register(p: Partitions) -> Op[list[ops.Registered]]:
+    """Register in every partition the popper consumes (routing and settings offered)."""
+    return (yield from gather([ops.register(s) for s in p.consumed]))

@@ -8,7 +8,6 @@ from fairque.core.codec import decode_json
 from fairque.core.models import DLQEntry, Priority, QueueStats, TaskInfo, TaskState, UserBacklog
 from fairque.core.validation import check_task_id
 from fairque.queue.ops import CommandCall, Op, QueueSession, _ms
-from fairque.queue.pools import DEFAULT_POOL
 
 
 def _int_map(flat: dict[str, str]) -> dict[str, int]:
@@ -109,8 +108,7 @@ def dlq_entries(s: QueueSession, limit: int = 100, offset: int = 0) -> Op[list[D
 def stats(s: QueueSession) -> Op[QueueStats]:
     """A snapshot of counters and per-user backlog, in two pipelined round trips."""
     k = s.keys
-    pools = yield CommandCall(("SMEMBERS", k.key("cfg_pools")))
-    pool_names = sorted({*pools, DEFAULT_POOL})
+    pool_names = yield CommandCall(("ZRANGE", k.key("readyidx"), 0, -1))  # pools with work
     replies = yield [
         CommandCall(("HGETALL", k.key("stats"))),
         CommandCall(("ZCARD", k.key("inflight"))),

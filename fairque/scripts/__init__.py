@@ -1,8 +1,9 @@
 """The Lua scripts and their loader.
 
-Each script is composed at load time from three parts, so nothing is copy-pasted between
-scripts: ``local PREFIX = ARGV[1]``, the key functions generated from
-:data:`fairque.core.keys.TEMPLATES`, ``common.lua``, then the script's own file. Every script
+Each script is composed at load time, so nothing is copy-pasted between scripts:
+``local PREFIX = ARGV[1]``, the key functions generated from
+:data:`fairque.core.keys.TEMPLATES`, the helpers it uses from ``common.lua`` and
+``routing.lua``, then the script's own file. Every script
 takes ``KEYS[1]`` = the queue's meta key (which routes it to the queue's slot) and
 ``ARGV[1]`` = the queue's key prefix.
 """
@@ -33,8 +34,11 @@ SCRIPT_NAMES = (
     "purge",
     "explain",
     "sched_advance",
-    "sync_config",
+    "register",
+    "unregister",
+    "settings_apply",
 )
+HELPER_FILES = ("common", "routing")  # composed into the scripts, never run alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +58,9 @@ _FUNCTION = re.compile(r"^local function (\w+)\(")
 _KEY_USE = re.compile(r"\bK\.(\w+)")
 
 
-def _blocks(common: str) -> list[tuple[str | None, str]]:
-    """``common.lua`` as (function name, text) blocks; other lines are (None, line)."""
-    lines = common.splitlines(keepends=True)
+def _blocks(helpers: str) -> list[tuple[str | None, str]]:
+    """The helper files as (function name, text) blocks; other lines are (None, line)."""
+    lines = helpers.splitlines(keepends=True)
     blocks: list[tuple[str | None, str]] = []
     i = 0
     while i < len(lines):
@@ -75,11 +79,11 @@ def _blocks(common: str) -> list[tuple[str | None, str]]:
 
 
 def _needed_common(body: str) -> str:
-    """The parts of ``common.lua`` that ``body`` uses, directly or through each other.
+    """The parts of the helper files that ``body`` uses, directly or through each other.
 
     Scripts run their whole source on every call, so defining helpers (closures) a script
     never calls is measurable work on the hot path; this leaves them out."""
-    blocks = _blocks(_read("common"))
+    blocks = _blocks("".join(_read(name) for name in HELPER_FILES))
     text = body + "".join(t for n, t in blocks if n is None)
     needed: set[str] = set()
     grew = True

@@ -269,26 +269,34 @@ class WorkerCore:
         flat: list[str | int | float] = []
         for k, v in fields.items():
             flat += [k, v]
-        yield [
+        replies = yield [
             s.call(
                 "worker_beat",
                 self.worker_id,
                 ttl_ms,
                 s.queue.promote_batch,
                 *s.reap_policy,
+                s.registration.fingerprint if s.registration else "",
                 *flat,
             )
             for s in parts.consumed
         ]
+        # Not registered there (first beat, lapsed, or the server lost it): register now.
+        lapsed = [s for s, r in zip(parts.consumed, replies, strict=True) if not int(r[2])]
+        if lapsed:
+            answers = yield [ops.register_call(s) for s in lapsed]
+            for s, reply in zip(lapsed, answers, strict=True):
+                ops.registered(s, reply)
 
     def exit_op(self, parts: Partitions) -> Generator[ops.Step, Any, None]:
-        """Leave the registry (of every partition it consumed)."""
+        """Leave the registry and the routing (of every partition it consumed)."""
         yield [
             call
             for s in parts.consumed
             for call in (
                 ops.CommandCall(("ZREM", s.keys.key("workers"), self.worker_id)),
                 ops.CommandCall(("DEL", s.keys.key("worker", worker_id=self.worker_id))),
+                s.call("unregister", self.worker_id),
             )
         ]
 

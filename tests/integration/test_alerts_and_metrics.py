@@ -80,7 +80,9 @@ def test_worker_heartbeat(q, ins):
     s = q.session
 
     def beat():
-        call = s.call("worker_beat", "w-silent", 10_000, 10, *s.reap_policy, "host", "h", "pid", 1)
+        call = s.call(
+            "worker_beat", "w-silent", 10_000, 10, *s.reap_policy, "", "host", "h", "pid", 1
+        )
         q.run(single(call))
 
     beat()

@@ -25,6 +25,7 @@ from fairque.cli.main import cli
 from fairque.core import exceptions as E
 from fairque.core.config import RedisConfig
 from fairque.core.keys import QueueKeys
+from fairque.monitoring import Admin
 from fairque.queue.server_checks import check_server
 from fairque.scheduler import ScheduledTask, TaskScheduler
 from fairque.scripts import load_script
@@ -232,7 +233,10 @@ def test_duplicate_task_id_with_another_payload_is_a_conflict(q, nothing_written
 def test_oversized_payloads_are_refused_by_the_client_and_by_the_script(
     make_config, raw, nothing_written
 ):
-    with TaskQueue(make_config(queue={"max_payload_bytes": 1024})) as q, nothing_written():
+    config = make_config(queue={"max_payload_bytes": 1024})
+    with Admin(config) as admin:  # the queue's limit in force, which every script enforces
+        admin.apply_settings(config)
+    with TaskQueue(config) as q, nothing_written():
         with pytest.raises(E.InvalidPayload, match="limit is 1024"):
             q.push(Task.create("u1", payload="x" * 2000))
         with pytest.raises(E.InvalidPayload):

@@ -1,4 +1,4 @@
-"""Key schema, Lua key functions and pools: pure functions, no server."""
+"""Key schema, Lua key functions, registrations and settings: pure functions, no server."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from fairque import FairQueueConfig
 from fairque.core.exceptions import InvalidUserId
 from fairque.core.keys import TEMPLATES, QueueKeys, lua_key_functions
-from fairque.queue.pools import DEFAULT_POOL, config_mirror, user_pools, worker_scope
+from fairque.queue.routing import SettingsDoc, registration_of
 from fairque.util import mask_url
 
 
@@ -31,50 +31,50 @@ def test_lua_key_functions_cover_the_templates():
     assert "K.task = function(task_id) return PREFIX .. 'task:' .. task_id end" in lua
 
 
-def config(workers, users=None):
-    return FairQueueConfig(workers=workers, queue={"users": users or {}})
+def config(workers, users=None, **queue):
+    return FairQueueConfig(workers=workers, queue={"users": users or {}, **queue})
 
 
-def test_pools_group_users_by_the_workers_that_serve_them():
-    cfg = config(
-        [
-            {"id": "w1", "assigned_users": ["a", "b"], "steal_targets": ["c"]},
-            {"id": "w2", "assigned_users": ["b", "c"]},
-            {"id": "w3", "assigned_users": ["a", "b"], "steal_targets": ["c"]},
-        ],
-        users={"d": {"weight": 2}},
+def test_a_registration_is_the_workers_own_entry_sorted_and_fingerprinted():
+    cfg = config([{"id": "w1", "assigned_users": ["b", "a", "b"], "steal_targets": ["c"]}])
+    reg = registration_of(cfg, "w1")
+    assert reg is not None
+    assert (reg.assigned_csv, reg.steal_spec) == ("a,b", "c")
+    same = registration_of(
+        config([{"id": "w1", "assigned_users": "a,b", "steal_targets": "c"}]), "w1"
     )
-    pools = user_pools(cfg)
-    assert pools["a"] != pools["b"]  # b is also served by w2
-    assert pools["d"] == DEFAULT_POOL  # configured, but assigned to nobody
-    s1 = worker_scope(cfg, "w1")
-    assert set(s1.home.split(",")) == {pools["a"], pools["b"]}
-    assert s1.steal == pools["c"]
-    assert worker_scope(cfg, "w2").steal == ""
-    assert worker_scope(cfg, None).home == "*"
+    assert same is not None and same.fingerprint == reg.fingerprint
+    star = registration_of(config([{"id": "w1", "steal_targets": "*"}]), "w1")
+    assert star is not None and star.steal_spec == "*" and star.fingerprint != reg.fingerprint
+    assert registration_of(cfg, None) is None
 
 
-def test_star_steals_every_pool_but_home():
-    cfg = config(
-        [
-            {"id": "w1", "assigned_users": ["a"], "steal_targets": "*"},
-            {"id": "w2", "assigned_users": ["b"]},
-        ]
-    )
-    pools = user_pools(cfg)
-    scope = worker_scope(cfg, "w1")
-    assert scope.home == pools["a"]
-    assert set(scope.steal.split(",")) == {pools["b"], DEFAULT_POOL}
+def test_settings_fingerprint_is_stable_and_sensitive():
+    a = SettingsDoc.of(config([], {"a": {"weight": 2}}))
+    b = SettingsDoc.of(config([{"id": "other", "assigned_users": ["x"]}], {"a": {"weight": 2.0}}))
+    c = SettingsDoc.of(config([], {"a": {"weight": 3}}))
+    assert a.fingerprint == b.fingerprint  # workers' routing is not a setting
+    assert a.fingerprint != c.fingerprint
+    assert SettingsDoc.from_json(a.to_json()) == a
 
 
-def test_mirror_fingerprint_is_stable_and_sensitive():
-    a = config([{"id": "w1", "assigned_users": ["a"]}], {"a": {"weight": 2}})
-    b = config([{"id": "w1", "assigned_users": ["a"]}], {"a": {"weight": 2}})
-    c = config([{"id": "w1", "assigned_users": ["a"]}], {"a": {"weight": 3}})
-    assert config_mirror(a).fingerprint == config_mirror(b).fingerprint
-    assert config_mirror(a).fingerprint != config_mirror(c).fingerprint
-    assert config_mirror(a).entries["a"].endswith("|2.0|0")
-    assert config_mirror(FairQueueConfig()).is_trivial
+def test_a_config_with_no_settings_of_its_own_has_no_opinion():
+    assert not SettingsDoc.of(FairQueueConfig()).has_opinion
+    assert not SettingsDoc.of(config([{"id": "w", "assigned_users": ["a"]}])).has_opinion
+    assert SettingsDoc.of(config([], default_weight=2)).has_opinion
+    assert SettingsDoc.of(config([], dlq_max=5)).has_opinion
+
+
+def test_settings_diff_names_each_user_and_field():
+    mine = SettingsDoc.of(config([], {"acme": {"weight": 3}, "new": {"max_inflight": 2}}))
+    theirs = SettingsDoc.of(config([], {"acme": {"weight": 5}, "old": {}}, default_weight=2))
+    assert mine.diff(theirs) == [
+        "default_weight: 1 here, 2 in force",
+        "acme.weight: 3 here, 5 in force",
+        "new: configured here, not in force",
+        "old: not configured here, configured in force",
+    ]
+    assert mine.diff(mine) == []
 
 
 def test_mask_url():

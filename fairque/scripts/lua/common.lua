@@ -20,27 +20,44 @@ local function bump(bucket, field, n)
   if redis.call('HINCRBY', k, field, n) == n then redis.call('EXPIRE', k, BUCKET_TTL) end
 end
 
--- Mirrored configuration of a user: pool name, weight, max_inflight (0 = no cap). An entry
--- "pool|weight|cap|boosted weight|until ms" carries a temporary boost, which ends by itself.
+-- A user's settings in force: weight and max_inflight (0 = no cap). An entry
+-- "weight|cap|boosted weight|until ms" carries a temporary boost, which ends by itself.
 local DEFAULT_WEIGHT = nil
 local function default_weight()
   if not DEFAULT_WEIGHT then
-    DEFAULT_WEIGHT = tonumber(redis.call('HGET', K.cfg_users(), '*') or '1') or 1
+    DEFAULT_WEIGHT = tonumber(redis.call('HGET', K.settings(), '*') or '1') or 1
   end
   return DEFAULT_WEIGHT
 end
 local function user_cfg(user)
-  local raw = redis.call('HGET', K.cfg_users(), user)
+  local raw = redis.call('HGET', K.settings(), user)
   if raw then
-    local pool, w, cap, rest = string.match(raw, '^([^|]*)|([^|]*)|([^|]*)(.*)$')
-    if pool then
+    local w, cap, rest = string.match(raw, '^([^|]*)|([^|]*)(.*)$')
+    if w then
       local weight = tonumber(w) or default_weight()
       local bw, untl = string.match(rest, '^|([^|]*)|([^|]*)$')
       if bw and tonumber(untl) and tonumber(untl) > NOW_MS then weight = tonumber(bw) or weight end
-      return pool, weight, tonumber(cap) or 0
+      return weight, tonumber(cap) or 0
     end
   end
-  return '_', default_weight(), 0
+  return default_weight(), 0
+end
+
+-- The pool a user is served from: derived from the live workers' registrations; users that
+-- no live worker names are in the default pool '_'.
+local function pool_of(user)
+  return redis.call('HGET', K.upool(), user) or '_'
+end
+
+-- Keep the index of pools with ready users (pool -> lowest pass) exact after any change to
+-- a pool's ready set, so a popper that may serve every pool finds the lowest pass in O(log n).
+local function idx_fix(pool)
+  local r = redis.call('ZRANGE', K.ready(pool), 0, 0, 'WITHSCORES')
+  if r[1] then
+    redis.call('ZADD', K.readyidx(), r[2], pool)
+  else
+    redis.call('ZREM', K.readyidx(), pool)
+  end
 end
 
 -- Ready tasks of a user (kept by enqueue_ready and pop in the backlog hash).
@@ -52,10 +69,11 @@ end
 -- Idle users bank no credit: the user re-enters at max(its pass, virtual time).
 local function activate(user)
   if redis.call('SISMEMBER', K.paused(), user) == 1 then return false end
-  local pool, _, cap = user_cfg(user)
+  local _, cap = user_cfg(user)
   if cap > 0 and tonumber(redis.call('HGET', K.uinflight(), user) or '0') >= cap then
     return false
   end
+  local pool = pool_of(user)
   local rk = K.ready(pool)
   if redis.call('ZSCORE', rk, user) then return false end
   if pending_count(user) == 0 then return false end
@@ -63,6 +81,7 @@ local function activate(user)
   local p = tonumber(redis.call('HGET', K.pass(), user) or '0')
   if p < vt then p = vt end
   redis.call('ZADD', rk, fstr(p), user)
+  idx_fix(pool)
   return true
 end
 
@@ -93,7 +112,7 @@ local function lease_ended(task_id, user)
   if redis.call('HINCRBY', K.uinflight(), user, -1) <= 0 then
     redis.call('HDEL', K.uinflight(), user)
   end
-  local _, _, cap = user_cfg(user)
+  local _, cap = user_cfg(user)
   if cap > 0 then activate(user) end
 end
 
@@ -104,7 +123,7 @@ local function bury(task_id, tk, err, etype, tb, worker)
     'tb', tb or '', 'finished', istr(NOW_MS), 'dworker', worker or '')
   redis.call('ZADD', K.dlq(), istr(NOW_MS), task_id)
   count('dead')
-  local cap = tonumber(redis.call('HGET', K.cfg_users(), '#dlq_max') or '') or DEFAULT_DLQ_MAX
+  local cap = tonumber(redis.call('HGET', K.settings(), '#dlq_max') or '') or DEFAULT_DLQ_MAX
   local excess = redis.call('ZCARD', K.dlq()) - cap
   if excess > 0 then
     local dropped = redis.call('ZPOPMIN', K.dlq(), excess)
@@ -116,10 +135,11 @@ end
 -- Take a user out of its pool's round-robin, keeping its pass for when it comes back
 -- (paused, quarantined, drained).
 local function leave_round_robin(user)
-  local pool = user_cfg(user)
+  local pool = pool_of(user)
   local score = redis.call('ZSCORE', K.ready(pool), user)
   if score then
     redis.call('ZREM', K.ready(pool), user)
+    idx_fix(pool)
     redis.call('HSET', K.pass(), user, score)
   end
 end

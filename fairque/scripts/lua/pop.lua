@@ -7,31 +7,31 @@
 -- ARGV[4]  lease length in ms (visibility timeout)
 -- ARGV[5]  count: the most tasks to lease
 -- ARGV[6]  promote batch: the most due delayed tasks to promote in this call
--- ARGV[7]  home pools: comma-separated pool names, or '*' for every pool
--- ARGV[8]  steal pools: comma-separated pool names, '*' for every pool, or ''
--- ARGV[9]  retry policy for expired leases: base ms, factor, cap ms, default max attempts
---          (ARGV[9..12])
--- ARGV[13] a random nonce from the client: lease tokens are "<sequence>.<nonce>", so they are
+-- ARGV[7]  the worker's registration fingerprint ('' for a popper without a worker id)
+-- ARGV[8]  retry policy for expired leases: base ms, factor, cap ms, default max attempts
+--          (ARGV[8..11])
+-- ARGV[12] a random nonce from the client: lease tokens are "<sequence>.<nonce>", so they are
 --          both ordered (a fencing token, the global dispatch order) and unguessable
 -- Returns  list of tasks, each a list: task_id, user, priority, payload, handler, attempt,
---          max_attempts, created_ms, token, deadline_ms, stolen (1/0)
+--          max_attempts, created_ms, token, deadline_ms, stolen (1/0); or the string
+--          'register' (nothing done) when the worker's registration is missing or differs:
+--          the worker registers (register.lua) and pops again.
 AGING_US = tonumber(ARGV[2])
 local worker = ARGV[3]
 local lease_ms = tonumber(ARGV[4])
 local want = tonumber(ARGV[5])
 local promote_max = tonumber(ARGV[6])
-RETRY_BASE_MS, RETRY_FACTOR = tonumber(ARGV[9]), tonumber(ARGV[10])
-RETRY_CAP_MS, DEFAULT_MAX_ATT = tonumber(ARGV[11]), tonumber(ARGV[12])
+RETRY_BASE_MS, RETRY_FACTOR = tonumber(ARGV[8]), tonumber(ARGV[9])
+RETRY_CAP_MS, DEFAULT_MAX_ATT = tonumber(ARGV[10]), tonumber(ARGV[11])
 
-local function pools_of(spec)
-  local pools = {}
-  if spec == '*' then
-    pools = redis.call('SMEMBERS', K.cfg_pools())
-    pools[#pools + 1] = '_'
-  elseif spec ~= '' then
-    for name in string.gmatch(spec, '[^,]+') do pools[#pools + 1] = name end
-  end
-  return pools
+-- The popper's scope, as its registration left it: home pools, then the pools it may steal
+-- from ('*': any pool). A popper without a worker id serves every pool.
+local home_spec, steal_spec = '*', ''
+if worker ~= '-' then
+  local fp
+  fp, home_spec, steal_spec = string.match(redis.call('HGET', K.scope(), worker) or '',
+    '^([^|]*)|([^|]*)|([^|]*)$')
+  if fp ~= ARGV[7] then return 'register' end
 end
 
 -- 1. Expired leases become failed attempts (a crashed worker's tasks come back).
@@ -55,22 +55,29 @@ for _, id in ipairs(due) do
 end
 
 -- 2. Fair pick: the lowest pass over the home pools, else over the steal pools.
-local home = pools_of(ARGV[7])
-local steal = pools_of(ARGV[8])
-
-local function lowest(pools)
-  local best_user, best_pass, best_key
-  for _, pool in ipairs(pools) do
-    local rk = K.ready(pool)
-    local r = redis.call('ZRANGE', rk, 0, 0, 'WITHSCORES')
+local function lowest(spec)
+  if spec == '' then return nil end
+  if spec == '*' then  -- any pool: the index of pools by their lowest pass
+    local r = redis.call('ZRANGE', K.readyidx(), 0, 0)
+    if not r[1] then return nil end
+    local u = redis.call('ZRANGE', K.ready(r[1]), 0, 0, 'WITHSCORES')
+    if not u[1] then  -- an index entry that outlived its pool's users: repair, look again
+      idx_fix(r[1])
+      return lowest(spec)
+    end
+    return u[1], tonumber(u[2]), r[1]
+  end
+  local best_user, best_pass, best_pool
+  for pool in string.gmatch(spec, '[^,]+') do
+    local r = redis.call('ZRANGE', K.ready(pool), 0, 0, 'WITHSCORES')
     if r[1] then
       local p = tonumber(r[2])
       if not best_user or p < best_pass or (p == best_pass and r[1] < best_user) then
-        best_user, best_pass, best_key = r[1], p, rk
+        best_user, best_pass, best_pool = r[1], p, pool
       end
     end
   end
-  return best_user, best_pass, best_key
+  return best_user, best_pass, best_pool
 end
 
 -- The user's next task: CRITICAL first (FIFO), then the lowest aged enqueue time
@@ -148,18 +155,20 @@ local guard = want * 4 + 8  -- bounds the loop even if indexes disagree with the
 while #out < want and guard > 0 do
   guard = guard - 1
   local stolen = 0
-  local user, pass, rk = lowest(home)
-  if not user and #steal > 0 then
-    user, pass, rk = lowest(steal)
+  local user, pass, pool = lowest(home_spec)
+  if not user and steal_spec ~= '' then
+    user, pass, pool = lowest(steal_spec)
     stolen = 1
   end
   if not user then break end
+  local rk = K.ready(pool)
   local id, queued_pri, bad_key = take(user)
   if bad_key then
     quarantine(user, 'corrupt: queue key ' .. bad_key .. ' holds a ' .. wrong_type(bad_key))
   elseif not id then
     -- Indexed as ready but nothing queued: repair the index and the counters, pick again.
     redis.call('ZREM', rk, user)
+    idx_fix(pool)
     redis.call('HSET', K.pass(), user, fstr(pass))
     local stale = tonumber(redis.call('ZSCORE', K.ubacklog(), user) or '0')
     redis.call('ZREM', K.ubacklog(), user)
@@ -170,7 +179,7 @@ while #out < want and guard > 0 do
     local tk = K.task(id)
     local f = redis.call('HMGET', tk, 'user', 'pri', 'payload', 'att', 'state')
     local pri = tonumber(f[2])
-    local _, weight, cap = user_cfg(user)
+    local weight, cap = user_cfg(user)
     local dispatched = false
     if not (f[1] or f[2] or f[3] or f[4] or f[5]) then
       backlog_dec(user, queued_pri)
@@ -185,7 +194,7 @@ while #out < want and guard > 0 do
     else
       backlog_dec(user, queued_pri)
       local att = (tonumber(f[4]) or 0) + 1
-      local token = istr(redis.call('HINCRBY', K.meta(), 'lease_seq', 1)) .. '.' .. ARGV[13]
+      local token = istr(redis.call('HINCRBY', K.meta(), 'lease_seq', 1)) .. '.' .. ARGV[12]
       local deadline = NOW_MS + lease_ms
       redis.call('HSET', tk, 'state', 'leased', 'att', istr(att), 'token', token,
         'worker', worker, 'deadline', istr(deadline), 'started', istr(NOW_MS))
@@ -207,9 +216,11 @@ while #out < want and guard > 0 do
         redis.call('ZREM', rk, user)
         redis.call('HSET', K.pass(), user, fstr(nextp))
       end
+      idx_fix(pool)
     end
     if not dispatched and pending_count(user) == 0 and recount(user) == 0 then
       redis.call('ZREM', rk, user)
+      idx_fix(pool)
       redis.call('HSET', K.pass(), user, fstr(pass))
     end
   end

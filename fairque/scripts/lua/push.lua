@@ -2,7 +2,7 @@
 -- KEYS[1]  meta key of the queue (routes the call to the queue's slot)
 -- ARGV[1]  key prefix "fq:{queue}:"
 -- ARGV[2]  aging in µs (a task of priority p counts as enqueued p * aging earlier)
--- ARGV[3]  max payload bytes (the stricter of this and the mirrored queue limit applies)
+-- ARGV[3]  max payload bytes (the stricter of this and the stored queue limit applies)
 -- ARGV[4]  n, the number of tasks; then 8 fields per task:
 --          task_id, user, priority (1-6), payload JSON, handler ('' = none),
 --          max_attempts ('' = queue default), due_ms (absolute, '' = none), delay_ms ('' = none)
@@ -11,7 +11,7 @@
 --          nothing is written then.
 AGING_US = tonumber(ARGV[2])
 local max_bytes = tonumber(ARGV[3])
-local stored_max = tonumber(redis.call('HGET', K.cfg_users(), '#max_payload') or '')
+local stored_max = tonumber(redis.call('HGET', K.settings(), '#max_payload') or '')
 if stored_max and stored_max < max_bytes then max_bytes = stored_max end
 local n = tonumber(ARGV[4])
 local W = 8

@@ -18,16 +18,16 @@ elseif op == 'resume' then
   activate(user)
   return 1
 end
--- boost / unboost: rewrite the mirrored entry, keeping the configured weight underneath.
-local raw = redis.call('HGET', K.cfg_users(), user) or ('_|' .. fstr(default_weight()) .. '|0')
-local base = string.match(raw, '^([^|]*|[^|]*|[^|]*)') or raw
+-- boost / unboost: rewrite the user's settings entry, keeping the configured weight underneath.
+local raw = redis.call('HGET', K.settings(), user) or (fstr(default_weight()) .. '|0')
+local base = string.match(raw, '^([^|]*|[^|]*)') or raw
 if op == 'boost' then
-  redis.call('HSET', K.cfg_users(), user,
+  redis.call('HSET', K.settings(), user,
     base .. '|' .. ARGV[4] .. '|' .. istr(NOW_MS + tonumber(ARGV[5])))
   return 1
 elseif op == 'unboost' then
   if base == raw then return 0 end
-  redis.call('HSET', K.cfg_users(), user, base)
+  redis.call('HSET', K.settings(), user, base)
   return 1
 end
 return redis.error_reply('unknown operation ' .. op)

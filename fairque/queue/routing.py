@@ -1,0 +1,166 @@
+"""Who serves whom, and which user settings are in force: what each process offers the server.
+
+Two things used to travel together in one configuration mirror, and now travel apart:
+
+- **Routing** belongs to each worker, about itself. A worker registers its assignment (its
+  ``[[workers]]`` entry, or ``--assigned``/``--steal``) and keeps it alive with its beats;
+  the scripts derive users' pools and workers' scopes from the union of live registrations
+  (``routing.lua``). Producers, schedulers, the CLI and the TUI never register.
+- **User settings** (default weight, per-user weight and ``max_inflight``, queue-wide limits)
+  come from configuration. The first consumer that offers settings seeds them; after that
+  only ``fairque config apply`` changes them. A live worker whose settings differ from the
+  ones in force is a ``config_conflict`` (kept as its *view*, shown and alerted on), never a
+  silent rewrite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from fairque.core.config import FairQueueConfig, QueueConfig
+
+DEFAULT_POOL = "_"  # users no live registration names: served by '*' stealers
+EVERYONE: Literal["*"] = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """One worker's assignment: its own users first, then the ones it may steal."""
+
+    worker_id: str
+    assigned: tuple[str, ...]
+    steal: tuple[str, ...] | Literal["*"]
+
+    @property
+    def assigned_csv(self) -> str:
+        return ",".join(self.assigned)
+
+    @property
+    def steal_spec(self) -> str:
+        return EVERYONE if self.steal == EVERYONE else ",".join(self.steal)
+
+    @property
+    def fingerprint(self) -> str:
+        """Short and stable: the pop script compares it with the live registration."""
+        text = f"{self.assigned_csv}|{self.steal_spec}"
+        return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
+
+
+def registration_of(config: FairQueueConfig, worker_id: str | None) -> Registration | None:
+    """The registration of ``worker_id`` from its ``[[workers]]`` entry (None: no identity)."""
+    if worker_id is None:
+        return None
+    worker = config.worker(worker_id)
+    steal = worker.steal_targets
+    return Registration(
+        worker.id,
+        tuple(sorted(set(worker.assigned_users))),
+        EVERYONE if steal == EVERYONE else tuple(sorted(set(steal))),
+    )
+
+
+def _num(value: Any) -> float:
+    return float(value)
+
+
+@dataclass(frozen=True)
+class SettingsDoc:
+    """The user settings of one configuration, as the server stores and compares them."""
+
+    default_weight: float = 1.0
+    max_payload_bytes: int = QueueConfig().max_payload_bytes
+    dlq_max: int = QueueConfig().dlq_max
+    users: dict[str, tuple[float, int]] = field(default_factory=dict)  # weight, cap (0: none)
+
+    @classmethod
+    def of(cls, config: FairQueueConfig) -> SettingsDoc:
+        q = config.queue
+        return cls(
+            float(q.default_weight),
+            q.max_payload_bytes,
+            q.dlq_max,
+            {u: (float(s.weight), s.max_inflight or 0) for u, s in sorted(q.users.items())},
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> SettingsDoc:
+        d = json.loads(text)
+        return cls(
+            _num(d["default_weight"]),
+            int(d["max_payload_bytes"]),
+            int(d["dlq_max"]),
+            {
+                u: (_num(s["weight"]), int(s["max_inflight"]))
+                for u, s in sorted(d.get("users", {}).items())
+            },
+        )
+
+    @property
+    def has_opinion(self) -> bool:
+        """False for a configuration that names no users and keeps every default: such a
+        process (a flags-only worker, a bare producer) neither seeds nor conflicts."""
+        return self != SettingsDoc()
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "default_weight": self.default_weight,
+                "max_payload_bytes": self.max_payload_bytes,
+                "dlq_max": self.dlq_max,
+                "users": {
+                    u: {"weight": w, "max_inflight": cap} for u, (w, cap) in self.users.items()
+                },
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.blake2b(self.to_json().encode(), digest_size=12).hexdigest()
+
+    def diff(self, in_force: SettingsDoc) -> list[str]:
+        """Each field where this document differs from ``in_force``, as
+        ``what: <this> here, <that> in force``."""
+        out = []
+        for name in ("default_weight", "max_payload_bytes", "dlq_max"):
+            mine, theirs = getattr(self, name), getattr(in_force, name)
+            if mine != theirs:
+                out.append(f"{name}: {mine:g} here, {theirs:g} in force")
+        for user in sorted(set(self.users) | set(in_force.users)):
+            mine_u, theirs_u = self.users.get(user), in_force.users.get(user)
+            if mine_u is None:
+                out.append(f"{user}: not configured here, configured in force")
+            elif theirs_u is None:
+                out.append(f"{user}: configured here, not in force")
+            else:
+                for label, mine_v, theirs_v in zip(
+                    ("weight", "max_inflight"), mine_u, theirs_u, strict=True
+                ):
+                    if mine_v != theirs_v:
+                        out.append(
+                            f"{user}.{label}: {_show(mine_v)} here, {_show(theirs_v)} in force"
+                        )
+        return out
+
+
+def _show(value: float) -> str:
+    return "none" if value == 0 else f"{value:g}"
+
+
+def describe_diff(lines: list[str], limit: int = 5) -> str:
+    """The first ``limit`` differences, and how many more."""
+    shown = "; ".join(lines[:limit])
+    return shown + (f"; and {len(lines) - limit} more" if len(lines) > limit else "")
+
+
+def parse_route(raw: str) -> tuple[str, str, list[str], list[str] | Literal["*"]]:
+    """A stored registration: (fingerprint, settings fingerprint, assigned, steal)."""
+    fp, sfp, assigned, steal = raw.split("|", 3)
+    users = [u for u in assigned.split(",") if u]
+    if steal == EVERYONE:
+        return fp, sfp, users, EVERYONE
+    return fp, sfp, users, [u for u in steal.split(",") if u]
