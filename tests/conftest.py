@@ -13,6 +13,7 @@ import inspect
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -117,3 +118,24 @@ def make_queue(kind: str, make_config: Callable[..., FairQueueConfig]) -> Iterat
     yield build
     for q in opened:
         q.close()
+
+
+@pytest.fixture
+def nothing_written(raw: redis.Redis, queue_name: str) -> Callable[[], Any]:
+    """A context manager asserting that the server holds as many keys after as before, and
+    that every key of this test's queue is byte for byte the same (DUMP)."""
+
+    def snapshot() -> tuple[int, dict[str, Any]]:
+        keys = sorted(raw.scan_iter(match=f"fq:{{{queue_name}}}*", count=1000))
+        dumps = raw.pipeline(transaction=False)
+        for key in keys:
+            dumps.dump(key)
+        return raw.dbsize(), dict(zip(keys, dumps.execute(), strict=True))
+
+    @contextmanager
+    def unchanged() -> Iterator[None]:
+        before = snapshot()
+        yield
+        assert snapshot() == before
+
+    return unchanged

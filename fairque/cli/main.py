@@ -17,6 +17,7 @@ from fairque.bench import SCENARIOS, TARGETED, BenchReport
 from fairque.bench.common import SINGLE, Progress, Target
 from fairque.cli.admin_cmds import dlq, drain, pause, push, resume
 from fairque.cli.charts import chart
+from fairque.cli.config_cmd import config_group
 from fairque.cli.context import CliContext
 from fairque.cli.inspect_cmds import alerts, explain, info, task, user, users
 from fairque.cli.metrics_cmd import metrics
@@ -240,6 +241,7 @@ cli.add_command(worker)
 cli.add_command(scheduler)
 cli.add_command(schedule)
 cli.add_command(metrics)
+cli.add_command(config_group)
 for command in (info, users, user, task, explain, alerts, push, dlq, drain, pause, resume):
     cli.add_command(command)
 

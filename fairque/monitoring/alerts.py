@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from fairque.core.config import AlertsConfig
-from fairque.monitoring.models import Alert, Overview, UserRow, WorkerInfo
+from fairque.monitoring.models import Alert, ConfigState, Overview, UserRow, WorkerInfo
+from fairque.queue.routing import describe_diff
 
 RULES = (
     "dlq_size",
@@ -20,6 +21,7 @@ RULES = (
     "failure_rate",
     "server_memory",
     "queue_unhealthy",
+    "config_conflict",
 )
 
 
@@ -41,6 +43,7 @@ class AlertInputs:
     served_in_starvation_window: dict[str, int]
     pushed_5m: dict[str, int]
     workers: list[WorkerInfo]
+    config: ConfigState | None = None
 
 
 def _last(overview: Overview, minutes: int, event: str) -> int:
@@ -173,7 +176,27 @@ def evaluate(cfg: AlertsConfig, x: AlertInputs) -> list[Finding]:
     for user, why in x.overview.quarantined.items():
         msg = f"user {user} quarantined (paused): {why}; repair the key, then resume the user"
         out.append(Finding("queue_unhealthy", "critical", user, msg, 1))
+    out += _config_conflicts(x.config)
     return out
+
+
+def _config_conflicts(state: ConfigState | None) -> list[Finding]:
+    """A live worker whose configuration's user settings differ from the ones in force."""
+    if state is None:
+        return []
+    writer = f"{state.written_by} ({state.written_how})" if state.written_by else "nobody"
+    return [
+        Finding(
+            "config_conflict",
+            "warning",
+            c.worker_id,
+            f"worker {c.worker_id}'s configuration differs from the user settings in force "
+            f"(written by {writer}): {describe_diff(c.differences)}; the settings in force "
+            "stay; `fairque config apply FILE` chooses",
+            len(c.differences),
+        )
+        for c in state.conflicts
+    ]
 
 
 @dataclass

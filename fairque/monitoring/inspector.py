@@ -12,9 +12,11 @@ from fairque.core.models import DLQEntry, TaskInfo
 from fairque.monitoring import inspect_ops as io
 from fairque.monitoring import merge
 from fairque.monitoring.alerts import AlertInputs, AlertTracker, Finding, evaluate
+from fairque.monitoring.config_ops import config_state
 from fairque.monitoring.models import (
     Alert,
     AuditEntry,
+    ConfigState,
     DLQGroups,
     Explanation,
     Overview,
@@ -100,8 +102,26 @@ class Inspector:
         return merge.dlq_groups(self._each(lambda s: io.dlq_groups(s, by, scan)))
 
     def workers(self) -> list[WorkerInfo]:
+        """Registered workers, each with the users it registered to serve."""
         stale = self.config.alerts.worker_stale_seconds
-        return merge.workers(self._each(lambda s: io.workers(s, stale)))
+        found = merge.workers(self._each(lambda s: io.workers(s, stale)))
+        routes = {r.worker_id: r for r in self.config_state().routes}
+        return [
+            w.model_copy(
+                update={
+                    "assigned_users": routes[w.worker_id].assigned_users,
+                    "steal_targets": routes[w.worker_id].steal_targets,
+                }
+            )
+            if w.worker_id in routes
+            else w
+            for w in found
+        ]
+
+    def config_state(self) -> ConfigState:
+        """The settings in force (who wrote them, when), the routing derived from the live
+        workers' registrations, and every worker whose settings differ."""
+        return merge.config_states(self._each(config_state))
 
     def schedules(self) -> list[ScheduleInfo]:
         return TaskScheduler(self.config, queue=self.queue).schedules()
@@ -169,7 +189,8 @@ class Inspector:
             for reply in replies:
                 for user, v in reply.items():
                     pushed[user] = pushed.get(user, 0) + io._i(v)
-        return AlertInputs(overview, page.rows, served, pushed, self.workers())
+        state = self.config_state()
+        return AlertInputs(overview, page.rows, served, pushed, self.workers(), state)
 
     def _wrong_type_keys(self) -> list[str]:
         wrong: list[str] = []

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fairque.monitoring.models import (
+    ConfigState,
     DLQGroup,
     DLQGroups,
     Overview,
@@ -116,3 +117,17 @@ def workers(parts: list[list[WorkerInfo]]) -> list[WorkerInfo]:
 def _beat(w: WorkerInfo) -> float:
     moment = w.last_beat or w.started_at
     return moment.timestamp() if moment else 0.0
+
+
+def config_states(parts: list[ConfigState]) -> ConfigState:
+    """Settings as partition 0 holds them; a worker's registration and conflict once."""
+    if len(parts) == 1:
+        return parts[0]
+    routes = {r.worker_id: r for p in parts for r in p.routes}
+    conflicts = {c.worker_id: c for p in parts for c in p.conflicts}
+    return parts[0].model_copy(
+        update={
+            "routes": [routes[w] for w in sorted(routes)],
+            "conflicts": [conflicts[w] for w in sorted(conflicts)],
+        }
+    )

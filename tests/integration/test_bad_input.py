@@ -9,8 +9,7 @@ cron, unregistered handler, config file, connection, CLI.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,27 +45,6 @@ def q(make_config) -> Iterator[TaskQueue]:
         assert t is not None
         queue.fail(t, ValueError("boom"))
         yield queue
-
-
-@pytest.fixture
-def nothing_written(raw: redis.Redis, queue_name: str) -> Callable[[], Any]:
-    """A context manager asserting that the server holds as many keys after as before, and
-    that every key of this test's queue is byte for byte the same (DUMP)."""
-
-    def snapshot() -> tuple[int, dict[str, Any]]:
-        keys = sorted(raw.scan_iter(match=f"fq:{{{queue_name}}}*", count=1000))
-        dumps = raw.pipeline(transaction=False)
-        for key in keys:
-            dumps.dump(key)
-        return raw.dbsize(), dict(zip(keys, dumps.execute(), strict=True))
-
-    @contextmanager
-    def unchanged() -> Iterator[None]:
-        before = snapshot()
-        yield
-        assert snapshot() == before
-
-    return unchanged
 
 
 @pytest.fixture
