@@ -140,6 +140,13 @@ class WorkerConfig(_Section):
     task_timeout: float | None = Field(default=None, gt=0, description="per-task time limit")
     shutdown_grace: float = Field(default=5.0, ge=0, description="time to finish on stop")
     poll_interval: float = Field(default=0.05, gt=0, le=5, description="longest idle poll wait")
+    steal_after: float = Field(
+        default=0.2,
+        ge=0,
+        le=3600,
+        description="steal a user's work only once it waited this long, if a worker is "
+        "assigned that user (it gets the first chance); 0 = at once",
+    )
     partitions: list[int] | None = Field(
         default=None, description="the partitions this worker consumes (default: all)"
     )

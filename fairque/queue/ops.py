@@ -87,6 +87,8 @@ class QueueSession:
         self.registration: Registration | None = registration_of(config, worker_id)
         self.settings = SettingsDoc.of(config)
         self.registration_ttl_ms = round(config.registration_ttl(worker_id) * 1000)
+        me = next((w for w in config.workers if w.id == worker_id), None)
+        self.steal_after_us = round(me.steal_after * 1_000_000) if me is not None else 0
         # A consumer registers before its first pop (and again whenever pop says its
         # registration is gone); a process that only pushes never does.
         self.needs_register = self.registration is not None or self.settings.has_opinion
@@ -356,6 +358,7 @@ def _pop_call(s: QueueSession, count: int) -> ScriptCall:
         s.registration.fingerprint if s.registration else "",
         *s.reap_policy,
         secrets.token_hex(6),
+        s.steal_after_us,
     )
 
 

@@ -14,11 +14,14 @@ def push_each(q, users, n):
     q.push_batch([Task.create(u, 3, i) for i in range(n) for u in users])
 
 
-def worker_config(make_config, wid, assigned=(), steal=(), **queue):
-    return make_config(
-        workers=[{"id": wid, "assigned_users": list(assigned), "steal_targets": steal}],
-        queue=queue,
-    )
+def worker_config(make_config, wid, assigned=(), steal=(), steal_after=0.2, **queue):
+    entry = {
+        "id": wid,
+        "assigned_users": list(assigned),
+        "steal_targets": steal,
+        "steal_after": steal_after,
+    }
+    return make_config(workers=[entry], queue=queue)
 
 
 def test_a_worker_registers_on_its_first_pop_and_takes_its_waiting_users(make_queue, make_config):
@@ -33,7 +36,7 @@ def test_a_worker_registers_on_its_first_pop_and_takes_its_waiting_users(make_qu
 def test_workers_with_their_own_configs_do_not_overwrite_each_other(make_queue, make_config):
     wa = make_queue(worker_config(make_config, "wa", ["a"]))
     wb = make_queue(worker_config(make_config, "wb", ["b"]))
-    star = make_queue(worker_config(make_config, "ws", steal="*"))
+    star = make_queue(worker_config(make_config, "ws", steal="*", steal_after=0))
     push_each(wa, ["a", "b", "c"], 4)
     for _ in range(3):  # each opening and popping in turn: the last to register wins nothing
         assert wa.pop().user_id == "a"
@@ -110,7 +113,7 @@ def test_a_stale_registration_drops_out_and_its_users_go_to_the_stealers(
     make_queue, make_config, raw
 ):
     wa = make_queue(worker_config(make_config, "wa", ["a"]))
-    star = make_queue(worker_config(make_config, "ws", steal="*"))
+    star = make_queue(worker_config(make_config, "ws", steal="*", steal_after=0))
     push_each(wa, ["a"], 4)
     assert wa.pop().user_id == "a"
     assert star.pop() is not None  # '*' steals a, since wa's home is not star's home
@@ -135,3 +138,17 @@ def test_a_read_only_session_writes_nothing(make_config, make_queue, nothing_wri
         ins.workers()
         ins.config_state()
         ins.alerts()
+
+
+def test_a_stealer_leaves_fresh_work_to_the_users_own_worker(make_queue, make_config):
+    import time
+
+    wa = make_queue(worker_config(make_config, "wa", ["a"]))
+    patient = make_queue(worker_config(make_config, "wp", steal="*", steal_after=3600))
+    quick = make_queue(worker_config(make_config, "wq", steal="*", steal_after=0.05))
+    assert wa.pop() is None  # wa registers: a now has a worker of its own
+    push_each(wa, ["a"], 3)
+    assert patient.pop() is None  # a's work is fresh: a's own worker gets the first chance
+    time.sleep(0.06)
+    assert quick.pop().user_id == "a"  # waited long enough: a's worker is busy or gone
+    assert wa.pop().user_id == "a"

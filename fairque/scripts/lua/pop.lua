@@ -10,6 +10,8 @@
 -- ARGV[7]  the worker's registration fingerprint ('' for a popper without a worker id)
 -- ARGV[8]  retry policy for expired leases: base ms, factor, cap ms, default max attempts
 --          (ARGV[8..11])
+-- ARGV[13] steal after (µs): work of a user that some worker is assigned is stolen only once
+--          it has waited this long (its own workers get the first chance); 0 = at once
 -- ARGV[12] a random nonce from the client: lease tokens are "<sequence>.<nonce>", so they are
 --          both ordered (a fencing token, the global dispatch order) and unguessable
 -- Returns  list of tasks, each a list: task_id, user, priority, payload, handler, attempt,
@@ -21,6 +23,7 @@ local worker = ARGV[3]
 local lease_ms = tonumber(ARGV[4])
 local want = tonumber(ARGV[5])
 local promote_max = tonumber(ARGV[6])
+local steal_after_us = tonumber(ARGV[13]) or 0
 RETRY_BASE_MS, RETRY_FACTOR = tonumber(ARGV[8]), tonumber(ARGV[9])
 RETRY_CAP_MS, DEFAULT_MAX_ATT = tonumber(ARGV[10]), tonumber(ARGV[11])
 
@@ -149,6 +152,21 @@ local function record_wait(user, wait)
   redis.call('HINCRBY', K.waith(), 'sum_ms', wait)
 end
 
+-- A stealer leaves a user's fresh work to the workers assigned that user: it steals only work
+-- that has waited steal_after (they are busy, or gone). Users nobody assigns go at once.
+local function may_steal(user)
+  if steal_after_us <= 0 then return true end
+  local named = redis.call('HGET', K.named(), user)
+  if not named or string.sub(named, 1, 1) == '|' then return true end
+  local oldest
+  for p = 6, 1, -1 do
+    local head = read('LINDEX', K.prio(user, p), 0)
+    local seq = head and tonumber(string.match(head, '^(%d+)|'))
+    if seq and (not oldest or seq < oldest) then oldest = seq end
+  end
+  return not oldest or NOW_US - oldest >= steal_after_us
+end
+
 local out = {}
 local vt = nil
 local guard = want * 4 + 8  -- bounds the loop even if indexes disagree with the queues
@@ -159,6 +177,7 @@ while #out < want and guard > 0 do
   if not user and steal_spec ~= '' then
     user, pass, pool = lowest(steal_spec)
     stolen = 1
+    if user and not may_steal(user) then break end
   end
   if not user then break end
   local rk = K.ready(pool)
