@@ -49,7 +49,8 @@ def _print_state(state: ConfigState) -> None:
     console.print(
         table("Routing (live registrations)", columns, routes)
         if routes
-        else "routing: no worker is registered: every user is in the shared pool, served by '*' stealers and poppers without a worker id"
+        else "routing: no worker is registered: every user is in the shared pool, served by "
+        "'*' stealers and poppers without a worker id"
     )
     for c in state.conflicts:
         console.print(
