@@ -10,7 +10,7 @@ from fairque.cli.context import CliContext, pass_cli
 from fairque.cli.output import age, console, emit_json, fmt, table
 from fairque.core.exceptions import FairQueueError
 from fairque.monitoring import Inspector
-from fairque.monitoring.models import Alert, WorkerInfo
+from fairque.monitoring.models import Alert
 from fairque.util import mask_url
 
 
@@ -24,16 +24,6 @@ def _alerts_table(alerts: list[Alert]) -> None:
         return
     rows = [(a.severity, a.rule, a.subject, a.message, a.since) for a in alerts]
     console.print(table("Alerts", ["severity", "rule", "subject", "message", "since"], rows))
-
-
-def serves(w: WorkerInfo) -> str:
-    """A worker's registration in a few words: its users, then what it may steal."""
-    if w.assigned_users is None:
-        return "(not registered)"
-    own = ",".join(w.assigned_users[:3]) + ("…" if len(w.assigned_users) > 3 else "")
-    steal = w.steal_targets
-    stolen = steal if isinstance(steal, str) else ",".join((steal or [])[:3])
-    return f"{own or '-'} +steal {stolen}" if stolen else (own or "nobody")
 
 
 @click.command()
@@ -88,13 +78,21 @@ def info(cli: CliContext) -> None:
         )
     )
     rows = [
-        (w.worker_id, serves(w), w.kind, w.inflight, w.processed, w.stolen, w.last_beat, w.stale)
+        (
+            w.worker_id,
+            *w.registration_text(),
+            w.inflight,
+            w.processed,
+            w.stolen,
+            w.last_beat,
+            w.stale,
+        )
         for w in workers
     ]
     console.print(
         table(
             "Workers",
-            ["id", "serves", "kind", "in flight", "processed", "stolen", "last beat", "stale"],
+            ["id", "serves", "steals", "in flight", "processed", "stolen", "last beat"],
             rows,
         )
     )

@@ -118,7 +118,17 @@ class FairqueCollector(Collector):
         )
         live.add_metric([queue, "live"], sum(1 for w in workers if not w.stale))
         live.add_metric([queue, "stale"], sum(1 for w in workers if w.stale))
-        yield from (stolen, live)
+        # Who each worker registered to serve (an info-style gauge, value = assigned users).
+        serves = GaugeMetricFamily(
+            "fairque_worker_registration",
+            "A live worker's registration: its assigned users (value: how many) and steals.",
+            labels=["queue", "worker", "assigned", "steals"],
+        )
+        for w in workers:
+            if w.assigned_users is not None:
+                assigned, steals = w.registration_text(most=10)
+                serves.add_metric([queue, w.worker_id, assigned, steals], len(w.assigned_users))
+        yield from (stolen, live, serves)
 
 
 def registry_for(inspector: Inspector, top_users: int = 50) -> CollectorRegistry:

@@ -151,6 +151,19 @@ class WorkerInfo(_Model):
     assigned_users: list[str] | None = None
     steal_targets: list[str] | str | None = None
 
+    def registration_text(self, most: int = 3) -> tuple[str, str]:
+        """(its users, what it steals) in a few words, for tables."""
+        if self.assigned_users is None:
+            return "(not registered)", "-"
+
+        def few(names: list[str]) -> str:
+            return ",".join(names[:most]) + (f" +{len(names) - most}" if len(names) > most else "")
+
+        steal = self.steal_targets
+        return few(self.assigned_users) or "-", (
+            steal if isinstance(steal, str) else few(steal or [])
+        ) or "-"
+
 
 class Alert(_Model):
     rule: str

@@ -54,17 +54,19 @@ class WorkersScreen(_TableScreen):
         table = self.query_one(DataTable)
         set_columns(
             table,
-            [("worker", "worker"), ("kind", "kind"), ("status", "status"), ("host", "host:pid"),
-             ("beat", "last beat"), ("run", "in flight"), ("conc", "of"), ("done", "processed"),
-             ("failed", "failed"), ("stolen", "stolen"), ("up", "up since")],
+            [("worker", "worker"), ("serves", "serves"), ("steals", "steals"), ("kind", "kind"),
+             ("status", "status"), ("host", "host:pid"), ("beat", "last beat"),
+             ("run", "in flight"), ("conc", "of"), ("done", "processed"), ("failed", "failed"),
+             ("stolen", "stolen"), ("up", "up since")],
         )  # fmt: skip
         rows = []
         for w in workers:
             status = Text("stale", style="bold red") if w.stale else Text(w.status or "-")
             rows.append((w.worker_id, [
-                w.worker_id, w.kind or "-", status, f"{w.host or '-'}:{w.pid or '-'}",
-                fmt.since(w.last_beat, now), str(w.inflight), str(w.concurrency or "-"),
-                f"{w.processed:,}", f"{w.failed:,}", f"{w.stolen:,}", fmt.clock(w.started_at),
+                w.worker_id, *w.registration_text(), w.kind or "-", status,
+                f"{w.host or '-'}:{w.pid or '-'}", fmt.since(w.last_beat, now), str(w.inflight),
+                str(w.concurrency or "-"), f"{w.processed:,}", f"{w.failed:,}", f"{w.stolen:,}",
+                fmt.clock(w.started_at),
             ]))  # fmt: skip
         sync_rows(table, rows)
         self.query_one("#caption", Static).update(f"{len(workers)} worker(s)")
