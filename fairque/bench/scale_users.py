@@ -1,5 +1,6 @@
 """Scenario ``scale-users``: pop rate as the number of configured users grows, with one user
-holding all the work. Fair selection must not scan configured users."""
+holding all the work, and with 100 registered workers of 100 assigned users each (popping
+from home and as a ``"*"`` stealer). Fair selection must scan neither users nor workers."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from fairque.bench.common import (
 )
 from fairque.core.config import FairQueueConfig
 from fairque.core.models import Task
-from fairque.queue import TaskQueue
+from fairque.queue import TaskQueue, ops
 
 USER_COUNTS = (1, 100, 1000, 10000)
+WORKERS, PER_WORKER = 100, 100  # registered workers, assigned users each
 
 
 def _pop_rate(url: str, users: int, tasks: int) -> float:
@@ -33,6 +35,46 @@ def _pop_rate(url: str, users: int, tasks: int) -> float:
     )
     with TaskQueue(config) as q:
         q.push_batch([Task.create(names[-1], 3, i) for i in range(tasks)])
+
+        def pop() -> None:
+            for _ in range(tasks):
+                assert q.pop() is not None
+
+        result = rate(tasks, pop)
+    drop_queue(url, config.queue.name)
+    return result
+
+
+def _registered_rate(url: str, tasks: int, popper: str) -> float:
+    """Pop rate with WORKERS registered workers of PER_WORKER users each; ``popper`` is
+    "home" (worker 0, whose user has the work) or "stealer" (``"*"``, no users of its own)."""
+    base = bench_config(url)
+    names = [[f"user-{w}-{i}" for i in range(PER_WORKER)] for w in range(WORKERS)]
+    for w in range(1, WORKERS):
+        other = FairQueueConfig(
+            redis=base.redis,
+            queue={"name": base.queue.name},
+            workers=[{"id": f"w{w}", "assigned_users": names[w]}],
+        )
+        with TaskQueue(other) as q:
+            q.run(ops.register(q.session))
+    me = (
+        {"id": "w0", "assigned_users": names[0]}
+        if popper == "home"
+        else {"id": "ws", "steal_targets": "*", "steal_after": 0}
+    )
+    everyone = [u for group in names for u in group]
+    config = FairQueueConfig(
+        redis=base.redis,
+        queue={
+            "name": base.queue.name,
+            "users": {u: {"weight": 1 + i % 3} for i, u in enumerate(everyone)},
+        },
+        workers=[me],
+    )
+    with TaskQueue(config) as q:
+        q.run(ops.register(q.session))
+        q.push_batch([Task.create(names[0][-1], 3, i) for i in range(tasks)])
 
         def pop() -> None:
             for _ in range(tasks):
@@ -62,6 +104,23 @@ def run_scale_users(
                 r = _pop_rate(url, users, tasks)
                 rates[str(users)] = max(rates.get(str(users), 0.0), r)
                 progress(f"{users} configured users", (f"{users} users", rates[str(users)]))
-    report.results = {"pop_per_s_by_users": {k: round(v) for k, v in rates.items()}}
-    report.ratios = {"max_users_vs_one": round(rates["10000"] / rates["1"], 3)}
+            for popper in ("home", "stealer"):
+                label = f"{WORKERS} workers x {PER_WORKER} users, {popper}"
+                progress(f"round {round_no + 1}: {label}")
+                r = _registered_rate(url, tasks, popper)
+                rates[popper] = max(rates.get(popper, 0.0), r)
+                progress(label, (label, rates[popper]))
+    report.results = {
+        "pop_per_s_by_users": {k: round(v) for k, v in rates.items() if k.isdigit()},
+        "pop_per_s_registered_workers": {
+            "workers": WORKERS,
+            "assigned_each": PER_WORKER,
+            "home": round(rates["home"]),
+            "stealer": round(rates["stealer"]),
+        },
+    }
+    report.ratios = {
+        "max_users_vs_one": round(rates["10000"] / rates["1"], 3),
+        "registered_workers_vs_one": round(min(rates["home"], rates["stealer"]) / rates["1"], 3),
+    }
     return report

@@ -85,6 +85,8 @@ class QueueSession:
         self.keys = QueueKeys(config.queue.name, partition)
         self.worker_id = worker_id
         self.registration: Registration | None = registration_of(config, worker_id)
+        # Computed once: it rides in every pop (hashing a long user list per pop would cost).
+        self.registration_fp = self.registration.fingerprint if self.registration else ""
         self.settings = SettingsDoc.of(config)
         self.registration_ttl_ms = round(config.registration_ttl(worker_id) * 1000)
         me = next((w for w in config.workers if w.id == worker_id), None)
@@ -189,7 +191,7 @@ def register_call(s: QueueSession) -> ScriptCall:
         "register",
         reg.worker_id if reg else "-",
         s.registration_ttl_ms,
-        reg.fingerprint if reg else "",
+        s.registration_fp,
         reg.assigned_csv if reg else "",
         reg.steal_spec if reg else "",
         doc.fingerprint if doc else "",
@@ -355,7 +357,7 @@ def _pop_call(s: QueueSession, count: int) -> ScriptCall:
         s.lease_ms,
         count,
         s.queue.promote_batch,
-        s.registration.fingerprint if s.registration else "",
+        s.registration_fp,
         *s.reap_policy,
         secrets.token_hex(6),
         s.steal_after_us,

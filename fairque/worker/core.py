@@ -276,7 +276,7 @@ class WorkerCore:
                 ttl_ms,
                 s.queue.promote_batch,
                 *s.reap_policy,
-                s.registration.fingerprint if s.registration else "",
+                s.registration_fp,
                 *flat,
             )
             for s in parts.consumed
