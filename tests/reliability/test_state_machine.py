@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from fairque import AckResult, FairQueueConfig, Task, TaskQueue
+from fairque import AckResult, FairQueueConfig, Task, TaskQueue, WorkerConfig
 
 USERS = ["a", "b", "c", "d"]
 MAX_ATTEMPTS = 2
@@ -214,12 +214,12 @@ class QueueMachine(RuleBasedStateMachine):
 
 
 def _reap_only(q: TaskQueue):  # type: ignore[no-untyped-def]
-    """A pop of nothing: it reaps expired leases (and promotes due tasks) first."""
+    """A pop of nothing (a worker registered to serve nobody): it reaps expired leases (and
+    promotes due tasks) first."""
     from fairque.queue import ops
 
-    session = ops.QueueSession(q.config, worker_id=None)
-    session.scope = ops.Scope(home="", steal="")
-    return ops.pop(session, 1)
+    config = q.config.model_copy(update={"workers": [WorkerConfig(id="reaper")]})
+    return ops.pop(ops.QueueSession(config, worker_id="reaper"), 1)
 
 
 QueueMachine.TestCase.settings = settings(
