@@ -41,7 +41,9 @@ class WorkerProcesses:
         }
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, worker_id: str, *extra: str) -> subprocess.Popen[bytes]:
+    def start(
+        self, worker_id: str, *extra: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         cmd = [
             sys.executable, "-m", "fairque.cli", "--redis-url", self.url, "--queue", self.queue,
             "worker", "--handler", self.handler, "--worker-id", worker_id,
@@ -49,7 +51,11 @@ class WorkerProcesses:
         ]  # fmt: skip
         log = open(self.directory / f"{worker_id}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
-            cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.directory
+            cmd,
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.directory,
         )
         log.close()
         self.procs.append(proc)

@@ -286,3 +286,30 @@ async def test_server_stopped_mid_session_shows_the_banner_and_recovers(tmp_path
             await until(pilot, lambda: rows(app, "#users") == ["survivor"])
     finally:
         server.stop()
+
+
+async def test_workers_show_whom_they_serve_and_a_settings_conflict_is_an_alert(make_config):
+    from fairque.queue import ops
+
+    first = make_config(
+        workers=[{"id": "w-first", "assigned_users": ["acme"]}],
+        queue={"users": {"acme": {"weight": 3}}},
+    )
+    second = make_config(
+        workers=[{"id": "w-second", "steal_targets": "*"}],
+        queue={"users": {"acme": {"weight": 5}}},
+    )
+    for config in (first, second):  # each registers as its worker would at start
+        with TaskQueue(config) as q:
+            q.run(ops.register(q.session))
+    app = make_app(make_config())
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("3")
+        await loaded(pilot, WorkersScreen)
+        await pilot.press("5")
+        await loaded(pilot, AlertsScreen)
+        key = "config_conflict · w-second"
+        await until(pilot, lambda: key in rows(app, "#active"))
+        table = app.screen.query_one("#active", DataTable)
+        message = str(table.get_row(key)[-1])
+        assert "acme.weight: 5 here, 3 in force" in message and "w-first (seed)" in message
