@@ -196,3 +196,28 @@ def test_shell_completion_offers_users_with_work(q, monkeypatch):
     monkeypatch.setenv("COMP_CWORD", "7")
     r = CliRunner().invoke(cli, [], prog_name="fairque")
     assert "alpha" in r.output and "alpine" in r.output and "beta" not in r.output
+
+
+def test_config_show_and_apply(run, tmp_path, nothing_written):
+    shown = run("config", "show")
+    assert shown.exit_code == 0 and "no user settings written yet" in shown.output
+    path = tmp_path / "fairque.toml"
+    path.write_text(
+        '[queue]\ndefault_weight = 2\n[queue.users."acme"]\nweight = 4\nmax_inflight = 3\n'
+    )
+    with nothing_written():
+        dry = run("config", "apply", str(path), "--dry-run")
+        assert dry.exit_code == 0 and "dry run: 1 change(s)" in dry.output
+        assert run("--read-only", "config", "apply", str(path), "--dry-run").exit_code == 0
+        assert run("--read-only", "config", "apply", str(path), "--yes").exit_code == 3
+        assert run("config", "apply", str(path)).exit_code == 3  # not a terminal, no --yes
+    done = run("config", "apply", str(path), "--yes")
+    assert done.exit_code == 0 and "applied: settings" in done.output
+    again = run("config", "apply", str(path), "--yes")
+    assert "already in force" in again.output
+    doc = run("config", "show", json_out=True).doc
+    assert doc["settings"]["default_weight"] == 2
+    assert doc["settings"]["users"]["acme"] == {"weight": 4, "max_inflight": 3}
+    assert doc["written_how"] == "apply" and "@" in doc["written_by"]
+    audit = run("config", "show")
+    assert "acme" in audit.output and "written by" in audit.output
