@@ -22,18 +22,20 @@ USER_COUNTS = (1, 100, 1000, 10000)
 WORKERS, PER_WORKER = 100, 100  # registered workers, assigned users each
 
 
-def _pop_rate(url: str, users: int, tasks: int) -> float:
+def _popper_rate(url: str, names: list[str], worker: dict[str, object], tasks: int) -> float:
+    """Pop rate of ``worker`` with ``names`` configured (weights 1-3), the last one holding
+    all the work. The popper registers before the clock starts (a worker does at start)."""
     base = bench_config(url)
-    names = [f"user-{i}" for i in range(users)]
     config = FairQueueConfig(
         redis=base.redis,
         queue={
             "name": base.queue.name,
             "users": {u: {"weight": 1 + i % 3} for i, u in enumerate(names)},
         },
-        workers=[{"id": "bench", "assigned_users": names}],
+        workers=[worker],
     )
     with TaskQueue(config) as q:
+        q.run(ops.register(q.session))
         q.push_batch([Task.create(names[-1], 3, i) for i in range(tasks)])
 
         def pop() -> None:
@@ -43,6 +45,11 @@ def _pop_rate(url: str, users: int, tasks: int) -> float:
         result = rate(tasks, pop)
     drop_queue(url, config.queue.name)
     return result
+
+
+def _pop_rate(url: str, users: int, tasks: int) -> float:
+    names = [f"user-{i}" for i in range(users)]
+    return _popper_rate(url, names, {"id": "bench", "assigned_users": names}, tasks)
 
 
 def _registered_rate(url: str, tasks: int, popper: str) -> float:
@@ -58,31 +65,13 @@ def _registered_rate(url: str, tasks: int, popper: str) -> float:
         )
         with TaskQueue(other) as q:
             q.run(ops.register(q.session))
-    me = (
+    me: dict[str, object] = (
         {"id": "w0", "assigned_users": names[0]}
         if popper == "home"
         else {"id": "ws", "steal_targets": "*", "steal_after": 0}
     )
-    everyone = [u for group in names for u in group]
-    config = FairQueueConfig(
-        redis=base.redis,
-        queue={
-            "name": base.queue.name,
-            "users": {u: {"weight": 1 + i % 3} for i, u in enumerate(everyone)},
-        },
-        workers=[me],
-    )
-    with TaskQueue(config) as q:
-        q.run(ops.register(q.session))
-        q.push_batch([Task.create(names[0][-1], 3, i) for i in range(tasks)])
-
-        def pop() -> None:
-            for _ in range(tasks):
-                assert q.pop() is not None
-
-        result = rate(tasks, pop)
-    drop_queue(url, config.queue.name)
-    return result
+    everyone = [u for group in names[1:] for u in group] + names[0]  # the last has the work
+    return _popper_rate(url, everyone, me, tasks)
 
 
 def run_scale_users(
