@@ -22,6 +22,7 @@ from tests.support.waiting import wait_for
 
 README = (ROOT / "README.md").read_text("utf-8")
 BLOCK = re.compile(r"```(python|bash)\n(.*?)```", re.DOTALL)
+BLOCK_ANY = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
 FILE_HEADER = re.compile(r"#\s*([\w/]+\.py)\n")
 
 
@@ -112,3 +113,14 @@ def _first_beat(q: TaskQueue) -> Op[int | None]:
         return None
     first = yield CommandCall(("HGET", keys.key("worker", worker_id=workers[0]), "first_beat"))
     return int(first) if first else None
+
+
+def test_the_configuration_reference_loads_as_printed(tmp_path):
+    reference = next(
+        b for kind, b in BLOCK_ANY.findall(README) if kind == "toml" and "[alerts]" in b
+    )
+    path = tmp_path / "fairque.toml"
+    path.write_text(reference)
+    config = FairQueueConfig.load(path)
+    assert config.queue.users["acme"].weight == 3 and config.queue.dlq_max == 100000
+    assert config.workers[0].steal_targets == "*"
