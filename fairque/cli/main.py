@@ -19,6 +19,7 @@ from fairque.cli.admin_cmds import dlq, drain, pause, push, resume
 from fairque.cli.charts import chart
 from fairque.cli.config_cmd import config_group
 from fairque.cli.context import CliContext
+from fairque.cli.health_cmd import health
 from fairque.cli.inspect_cmds import alerts, explain, info, task, user, users
 from fairque.cli.metrics_cmd import metrics
 from fairque.cli.output import SafetyRefusal, StopFlag
@@ -242,6 +243,7 @@ cli.add_command(scheduler)
 cli.add_command(schedule)
 cli.add_command(metrics)
 cli.add_command(config_group)
+cli.add_command(health)
 for command in (info, users, user, task, explain, alerts, push, dlq, drain, pause, resume):
     cli.add_command(command)
 

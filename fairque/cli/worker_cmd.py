@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import logging
 import os
 import signal
 import socket
@@ -16,6 +15,7 @@ import click
 from fairque.cli.context import CliContext, pass_cli
 from fairque.core.config import FairQueueConfig
 from fairque.worker import AsyncWorker, Worker
+from fairque.worker.observe import configure_logging
 
 
 def load_handler(spec: str) -> Any:
@@ -82,6 +82,25 @@ def worker_config(
     "--task-timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per task."
 )
 @click.option("--grace", type=click.FloatRange(min=0), help="Seconds to finish tasks on stop.")
+@click.option(
+    "--health-port",
+    type=click.IntRange(0, 65535),
+    help="Serve /healthz, /readyz and /metrics on this port (0: any free one).",
+)
+@click.option("--health-host", help="Address of the probe server (default 127.0.0.1).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), help="Log lines or JSON.")
+@click.option(
+    "--log-tasks",
+    is_flag=True,
+    default=None,
+    help="A log line per completed task too (failures always log).",
+)
+@click.option(
+    "--log-payloads",
+    is_flag=True,
+    default=None,
+    help="Payloads in task log lines (they may hold personal data).",
+)
 @pass_cli
 def worker(
     cli: CliContext,
@@ -93,6 +112,11 @@ def worker(
     steal: str | None,
     task_timeout: float | None,
     grace: float | None,
+    health_port: int | None,
+    health_host: str | None,
+    log_format: str | None,
+    log_tasks: bool | None,
+    log_payloads: bool | None,
 ) -> None:
     """Run a worker until SIGTERM/SIGINT, then finish or hand back what it holds."""
     cli.refuse_if_read_only("worker")
@@ -105,11 +129,16 @@ def worker(
             "steal_targets": _users(steal),
             "task_timeout": task_timeout,
             "shutdown_grace": grace,
+            "health_port": health_port,
+            "health_host": health_host,
+            "log_format": log_format,
+            "log_tasks": log_tasks,
+            "log_payloads": log_payloads,
         }.items()
         if value is not None
     }
     config, wid = worker_config(cli.config(), worker_id, overrides)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging(config.worker(wid).log_format)
     if use_async:
         aw = AsyncWorker(config, handler, worker_id=wid)
 

@@ -150,6 +150,13 @@ class WorkerConfig(_Section):
     partitions: list[int] | None = Field(
         default=None, description="the partitions this worker consumes (default: all)"
     )
+    health_port: int | None = Field(
+        default=None, ge=0, le=65535, description="serve /healthz, /readyz, /metrics here"
+    )
+    health_host: str = Field(default="127.0.0.1", description="address of the probe server")
+    log_format: Literal["text", "json"] = Field(default="text", description="`fairque worker` logs")
+    log_tasks: bool = Field(default=False, description="a log line per completed task too")
+    log_payloads: bool = Field(default=False, description="payloads in task log lines")
 
     @field_validator("id")
     @classmethod

@@ -57,6 +57,7 @@ class Lease(BaseModel):
     deadline: datetime
     attempt: int
     stolen: bool = False  # picked from a steal target, not an assigned user
+    waited_ms: int | None = None  # ready -> leased: since pushed, due, or requeued
 
     @property
     def sequence(self) -> int:

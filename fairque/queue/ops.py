@@ -316,7 +316,9 @@ def _ms(value: str) -> datetime:
 
 def _parse_task(row: list[Any], worker_id: str) -> tuple[Task | None, str]:
     """A leased task from a pop reply row, or (None, why) when its payload is corrupt."""
-    task_id, user, pri, payload, handler, att, max_att, created, token, deadline, stolen = row
+    task_id, user, pri, payload, handler, att, max_att, created, token, deadline, stolen, waited = (
+        row
+    )
     try:
         data = decode_json(payload)
     except ValueError as exc:
@@ -339,6 +341,7 @@ def _parse_task(row: list[Any], worker_id: str) -> tuple[Task | None, str]:
             deadline=_ms(deadline),
             attempt=int(att),
             stolen=bool(int(stolen)),
+            waited_ms=int(waited),
         ),
     )
     task._payload_json = payload
@@ -497,29 +500,41 @@ def fail(s: QueueSession, failures: Iterable[Failure]) -> Op[list[AckResult]]:
     return [AckResult(r) for r in reply]
 
 
+Acks: TypeAlias = dict[str, AckResult]  # task id -> what its acknowledgement did
+
+
 def ack_and_pop(
     s: QueueSession,
     completes: Sequence[tuple[Task, Any]],
     failures: Sequence[Failure],
     count: int,
-) -> Op[list[Task]]:
+) -> Op[tuple[list[Task], Acks]]:
     """A worker's round trip: acknowledge what finished and lease up to ``count`` more, in one
-    pipeline (the acks run first, so slots and caps they free count for the pop)."""
+    pipeline (the acks run first, so slots and caps they free count for the pop). Returns the
+    leased tasks and what each acknowledgement did (OK, RETRY, DEAD, STALE...)."""
     if count > 0 and s.needs_register:
         yield from register(s)
-    calls: list[Call] = [c for c in (_complete_call(s, completes), _fail_call(s, failures)) if c]
+    complete_call, fail_call = _complete_call(s, completes), _fail_call(s, failures)
+    calls: list[Call] = [c for c in (complete_call, fail_call) if c]
     if count > 0:
         calls.append(_pop_call(s, count))
     if not calls:
-        return []
+        return [], {}
     replies = yield calls
+    acks: Acks = {}
+    at = 0
+    acked = [t.task_id for t, _ in completes], [f.task.task_id for f in failures]
+    for call, ids in zip((complete_call, fail_call), acked, strict=True):
+        if call is not None:
+            acks.update(zip(ids, (AckResult(r) for r in replies[at]), strict=True))
+            at += 1
     tasks: list[Task] = []
     if count > 0:
         rows = yield from _pop_rows(s, count, replies[-1])
         bury = _take_rows(s, rows, tasks)
         if bury is not None:
             yield bury
-    return tasks
+    return tasks, acks
 
 
 def _token_args(tasks: Iterable[Task]) -> list[str | int | float]:

@@ -162,7 +162,7 @@ def ack_and_pop(
     completes: Sequence[tuple[Task, Any]],
     failures: Sequence[Failure],
     count: int,
-) -> Op[list[Task]]:
+) -> Op[tuple[list[Task], ops.Acks]]:
     """A worker's round trip: acknowledgements go to their partitions and the pop to the
     next partition of the rotation, all in one pipeline; if that partition is empty, the
     others are tried in turn."""
@@ -179,7 +179,9 @@ def ack_and_pop(
         )
         for k in sorted({*c_groups, *f_groups, first_k})
     ]
-    tasks = [t for got in (yield from gather(parts)) for t in got]
+    results = yield from gather(parts)
+    tasks = [t for got, _ in results for t in got]
+    acks = {task_id: r for _, part in results for task_id, r in part.items()}
     if tasks:
         p.served(first)
     for s in rotation[1:]:
@@ -188,7 +190,7 @@ def ack_and_pop(
         tasks = yield from ops.pop(s, count)
         if tasks:
             p.served(s)
-    return tasks
+    return tasks, acks
 
 
 def requeue_dead(p: Partitions, task_ids: Sequence[str]) -> Op[int]:

@@ -65,6 +65,10 @@ class AsyncWorker(WorkerBase):
 
     async def run(self) -> None:
         """Serve tasks until :meth:`stop`; then finish or hand back what is held."""
+        with self.probes():
+            await self._run()
+
+    async def _run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._results = asyncio.Queue()
@@ -78,10 +82,11 @@ class AsyncWorker(WorkerBase):
             while not self._stop_requested.is_set():
                 try:
                     await self._tick()
+                    self.core.tick_ok()
                     errors = 0
                 except FairQueueError as exc:
                     errors += 1
-                    self.core.last_error = str(exc)
+                    self.core.tick_failed(exc)
                     log.warning("worker %s: %s", self.worker_id, exc)
                     await self._sleep(min(0.05 * 2**errors, ERROR_BACKOFF_MAX))
         finally:

@@ -5,10 +5,12 @@ differ between the two, so that is all their own modules hold.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -24,8 +26,13 @@ from fairque.queue import partitions as routed
 from fairque.queue.partitions import Partitions
 from fairque.version import __version__
 from fairque.worker.handlers import BoundHandler, HandlerRegistry, as_handler, registry
+from fairque.worker.observe import RunObserver, SettledRun
+from fairque.worker.probes import ProbeServer
+
+log = logging.getLogger("fairque.worker")
 
 MIN_POLL = 0.001
+ALIVE_WITHIN = 10.0  # seconds: a loop that has not ticked for this long is stuck
 
 
 class WorkerStatus(StrEnum):
@@ -48,6 +55,8 @@ class WorkerHealth(BaseModel):
     stolen: int
     seconds_since_server_contact: float | None
     last_error: str | None
+    alive: bool = False  # the loop is ticking (liveness)
+    ready: bool = False  # running, connected, not stopping (readiness)
 
 
 class TaskTimeout(Exception):
@@ -72,6 +81,23 @@ class Outcome:
     running: Running
     result: Any = None
     failure: ops.Failure | None = None
+    finished: float = field(default_factory=time.monotonic)
+
+    def facts(self, log_payloads: bool) -> SettledRun:
+        task, f = self.running.task, self.failure
+        lease = task.lease
+        return SettledRun(
+            task_id=task.task_id,
+            user=task.user_id,
+            handler=task.handler or "(default)",
+            attempt=lease.attempt if lease else task.attempts,
+            seconds=max(self.finished - self.running.started, 0.0),
+            waited_ms=lease.waited_ms if lease else None,
+            failed=f is not None,
+            error_type=f.error_type if f else "",
+            error=f.error if f else "",
+            payload=task.payload if log_payloads else None,
+        )
 
 
 def resolve_worker(config: FairQueueConfig, worker_id: str | None) -> WorkerConfig:
@@ -101,8 +127,16 @@ class WorkerCore:
     status: WorkerStatus = WorkerStatus.STARTING
     last_contact: float | None = None
     last_error: str | None = None
+    last_tick: float | None = None  # the loop's last pass (alive while it keeps ticking)
+    connected: bool = False  # the last round trip reached the server
+    observer: RunObserver | None = None
     _next_beat: float = 0.0
     _idle_polls: int = 0
+
+    def __post_init__(self) -> None:
+        if self.observer is None:
+            s = self.settings
+            self.observer = RunObserver(self.worker_id, s.log_tasks, s.log_payloads)
 
     @classmethod
     def build(
@@ -222,10 +256,33 @@ class WorkerCore:
         self, parts: Partitions, outcomes: list[Outcome], fetch: bool
     ) -> ops.Op[list[Task]]:
         """Settle ``outcomes`` and, in one round trip, acknowledge them and lease as many
-        tasks as there are free slots (none when ``fetch`` is false)."""
+        tasks as there are free slots (none when ``fetch`` is false); then count and log
+        each settled run with what the server answered."""
         completes, failures = self.settle(outcomes)
         count = self.free_slots() if fetch else 0
-        return routed.ack_and_pop(parts, completes, failures, count)
+        started = time.monotonic()
+        tasks, acks = yield from routed.ack_and_pop(parts, completes, failures, count)
+        assert self.observer is not None
+        self.observer.exchanged(time.monotonic() - started, len(self.held_tasks()) + len(tasks))
+        if outcomes:
+            log_payloads = self.settings.log_payloads
+            self.observer.settled([o.facts(log_payloads) for o in outcomes], acks)
+        return tasks
+
+    # -- the loop's health ------------------------------------------------------------------
+
+    def tick_ok(self) -> None:
+        """A pass of the loop that reached the server."""
+        self.last_tick = time.monotonic()
+        self.connected = True
+
+    def tick_failed(self, exc: Exception) -> None:
+        """A pass that could not: not ready until a round trip succeeds again."""
+        self.last_tick = time.monotonic()
+        self.connected = False
+        self.last_error = str(exc)
+        assert self.observer is not None
+        self.observer.server_error()
 
     # -- beats and registry -----------------------------------------------------------------
 
@@ -304,7 +361,11 @@ class WorkerCore:
         contact = None if self.last_contact is None else time.monotonic() - self.last_contact
         limit = self.config.heartbeat_interval(self.settings) * 3
         healthy = self.status == WorkerStatus.RUNNING and contact is not None and contact < limit
+        tick = None if self.last_tick is None else time.monotonic() - self.last_tick
+        alive = self.status != WorkerStatus.STOPPED and tick is not None and tick < ALIVE_WITHIN
         return WorkerHealth(
+            alive=alive,
+            ready=alive and self.status == WorkerStatus.RUNNING and self.connected,
             worker_id=self.worker_id,
             status=self.status,
             healthy=healthy,
@@ -340,6 +401,24 @@ class WorkerBase:
 
     def _setup(self) -> None:
         """Each worker's own state (its queues of jobs and results)."""
+
+    probe_port: int | None = None  # where /healthz, /readyz and /metrics answer (if served)
+
+    @contextmanager
+    def probes(self) -> Iterator[None]:
+        """Serve the probes for as long as the worker runs (when ``health_port`` is set)."""
+        s = self.core.settings
+        if s.health_port is None:
+            yield
+            return
+        assert self.core.observer is not None
+        server = ProbeServer(self.health, self.core.observer.registry, s.health_host, s.health_port)
+        self.probe_port = server.port
+        log.info("worker %s: probes on http://%s:%d", self.worker_id, s.health_host, server.port)
+        try:
+            yield
+        finally:
+            server.close()
 
     @property
     def worker_id(self) -> str:

@@ -78,6 +78,10 @@ class Worker(WorkerBase):
 
     def run(self) -> None:
         """Serve tasks until :meth:`stop`; then finish or hand back what is held."""
+        with self.probes():
+            self._run()
+
+    def _run(self) -> None:
         self.queue.open()
         for _ in range(self.core.settings.concurrency):
             self._spawn_runner()
@@ -88,10 +92,11 @@ class Worker(WorkerBase):
             while not self._stopping:
                 try:
                     self._tick()
+                    self.core.tick_ok()
                     errors = 0
                 except FairQueueError as exc:
                     errors += 1
-                    self.core.last_error = str(exc)
+                    self.core.tick_failed(exc)
                     log.warning("worker %s: %s", self.worker_id, exc)
                     self._collect(min(0.05 * 2**errors, ERROR_BACKOFF_MAX))
         finally:

@@ -15,7 +15,8 @@
 -- ARGV[12] a random nonce from the client: lease tokens are "<sequence>.<nonce>", so they are
 --          both ordered (a fencing token, the global dispatch order) and unguessable
 -- Returns  list of tasks, each a list: task_id, user, priority, payload, handler, attempt,
---          max_attempts, created_ms, token, deadline_ms, stolen (1/0); or the string
+--          max_attempts, created_ms, token, deadline_ms, stolen (1/0), waited ms (since it
+--          became ready: pushed, due, or requeued); or the string
 --          'register' (nothing done) when the worker's registration is missing or differs:
 --          the worker registers (register.lua) and pops again.
 AGING_US = tonumber(ARGV[2])
@@ -220,10 +221,11 @@ while #out < want and guard > 0 do
       redis.call('ZADD', K.inflight(), istr(deadline), id)
       local held = redis.call('HINCRBY', K.uinflight(), user, 1)
       local h = redis.call('HMGET', tk, 'handler', 'max_att', 'created', 'due', 'requeued')
-      record_wait(user, NOW_MS - math.max(tonumber(h[3]) or NOW_MS, tonumber(h[4]) or 0,
-        tonumber(h[5]) or 0))
+      local wait = NOW_MS - math.max(tonumber(h[3]) or NOW_MS, tonumber(h[4]) or 0,
+        tonumber(h[5]) or 0)
+      record_wait(user, wait)
       out[#out + 1] = {id, user, f[2], f[3], h[1] or '', istr(att), h[2] or '', h[3] or '',
-        token, istr(deadline), stolen}
+        token, istr(deadline), stolen, istr(math.max(wait, 0))}
       if stolen == 1 then count('stolen') end
       dispatched = true
       vt = pass
