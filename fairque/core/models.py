@@ -82,6 +82,9 @@ class Task(BaseModel):
     attempts: int = 0
     created_at: datetime | None = None
     lease: Lease | None = None
+    trace: dict[str, str] | None = Field(
+        default=None, description="trace context recorded at push (OpenTelemetry, W3C)"
+    )
 
     _payload_json: str | None = PrivateAttr(default=None)
 

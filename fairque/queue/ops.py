@@ -9,6 +9,7 @@ operation exists exactly once.
 from __future__ import annotations
 
 import getpass
+import json
 import logging
 import os
 import random
@@ -41,6 +42,7 @@ from fairque.core.models import (
 )
 from fairque.core.validation import check_priority, check_task_id, check_user_id
 from fairque.queue.routing import Registration, SettingsDoc, describe_diff, registration_of
+from fairque.tracing import parse_carrier, push_carrier
 
 T = TypeVar("T")
 log = logging.getLogger("fairque.queue")
@@ -262,13 +264,20 @@ def push(s: QueueSession, tasks: Sequence[Task]) -> Op[list[PushResult]]:
     if not tasks:
         return []
     calls: list[Call] = []
+    for task in tasks:
+        if not isinstance(task, Task):
+            raise TypeError(f"push takes Task objects (Task.create), not {type(task).__name__}")
+    traced = push_carrier(s.queue.name, len(tasks))  # '' unless the application traces
     for start in range(0, len(tasks), PUSH_CHUNK):
         chunk = tasks[start : start + PUSH_CHUNK]
         args: list[str | int | float] = [s.aging_us, s.queue.max_payload_bytes, len(chunk)]
+        traces: list[str | int | float] = []
         for task in chunk:
-            if not isinstance(task, Task):
-                raise TypeError(f"push takes Task objects (Task.create), not {type(task).__name__}")
             args += _push_fields(s, task)
+            own = json.dumps(task.trace, separators=(",", ":")) if task.trace else ""
+            traces.append(own or traced)
+        if any(traces):
+            args += traces
         calls.append(s.call("push", *args))
     wait = _durability_call(s)
     if wait is not None:  # the wait rides in the same pipeline: still one round trip
@@ -316,9 +325,8 @@ def _ms(value: str) -> datetime:
 
 def _parse_task(row: list[Any], worker_id: str) -> tuple[Task | None, str]:
     """A leased task from a pop reply row, or (None, why) when its payload is corrupt."""
-    task_id, user, pri, payload, handler, att, max_att, created, token, deadline, stolen, waited = (
-        row
-    )
+    task_id, user, pri, payload, handler, att, max_att, created, token, deadline, stolen = row[:11]
+    waited, trace = row[11:13]
     try:
         data = decode_json(payload)
     except ValueError as exc:
@@ -335,6 +343,7 @@ def _parse_task(row: list[Any], worker_id: str) -> tuple[Task | None, str]:
         state=TaskState.LEASED,
         attempts=int(att),
         created_at=_ms(created) if created else None,
+        trace=parse_carrier(trace),
         lease=Lease.model_construct(
             token=token,
             worker_id=worker_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 import logging
 import threading
@@ -13,6 +14,7 @@ from typing import Any
 
 from fairque.core.exceptions import FairQueueError
 from fairque.queue import AsyncTaskQueue
+from fairque.tracing import process_span
 from fairque.worker.core import Outcome, Running, WorkerBase, WorkerStatus
 from fairque.worker.worker import ERROR_BACKOFF_MAX
 
@@ -45,10 +47,11 @@ class AsyncWorker(WorkerBase):
         assert handler is not None and self._results is not None
         try:
             async with asyncio.timeout(self.core.settings.task_timeout):
-                if handler.is_async:
-                    result = await handler.process(run.task)
-                else:
-                    result = await _in_daemon_thread(handler.process, run.task)
+                with process_span(run.task, self.config.queue.name):
+                    if handler.is_async:
+                        result = await handler.process(run.task)
+                    else:
+                        result = await _in_daemon_thread(handler.process, run.task)
         except TimeoutError:
             self.core.note_timeout(run)
             await _hook(handler.on_timeout, run.task)
@@ -192,9 +195,11 @@ def _in_daemon_thread(fn: Any, *args: Any) -> asyncio.Future[Any]:
         else:
             future.set_result(value)
 
+    context = contextvars.copy_context()  # the handler's spans nest in the task's span
+
     def target() -> None:
         try:
-            value, error = fn(*args), None
+            value, error = context.run(fn, *args), None
         except BaseException as exc:
             value, error = None, exc
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more

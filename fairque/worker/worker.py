@@ -13,6 +13,7 @@ from typing import Any
 
 from fairque.core.exceptions import FairQueueError
 from fairque.queue import TaskQueue
+from fairque.tracing import process_span
 from fairque.worker.core import Outcome, Running, WorkerBase, WorkerStatus
 
 log = logging.getLogger("fairque.worker")
@@ -64,10 +65,11 @@ class Worker(WorkerBase):
         handler = run.handler
         assert handler is not None
         try:
-            if handler.is_async:
-                result = asyncio.run(handler.process(run.task))
-            else:
-                result = handler.process(run.task)
+            with process_span(run.task, self.config.queue.name):
+                if handler.is_async:
+                    result = asyncio.run(handler.process(run.task))
+                else:
+                    result = handler.process(run.task)
         except Exception as exc:
             _hook(handler.on_failure, run.task, exc)
             return self.core.failure(run, exc)

@@ -16,7 +16,7 @@
 --          both ordered (a fencing token, the global dispatch order) and unguessable
 -- Returns  list of tasks, each a list: task_id, user, priority, payload, handler, attempt,
 --          max_attempts, created_ms, token, deadline_ms, stolen (1/0), waited ms (since it
---          became ready: pushed, due, or requeued); or the string
+--          became ready: pushed, due, or requeued), trace context ('' = none); or the string
 --          'register' (nothing done) when the worker's registration is missing or differs:
 --          the worker registers (register.lua) and pops again.
 AGING_US = tonumber(ARGV[2])
@@ -220,12 +220,12 @@ while #out < want and guard > 0 do
         'worker', worker, 'deadline', istr(deadline), 'started', istr(NOW_MS))
       redis.call('ZADD', K.inflight(), istr(deadline), id)
       local held = redis.call('HINCRBY', K.uinflight(), user, 1)
-      local h = redis.call('HMGET', tk, 'handler', 'max_att', 'created', 'due', 'requeued')
+      local h = redis.call('HMGET', tk, 'handler', 'max_att', 'created', 'due', 'requeued', 'trace')
       local wait = NOW_MS - math.max(tonumber(h[3]) or NOW_MS, tonumber(h[4]) or 0,
         tonumber(h[5]) or 0)
       record_wait(user, wait)
       out[#out + 1] = {id, user, f[2], f[3], h[1] or '', istr(att), h[2] or '', h[3] or '',
-        token, istr(deadline), stolen, istr(math.max(wait, 0))}
+        token, istr(deadline), stolen, istr(math.max(wait, 0)), h[6] or ''}
       if stolen == 1 then count('stolen') end
       dispatched = true
       vt = pass

@@ -6,6 +6,8 @@
 -- ARGV[4]  n, the number of tasks; then 8 fields per task:
 --          task_id, user, priority (1-6), payload JSON, handler ('' = none),
 --          max_attempts ('' = queue default), due_ms (absolute, '' = none), delay_ms ('' = none)
+--          then, optionally, one trace context per task (JSON carrier, '' = none): producers
+--          that send only the 8 fields per task are understood as before
 -- Returns  flat list: task_id, created (1/0), state for each task.
 -- Errors   "CONFLICT <task_id>" / "PAYLOAD_TOO_LARGE <task_id>" / "CORRUPT_KEY <key> ...";
 --          nothing is written then.
@@ -68,6 +70,8 @@ for i = 0, n - 1 do
     redis.call('HSET', K.task(id), 'id', id, 'user', user, 'pri', ARGV[b + 2],
       'payload', ARGV[b + 3], 'handler', ARGV[b + 4], 'max_att', ARGV[b + 5], 'att', '0',
       'state', state, 'created', istr(NOW_MS), 'seq', seq)
+    local trace = ARGV[5 + n * W + i]
+    if trace and trace ~= '' and #trace <= 512 then redis.call('HSET', K.task(id), 'trace', trace) end
     if state == 'delayed' then
       redis.call('HSET', K.task(id), 'due', istr(due))
       redis.call('ZADD', K.delayed(), istr(due), id)
