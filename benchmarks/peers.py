@@ -31,6 +31,7 @@ VENVS = HERE / ".venvs"
 # peer -> what to pip-install into its own virtualenv ("" = the project's own environment)
 PEERS: dict[str, str] = {
     "fairque": "",
+    "fairque_observed": "",  # probes, run metrics and JSON logs on (overhead check)
     "huey": "huey redis",
     "taskiq": "taskiq taskiq-redis",
     "saq": "saq redis typing_extensions",

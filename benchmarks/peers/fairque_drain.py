@@ -19,7 +19,7 @@ def noop(task: Task) -> None:
     count(client, task.payload["n"])
 
 
-def main() -> None:
+def main(extra: tuple[str, ...] = (), name: str = "fairque") -> None:
     url, n, processes = parse_args()
     r = redis.Redis.from_url(url)
     reset(r)
@@ -30,10 +30,10 @@ def main() -> None:
             q.push_batch([Task.create(f"user-{j % 10}", 3, {"n": n, "url": url}) for j in chunk])
     cmd = [
         *(sys.executable, "-m", "fairque.cli", "--redis-url", url, "--queue", "peerbench"),
-        *("worker", "--handler", "fairque_drain:noop", "--concurrency", "8"),
+        *("worker", "--handler", "fairque_drain:noop", "--concurrency", "8", *extra),
     ]
     rate = measure(r, n, spawn(cmd, processes))
-    report("fairque", __version__, rate, concurrency="8 threads")
+    report(name, __version__, rate, concurrency="8 threads")
 
 
 if __name__ == "__main__":
