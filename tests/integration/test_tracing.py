@@ -19,9 +19,9 @@ from tests.support.waiting import wait_for
 def spans():
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.util._once import Once
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.util._once import Once
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()

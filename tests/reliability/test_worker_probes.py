@@ -13,6 +13,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from fairque import FairQueueConfig, Task, TaskQueue
 from fairque.server import EmbeddedServer, free_port
 from tests.support.processes import ROOT
@@ -55,10 +57,12 @@ def health(url: str, *args: str) -> int:
     return subprocess.run([*cmd, *args], capture_output=True, check=False, timeout=60).returncode
 
 
-def test_probes_follow_the_server_and_health_sees_a_stopped_worker(tmp_path):
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_probes_follow_the_server_and_health_sees_a_stopped_worker(tmp_path, mode):
     server = EmbeddedServer(directory=tmp_path / "data", appendonly=True).start()
     port = free_port()
-    worker, _ = start_worker(server.url, tmp_path, "--health-port", str(port))
+    kind = ["--async"] if mode == "async" else []
+    worker, _ = start_worker(server.url, tmp_path, "--health-port", str(port), *kind)
     try:
         wait_for(lambda: get(port, "/readyz")[0] == 200, timeout=60)
         status, body = get(port, "/healthz")
