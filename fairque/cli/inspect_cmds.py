@@ -92,7 +92,7 @@ def info(cli: CliContext) -> None:
     console.print(
         table(
             "Workers",
-            ["id", "serves", "steals", "in flight", "processed", "stolen", "last beat"],
+            ["id", "serves", "steals", "in flight", "processed", "stolen", "last beat", "stale"],
             rows,
         )
     )
