@@ -78,3 +78,15 @@ def test_release_hands_tasks_back_at_once_without_counting_the_attempt(make_queu
     assert sorted(t.task_id for t in again) == ["j1", "j2"]
     assert all(t.attempts == 1 for t in again)
     assert q.stats().inflight == 3
+
+
+def test_an_ack_past_the_deadline_is_stale_even_before_anyone_reaps(make_queue, raw):
+    q = make_queue()
+    q.push_batch([Task.create("u1", payload=i, task_id=f"late{i}") for i in range(3)])
+    done, failed, beaten = q.pop(), q.pop(), q.pop()
+    for t in (done, failed, beaten):  # the deadline passed; no pop or beat has reaped yet
+        raw.hset(q.session.keys.task(t.task_id), "deadline", 1)
+    assert q.complete(done) == AckResult.STALE
+    assert q.fail(failed, "late") == AckResult.STALE
+    assert q.heartbeat([beaten]) == {beaten.task_id: None}
+    assert {q.get_task(t.task_id).state for t in (done, failed, beaten)} == {TaskState.LEASED}

@@ -105,6 +105,13 @@ local function count(event, n)
   bump(K.tp, event, n or 1)
 end
 
+-- A lease is held by whoever presents its token, until its deadline: an acknowledgement or a
+-- heartbeat after the deadline is stale even before a reap hands the task back, so whether a
+-- stalled worker's late ack counts never depends on when some other process happens to reap.
+local function lease_held(state, held_token, token, deadline)
+  return state == 'leased' and held_token == token and (tonumber(deadline) or 0) >= NOW_MS
+end
+
 -- A lease ended (complete, fail, expiry, release): free the user's in-flight slot and, for
 -- a capped user, let it back into the round-robin.
 local function lease_ended(task_id, user)

@@ -3,7 +3,8 @@
 -- ARGV[1]  key prefix
 -- ARGV[2]  result TTL in ms (how long the finished task and its result stay readable)
 -- ARGV[3]  n; then 3 fields per task: task_id, lease token, result JSON ('' = none)
--- Returns  list of outcomes: 'ok', 'stale' (lease lost; nothing changed) or 'missing'
+-- Returns  list of outcomes: 'ok', 'stale' (lease lost or past its deadline; nothing
+--          changed) or 'missing'
 local ttl = tonumber(ARGV[2])
 local n = tonumber(ARGV[3])
 local out = {}
@@ -12,10 +13,10 @@ for i = 0, n - 1 do
   local b = 4 + i * 3
   local id, token, result = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local tk = K.task(id)
-  local f = redis.call('HMGET', tk, 'state', 'token', 'user')
+  local f = redis.call('HMGET', tk, 'state', 'token', 'user', 'deadline')
   if not f[1] then
     out[#out + 1] = 'missing'
-  elseif f[1] ~= 'leased' or f[2] ~= token then
+  elseif not lease_held(f[1], f[2], token, f[4]) then
     out[#out + 1] = 'stale'
     count('stale_acks')
   else

@@ -15,10 +15,11 @@ for i = 0, n - 1 do
   local id, token, err, etype, tb = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
   local backoff = tonumber(ARGV[b + 5])
   local tk = K.task(id)
-  local f = redis.call('HMGET', tk, 'state', 'token', 'user', 'att', 'max_att', 'pri', 'worker')
+  local f = redis.call('HMGET', tk, 'state', 'token', 'user', 'att', 'max_att', 'pri', 'worker',
+    'deadline')
   if not f[1] then
     out[#out + 1] = 'missing'
-  elseif f[1] ~= 'leased' or f[2] ~= token then
+  elseif not lease_held(f[1], f[2], token, f[8]) then
     out[#out + 1] = 'stale'
     count('stale_acks')
   else

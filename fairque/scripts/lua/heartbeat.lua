@@ -10,8 +10,8 @@ local out = {}
 for i = 0, n - 1 do
   local id, token = ARGV[4 + i * 2], ARGV[5 + i * 2]
   local tk = K.task(id)
-  local f = redis.call('HMGET', tk, 'state', 'token')
-  if f[1] == 'leased' and f[2] == token then
+  local f = redis.call('HMGET', tk, 'state', 'token', 'deadline')
+  if lease_held(f[1], f[2], token, f[3]) then
     local deadline = NOW_MS + lease_ms
     redis.call('HSET', tk, 'deadline', istr(deadline))
     redis.call('ZADD', K.inflight(), istr(deadline), id)
