@@ -1,37 +1,25 @@
-"""The sans-IO layer: every queue operation as a generator of server calls.
-
-An operation yields :class:`ScriptCall`/:class:`CommandCall` objects (or a list of them, to be
-sent as one pipeline), receives each reply, and returns the parsed result. ``TaskQueue`` and
-``AsyncTaskQueue`` only drive these generators over their own connection, so the logic of an
-operation exists exactly once.
+"""The queue's operations (push, pop, acknowledgements, leases), each a sans-IO generator of
+server calls (see :mod:`fairque.queue.session`). ``TaskQueue`` and ``AsyncTaskQueue`` only
+drive them over their own connection, so the logic of an operation exists exactly once.
 """
 
 from __future__ import annotations
 
-import getpass
 import json
-import logging
-import os
 import random
 import secrets
-import socket
 import traceback as tb
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeAlias
 
 from fairque.core.codec import decode_json, encode_json
-from fairque.core.config import FairQueueConfig
 from fairque.core.exceptions import (
-    CorruptQueue,
     DurabilityNotConfirmed,
     FairQueueError,
     InvalidPayload,
-    ServerError,
-    TaskIdConflict,
 )
-from fairque.core.keys import QueueKeys
 from fairque.core.models import (
     AckResult,
     Lease,
@@ -41,190 +29,51 @@ from fairque.core.models import (
     TaskState,
 )
 from fairque.core.validation import check_priority, check_task_id, check_user_id
-from fairque.queue.routing import Registration, SettingsDoc, describe_diff, registration_of
+from fairque.queue.registration import Registered, register, register_call, registered
+from fairque.queue.session import (
+    Call,
+    CommandCall,
+    Op,
+    QueueSession,
+    ScriptCall,
+    Step,
+    gather,
+    single,
+    translate_error,
+)
 from fairque.tracing import parse_carrier, push_carrier
 
-T = TypeVar("T")
-log = logging.getLogger("fairque.queue")
-
-
-@dataclass(frozen=True, slots=True)
-class ScriptCall:
-    """Run Lua script ``script`` with these KEYS and ARGV."""
-
-    script: str
-    keys: tuple[str, ...]
-    args: tuple[str | int | float, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class CommandCall:
-    """Send one plain command (reads for snapshots).
-
-    ``lenient`` reads answer None instead of failing when the server refuses them (a key that
-    something else wrote over with the wrong type), so one broken key cannot blank a page."""
-
-    args: tuple[str | int | float, ...]
-    lenient: bool = False
-
-
-Call: TypeAlias = ScriptCall | CommandCall
-Step: TypeAlias = Call | list[Call]  # a list is sent as one pipeline; its reply is a list
-Op: TypeAlias = Generator[Step, Any, T]
-
-
-class QueueSession:
-    """What the operations need to know about one queue and the popper's identity."""
-
-    def __init__(
-        self, config: FairQueueConfig, worker_id: str | None = None, partition: int | None = None
-    ) -> None:
-        if worker_id is None and len(config.workers) == 1:
-            worker_id = config.workers[0].id
-        self.config = config
-        self.queue = config.queue
-        self.partition = partition  # None: the queue is not partitioned
-        self.keys = QueueKeys(config.queue.name, partition)
-        self.worker_id = worker_id
-        self.registration: Registration | None = registration_of(config, worker_id)
-        # Computed once: it rides in every pop (hashing a long user list per pop would cost).
-        self.registration_fp = self.registration.fingerprint if self.registration else ""
-        self.settings = SettingsDoc.of(config)
-        self.registration_ttl_ms = round(config.registration_ttl(worker_id) * 1000)
-        me = next((w for w in config.workers if w.id == worker_id), None)
-        self.steal_after_us = round(me.steal_after * 1_000_000) if me is not None else 0
-        # A consumer registers before its first pop (and again whenever pop says its
-        # registration is gone); a process that only pushes never does.
-        self.needs_register = self.registration is not None or self.settings.has_opinion
-        self.aging_us = round(config.queue.aging_seconds * 1_000_000)
-        self.lease_ms = round(config.queue.visibility_timeout * 1000)
-        q = config.queue
-        # How pop retries the tasks of expired leases (no jitter: computed in the server).
-        self.reap_policy = (
-            round(q.retry_base_seconds * 1000),
-            q.retry_factor,
-            round(q.retry_max_seconds * 1000),
-            q.max_attempts,
-        )
-        self.head = (self.keys.meta,)  # KEYS of every script
-        self.prefix = self.keys.prefix
-
-    def call(self, script: str, *args: str | int | float) -> ScriptCall:
-        return ScriptCall(script, self.head, (self.prefix, *args))
-
-
-def single(step: Step) -> Op[Any]:
-    """An operation of one step: a call (or a pipeline) whose raw reply is the result."""
-    return (yield step)
-
-
-def gather(ops: Sequence[Op[T]]) -> Op[list[T]]:
-    """Run several operations side by side: each round trip sends the current step of every
-    unfinished one in one pipeline (on a cluster, redis-py splits it per node), so N
-    partitions cost the round trips of one, not N times as many."""
-    if len(ops) == 1:
-        return [(yield from ops[0])]
-    results: list[Any] = [None] * len(ops)
-    steps: dict[int, Step] = {}
-    for i, op in enumerate(ops):
-        try:
-            steps[i] = next(op)
-        except StopIteration as stop:
-            results[i] = stop.value
-    while steps:
-        batch: list[Call] = []
-        spans: list[tuple[int, int, bool]] = []
-        for i, step in steps.items():
-            calls = step if isinstance(step, list) else [step]
-            spans.append((i, len(calls), isinstance(step, list)))
-            batch += calls
-        replies = yield batch
-        at = 0
-        following: dict[int, Step] = {}
-        for i, n, was_list in spans:
-            part = replies[at : at + n]
-            at += n
-            try:
-                following[i] = ops[i].send(part if was_list else part[0])
-            except StopIteration as stop:
-                results[i] = stop.value
-        steps = following
-    return results
-
-
-def translate_error(message: str) -> FairQueueError:
-    """Turn a script's error reply into the matching typed exception."""
-    text = message.split("user_script", 1)[0].strip()
-    for word, build in (
-        ("CONFLICT ", lambda rest: TaskIdConflict(rest.split()[0])),
-        ("PAYLOAD_TOO_LARGE ", lambda rest: InvalidPayload(f"payload too large: {rest}")),
-        ("CORRUPT_KEY ", lambda rest: CorruptQueue(f"queue key {rest}; nothing was written")),
-    ):
-        at = text.find(word)
-        if at >= 0:
-            return build(text[at + len(word) :])
-    return ServerError(message)
-
-
-# ------------------------------------------------------------------------------ registration
-
-
-@dataclass(frozen=True, slots=True)
-class Registered:
-    """What registering answered about the user settings."""
-
-    status: str  # none | seeded | same | conflict
-    settings_fp: str  # the fingerprint of the settings in force ('' = defaults)
-    writer: str
-    written_at_ms: int
-    how: str  # seed | apply
-    differences: tuple[str, ...] = ()  # this process's settings vs the ones in force
-
-
-def process_label() -> str:
-    """Who a process is, for `fairque config show` and audit entries."""
-    return f"{getpass.getuser()}@{socket.gethostname()}:{os.getpid()}"
-
-
-def register_call(s: QueueSession) -> ScriptCall:
-    reg = s.registration
-    doc = s.settings if s.settings.has_opinion else None
-    return s.call(
-        "register",
-        reg.worker_id if reg else "-",
-        s.registration_ttl_ms,
-        s.registration_fp,
-        reg.assigned_csv if reg else "",
-        reg.steal_spec if reg else "",
-        doc.fingerprint if doc else "",
-        doc.to_json() if doc else "",
-        reg.worker_id if reg else process_label(),
-    )
-
-
-def register(s: QueueSession) -> Op[Registered]:
-    """Register this consumer: its routing (a worker) and the settings it offers."""
-    reply = yield register_call(s)
-    return registered(s, reply)
-
-
-def registered(s: QueueSession, reply: list[Any]) -> Registered:
-    """Parse a register reply; a settings conflict is logged once per registration."""
-    status, fp, writer, at, how, in_force = reply
-    s.needs_register = False
-    diff: tuple[str, ...] = ()
-    if status == "conflict":
-        diff = tuple(
-            s.settings.diff(SettingsDoc.from_json(in_force) if in_force else SettingsDoc())
-        )
-        log.warning(
-            "config_conflict: queue %s: this process's user settings differ from the ones in "
-            "force (written by %s, %s); those stay in force: %s. Run `fairque config apply` "
-            "with the right file to change them.",
-            s.queue.name, writer, how, describe_diff(list(diff)),
-        )  # fmt: skip
-    return Registered(status, fp, writer, int(at or 0), how, diff)
-
+__all__ = [
+    "CORRUPT_RETRIES",
+    "PUSH_CHUNK",
+    "REGISTER",
+    "TRACEBACK_TAIL",
+    "Acks",
+    "Call",
+    "CommandCall",
+    "Failure",
+    "Op",
+    "QueueSession",
+    "Registered",
+    "ScriptCall",
+    "Step",
+    "ack_and_pop",
+    "backoff_ms",
+    "complete",
+    "fail",
+    "failure_of",
+    "gather",
+    "heartbeat",
+    "pop",
+    "push",
+    "register",
+    "register_call",
+    "registered",
+    "release",
+    "requeue_dead",
+    "single",
+    "translate_error",
+]
 
 # ------------------------------------------------------------------------------------ push
 
