@@ -208,9 +208,14 @@ class QueueMachine(RuleBasedStateMachine):
 
     @invariant()
     def round_robin_bound(self) -> None:
-        # One popper, equal weights: a backlogged user waits fewer dispatches than there are
-        # users (a pass tie can cost one more when it re-enters at the virtual time).
-        assert max(self.waiting.values(), default=0) <= len(USERS), dict(self.waiting)
+        # One popper, equal weights. While a user u waits with pass P, another user can be
+        # served only while its pass is <= P: one that just (re-)entered at the virtual time
+        # (the pass of the last dispatch, >= P - 1) is served at most twice before u (once at
+        # P - 1, once at P when the name breaks the tie its way), and passes never go down.
+        # So u waits at most 2 * (users - 1) dispatches (hypothesis found the 5-of-4 case:
+        # d at pass 2 while b, a and c each joined at 1).
+        bound = 2 * (len(USERS) - 1)
+        assert max(self.waiting.values(), default=0) <= bound, dict(self.waiting)
 
 
 def _reap_only(q: TaskQueue):  # type: ignore[no-untyped-def]
@@ -224,6 +229,7 @@ def _reap_only(q: TaskQueue):  # type: ignore[no-untyped-def]
 
 QueueMachine.TestCase.settings = settings(
     max_examples=25 * SCALE,
+    derandomize=True,  # the same examples every run: CI is reproducible
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
