@@ -88,6 +88,11 @@ class ConnectionProblem(FairQueueError):
     """The server cannot be reached, refused the credentials, or broke the connection."""
 
 
+class ServerUnreachable(ConnectionProblem):
+    """The server did not answer (down, restarting, or the network): worth trying again,
+    unlike refused credentials or a failed TLS handshake."""
+
+
 class UnsupportedServer(FairQueueError):
     """The server is too old, or configured in a way that loses tasks (eviction)."""
 

@@ -17,6 +17,7 @@ from fairque.core.exceptions import (
     FairQueueError,
     ServerError,
     ServerOutOfMemory,
+    ServerUnreachable,
 )
 from fairque.queue.ops import Call, CommandCall, ScriptCall, translate_error
 from fairque.util import mask_url
@@ -113,7 +114,7 @@ def translate(exc: Exception, url: str) -> FairQueueError:
     if isinstance(exc, rex.ConnectionError) and _is_tls_failure(str(exc)):
         return ConnectionProblem(f"TLS handshake with {mask_url(url)} failed: {exc}")
     if isinstance(exc, rex.ConnectionError | rex.TimeoutError):
-        return ConnectionProblem(f"cannot reach the server at {mask_url(url)}: {exc}")
+        return ServerUnreachable(f"cannot reach the server at {mask_url(url)}: {exc}")
     if isinstance(exc, rex.RedisClusterException):
         return ServerError(f"cluster: {exc}")
     if isinstance(exc, rex.ResponseError):

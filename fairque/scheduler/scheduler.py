@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from fairque.core.config import FairQueueConfig
 from fairque.core.cron import due_fire_times, latest_fire, next_runs
-from fairque.core.exceptions import FairQueueError, ScheduleNotFound
+from fairque.core.exceptions import FairQueueError, ScheduleNotFound, ServerUnreachable
 from fairque.core.models import Task
 from fairque.core.schedule import MissedRuns, ScheduledTask
 from fairque.queue import TaskQueue
@@ -221,9 +221,23 @@ class TaskScheduler:
         self._stopping = True
 
     def run(self) -> None:
-        """Lead or stand by until :meth:`stop`: the leader fires schedules every tick."""
-        self.queue.open()
-        self.sync_from_config()
+        """Lead or stand by until :meth:`stop`: the leader fires schedules every tick. A
+        server that is not up yet is waited for (schedulers may start first)."""
+        tries = 0
+        while True:
+            try:
+                self.queue.open()
+                self.sync_from_config()
+                break
+            except ServerUnreachable as exc:
+                if self._stopping:
+                    return
+                tries += 1
+                delay = min(0.1 * 2 ** (tries - 1), 2.0)
+                log.warning("scheduler %s: %s; trying again in %.1f s", self.token, exc, delay)
+                deadline = time.monotonic() + delay
+                while not self._stopping and time.monotonic() < deadline:
+                    time.sleep(0.05)
         tick = self.config.scheduler.tick_seconds
         log.info("scheduler %s started", self.token)
         try:

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-from fairque.core.exceptions import FairQueueError
+from fairque.core.exceptions import FairQueueError, ServerUnreachable
 from fairque.queue import AsyncTaskQueue
 from fairque.tracing import process_span
 from fairque.worker.core import Outcome, Running, WorkerBase, WorkerStatus
@@ -75,7 +75,8 @@ class AsyncWorker(WorkerBase):
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._results = asyncio.Queue()
-        await self.queue.open()
+        if not await self._open():
+            return
         self.core.status = WorkerStatus.RUNNING
         log.info(
             "async worker %s started (%d at once)", self.worker_id, self.core.settings.concurrency
@@ -94,6 +95,21 @@ class AsyncWorker(WorkerBase):
                     await self._sleep(min(0.05 * 2**errors, ERROR_BACKOFF_MAX))
         finally:
             await self._shutdown()
+
+    async def _open(self) -> bool:
+        """Open the queue, waiting for a server that is not up yet (a worker may start before
+        it, or while it restarts); False when stopped meanwhile."""
+        while not self._stop_requested.is_set():
+            try:
+                await self.queue.open()
+                return True
+            except ServerUnreachable as exc:
+                delay = self.core.unreachable_at_start(exc)
+                log.warning("worker %s: %s; trying again in %.1f s", self.worker_id, exc, delay)
+                await self._sleep(delay)  # a stop() cuts the wait short
+        await self.queue.close()
+        self.core.status = WorkerStatus.STOPPED
+        return False
 
     async def _sleep(self, seconds: float) -> None:
         assert self._wake is not None

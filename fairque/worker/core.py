@@ -132,6 +132,7 @@ class WorkerCore:
     observer: RunObserver | None = None
     _next_beat: float = 0.0
     _idle_polls: int = 0
+    _start_tries: int = 0
 
     def __post_init__(self) -> None:
         if self.observer is None:
@@ -275,6 +276,13 @@ class WorkerCore:
         """A pass of the loop that reached the server."""
         self.last_tick = time.monotonic()
         self.connected = True
+
+    def unreachable_at_start(self, exc: Exception) -> float:
+        """The server is not up yet (workers may start first): how long to wait before the
+        next try (0.1 s doubling to 2 s). Not ready meanwhile."""
+        self.tick_failed(exc)
+        self._start_tries += 1
+        return float(min(0.1 * 2 ** (self._start_tries - 1), 2.0))
 
     def tick_failed(self, exc: Exception) -> None:
         """A pass that could not: not ready until a round trip succeeds again."""

@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any
 
-from fairque.core.exceptions import FairQueueError
+from fairque.core.exceptions import FairQueueError, ServerUnreachable
 from fairque.queue import TaskQueue
 from fairque.tracing import process_span
 from fairque.worker.core import Outcome, Running, WorkerBase, WorkerStatus
@@ -83,8 +83,24 @@ class Worker(WorkerBase):
         with self.probes():
             self._run()
 
+    def _open(self) -> bool:
+        """Open the queue, waiting for a server that is not up yet (a worker may start before
+        it, or while it restarts); False when stopped meanwhile."""
+        while not self._stopping:
+            try:
+                self.queue.open()
+                return True
+            except ServerUnreachable as exc:
+                delay = self.core.unreachable_at_start(exc)
+                log.warning("worker %s: %s; trying again in %.1f s", self.worker_id, exc, delay)
+                self._collect(delay)  # a stop() cuts the wait short
+        self.queue.close()
+        self.core.status = WorkerStatus.STOPPED
+        return False
+
     def _run(self) -> None:
-        self.queue.open()
+        if not self._open():
+            return
         for _ in range(self.core.settings.concurrency):
             self._spawn_runner()
         self.core.status = WorkerStatus.RUNNING

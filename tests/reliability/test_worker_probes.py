@@ -126,3 +126,26 @@ def test_metrics_count_each_outcome_and_json_logs_carry_the_fields(tmp_path):
         assert {"task_id", "user", "handler", "attempt", "outcome", "run_ms", "wait_ms"} <= set(e)
     assert all(e["error_type"] for e in events if e["outcome"] != "completed")
     assert "hunter2" not in log.read_text()  # no payload unless asked
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_worker_started_before_the_server_waits_for_it(tmp_path, mode):
+    server = EmbeddedServer()  # not started yet: its port is chosen, nothing listens
+    port = free_port()
+    kind = ["--async"] if mode == "async" else []
+    worker, log = start_worker(server.url, tmp_path, "--health-port", str(port), *kind)
+    try:
+        wait_for(lambda: get(port, "/healthz")[0] == 200, timeout=60)  # alive, waiting
+        assert get(port, "/readyz")[0] == 503
+        assert worker.poll() is None
+        server.start()
+        wait_for(lambda: get(port, "/readyz")[0] == 200, timeout=30)
+        config = FairQueueConfig(redis={"url": server.url}, queue={"name": "probed"})
+        with TaskQueue(config) as q:
+            q.push(Task.create("late", 3, {}, task_id="after-start"))
+            wait_for(lambda: (i := q.get_task("after-start")) and i.state == "completed", 30)
+        assert "trying again" in log.read_text()
+    finally:
+        worker.terminate()
+        worker.wait(20)
+        server.stop()
