@@ -221,3 +221,18 @@ def test_config_show_and_apply(run, tmp_path, nothing_written):
     assert doc["written_how"] == "apply" and "@" in doc["written_by"]
     audit = run("config", "show")
     assert "acme" in audit.output and "written by" in audit.output
+
+
+def test_read_commands_write_nothing(run, q, nothing_written):
+    bury(q, "dead-user", 2)
+    q.push_batch([Task.create("acme", 3, i, task_id=f"acme-{i}") for i in range(3)])
+    reads = [
+        ["info"], ["users"], ["user", "show", "acme"], ["task", "show", "acme-0"],
+        ["explain", "acme-1"], ["dlq", "ls"], ["dlq", "ls", "--group-by", "error"],
+        ["alerts"], ["config", "show"], ["metrics", "dump"], ["schedule", "ls"],
+    ]  # fmt: skip
+    with nothing_written():
+        for argv in reads:
+            for json_out in (False, True) if argv[0] != "metrics" else (False,):
+                r = run(*argv, json_out=json_out)
+                assert r.exit_code == 0, (argv, r.output)
