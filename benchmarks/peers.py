@@ -32,6 +32,7 @@ VENVS = HERE / ".venvs"
 PEERS: dict[str, str] = {
     "fairque": "",
     "fairque_observed": "",  # probes, run metrics and JSON logs on (overhead check)
+    "fairque_tasklog": "",  # the same with a JSON line per completed task
     "huey": "huey redis",
     "taskiq": "taskiq taskiq-redis",
     "saq": "saq redis typing_extensions",
