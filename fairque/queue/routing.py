@@ -22,7 +22,6 @@ from typing import Any, Literal
 
 from fairque.core.config import FairQueueConfig, QueueConfig
 
-DEFAULT_POOL = "_"  # users no live registration names: served by '*' stealers
 EVERYONE: Literal["*"] = "*"
 
 
