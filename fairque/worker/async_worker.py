@@ -104,8 +104,7 @@ class AsyncWorker(WorkerBase):
                 await self.queue.open()
                 return True
             except ServerUnreachable as exc:
-                delay = self.core.unreachable_at_start(exc)
-                log.warning("worker %s: %s; trying again in %.1f s", self.worker_id, exc, delay)
+                delay = self.core.unreachable_at_start(exc)  # logs why and how long
                 await self._sleep(delay)  # a stop() cuts the wait short
         await self.queue.close()
         self.core.status = WorkerStatus.STOPPED

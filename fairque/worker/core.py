@@ -282,7 +282,9 @@ class WorkerCore:
         next try (0.1 s doubling to 2 s). Not ready meanwhile."""
         self.tick_failed(exc)
         self._start_tries += 1
-        return float(min(0.1 * 2 ** (self._start_tries - 1), 2.0))
+        delay = float(min(0.1 * 2 ** (self._start_tries - 1), 2.0))
+        log.warning("worker %s: %s; trying again in %.1f s", self.worker_id, exc, delay)
+        return delay
 
     def tick_failed(self, exc: Exception) -> None:
         """A pass that could not: not ready until a round trip succeeds again."""

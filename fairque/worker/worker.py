@@ -91,8 +91,7 @@ class Worker(WorkerBase):
                 self.queue.open()
                 return True
             except ServerUnreachable as exc:
-                delay = self.core.unreachable_at_start(exc)
-                log.warning("worker %s: %s; trying again in %.1f s", self.worker_id, exc, delay)
+                delay = self.core.unreachable_at_start(exc)  # logs why and how long
                 self._collect(delay)  # a stop() cuts the wait short
         self.queue.close()
         self.core.status = WorkerStatus.STOPPED
