@@ -203,6 +203,7 @@ def run_fairness(
     }
     report.control = {
         "jain_median": round(statistics.median(fifo_jains), 4) if fifo_jains else None,
+        "light_p50_wait_ms": round(_p(_light_waits(fifo), 0.50), 1),
         "light_p99_wait_ms": round(p99_fifo, 1),
     }
     report.ratios = {
