@@ -158,7 +158,9 @@ class FairqueApp(App[None]):
             ("ctrl+p", "Command palette (screens, help, theme)"),
             ("ctrl+s", "Save a screenshot (SVG)"),
         ]
-        self.push_screen(HelpModal(type(screen).__name__.removesuffix("Screen"), bindings))
+        glossary: list[tuple[str, str]] = getattr(screen, "GLOSSARY", [])
+        name = type(screen).__name__.removesuffix("Screen")
+        self.push_screen(HelpModal(name, bindings, glossary))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -29,13 +29,12 @@ def ms(value: float | None) -> str:
     return f"{value / 1000:.1f}s" if value >= 10_000 else f"{value:.0f}ms"
 
 
-def share(served: float, fair: float) -> str:
-    """Served share of the last 5 minutes against the fair share, in percent. A user with no
-    backlog claims no fair share ("-"): it is served as soon as it pushes."""
-    if not fair and not served:
+def share(value: float) -> str:
+    """A share in percent, with a decimal below 10% (0.4%, 8.3%, 42%); "-" for none."""
+    if not value:
         return "-"
-    got = f"{served * 100:.1f}" if 0 < served < 0.1 else f"{served * 100:.0f}"
-    return f"{got}/{fair * 100:.0f}%" if fair else f"{got}%/-"
+    pct = value * 100
+    return f"{pct:.1f}%" if pct < 10 else f"{pct:.0f}%"
 
 
 def since(moment: datetime | None, now: datetime) -> str:

@@ -3,12 +3,16 @@ what they will touch, ask on a terminal, need --yes otherwise, and support --dry
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import click
 
 from fairque.cli.context import CliContext, complete_users, pass_cli
-from fairque.cli.inspect_cmds import NotFound
-from fairque.cli.output import confirm, console, emit_json, fmt, parse_duration, progress_bar, table
+from fairque.cli.format import fmt
+from fairque.cli.inspect_cmds import NotFound, ago
+from fairque.cli.output import confirm, console, emit_json, parse_duration, progress_bar, show_table
 from fairque.cli.schedule_cmd import parse_payload
+from fairque.cli.tables import Col
 from fairque.core.models import DLQEntry, Task
 from fairque.monitoring import Admin, Inspector
 from fairque.monitoring.models import AdminResult
@@ -84,7 +88,12 @@ def dlq_ls(
                 return
             title = f"DLQ by {group_by} ({groups.scanned} of {groups.total} scanned)"
             grouped = [(g.key, g.count, ", ".join(g.sample_task_ids)) for g in groups.groups]
-            console.print(table(title, [group_by, "count", "examples"], grouped))
+            cols: list[Col | str] = [
+                Col(group_by, wrap=True, left=True),
+                "count",
+                Col("examples", wrap=True, left=True),
+            ]
+            show_table(title, cols, grouped)
             return
         entries: list[DLQEntry] = []
         offset = 0
@@ -103,16 +112,29 @@ def dlq_ls(
     if cli.json:
         emit_json(entries)
         return
+    print_dlq(entries, datetime.now(UTC))
+
+
+def print_dlq(entries: list[DLQEntry], now: datetime) -> None:
     rows = [
-        (e.task_id, e.user_id, e.attempts, e.error_type, e.error[:60], e.failed_at) for e in entries
+        (e.task_id, e.user_id, e.attempts, e.error_type, first_line(e.error),
+         ago(e.failed_at, now))
+        for e in entries
+    ]  # fmt: skip
+    cols: list[Col | str] = [
+        Col("task", left=True),
+        Col("user", wrap=True, left=True),
+        Col("attempts", rank=2),
+        Col("type", rank=1, left=True),
+        Col("error", wrap=True, left=True),
+        Col("failed", rank=1),
     ]
-    console.print(
-        table(
-            f"DLQ ({len(entries)} shown)",
-            ["task", "user", "attempts", "type", "error", "failed"],
-            rows,
-        )
-    )
+    show_table(f"DLQ ({len(entries)} shown; `fairque dlq show ID` for one)", cols, rows)
+
+
+def first_line(text: str) -> str:
+    """The first line of an error (wrapped in its column; ``dlq show`` has the rest)."""
+    return text.strip().split("\n", 1)[0]
 
 
 @dlq.command("show")

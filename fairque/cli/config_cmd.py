@@ -6,7 +6,8 @@ from __future__ import annotations
 import click
 
 from fairque.cli.context import CliContext, pass_cli
-from fairque.cli.output import confirm, console, emit_json, table
+from fairque.cli.output import confirm, console, emit_json, show_table
+from fairque.cli.tables import Col
 from fairque.core.config import FairQueueConfig
 from fairque.monitoring import Admin, Inspector
 from fairque.monitoring.models import ConfigState
@@ -34,7 +35,9 @@ def _print_state(state: ConfigState) -> None:
         )
         if s.users:
             rows = [(u, v.weight, v.max_inflight) for u, v in sorted(s.users.items())]
-            console.print(table("Users", ["user", "weight", "max in flight"], rows))
+            show_table(
+                "Users", [Col("user", wrap=True, left=True), "weight", "max in flight"], rows
+            )
     routes = [
         (
             r.worker_id,
@@ -45,13 +48,20 @@ def _print_state(state: ConfigState) -> None:
         )
         for r in state.routes
     ]
-    columns = ["worker", "assigned", "steals", "pools", "until"]
-    console.print(
-        table("Routing (live registrations)", columns, routes)
-        if routes
-        else "routing: no worker is registered: every user is in the shared pool, served by "
-        "'*' stealers and poppers without a worker id"
-    )
+    columns: list[Col | str] = [
+        Col("worker", wrap=True, left=True),
+        Col("assigned", wrap=True, left=True),
+        Col("steals", wrap=True, left=True),
+        Col("pools", rank=1),
+        Col("until", rank=1),
+    ]
+    if routes:
+        show_table("Routing (live registrations)", columns, routes)
+    else:
+        console.print(
+            "routing: no worker is registered: every user is in the shared pool, served by "
+            "'*' stealers and poppers without a worker id"
+        )
     for c in state.conflicts:
         console.print(
             f"[yellow]config_conflict[/yellow]: worker {c.worker_id} runs other settings "

@@ -18,6 +18,7 @@ class CliContext:
     json: bool
     read_only: bool = False
     cluster: bool = False
+    wide: bool = False  # tables: every column, wider than the terminal if need be
 
     def refuse_if_read_only(self, action: str) -> None:
         """Exit code 3 for a mutation under ``--read-only``."""
@@ -47,12 +48,9 @@ pass_cli = click.make_pass_decorator(CliContext)
 def complete_users(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """Shell completion of user names: the users with the most backlog (cheap: one call)."""
     try:
-        root = ctx.find_root().params
-        cli = CliContext(
-            root.get("redis_url"), root.get("queue"), root.get("config_path"), False,
-            cluster=bool(root.get("cluster")),
-        )  # fmt: skip
-        config = cli.config()
+        from fairque.cli.global_options import completion_context
+
+        config = completion_context(ctx).config()
         fast = config.redis.model_copy(update={"socket_connect_timeout": 0.5})
         config = config.model_copy(update={"redis": fast})
         from fairque.queue import TaskQueue

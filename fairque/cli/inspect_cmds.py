@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import click
 
 from fairque.cli.context import CliContext, pass_cli
-from fairque.cli.output import age, console, emit_json, fmt, table
+from fairque.cli.format import age, fmt, ms, share
+from fairque.cli.output import console, emit_json, show_table
+from fairque.cli.tables import Col
 from fairque.core.exceptions import FairQueueError
 from fairque.monitoring import Inspector
-from fairque.monitoring.models import Alert
+from fairque.monitoring.models import Alert, Overview, UserPage, UserRow, WorkerInfo
 from fairque.util import mask_url
 
 
@@ -18,12 +21,73 @@ class NotFound(FairQueueError):
     """The task or user asked for does not exist."""
 
 
-def _alerts_table(alerts: list[Alert]) -> None:
+def ago(moment: datetime | None, now: datetime) -> str:
+    return "-" if moment is None else age(max((now - moment).total_seconds(), 0.0))
+
+
+def print_alerts(alerts: list[Alert], now: datetime) -> None:
     if not alerts:
         console.print("[green]no alerts[/green]")
         return
-    rows = [(a.severity, a.rule, a.subject, a.message, a.since) for a in alerts]
-    console.print(table("Alerts", ["severity", "rule", "subject", "message", "since"], rows))
+    rows = [(a.severity, a.rule, a.subject, a.message, ago(a.since, now)) for a in alerts]
+    cols: list[Col | str] = [
+        Col("severity", left=True),
+        Col("rule", left=True),
+        Col("subject", left=True),
+        Col("message", wrap=True, left=True),
+        Col("for", rank=1),
+    ]
+    show_table("Alerts", cols, rows)
+
+
+def print_info(o: Overview, workers: list[WorkerInfo], alerts: list[Alert], url: str) -> None:
+    s = o.server
+    console.print(
+        f"[bold]{o.queue}[/bold] on {mask_url(url)} — {s.name} {s.version}, "
+        f"memory {s.used_memory / 2**20:.1f} MiB"
+        + (f" of {s.maxmemory / 2**20:.0f} MiB" if s.maxmemory else "")
+        + f", policy {s.maxmemory_policy}",
+        highlight=False,
+    )
+    t = o.totals
+    totals: list[Col | str] = [
+        Col("ready"),
+        "delayed",
+        "in flight",
+        "dead",
+        "users with work",
+        Col("in round-robin", rank=1),
+        Col("paused users", rank=1),
+    ]
+    row = (t.ready, t.delayed, t.inflight, t.dead, t.backlogged_users, t.active_users,
+           t.paused_users)  # fmt: skip
+    show_table("Tasks", totals, [row])
+    last5 = o.throughput[-5:]
+    console.print(
+        "last 5 min: "
+        + ", ".join(
+            f"{e} {sum(getattr(p, e) for p in last5):,}"
+            for e in ("pushed", "completed", "failed", "dead")
+        ),
+        highlight=False,
+    )
+    rows = [
+        (w.worker_id, *w.registration_text(), w.inflight, w.processed, w.stolen,
+         ago(w.last_beat, o.fetched_at), "STALE" if w.stale else "ok")
+        for w in workers
+    ]  # fmt: skip
+    cols: list[Col | str] = [
+        Col("worker", wrap=True, left=True),
+        Col("serves", wrap=True, left=True),
+        Col("steals", rank=1, wrap=True, left=True),
+        "in flight",
+        "processed",
+        Col("stolen", rank=2),
+        Col("beat", rank=1),
+        "state",
+    ]
+    show_table("Workers", cols, rows)
+    print_alerts(alerts, o.fetched_at)
 
 
 @click.command()
@@ -36,67 +100,52 @@ def info(cli: CliContext) -> None:
     if cli.json:
         emit_json({"overview": o, "workers": workers, "alerts": alerts})
         return
-    s = o.server
-    console.print(
-        f"[bold]{o.queue}[/bold] on {mask_url(config.redis.url)} — {s.name} {s.version}, "
-        f"memory {s.used_memory / 2**20:.1f} MiB"
-        + (f" of {s.maxmemory / 2**20:.0f} MiB" if s.maxmemory else "")
-        + f", policy {s.maxmemory_policy}"
-    )
-    t = o.totals
-    console.print(
-        table(
-            "Tasks",
-            [
-                "ready",
-                "delayed",
-                "in flight",
-                "dead",
-                "users with work",
-                "in round-robin",
-                "paused",
-            ],
-            [
-                (
-                    t.ready,
-                    t.delayed,
-                    t.inflight,
-                    t.dead,
-                    t.backlogged_users,
-                    t.active_users,
-                    t.paused_users,
-                )
-            ],
-        )
-    )
-    last5 = o.throughput[-5:]
-    console.print(
-        "last 5 min: "
-        + ", ".join(
-            f"{e} {sum(getattr(p, e) for p in last5):,}"
-            for e in ("pushed", "completed", "failed", "dead")
-        )
-    )
+    print_info(o, workers, alerts, config.redis.url)
+
+
+def user_state(r: UserRow) -> str:
+    """One word for what holds a user back, if anything."""
+    if r.paused:
+        return "paused"
+    if r.capped:
+        return "capped"
+    return "ok" if r.ready or r.inflight else "idle"
+
+
+# At 80 columns: user, ready, in flight, oldest, p95 wait, served, fair, state.
+USER_COLUMNS: list[Col | str] = [
+    Col("user", wrap=True, left=True),
+    Col("weight", rank=1),
+    "ready",
+    Col("crit", rank=2),
+    *[Col(f"p{p}", rank=3) for p in (5, 4, 3, 2, 1)],
+    "in flight",
+    "oldest",
+    Col("p50 wait", rank=2),
+    "p95 wait",
+    "served",
+    "fair",
+    Col("state", left=True),
+]
+
+
+def print_users(page: UserPage) -> None:
     rows = [
         (
-            w.worker_id,
-            *w.registration_text(),
-            w.inflight,
-            w.processed,
-            w.stolen,
-            w.last_beat,
-            w.stale,
+            r.user_id, f"{r.weight:g}" + ("↑" if r.boosted_until else ""), r.ready, r.critical,
+            *[r.by_priority.get(p, 0) for p in (5, 4, 3, 2, 1)], r.inflight,
+            age(r.oldest_age_seconds), ms(r.p50_wait_ms), ms(r.p95_wait_ms),
+            share(r.served_share), share(r.fair_share), user_state(r),
         )
-        for w in workers
-    ]
-    console.print(
-        table(
-            "Workers",
-            ["id", "serves", "steals", "in flight", "processed", "stolen", "last beat", "stale"],
-            rows,
-        )
+        for r in page.rows
+    ]  # fmt: skip
+    first = page.offset + 1
+    show_table(
+        f"Users {first}-{page.offset + len(page.rows)} of {page.total_users} with work "
+        "(served: share of dispatches in the last 5 min; fair: its weight's share)",
+        USER_COLUMNS,
+        rows,
     )
-    _alerts_table(alerts)
 
 
 @click.command()
@@ -107,7 +156,11 @@ def info(cli: CliContext) -> None:
 @click.option("--offset", type=click.IntRange(0), default=0)
 @pass_cli
 def users(cli: CliContext, sort: str, limit: int, offset: int) -> None:
-    """Per-user table: backlog by priority, in flight, oldest age, waits, shares."""
+    """Per-user table: backlog, in flight, oldest age, waits, served and fair shares.
+
+    served is the user's share of the tasks dispatched in the last 5 minutes; fair is the share
+    its weight entitles it to among the users that had work in that window (queued, running
+    or served). A user served less than fair either wanted less or waited."""
     with Inspector(cli.config()) as ins:
         if sort == "wait":  # by p95 wait among the users with the most backlog
             page = ins.users(0, max(limit + offset, 200))
@@ -120,38 +173,7 @@ def users(cli: CliContext, sort: str, limit: int, offset: int) -> None:
     if cli.json:
         emit_json(page)
         return
-    rows = [
-        (
-            r.user_id, r.weight, r.ready, r.critical, *[r.by_priority[p] for p in (5, 4, 3, 2, 1)],
-            r.inflight, age(r.oldest_age_seconds), r.p95_wait_ms, f"{r.served_share:.0%}",
-            f"{r.fair_share:.0%}", r.paused,
-        )
-        for r in page.rows
-    ]  # fmt: skip
-    cols = [
-        "user",
-        "weight",
-        "ready",
-        "crit",
-        "p5",
-        "p4",
-        "p3",
-        "p2",
-        "p1",
-        "in flight",
-        "oldest",
-        "p95 wait ms",
-        "served",
-        "fair",
-        "paused",
-    ]
-    console.print(
-        table(
-            f"Users {offset + 1}-{offset + len(page.rows)} of {page.total_users} with work",
-            cols,
-            rows,
-        )
-    )
+    print_users(page)
 
 
 @click.group()
@@ -189,9 +211,7 @@ def user_show(cli: CliContext, user_id: str, limit: int, offset: int) -> None:
     rows = [
         (p, t.task_id, age(t.age_seconds)) for p, tasks in detail.pending.items() for t in tasks
     ]
-    console.print(
-        table("Pending (next to run first, per priority)", ["priority", "task", "age"], rows)
-    )
+    show_table("Pending (next to run first, per priority)", ["priority", "task", "age"], rows)
 
 
 @click.group()
@@ -265,7 +285,7 @@ def alerts(cli: CliContext, watch: bool, interval: float, count: int | None) -> 
             else:
                 if watch:
                     console.rule(time.strftime("%H:%M:%S"))
-                _alerts_table(found)
+                print_alerts(found, datetime.now(UTC))
             n += 1
             if not watch or (count is not None and n >= count):
                 return

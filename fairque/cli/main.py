@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import json as jsonlib
 import signal
 import sys
 from typing import Any
@@ -10,7 +10,6 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.status import Status
-from rich.table import Table
 
 from fairque import __version__
 from fairque.bench import SCENARIOS, TARGETED, BenchReport
@@ -19,11 +18,14 @@ from fairque.cli.admin_cmds import dlq, drain, pause, push, resume
 from fairque.cli.charts import chart
 from fairque.cli.config_cmd import config_group
 from fairque.cli.context import CliContext
+from fairque.cli.format import ms
+from fairque.cli.global_options import accept_after, root_options
 from fairque.cli.health_cmd import health
 from fairque.cli.inspect_cmds import alerts, explain, info, task, user, users
 from fairque.cli.metrics_cmd import metrics
-from fairque.cli.output import SafetyRefusal, StopFlag
+from fairque.cli.output import SafetyRefusal, StopFlag, show_table
 from fairque.cli.schedule_cmd import schedule, scheduler
+from fairque.cli.tables import Col
 from fairque.cli.worker_cmd import worker
 from fairque.cluster_server import EmbeddedCluster
 from fairque.core.exceptions import FairQueueError
@@ -49,6 +51,10 @@ class FairqueGroup(click.Group):
             click.echo(f"error: {_one_line(exc)}", err=True)
             sys.exit(1)
 
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        accept_after(cmd)  # the global options after any command, defined once
+        super().add_command(cmd, name)
+
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
@@ -56,26 +62,24 @@ def _one_line(exc: BaseException) -> str:
 
 @click.group(cls=FairqueGroup)
 @click.version_option(__version__, prog_name="fairque")
-@click.option("--redis-url", envvar="FAIRQUE_REDIS_URL", help="Server URL (env FAIRQUE_REDIS_URL).")
-@click.option("--queue", envvar="FAIRQUE_QUEUE", help="Queue name (env FAIRQUE_QUEUE).")
-@click.option("--config", "config_path", envvar="FAIRQUE_CONFIG", type=click.Path(dir_okay=False),
-              help="Config file (default ./fairque.toml if present).")  # fmt: skip
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-@click.option("--read-only", is_flag=True, help="Refuse every command that changes something.")
-@click.option("--cluster", is_flag=True, help="The server is a Redis/Valkey Cluster "
-              "(env FAIRQUE_REDIS_CLUSTER=1).")  # fmt: skip
+@root_options
 @click.pass_context
 def cli(
     ctx: click.Context,
     redis_url: str | None,
     queue: str | None,
     config_path: str | None,
-    as_json: bool,
+    json: bool,
     read_only: bool,
     cluster: bool,
+    wide: bool,
 ) -> None:
-    """fairque: a fair, multi-tenant task queue on Redis/Valkey."""
-    ctx.obj = CliContext(redis_url, queue, config_path, as_json, read_only, cluster)
+    """fairque: a fair, multi-tenant task queue on Redis/Valkey.
+
+    The global options (--redis-url, --queue, --config, --json, --read-only, --cluster) may
+    come before or after the command: `fairque users --json` is `fairque --json users`.
+    """
+    ctx.obj = CliContext(redis_url, queue, config_path, json, read_only, cluster, wide)
 
 
 @cli.command()
@@ -105,23 +109,17 @@ def demo(ctx: click.Context, headless: bool, duration: float) -> None:
     if ctx.obj.json:
         click.echo(summary.model_dump_json())
         return
-    table = Table(
-        title=f"Served in {summary.duration_s} s: {summary.served} tasks "
-        f"({summary.dead} failed every attempt and are in the DLQ)"
+    rows = [
+        (u.user_id, u.pushed, u.served, f"{u.share:.1%}", u.waiting,
+         ms(u.p50_wait_ms), ms(u.max_wait_ms))
+        for u in summary.users
+    ]  # fmt: skip
+    show_table(
+        f"Served in {summary.duration_s} s: {summary.served} tasks "
+        f"({summary.dead} failed every attempt and are in the DLQ)",
+        ["user", "pushed", "served", "share", "still queued", "p50 wait", "max wait"],
+        rows,
     )
-    for col in ("user", "pushed", "served", "share", "still queued", "p50 wait ms", "max wait ms"):
-        table.add_column(col, justify="left" if col == "user" else "right")
-    for u in summary.users:
-        table.add_row(
-            u.user_id,
-            str(u.pushed),
-            str(u.served),
-            f"{u.share:.1%}",
-            str(u.waiting),
-            "-" if u.p50_wait_ms is None else f"{u.p50_wait_ms:.0f}",
-            "-" if u.max_wait_ms is None else f"{u.max_wait_ms:.0f}",
-        )
-    console.print(table)
     console.print(
         "'noisy' queued thousands and its backlog waits; every tenant still got its turn in the "
         "round-robin and was served within milliseconds of pushing."
@@ -201,9 +199,9 @@ def bench(ctx: click.Context, scenario: str, tasks: int, out: str | None, partit
     docs = [r.model_dump(mode="json", exclude_none=True) for r in reports]
     if out:
         with open(out, "w", encoding="utf-8") as fh:
-            json.dump(docs[0] if len(docs) == 1 else docs, fh, indent=2)
+            jsonlib.dump(docs[0] if len(docs) == 1 else docs, fh, indent=2)
     if ctx.obj.json:
-        click.echo(json.dumps(docs[0] if len(docs) == 1 else docs))
+        click.echo(jsonlib.dumps(docs[0] if len(docs) == 1 else docs))
         return
     for report in reports:
         _print_report(report)
@@ -221,21 +219,19 @@ def _status_updater(status: Status, scenario: str) -> Progress:
 
 def _print_report(report: BenchReport) -> None:
     s = report.server
-    table = Table(
-        title=f"{report.scenario} — {s['server']} {s['version']}, redis-py {s['redis_py']} "
-        f"({s['parser']}), {s['cores']} cores"
-    )
-    table.add_column("figure")
-    table.add_column("value", justify="right")
+    rows: list[tuple[str, str]] = []
     for key, value in report.results.items():
         if isinstance(value, dict):
-            for sub, v in value.items():
-                table.add_row(f"{key}[{sub}]", f"{v:,}")
+            rows += [(f"{key}[{sub}]", f"{v:,}") for sub, v in value.items()]
         else:
-            table.add_row(key, f"{value:,}")
-    for key, value in report.ratios.items():
-        table.add_row(f"[bold]{key}[/bold]", f"[bold]{value}[/bold]")
-    console.print(table)
+            rows.append((key, f"{value:,}"))
+    rows += [(f"ratio {key}", f"{value}") for key, value in report.ratios.items()]
+    show_table(
+        f"{report.scenario} — {s['server']} {s['version']}, redis-py {s['redis_py']} "
+        f"({s['parser']}), {s['cores']} cores",
+        [Col("figure", wrap=True, left=True), "value"],
+        rows,
+    )
 
 
 cli.add_command(worker)

@@ -8,15 +8,15 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
+from fairque.cli.context import CliContext
+from fairque.cli.tables import Col, fit
 from fairque.core.exceptions import FairQueueError
 
 console = Console()
@@ -60,38 +60,21 @@ def emit_json(value: Any) -> None:
     click.echo(json.dumps(to_jsonable(value), default=str))
 
 
-def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
-    t = Table(title=title, title_justify="left")
-    for i, col in enumerate(columns):
-        # The first column names the row (user, task): never cut it, squeeze the figures.
-        t.add_column(col, justify="left" if i == 0 else "right", no_wrap=i == 0)
-    for row in rows:
-        t.add_row(*[fmt(v) for v in row])
-    return t
-
-
-def fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)
-
-
-def age(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 120:
-        return f"{seconds:.1f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f}m"
-    return f"{seconds / 3600:.1f}h"
+def show_table(
+    title: str | None, columns: Sequence[Col | str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Print a table that fits the terminal (every column with ``--wide``)."""
+    ctx = click.get_current_context(silent=True)
+    cli = ctx.find_object(CliContext) if ctx is not None else None
+    t, width = fit(console, title, columns, rows, wide=bool(cli and cli.wide))
+    # Console.print never renders wider than the console, so widen it for this table only
+    # (rich keeps an explicit width in ``_width``; None means "ask the terminal").
+    saved = console._width
+    console.width = width
+    try:
+        console.print(t, crop=False)
+    finally:
+        console._width = saved
 
 
 @contextmanager

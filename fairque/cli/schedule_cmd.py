@@ -5,19 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from fairque.cli.context import CliContext, pass_cli
+from fairque.cli.output import console, show_table
+from fairque.cli.tables import Col
 from fairque.core.exceptions import ScheduleNotFound
 from fairque.core.schedule import MissedRuns, ScheduledTask
 from fairque.scheduler import TaskScheduler
-
-console = Console()
 
 
 def parse_payload(text: str | None) -> Any:
@@ -115,6 +114,11 @@ def schedule_add(
         )
 
 
+def _when(moment: datetime | None) -> str:
+    """A run time in a table: UTC to the minute (``--json`` has it to the second)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
 @schedule.command("ls")
 @pass_cli
 def schedule_ls(cli: CliContext) -> None:
@@ -126,22 +130,25 @@ def schedule_ls(cli: CliContext) -> None:
     if not infos:
         console.print("no schedules")
         return
-    table = Table()
-    for col in ("name", "cron", "tz", "user", "enabled", "missed", "last run", "next run"):
-        table.add_column(col)
-    for i in infos:
-        st = i.schedule
-        table.add_row(
-            st.name,
-            st.cron,
-            st.timezone,
-            st.user_id,
-            "yes" if st.enabled else "no",
-            st.missed.value,
-            i.last_run.isoformat(timespec="seconds") if i.last_run else "-",
-            i.next_run.isoformat(timespec="seconds") if i.next_run else "-",
+    rows = [
+        (
+            i.schedule.name, i.schedule.cron, i.schedule.timezone, i.schedule.user_id,
+            i.schedule.enabled, i.schedule.missed.value,
+            _when(i.last_run), _when(i.next_run),
         )
-    console.print(table)
+        for i in infos
+    ]  # fmt: skip
+    cols: list[Col | str] = [
+        Col("name", wrap=True, left=True),
+        Col("cron", left=True),
+        Col("tz", rank=1, left=True),
+        Col("user", wrap=True, left=True),
+        "enabled",
+        Col("missed", rank=2, left=True),
+        Col("last run (UTC)", rank=1),
+        "next run (UTC)",
+    ]
+    show_table("Schedules", cols, rows)
 
 
 @schedule.command("rm")

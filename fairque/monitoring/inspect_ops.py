@@ -193,28 +193,36 @@ def _build_row(
         p95_wait_ms=_percentile(wait_values, 0.95),
         served_5m=served,
         served_share=round(served / served_total, 4) if served_total else 0.0,
-        fair_share=round(weight / total_weight, 4) if total_weight and _i(ready) else 0.0,
+        fair_share=round(weight / total_weight, 4) if total_weight else 0.0,
     )
 
 
-def _share_context(s: QueueSession, minute: int) -> Op[tuple[float, int, float]]:
-    """Default weight, tasks dispatched in the share window, total weight of backlogged users."""
+def _share_context(
+    s: QueueSession, minute: int, window: bool = False
+) -> Op[tuple[float, int, float, set[str]]]:
+    """Default weight, tasks dispatched in the share window, and the users sharing the workers
+    with their total weight: the backlogged users now, or with ``window`` every user that had
+    work in the window (queued now, running now, or served in it; the fair share's base)."""
     k = s.keys
-    default_raw, backlogged, *served = yield [
+    minutes = range(minute - SHARE_WINDOW + 1, minute + 1)
+    default_raw, backlogged, inflight, *rest = yield [
         _c("HGET", k.key("settings"), "*"),
         _c("ZRANGE", k.key("ubacklog"), 0, -1),
-        *[
-            _c("HGET", k.key("tp", minute=m), "popped")
-            for m in range(minute - SHARE_WINDOW + 1, minute + 1)
-        ],
+        _c("HKEYS", k.key("uinflight")),
+        *[_c("HGET", k.key("tp", minute=m), "popped") for m in minutes],
+        *[_c("HKEYS", k.key("srv", minute=m)) for m in (minutes if window else ())],
     ]
+    served, served_users = rest[:SHARE_WINDOW], rest[SHARE_WINDOW:]
     default_weight = float(default_raw) if default_raw else s.queue.default_weight
+    sharing = set(backlogged)
+    if window:
+        sharing.update(inflight, *served_users)
     total_weight = 0.0
-    if backlogged:
-        cfgs = yield _c("HMGET", k.key("settings"), *backlogged)
+    if sharing:
+        cfgs = yield _c("HMGET", k.key("settings"), *sharing)
         now_ms = minute * 60_000
         total_weight = sum(_parse_cfg(c, default_weight, now_ms)[0] for c in cfgs)
-    return default_weight, sum(_i(x) for x in served), total_weight
+    return default_weight, sum(_i(x) for x in served), total_weight, sharing
 
 
 def users(
@@ -255,7 +263,9 @@ def users(
         idle = sorted({*inflight, *paused, *(u for bucket in served for u in bucket)} - seen)
         names = [*names, *idle[: limit - len(names)]]
         total = max(_i(total), len(names))
-    default_weight, served_total, total_weight = yield from _share_context(s, minute)
+    default_weight, served_total, total_weight, sharing = yield from _share_context(
+        s, minute, window=True
+    )
     replies = yield [call for u in names for call in _row_calls(s, u, minute)] if names else []
     rows = [
         _build_row(
@@ -265,7 +275,7 @@ def users(
             now_ms=now_ms,
             default_weight=default_weight,
             served_total=served_total,
-            total_weight=total_weight,
+            total_weight=total_weight if u in sharing else 0.0,
         )
         for i, u in enumerate(names)
     ]
@@ -354,7 +364,7 @@ def explain(s: QueueSession, task_id: str) -> Op[Explanation | None]:
     ahead = int(ahead)
     minute_now = yield _c("TIME")
     _, minute = server_now(minute_now)
-    _, served_total, total_weight = yield from _share_context(s, minute)
+    _, served_total, total_weight, _ = yield from _share_context(s, minute)
     w = float(weight)
     blocked = []
     if int(paused):

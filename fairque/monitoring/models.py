@@ -78,7 +78,9 @@ class UserRow(_Model):
     p95_wait_ms: float | None
     served_5m: int
     served_share: float  # of everything dispatched in the last 5 minutes
-    fair_share: float  # weight / total weight of the users with work
+    # weight / total weight of the users that had work in the same window (queued now, in
+    # flight now, or served in it); 0 for a user that had none
+    fair_share: float
 
 
 class PendingTask(_Model):

@@ -23,13 +23,26 @@ WIDE = 110  # from this width on, the table shows every priority in its own colu
 
 NARROW_COLUMNS = [
     ("user", "user"), ("weight", "wt"), ("critical", "crit"), ("ready", "ready"),
-    ("inflight", "run"), ("oldest", "oldest"), ("p95", "p95 wait"), ("share", "share/fair"),
-    ("state", "state"),
+    ("inflight", "run"), ("oldest", "oldest"), ("p95", "p95 wait"), ("served", "served"),
+    ("fair", "fair"), ("state", "state"),
 ]  # fmt: skip
 WIDE_COLUMNS = [
     ("user", "user"), ("weight", "weight"), ("critical", "crit"), ("p5", "p5"), ("p4", "p4"),
     ("p3", "p3"), ("p2", "p2"), ("p1", "p1"), ("inflight", "in flight"), ("oldest", "oldest"),
-    ("p95", "p95 wait"), ("share", "served/fair"), ("state", "state"),
+    ("p95", "p95 wait"), ("served", "served"), ("fair", "fair"), ("state", "state"),
+]  # fmt: skip
+# What the users table's columns mean (shown by "?").
+GLOSSARY = [
+    ("wt / weight", "the user's weight (↑: boosted for now)"),
+    ("crit, p5..p1", "ready tasks by priority (crit runs before everything)"),
+    ("ready / run", "tasks waiting / in flight now"),
+    ("oldest", "age of the oldest ready task"),
+    ("p95 wait", "95th percentile of push-to-start waits, last 100 tasks"),
+    ("served", "the user's share of every task dispatched in the last 5 minutes"),
+    ("fair", "the share its weight entitles it to among the users that had work in those "
+             "5 minutes (queued, running or served); served below fair means it wanted less "
+             "or waited; '-' means it had no work"),
+    ("state", "paused, capped (at max in flight), ok (has work) or idle"),
 ]  # fmt: skip
 
 
@@ -47,7 +60,8 @@ def user_cells(row: UserRow, wide: bool) -> list[Any]:
         fmt.count(row.inflight),
         fmt.age(row.oldest_age_seconds),
         fmt.ms(row.p95_wait_ms),
-        fmt.share(row.served_share, row.fair_share),
+        fmt.share(row.served_share),
+        fmt.share(row.fair_share),
         styled_state,
     ]
 
@@ -73,6 +87,7 @@ class OverviewScreen(LiveScreen[OverviewData]):
     ]
     MUTATING = frozenset({"pause", "drain"})
     TABLE = "#users"
+    GLOSSARY = GLOSSARY
 
     def __init__(self) -> None:
         super().__init__()

@@ -66,7 +66,8 @@ class UserScreen(LiveScreen[UserDetail]):
             f"[b]{r.user_id}[/b] — {state} · weight {r.weight:g} · ready {r.ready:,} "
             f"(critical {r.critical:,}) · in flight {r.inflight}{cap} · oldest "
             f"{fmt.age(r.oldest_age_seconds)} · wait p50 {fmt.ms(r.p50_wait_ms)} p95 "
-            f"{fmt.ms(r.p95_wait_ms)} · served/fair {fmt.share(r.served_share, r.fair_share)}"
+            f"{fmt.ms(r.p95_wait_ms)} · served {fmt.share(r.served_share)} of "
+            f"dispatches, fair {fmt.share(r.fair_share)}"
         )
         self.query_one(Sparkline).data = [float(x) for x in data.backlog_history]
         rows = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -85,18 +86,35 @@ class HelpModal(ModalScreen[None]):
     }
     HelpModal #title { text-style: bold; height: auto; margin-bottom: 1; }
     HelpModal DataTable { height: 1fr; }
+    HelpModal #glossary { height: auto; max-height: 50%; margin-top: 1; }
     """
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
-    def __init__(self, where: str, bindings: Iterable[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        where: str,
+        bindings: Iterable[tuple[str, str]],
+        glossary: Iterable[tuple[str, str]] = (),
+    ) -> None:
         super().__init__()
         self.where = where
         self.bindings = list(bindings)
+        self.glossary = list(glossary)  # what the screen's columns mean
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(f"Keys — {self.where}   (esc closes)", id="title")
             yield DataTable(cursor_type="row", zebra_stripes=True)
+            if self.glossary:
+                text = Text.assemble(
+                    ("Columns\n", "bold"),
+                    *[
+                        part
+                        for name, what in self.glossary
+                        for part in ((name, "bold"), f"  {what}\n")
+                    ],
+                )
+                yield VerticalScroll(Static(text), id="glossary")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

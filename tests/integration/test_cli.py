@@ -236,3 +236,44 @@ def test_read_commands_write_nothing(run, q, nothing_written):
             for json_out in (False, True) if argv[0] != "metrics" else (False,):
                 r = run(*argv, json_out=json_out)
                 assert r.exit_code == 0, (argv, r.output)
+
+
+def test_global_options_after_the_command_act_like_before(run, q, nothing_written):
+    bury(q, "dead", 1)
+    q.push_batch([Task.create("acme", 3, i) for i in range(2)])
+    url, name = q.config.redis.url, q.session.queue.name
+    before = CliRunner().invoke(cli, ["--redis-url", url, "--queue", name, "--json", "users"])
+    after = CliRunner().invoke(cli, ["users", "--json", "--queue", name, "--redis-url", url])
+    assert before.exit_code == after.exit_code == 0
+    assert json.loads(before.output)["rows"][0]["user_id"] == "acme"
+    assert [r["ready"] for r in json.loads(after.output)["rows"]] == [2]
+    with nothing_written():
+        refused = CliRunner().invoke(
+            cli, ["push", "--user", "acme", "--redis-url", url, "--queue", name, "--read-only"]
+        )
+        assert refused.exit_code == 3 and "--read-only" in refused.output
+        assert run("dlq", "requeue", "--all", "--yes", "--read-only").exit_code == 3
+
+
+def test_no_table_cuts_a_cell_at_80_columns(run, q, monkeypatch, tmp_path):
+    long_user = "customer-" + "x" * 30
+    bury(q, long_user, 2)
+    q.push_batch([Task.create(f"{long_user}-{i}", 3, 0) for i in range(3)])
+    path = tmp_path / "fairque.toml"
+    path.write_text(f'[queue.users."{long_user}"]\nweight = 4\nmax_inflight = 3\n')
+    assert run("config", "apply", str(path), "--yes").exit_code == 0
+    added = run("schedule", "add", "a-rather-long-schedule-name", "*/5 * * * *", "--user",
+                long_user)  # fmt: skip
+    assert added.exit_code == 0, added.output
+    monkeypatch.setattr(output.console, "_width", 80)
+    for argv in (
+        ["info"], ["users"], ["users", "--sort", "name"], ["user", "show", long_user],
+        ["dlq", "ls"], ["dlq", "ls", "--group-by", "error"], ["dlq", "ls", "--group-by", "user"],
+        ["alerts"], ["config", "show"], ["schedule", "ls"],
+    ):  # fmt: skip
+        r = run(*argv)
+        assert r.exit_code == 0, (argv, r.output)
+        assert "…" not in r.output, (argv, r.output)
+        assert max(map(len, r.output.splitlines())) <= 80, (argv, r.output)
+    assert long_user not in run("users").output  # folded onto two lines in its column
+    assert long_user in run("users", "--wide").output  # --wide: one line, as wide as it takes

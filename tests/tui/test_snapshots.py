@@ -50,3 +50,20 @@ async def settle(pilot, keys) -> None:  # type: ignore[no-untyped-def]
 def test_screen(snap_compare, screen, size):
     keys = SCREENS[screen]
     assert snap_compare(make_app(), terminal_size=size, run_before=lambda p: settle(p, keys))
+
+
+def test_switching_screens_leaves_nothing_of_the_last_one(snap_compare):
+    """Overview -> a user (sparkline) -> benchmarks (bar chart) -> DLQ, in a 140x42 terminal:
+    the DLQ screen shows none of the glyphs the other screens drew."""
+
+    async def switch(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot, ["enter", "b"])
+        bench = pilot.app.screen
+        bench._progress("throughput", "measuring", ("push", 3000.0))
+        bench._progress("throughput", "measuring", ("pop", 1500.0))
+        await settle(pilot, ["2"])
+        svg = pilot.app.export_screenshot()
+        assert type(pilot.app.screen).__name__ == "DLQScreen"
+        assert not any(glyph in svg for glyph in "▁▂▃▄▅▆▇█")
+
+    assert snap_compare(make_app(), terminal_size=(140, 42), run_before=switch)
