@@ -1,4 +1,4 @@
-"""``fairque-tui connect [URL]`` and ``fairque-tui demo``."""
+"""``fairque-tui connect [URL]``, ``fairque-tui serve [URL]`` and ``fairque-tui demo``."""
 
 from __future__ import annotations
 
@@ -66,6 +66,41 @@ def connect(
         FairqueApp(source, refresh_seconds=refresh).run()
     finally:
         source.close()
+
+
+@main.command()
+@click.argument("url", required=False, envvar="FAIRQUE_REDIS_URL")
+@click.option("--queue", envvar="FAIRQUE_QUEUE", help="Queue name (env FAIRQUE_QUEUE).")
+@click.option(
+    "--config", "config_path", envvar="FAIRQUE_CONFIG", type=click.Path(dir_okay=False),
+    help="Config file (default ./fairque.toml).",
+)  # fmt: skip
+@click.option("--cluster", is_flag=True, help="URL is a node of a Redis/Valkey Cluster.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (loopback: this machine only).")  # fmt: skip
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True)
+@click.option("--public-url", help="The URL browsers use, behind a proxy or on another host.")
+@click.option("--read-only/--read-write", default=True, show_default=True,
+              help="Read-only unless asked: no requeue, drain or pause.")  # fmt: skip
+@REFRESH
+def serve(
+    url: str | None,
+    queue: str | None,
+    config_path: str | None,
+    cluster: bool,
+    host: str,
+    port: int,
+    public_url: str | None,
+    read_only: bool,
+    refresh: float,
+) -> None:
+    """The same dashboard in a web browser (each browser tab runs its own session)."""
+    from fairque_tui.serve import serve_dashboard
+
+    serve_dashboard(
+        url=url, queue=queue, config_path=config_path, cluster=cluster, host=host, port=port,
+        public_url=public_url, read_only=read_only, refresh=refresh,
+    )  # fmt: skip
 
 
 @main.command()

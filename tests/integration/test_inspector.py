@@ -82,6 +82,24 @@ def test_user_rows_by_backlog_with_shares_waits_and_ages(q, ins):
     assert {t.user_id for t in served} == {"a", "b", "c"}
 
 
+def test_fair_share_counts_every_user_that_had_work_in_the_window(q, ins):
+    """A user whose only task was served a moment ago still shares the window: its fair share
+    is its weight's part among everyone that had work (queued, running or served), so the
+    column reads for every user that had work and sums to 1 over them."""
+    q.push(Task.create("quick", 3, 0))
+    q.complete(q.pop())  # served, nothing left, nothing running
+    q.push_batch([Task.create("flood", 3, i) for i in range(5)])
+    running = q.pop()  # flood: one running, four queued
+    rows = {r.user_id: r for r in ins.users(include_idle=True).rows}
+    assert rows["quick"].ready == rows["quick"].inflight == 0
+    assert rows["quick"].fair_share == pytest.approx(0.5)
+    assert rows["flood"].fair_share == pytest.approx(0.5)
+    assert rows["quick"].served_share == rows["flood"].served_share == pytest.approx(0.5)
+    q.complete(running)
+    only = ins.user("nobody").row  # no work in the window: no fair share
+    assert only.fair_share == 0
+
+
 def test_capped_and_paused_flags(q, ins, cfg):
     q.push_batch([Task.create("capped", 3, i) for i in range(3)])
     q.pop()

@@ -1,0 +1,118 @@
+"""``fairque-tui serve`` in a real headless browser (Debian's chromium through Playwright):
+the page loads, the overview shows the users of a live queue, a key press switches screens,
+and the session is read-only unless asked.
+
+Set FAIRQUE_DOCS_SHOT=path.png to also save the overview as the README's screenshot."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from fairque import Task, TaskQueue
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CI"),
+    reason="no chromium here (CI installs Debian's; `apt-get install chromium` to run this)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1].decode()
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"fairque-tui serve did not listen on {port} in {seconds} s")
+
+
+@pytest.fixture
+def serve(make_config) -> Iterator[tuple[str, TaskQueue]]:  # type: ignore[no-untyped-def]
+    config = make_config()
+    port = free_port()
+    with TaskQueue(config) as q:
+        q.push_batch([Task.create(u, 3, i) for u in ("browser-alice", "browser-bob")
+                      for i in range(3)])  # fmt: skip
+        argv = [sys.executable, "-m", "fairque_tui.cli", "serve", config.redis.url,
+                "--queue", config.queue.name, "--port", str(port), "--refresh", "0.5"]  # fmt: skip
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            wait_for_port(port, proc)
+            yield f"http://127.0.0.1:{port}/", q
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+class Screen:
+    """What the browser received from the dashboard (the terminal stream over its websocket)."""
+
+    def __init__(self, page) -> None:  # type: ignore[no-untyped-def]
+        self.page = page
+        self.frames: list[bytes] = []
+        page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
+
+    def _frame(self, payload: bytes | str) -> None:
+        self.frames.append(payload if isinstance(payload, bytes) else payload.encode())
+
+    def wait_for(self, text: str, since: int = 0, seconds: float = 30) -> int:
+        """Wait until ``text`` arrives after frame ``since``; the frame count then."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if text.encode() in b"".join(self.frames[since:]):
+                return len(self.frames)
+            self.page.wait_for_timeout(100)
+        raise AssertionError(f"{text!r} never reached the browser")
+
+
+def test_dashboard_in_a_browser(serve, tmp_path):  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    url, q = serve
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 860})
+            screen = Screen(page)
+            page.goto(url)
+            seen = screen.wait_for("browser-alice")
+            screen.wait_for("browser-bob")
+            screen.wait_for("READ-ONLY")  # read-only unless --read-write was given
+            page.wait_for_timeout(500)  # let the canvas paint before the picture
+            shot = tmp_path / "overview.png"
+            page.screenshot(path=str(shot))
+            assert shot.stat().st_size > 10_000  # a drawn page, not a blank one
+            if os.environ.get("FAIRQUE_DOCS_SHOT"):
+                shutil.copy(shot, os.environ["FAIRQUE_DOCS_SHOT"])
+
+            page.locator(".xterm-helper-textarea").focus()  # keys go to the terminal
+            page.keyboard.press("2")
+            screen.wait_for("dead tasks", since=seen)  # the DLQ screen
+
+            # A user pushed from elsewhere shows up without reloading the page.
+            q.push(Task.create("browser-carol", 3, 0))
+            page.keyboard.press("1")
+            screen.wait_for("browser-carol", since=seen)
+        finally:
+            browser.close()
