@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 
 from fairque.monitoring.alerts import RULES
 from fairque.monitoring.inspector import Inspector
+from fairque.monitoring.models import Overview
 
 OTHER = "_other"
 EVENTS = ("pushed", "completed", "failed", "retried", "dead")
@@ -47,7 +48,8 @@ class FairqueCollector(Collector):
         for event in EVENTS:
             tasks.add_metric([queue, event], overview.counters.get(event, 0))
         yield tasks
-        yield from self._users(queue, overview.totals.ready)
+        yield from self._queue(overview)
+        yield from self._users(queue, overview.totals.ready, overview.quarantined)
         yield self._waits(queue)
         yield from self._workers(queue)
         firing = {a.rule for a in self.inspector.alerts()}
@@ -58,7 +60,32 @@ class FairqueCollector(Collector):
             alert.add_metric([queue, rule], 1 if rule in firing else 0)
         yield alert
 
-    def _users(self, queue: str, total_ready: int) -> Iterator[Metric]:
+    def _queue(self, overview: Overview) -> Iterator[Metric]:
+        queue, t, srv = overview.queue, overview.totals, overview.server
+        by_state = GaugeMetricFamily(
+            "fairque_queue_tasks",
+            "Tasks by state now (dead: in the DLQ).",
+            labels=["queue", "state"],
+        )
+        for state, n in (("ready", t.ready), ("delayed", t.delayed), ("inflight", t.inflight),
+                         ("dead", t.dead)):  # fmt: skip
+            by_state.add_metric([queue, state], n)
+        memory = GaugeMetricFamily(
+            "fairque_server_memory_bytes",
+            "The server's used memory and maxmemory (0: no limit).",
+            labels=["queue", "kind"],
+        )
+        memory.add_metric([queue, "used"], srv.used_memory)
+        memory.add_metric([queue, "max"], srv.maxmemory)
+        corrupt = GaugeMetricFamily(
+            "fairque_corrupt_records_last_hour",
+            "Corrupt or phantom records met in the last hour (and buried).",
+            labels=["queue"],
+        )
+        corrupt.add_metric([queue], overview.corrupt_last_hour)
+        yield from (by_state, memory, corrupt)
+
+    def _users(self, queue: str, total_ready: int, quarantined: dict[str, str]) -> Iterator[Metric]:
         page = self.inspector.users(limit=self.top_users)
         backlog = GaugeMetricFamily(
             "fairque_backlog",
@@ -78,8 +105,20 @@ class FairqueCollector(Collector):
             "Served share (last 5 min) and fair share by weight.",
             labels=["queue", "user", "kind"],
         )
+        held = GaugeMetricFamily(
+            "fairque_user_held",
+            "1 for a user the scheduler holds back: paused, capped (at max in flight) or "
+            "quarantined (a broken key).",
+            labels=["queue", "user", "reason"],
+        )
+        for user in quarantined:
+            held.add_metric([queue, user, "quarantined"], 1)
         shown = 0
         for row in page.rows:
+            if row.paused and row.user_id not in quarantined:
+                held.add_metric([queue, row.user_id, "paused"], 1)
+            if row.capped:
+                held.add_metric([queue, row.user_id, "capped"], 1)
             for p, n in {**row.by_priority, 6: row.critical}.items():
                 backlog.add_metric([queue, row.user_id, str(p)], n)
             inflight.add_metric([queue, row.user_id], row.inflight)
@@ -90,7 +129,7 @@ class FairqueCollector(Collector):
         if page.total_users > len(page.rows):
             # Everyone past the top N, in one series (its split by priority is not fetched).
             backlog.add_metric([queue, OTHER, "all"], max(total_ready - shown, 0))
-        yield from (backlog, inflight, oldest, share)
+        yield from (backlog, inflight, oldest, share, held)
 
     def _waits(self, queue: str) -> Metric:
         hist = self.inspector.wait_histogram()
