@@ -1,8 +1,11 @@
-"""Terminal charts for benchmark reports (plotext; only the CLI draws)."""
+"""Charts of benchmark reports: which figures a picture says most about, drawn in the terminal
+with plotext (as the TUI's bench screen does). ``chart_files`` writes the same bars to SVG/PNG.
+"""
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import plotext as plt
@@ -10,34 +13,59 @@ import plotext as plt
 from fairque.bench import BenchReport
 
 
-def _bars(title: str, labels: list[str], values: list[float]) -> str:
+@dataclass(frozen=True)
+class Bars:
+    title: str
+    labels: list[str]
+    values: list[float]
+    unit: str = ""
+
+
+def bars_of(report: BenchReport) -> Bars | None:
+    """The bars for one report, or None when it has nothing to draw."""
+    r: dict[str, Any] = report.results
+    name = report.scenario
+    if name == "throughput":
+        keys = ["push_per_s", "push_batch_per_s", "pop_complete_per_s", "e2e_per_s"]
+        keys = [k for k in keys if k in r]
+        return Bars("throughput: tasks per second", [k.removesuffix("_per_s") for k in keys],
+                    [float(r[k]) for k in keys], "/s")  # fmt: skip
+    if name == "scale-users":
+        by = r["pop_per_s_by_users"]
+        return Bars("scale-users: pops per second by configured users", [str(k) for k in by],
+                    [float(v) for v in by.values()], "/s")  # fmt: skip
+    if name == "drain":
+        by = r["e2e_per_s"]
+        return Bars("drain: no-op tasks drained per second", [str(k) for k in by],
+                    [float(v) for v in by.values()], "/s")  # fmt: skip
+    if name == "fairness" and report.control:
+        return Bars(
+            "fairness: light users' p99 wait (ms)",
+            ["fairque", "no flood", "FIFO"],
+            [float(r["light_p99_wait_ms"]), float(r["light_p99_wait_unloaded_ms"]),
+             float(report.control["light_p99_wait_ms"])],
+            "ms",
+        )  # fmt: skip
+    if name == "weights":
+        shares = r["shares"]
+        return Bars("weights: share of dispatches by user (%)", list(shares),
+                    [round(100 * float(v), 1) for v in shares.values()], "%")  # fmt: skip
+    if name == "inspect":
+        keys = [k for k in ("overview_ms", "users_page50_ms") if k in r]
+        return Bars("inspect: Inspector reads (ms)", [k.removesuffix("_ms") for k in keys],
+                    [float(r[k]) for k in keys], "ms")  # fmt: skip
+    return None
+
+
+def terminal_chart(bars: Bars, width: int = 70) -> str:
     plt.clear_figure()
-    plt.simple_bar(labels, values, width=70, title=title)
+    plt.simple_bar(bars.labels, bars.values, width=width, title=bars.title)
     text: str = plt.build()
     # No colour codes in files and pipes.
     return text if sys.stdout.isatty() else str(plt.uncolorize(text))
 
 
 def chart(report: BenchReport) -> str | None:
-    """A bar chart of the figures a picture says most about, or None."""
-    r: dict[str, Any] = report.results
-    if report.scenario == "throughput":
-        keys = ["push_per_s", "push_batch_per_s", "pop_complete_per_s", "e2e_per_s"]
-        return _bars(
-            "tasks per second", [k.removesuffix("_per_s") for k in keys], [r[k] for k in keys]
-        )
-    if report.scenario == "scale-users":
-        by = r["pop_per_s_by_users"]
-        return _bars("pops per second by configured users", list(by), list(by.values()))
-    if report.scenario == "drain":
-        by = r["e2e_per_s"]
-        return _bars("no-op tasks drained per second", list(by), list(by.values()))
-    if report.scenario == "fairness" and report.control:
-        labels = ["fairque", "unloaded", "FIFO"]
-        values = [
-            r["light_p99_wait_ms"],
-            r["light_p99_wait_unloaded_ms"],
-            report.control["light_p99_wait_ms"],
-        ]
-        return _bars("light users' p99 wait (ms)", labels, values)
-    return None
+    """The terminal chart of one report, or None."""
+    bars = bars_of(report)
+    return terminal_chart(bars) if bars else None

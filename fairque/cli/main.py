@@ -15,7 +15,8 @@ from fairque import __version__
 from fairque.bench import SCENARIOS, TARGETED, BenchReport
 from fairque.bench.common import SINGLE, Progress, Target
 from fairque.cli.admin_cmds import dlq, drain, pause, push, resume
-from fairque.cli.charts import chart
+from fairque.cli.chart_files import CHART_SUFFIXES, check_png_support, save_charts
+from fairque.cli.charts import bars_of, chart
 from fairque.cli.config_cmd import config_group
 from fairque.cli.context import CliContext
 from fairque.cli.format import ms
@@ -169,14 +170,23 @@ def server(port: int, directory: str | None, cluster_nodes: int | None) -> None:
 @click.option("--scenario", type=click.Choice([*SCENARIOS, "all"]), default="throughput",
               show_default=True)  # fmt: skip
 @click.option("--tasks", type=click.IntRange(min=100), default=5000, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Also write the JSON document(s) to this file.")  # fmt: skip
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), multiple=True,
+              help="Also write the results to FILE: a chart for .svg or .png, else the JSON "
+              "document(s). Repeatable.")  # fmt: skip
 @click.option("--partitions", type=click.IntRange(1, 1024), default=1, show_default=True,
               help="Partitions of the benchmark queue (throughput, drain).")  # fmt: skip
 @click.pass_context
-def bench(ctx: click.Context, scenario: str, tasks: int, out: str | None, partitions: int) -> None:
-    """Run benchmark scenarios (against --redis-url, or a fresh embedded Valkey)."""
+def bench(
+    ctx: click.Context, scenario: str, tasks: int, out: tuple[str, ...], partitions: int
+) -> None:
+    """Run benchmark scenarios (against --redis-url, or a fresh embedded Valkey).
+
+    Prints a table and a chart of each scenario's figures; `--out results.json --out
+    results.svg` also saves them."""
     names = list(SCENARIOS) if scenario == "all" else [scenario]
+    charts_out = [p for p in out if p.lower().endswith(CHART_SUFFIXES)]
+    if any(p.lower().endswith(".png") for p in charts_out):
+        check_png_support()  # before a long run, not after it
     target = Target(cluster=ctx.obj.cluster, partitions=partitions)
     if target != SINGLE:
         if not ctx.obj.redis_url and target.cluster:
@@ -197,8 +207,11 @@ def bench(ctx: click.Context, scenario: str, tasks: int, out: str | None, partit
                 report = SCENARIOS[name](ctx.obj.redis_url, tasks, progress)
             reports.append(report)
     docs = [r.model_dump(mode="json", exclude_none=True) for r in reports]
-    if out:
-        with open(out, "w", encoding="utf-8") as fh:
+    for path in out:
+        if path in charts_out:
+            save_charts([b for b in map(bars_of, reports) if b is not None], path)
+            continue
+        with open(path, "w", encoding="utf-8") as fh:
             jsonlib.dump(docs[0] if len(docs) == 1 else docs, fh, indent=2)
     if ctx.obj.json:
         click.echo(jsonlib.dumps(docs[0] if len(docs) == 1 else docs))

@@ -14,6 +14,7 @@ import click
 from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import Progress
+from rich.text import Text
 
 from fairque.cli.context import CliContext
 from fairque.cli.tables import Col, fit
@@ -66,7 +67,9 @@ def show_table(
     """Print a table that fits the terminal (every column with ``--wide``)."""
     ctx = click.get_current_context(silent=True)
     cli = ctx.find_object(CliContext) if ctx is not None else None
-    t, width = fit(console, title, columns, rows, wide=bool(cli and cli.wide))
+    t, width = fit(console, columns, rows, wide=bool(cli and cli.wide))
+    if title:
+        console.print(Text(title, style="bold"))
     # Console.print never renders wider than the console, so widen it for this table only
     # (rich keeps an explicit width in ``_width``; None means "ask the terminal").
     saved = console._width

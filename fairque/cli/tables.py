@@ -38,10 +38,10 @@ def _as_col(c: Col | str, first: bool) -> Col:
     return c if isinstance(c, Col) else Col(c, left=first)
 
 
-def _build(title: str | None, cols: Sequence[Col], cells: list[list[str]], caption: str | None,
+def _build(cols: Sequence[Col], cells: list[list[str]], caption: str | None,
            wrap_min: int = MIN_WRAP) -> Table:  # fmt: skip
     t = Table(
-        title=title, title_justify="left", caption=caption, caption_justify="left",
+        caption=caption, caption_justify="left",
         box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
     )  # fmt: skip
     for i, c in enumerate(cols):
@@ -60,14 +60,14 @@ def _build(title: str | None, cols: Sequence[Col], cells: list[list[str]], capti
 
 def fit(
     console: Console,
-    title: str | None,
     columns: Sequence[Col | str],
     rows: Iterable[Sequence[Any]],
     *,
     wide: bool = False,
     width: int | None = None,
 ) -> tuple[Table, int]:
-    """The table to print and the width to print it at."""
+    """The table to print and the width to print it at (its title is printed above it, wrapped
+    to the terminal rather than to the table)."""
     cols = [_as_col(c, i == 0) for i, c in enumerate(columns)]
     cells = [[fmt(v) for v in row] for row in rows]
     width = width or console.width
@@ -75,7 +75,7 @@ def fit(
 
     def table_of(indices: list[int], caption: str | None = None, wrap_min: int = MIN_WRAP
                  ) -> Table:  # fmt: skip
-        return _build(title, [cols[i] for i in indices], [[r[i] for i in indices] for r in cells],
+        return _build([cols[i] for i in indices], [[r[i] for i in indices] for r in cells],
                       caption, wrap_min)  # fmt: skip
 
     def minimum(indices: list[int]) -> int:
@@ -86,7 +86,7 @@ def fit(
         naturals = [max([len(c.name), *(len(r[i]) for r in cells)]) for i, c in enumerate(cols)]
         gaps = 3 * (len(cols) - 1)  # " " + divider + " " between columns, no outer edge
         wide_cols = [Col(c.name, c.rank, wrap=False, left=c.left) for c in cols]
-        return _build(title, wide_cols, cells, None), max(width, sum(naturals) + gaps)
+        return _build(wide_cols, cells, None), max(width, sum(naturals) + gaps)
     while minimum(keep) > width:
         worst = max(cols[i].rank for i in keep)
         if worst == 0:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from xml.etree import ElementTree
 
 import pytest
 import redis
 from click.testing import CliRunner
+from PIL import Image
 
 from fairque import FairQueueConfig, Task, TaskQueue
 from fairque.cli.main import cli
@@ -50,12 +52,34 @@ def test_headless_demo_serves_every_tenant_fairly(server_url):
     assert max(u["p50_wait_ms"] for u in users.values()) < noisy["p50_wait_ms"] / 5
 
 
-def test_bench_json_has_the_documented_fields(server_url):
+def test_bench_json_has_the_documented_fields(server_url, tmp_path):
+    files = [tmp_path / name for name in ("bench.json", "bench.svg", "bench.png")]
+    outs = [arg for f in files for arg in ("--out", str(f))]
     result = CliRunner().invoke(
-        cli, ["--redis-url", server_url, "--json", "bench", "--scenario", "all", "--tasks", "300"]
+        cli,
+        [
+            "--redis-url",
+            server_url,
+            "--json",
+            "bench",
+            "--scenario",
+            "all",
+            "--tasks",
+            "300",
+            *outs,
+        ],
     )
     assert result.exit_code == 0, result.output
     docs = {d["scenario"]: d for d in json.loads(result.output)}
+    assert json.loads(files[0].read_text()) == json.loads(result.output)
+    # One chart per scenario in the SVG (its title, then a bar per figure), and the PNG.
+    svg = ElementTree.parse(files[1]).getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    titles = [t.text for t in svg.iter(f"{ns}text") if t.get("font-weight") == "bold"]
+    assert [t.split(":")[0] for t in titles] == list(docs)
+    assert len(list(svg.iter(f"{ns}rect"))) - 1 == 4 + 3 + 3 + 4 + 4 + 2  # minus the backdrop
+    with Image.open(files[2]) as png:
+        assert png.format == "PNG" and png.width >= 760 and png.height > 600
     assert set(docs) == {"throughput", "fairness", "weights", "scale-users", "drain", "inspect"}
     for doc in docs.values():
         assert {"scenario", "server", "params", "results", "ratios"} <= set(doc)
