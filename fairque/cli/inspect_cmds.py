@@ -142,7 +142,8 @@ def print_users(page: UserPage) -> None:
     first = page.offset + 1
     show_table(
         f"Users {first}-{page.offset + len(page.rows)} of {page.total_users} with work "
-        "(served: share of dispatches in the last 5 min; fair: its weight's share)",
+        "(served: share of the last 5 min's dispatches; fair: what a fair scheduler would "
+        "have given it; `fairque users --help`)",
         USER_COLUMNS,
         rows,
     )
@@ -158,9 +159,12 @@ def print_users(page: UserPage) -> None:
 def users(cli: CliContext, sort: str, limit: int, offset: int) -> None:
     """Per-user table: backlog, in flight, oldest age, waits, served and fair shares.
 
-    served is the user's share of the tasks dispatched in the last 5 minutes; fair is the share
-    its weight entitles it to among the users that had work in that window (queued, running
-    or served). A user served less than fair either wanted less or waited."""
+    served is the user's share of the tasks dispatched in the last 5 minutes. fair is what a
+    perfectly fair scheduler would have given it of those dispatches, given what every user
+    asked for (served + still queued) and the weights: users that wanted less than their
+    weighted part get all they wanted, and the rest is split by weight. served = fair means
+    the user was treated fairly; served below fair means it waited while others took its
+    part. --sort wait orders by p95 wait."""
     with Inspector(cli.config()) as ins:
         if sort == "wait":  # by p95 wait among the users with the most backlog
             page = ins.users(0, max(limit + offset, 200))

@@ -22,6 +22,7 @@ from fairque.monitoring.models import (
     UserRow,
     WorkerInfo,
 )
+from fairque.monitoring.shares import fair_shares
 from fairque.queue.ops import CommandCall, Op, QueueSession
 from fairque.queue.reads import get_task
 
@@ -167,7 +168,7 @@ def _build_row(
     now_ms: int,
     default_weight: float,
     served_total: int,
-    total_weight: float,
+    fair_share: float,
 ) -> UserRow:
     ready, by_pri, held, paused, cfg, waits = r[:6]
     heads = r[6 : 6 + len(PRIORITIES)]
@@ -193,36 +194,58 @@ def _build_row(
         p95_wait_ms=_percentile(wait_values, 0.95),
         served_5m=served,
         served_share=round(served / served_total, 4) if served_total else 0.0,
-        fair_share=round(weight / total_weight, 4) if total_weight else 0.0,
+        fair_share=round(fair_share, 4),
     )
 
 
-def _share_context(
-    s: QueueSession, minute: int, window: bool = False
-) -> Op[tuple[float, int, float, set[str]]]:
-    """Default weight, tasks dispatched in the share window, and the users sharing the workers
-    with their total weight: the backlogged users now, or with ``window`` every user that had
-    work in the window (queued now, running now, or served in it; the fair share's base)."""
+def _share_context(s: QueueSession, minute: int) -> Op[tuple[float, int, float]]:
+    """Default weight, tasks dispatched in the share window, total weight of backlogged users."""
     k = s.keys
-    minutes = range(minute - SHARE_WINDOW + 1, minute + 1)
-    default_raw, backlogged, inflight, *rest = yield [
+    default_raw, backlogged, *served = yield [
         _c("HGET", k.key("settings"), "*"),
         _c("ZRANGE", k.key("ubacklog"), 0, -1),
-        _c("HKEYS", k.key("uinflight")),
-        *[_c("HGET", k.key("tp", minute=m), "popped") for m in minutes],
-        *[_c("HKEYS", k.key("srv", minute=m)) for m in (minutes if window else ())],
+        *[
+            _c("HGET", k.key("tp", minute=m), "popped")
+            for m in range(minute - SHARE_WINDOW + 1, minute + 1)
+        ],
     ]
-    served, served_users = rest[:SHARE_WINDOW], rest[SHARE_WINDOW:]
     default_weight = float(default_raw) if default_raw else s.queue.default_weight
-    sharing = set(backlogged)
-    if window:
-        sharing.update(inflight, *served_users)
     total_weight = 0.0
-    if sharing:
-        cfgs = yield _c("HMGET", k.key("settings"), *sharing)
+    if backlogged:
+        cfgs = yield _c("HMGET", k.key("settings"), *backlogged)
         now_ms = minute * 60_000
         total_weight = sum(_parse_cfg(c, default_weight, now_ms)[0] for c in cfgs)
-    return default_weight, sum(_i(x) for x in served), total_weight, sharing
+    return default_weight, sum(_i(x) for x in served), total_weight
+
+
+def _window_shares(s: QueueSession, minute: int) -> Op[tuple[float, int, dict[str, float]]]:
+    """Default weight, tasks dispatched in the share window, and every user's fair share of
+    them (``monitoring.shares``: demand = served in the window + queued now)."""
+    k = s.keys
+    minutes = range(minute - SHARE_WINDOW + 1, minute + 1)
+    default_raw, backlog, *served_by_minute = yield [
+        _c("HGET", k.key("settings"), "*"),
+        _c("ZRANGE", k.key("ubacklog"), 0, -1, "WITHSCORES"),
+        *[_c("HGETALL", k.key("srv", minute=m)) for m in minutes],
+    ]
+    default_weight = float(default_raw) if default_raw else s.queue.default_weight
+    served: dict[str, int] = {}
+    for bucket in served_by_minute:
+        for user, n in (bucket or {}).items():
+            served[str(user)] = served.get(str(user), 0) + _i(n)
+    demand = {str(u): float(score) for u, score in backlog}
+    for user, n in served.items():
+        demand[user] = demand.get(user, 0.0) + n
+    weights: dict[str, float] = {}
+    if demand:
+        names = list(demand)
+        cfgs = yield _c("HMGET", k.key("settings"), *names)
+        now_ms = minute * 60_000
+        weights = {
+            u: _parse_cfg(c, default_weight, now_ms)[0] for u, c in zip(names, cfgs, strict=True)
+        }
+    capacity = sum(served.values())
+    return default_weight, capacity, fair_shares(demand, weights, capacity)
 
 
 def users(
@@ -263,9 +286,7 @@ def users(
         idle = sorted({*inflight, *paused, *(u for bucket in served for u in bucket)} - seen)
         names = [*names, *idle[: limit - len(names)]]
         total = max(_i(total), len(names))
-    default_weight, served_total, total_weight, sharing = yield from _share_context(
-        s, minute, window=True
-    )
+    default_weight, served_total, fair = yield from _window_shares(s, minute)
     replies = yield [call for u in names for call in _row_calls(s, u, minute)] if names else []
     rows = [
         _build_row(
@@ -275,7 +296,7 @@ def users(
             now_ms=now_ms,
             default_weight=default_weight,
             served_total=served_total,
-            total_weight=total_weight if u in sharing else 0.0,
+            fair_share=fair.get(u, 0.0),
         )
         for i, u in enumerate(names)
     ]
@@ -364,7 +385,7 @@ def explain(s: QueueSession, task_id: str) -> Op[Explanation | None]:
     ahead = int(ahead)
     minute_now = yield _c("TIME")
     _, minute = server_now(minute_now)
-    _, served_total, total_weight, _ = yield from _share_context(s, minute)
+    _, served_total, total_weight = yield from _share_context(s, minute)
     w = float(weight)
     blocked = []
     if int(paused):

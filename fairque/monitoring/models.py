@@ -78,8 +78,9 @@ class UserRow(_Model):
     p95_wait_ms: float | None
     served_5m: int
     served_share: float  # of everything dispatched in the last 5 minutes
-    # weight / total weight of the users that had work in the same window (queued now, in
-    # flight now, or served in it); 0 for a user that had none
+    # What a perfectly fair scheduler would have given it of the same dispatches, given what
+    # every user asked for (served + queued; weighted max-min, see monitoring/shares.py); 0
+    # for a user that asked for nothing
     fair_share: float
 
 

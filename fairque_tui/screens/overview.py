@@ -39,10 +39,11 @@ GLOSSARY = [
     ("oldest", "age of the oldest ready task"),
     ("p95 wait", "95th percentile of push-to-start waits, last 100 tasks"),
     ("served", "the user's share of every task dispatched in the last 5 minutes"),
-    ("fair", "the share its weight entitles it to among the users that had work in those "
-             "5 minutes (queued, running or served); served below fair means it wanted less "
-             "or waited; '-' means it had no work"),
-    ("state", "paused, capped (at max in flight), ok (has work) or idle"),
+    ("fair", "what a perfectly fair scheduler would have given it of those dispatches, "
+             "given what every user asked for (served + queued) and the weights: users that "
+             "wanted less get all they wanted, the rest is split by weight. served = fair: "
+             "treated fairly; served < fair: it waited; '-': it asked for nothing"),
+    ("state", "paused, or capped (at its max in flight); blank when nothing holds it back"),
 ]  # fmt: skip
 
 

@@ -82,22 +82,25 @@ def test_user_rows_by_backlog_with_shares_waits_and_ages(q, ins):
     assert {t.user_id for t in served} == {"a", "b", "c"}
 
 
-def test_fair_share_counts_every_user_that_had_work_in_the_window(q, ins):
-    """A user whose only task was served a moment ago still shares the window: its fair share
-    is its weight's part among everyone that had work (queued, running or served), so the
-    column reads for every user that had work and sums to 1 over them."""
-    q.push(Task.create("quick", 3, 0))
-    q.complete(q.pop())  # served, nothing left, nothing running
-    q.push_batch([Task.create("flood", 3, i) for i in range(5)])
-    running = q.pop()  # flood: one running, four queued
+def test_fair_share_is_what_a_fair_scheduler_would_have_given_each_user(q, ins):
+    """Fair share = weighted max-min split of the window's dispatches by demand (served +
+    queued): a light user that got all it asked for is at its fair share, a flooding user may
+    take the rest, and a user that waited with work queued shows served below fair."""
+    q.push(Task.create("light", 3, 0))
+    q.push_batch([Task.create("flood", 3, i) for i in range(10)])
+    for _ in range(4):  # light once, flood three times (round-robin, then flood alone)
+        q.complete(q.pop())
     rows = {r.user_id: r for r in ins.users(include_idle=True).rows}
-    assert rows["quick"].ready == rows["quick"].inflight == 0
-    assert rows["quick"].fair_share == pytest.approx(0.5)
-    assert rows["flood"].fair_share == pytest.approx(0.5)
-    assert rows["quick"].served_share == rows["flood"].served_share == pytest.approx(0.5)
-    q.complete(running)
-    only = ins.user("nobody").row  # no work in the window: no fair share
-    assert only.fair_share == 0
+    assert rows["light"].served_share == pytest.approx(0.25)
+    assert rows["light"].fair_share == pytest.approx(0.25)  # it wanted one: it got one
+    assert rows["flood"].served_share == rows["flood"].fair_share == pytest.approx(0.75)
+    q.push_batch([Task.create("waiting", 3, i) for i in range(3)])  # queued, not yet served
+    rows = {r.user_id: r for r in ins.users(include_idle=True).rows}
+    assert rows["waiting"].served_share == 0
+    # 4 dispatches: light's 1 satisfied, flood and waiting split the other 3 equally.
+    assert rows["waiting"].fair_share == pytest.approx(0.375)
+    assert rows["flood"].fair_share == pytest.approx(0.375)
+    assert ins.user("nobody").row.fair_share == 0  # asked for nothing
 
 
 def test_capped_and_paused_flags(q, ins, cfg):
