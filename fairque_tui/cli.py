@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,28 +27,24 @@ def main() -> None:
     """fairque's live dashboard: per-user queues, DLQ, workers, schedules, alerts, bench."""
 
 
-@main.command()
-@click.argument("url", required=False, envvar="FAIRQUE_REDIS_URL")
-@click.option("--queue", envvar="FAIRQUE_QUEUE", help="Queue name (env FAIRQUE_QUEUE).")
-@click.option(
-    "--config", "config_path", envvar="FAIRQUE_CONFIG", type=click.Path(dir_okay=False),
-    help="Config file (default ./fairque.toml).",
-)  # fmt: skip
-@click.option("--read-only", is_flag=True, help="Hide and refuse every change.")
-@click.option("--cluster", is_flag=True, help="URL is a node of a Redis/Valkey Cluster.")
-@REFRESH
-def connect(
-    url: str | None,
-    queue: str | None,
-    config_path: str | None,
-    read_only: bool,
-    cluster: bool,
-    refresh: float,
-) -> None:
-    """Watch (and operate) the queue on the server at URL."""
-    from fairque_tui.app import FairqueApp
-    from fairque_tui.source import LiveSource
+def connection_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """URL, --queue, --config, --cluster: where the queue is (connect and serve alike)."""
+    for option in reversed([
+        click.argument("url", required=False, envvar="FAIRQUE_REDIS_URL"),
+        click.option("--queue", envvar="FAIRQUE_QUEUE", help="Queue name (env FAIRQUE_QUEUE)."),
+        click.option("--config", "config_path", envvar="FAIRQUE_CONFIG",
+                     type=click.Path(dir_okay=False),
+                     help="Config file (default ./fairque.toml)."),
+        click.option("--cluster", is_flag=True, help="URL is a node of a Redis/Valkey Cluster."),
+    ]):  # fmt: skip
+        f = option(f)
+    return f
 
+
+def load_config(
+    url: str | None, queue: str | None, config_path: str | None, cluster: bool
+) -> FairQueueConfig:
+    """The config file and env, with the command line on top; a bad one is one line, exit 1."""
     overrides: dict[str, Any] = {}
     redis: dict[str, Any] = {"cluster": True} if cluster else {}
     if url is not None:
@@ -57,11 +54,29 @@ def connect(
     if queue is not None:
         overrides["queue"] = {"name": queue}
     try:
-        config = FairQueueConfig.load(config_path, **overrides)
+        return FairQueueConfig.load(config_path, **overrides)
     except FairQueueError as exc:
         click.echo(f"error: {' '.join(str(exc).split())}", err=True)
         sys.exit(1)
-    source = LiveSource(config, read_only=read_only)
+
+
+@main.command()
+@connection_options
+@click.option("--read-only", is_flag=True, help="Hide and refuse every change.")
+@REFRESH
+def connect(
+    url: str | None,
+    queue: str | None,
+    config_path: str | None,
+    cluster: bool,
+    read_only: bool,
+    refresh: float,
+) -> None:
+    """Watch (and operate) the queue on the server at URL."""
+    from fairque_tui.app import FairqueApp
+    from fairque_tui.source import LiveSource
+
+    source = LiveSource(load_config(url, queue, config_path, cluster), read_only=read_only)
     try:
         FairqueApp(source, refresh_seconds=refresh).run()
     finally:
@@ -69,13 +84,7 @@ def connect(
 
 
 @main.command()
-@click.argument("url", required=False, envvar="FAIRQUE_REDIS_URL")
-@click.option("--queue", envvar="FAIRQUE_QUEUE", help="Queue name (env FAIRQUE_QUEUE).")
-@click.option(
-    "--config", "config_path", envvar="FAIRQUE_CONFIG", type=click.Path(dir_okay=False),
-    help="Config file (default ./fairque.toml).",
-)  # fmt: skip
-@click.option("--cluster", is_flag=True, help="URL is a node of a Redis/Valkey Cluster.")
+@connection_options
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (loopback: this machine only).")  # fmt: skip
 @click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True)
@@ -95,12 +104,10 @@ def serve(
     refresh: float,
 ) -> None:
     """The same dashboard in a web browser (each browser tab runs its own session)."""
-    from fairque_tui.serve import serve_dashboard
+    from fairque_tui.serve import Listen, serve_dashboard
 
-    serve_dashboard(
-        url=url, queue=queue, config_path=config_path, cluster=cluster, host=host, port=port,
-        public_url=public_url, read_only=read_only, refresh=refresh,
-    )  # fmt: skip
+    config = load_config(url, queue, config_path, cluster)
+    serve_dashboard(config, config_path, Listen(host, port, public_url), read_only, refresh)
 
 
 @main.command()

@@ -13,11 +13,11 @@ import os
 import shlex
 import socket
 import sys
+from dataclasses import dataclass
 
 import click
 
 from fairque.core.config import FairQueueConfig
-from fairque.core.exceptions import FairQueueError
 from fairque.util import mask_url
 
 
@@ -30,15 +30,22 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve to anything
 
 
-def session_command(queue: str | None, config_path: str | None, cluster: bool,
-                    read_only: bool, refresh: float) -> str:  # fmt: skip
-    """The shell command textual-serve runs for each browser session."""
-    argv = [sys.executable, "-m", "fairque_tui.cli", "connect", "--refresh", str(refresh)]
-    if queue is not None:
-        argv += ["--queue", queue]
+@dataclass(frozen=True)
+class Listen:
+    host: str
+    port: int
+    public_url: str | None = None  # the URL browsers use, when it is not host:port
+
+
+def session_command(config: FairQueueConfig, config_path: str | None, read_only: bool,
+                    refresh: float) -> str:  # fmt: skip
+    """The shell command textual-serve runs for each browser session (no URL: it travels in
+    the environment)."""
+    argv = [sys.executable, "-m", "fairque_tui.cli", "connect", "--refresh", str(refresh),
+            "--queue", config.queue.name]  # fmt: skip
     if config_path is not None:
         argv += ["--config", os.path.abspath(config_path)]
-    if cluster:
+    if config.redis.cluster:
         argv.append("--cluster")
     if read_only:
         argv.append("--read-only")
@@ -46,33 +53,16 @@ def session_command(queue: str | None, config_path: str | None, cluster: bool,
 
 
 def serve_dashboard(
-    *,
-    url: str | None,
-    queue: str | None,
+    config: FairQueueConfig,
     config_path: str | None,
-    cluster: bool,
-    host: str,
-    port: int,
-    public_url: str | None,
+    listen: Listen,
     read_only: bool,
     refresh: float,
 ) -> None:
     from textual_serve.server import Server
 
-    overrides: dict[str, object] = {}
-    redis: dict[str, object] = {"cluster": True} if cluster else {}
-    if url is not None:
-        redis["url"] = url
-    if redis:
-        overrides["redis"] = redis
-    if queue is not None:
-        overrides["queue"] = {"name": queue}
-    try:  # a bad URL or config fails here, once, not in every browser tab
-        config = FairQueueConfig.load(config_path, **overrides)
-    except FairQueueError as exc:
-        click.echo(f"error: {' '.join(str(exc).split())}", err=True)
-        sys.exit(1)
     os.environ["FAIRQUE_REDIS_URL"] = config.redis.url
+    host, port = listen.host, listen.port
     if not is_loopback(host):
         click.echo(
             f"warning: listening on {host}: anyone who can reach port {port} sees the queue "
@@ -81,11 +71,11 @@ def serve_dashboard(
             + "; put it behind an authenticating proxy",
             err=True,
         )
+    public_url = listen.public_url
     if public_url is None and host in ("0.0.0.0", "::"):
         public_url = f"http://{socket.gethostname()}:{port}"
-    command = session_command(config.queue.name if queue else None, config_path, cluster,
-                              read_only, refresh)  # fmt: skip
     mode = "read-only" if read_only else "read-write"
     click.echo(f"fairque dashboard for {mask_url(config.redis.url)} queue {config.queue.name!r} "
                f"({mode})", err=True)  # fmt: skip
+    command = session_command(config, config_path, read_only, refresh)
     Server(command, host=host, port=port, title="fairque", public_url=public_url).serve()
