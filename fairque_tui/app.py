@@ -11,6 +11,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.scrollbar import ScrollBar
 
 from fairque.monitoring.models import Alert
 from fairque_tui.screens.bench import BenchScreen
@@ -19,6 +20,7 @@ from fairque_tui.screens.overview import OverviewScreen
 from fairque_tui.screens.tables_screens import AlertsScreen, SchedulesScreen, WorkersScreen
 from fairque_tui.source import DataSource
 from fairque_tui.widgets.modals import HelpModal
+from fairque_tui.widgets.scrollbar import WholeCellScrollBarRender
 
 RECENT_ALERTS = 20
 
@@ -88,6 +90,8 @@ class FairqueApp(App[None]):
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         super().__init__()
+        # Every scrollbar of the app (one Textual app per process): thumbs in whole cells.
+        ScrollBar.renderer = WholeCellScrollBarRender
         self.source = source
         self.refresh_seconds = refresh_seconds
         self.clock = clock  # frozen in snapshot tests

@@ -136,9 +136,13 @@ class FixedSource:
     label = "redis://127.0.0.1:6379/0"
     queue = "demo"
 
-    def __init__(self, read_only: bool = False) -> None:
+    def __init__(self, read_only: bool = False, dead: int = len(DLQ)) -> None:
         self.read_only = read_only
         self.calls: list[tuple[str, object]] = []
+        # ``dead`` entries: DLQ repeated with fresh ids (a long page scrolls)
+        self.dead = [
+            DLQ[i % len(DLQ)].model_copy(update={"task_id": f"task-{i:04d}"}) for i in range(dead)
+        ]
 
     def overview(self, sort: str) -> OverviewData:
         page = UserPage(rows=ROWS, total_users=len(ROWS), offset=0)
@@ -164,7 +168,7 @@ class FixedSource:
         )  # fmt: skip
 
     def dlq(self, offset: int, limit: int) -> list[DLQEntry]:
-        return DLQ[offset : offset + limit]
+        return self.dead[offset : offset + limit]
 
     def dlq_groups(self, by: str) -> DLQGroups:
         groups: dict[str, list[str]] = {}
