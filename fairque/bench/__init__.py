@@ -8,6 +8,7 @@ from fairque.bench.common import BenchReport
 from fairque.bench.drain import run_drain
 from fairque.bench.fairness import run_fairness, run_weights
 from fairque.bench.inspect_scale import run_inspect
+from fairque.bench.partitions_bench import run_partitions
 from fairque.bench.scale_users import run_scale_users
 from fairque.bench.throughput import run_throughput
 
@@ -18,6 +19,7 @@ SCENARIOS = {
     "scale-users": run_scale_users,
     "drain": run_drain,
     "inspect": run_inspect,
+    "partitions": run_partitions,
 }
 # The scenarios that also take a Target: a cluster, a partitioned queue.
 TARGETED = {"throughput": run_throughput, "drain": run_drain}
@@ -29,6 +31,7 @@ __all__ = [
     "run_drain",
     "run_fairness",
     "run_inspect",
+    "run_partitions",
     "run_scale_users",
     "run_throughput",
     "run_weights",

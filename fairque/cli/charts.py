@@ -50,6 +50,10 @@ def bars_of(report: BenchReport) -> Bars | None:
         shares = r["shares"]
         return Bars("weights: share of dispatches by user (%)", list(shares),
                     [round(100 * float(v), 1) for v in shares.values()], "%")  # fmt: skip
+    if name == "partitions":
+        labels = list(r)
+        return Bars("partitions: worst user's share / fair share", labels,
+                    [float(r[k]["worst_share_vs_fair"]) for k in labels])  # fmt: skip
     if name == "inspect":
         keys = [k for k in ("overview_ms", "users_page50_ms") if k in r]
         return Bars("inspect: Inspector reads (ms)", [k.removesuffix("_ms") for k in keys],

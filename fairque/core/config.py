@@ -107,6 +107,11 @@ class QueueConfig(_Section):
     partitions: int = Field(
         default=1, ge=1, le=1024, description="hash slots {name#k} the queue is split into"
     )
+    partition_pick: Literal["fair", "sticky"] = Field(
+        default="fair",
+        description="how a popper picks the next partition: fair (lowest head pass, read "
+        "with every pop) or sticky (64 pops from one partition, then the next)",
+    )
 
     @field_validator("name")
     @classmethod

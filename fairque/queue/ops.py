@@ -222,6 +222,7 @@ def _pop_call(s: QueueSession, count: int) -> ScriptCall:
         *s.reap_policy,
         secrets.token_hex(6),
         s.steal_after_us,
+        s.vt_floor,
     )
 
 

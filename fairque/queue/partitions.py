@@ -3,15 +3,21 @@
 Each partition is a complete fair queue with its own keys (so its scripts stay in one slot,
 on one cluster node). A user lives in exactly one partition, chosen by a stable hash of its
 id, so fairness among the users of a partition is exact and per-user order is kept; a worker
-rotates over the partitions it consumes, so partitions are served in turn. What a caller sees
-(push, pop, acknowledgements, reads) is one queue: the operations here route by user or fan
-out over every partition, in the same number of round trips (see :func:`ops.gather`).
+serves the partition whose ready users have the lowest pass (the fair pick: it reads every
+partition's head pass and virtual time in the same round trip as its pop, and users enter a
+partition at the most advanced virtual time, so passes compare across partitions and users
+of different partitions are served alike; see README "Scale-out"), or with
+``partition_pick = "sticky"`` takes up to QUANTUM pops from one partition, then the next.
+What a caller sees (push, pop, acknowledgements, reads) is one queue: the operations here
+route by user or fan out over every partition, in the same number of round trips (see
+:func:`ops.gather`).
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,8 +25,26 @@ from fairque.core.config import FairQueueConfig
 from fairque.core.models import AckResult, DLQEntry, PushResult, QueueStats, Task, TaskInfo
 from fairque.queue import ops, reads
 from fairque.queue.ops import Failure, Op, QueueSession, gather
+from fairque.queue.session import CommandCall
 
-QUANTUM = 64  # pops a popper takes from one partition before it moves to the next
+QUANTUM = 64  # the sticky pick: pops a popper takes from one partition before moving on
+FAIR_PICK_MAX = 64  # the fair pick reads every consumed partition: up to this many
+
+
+@dataclass(frozen=True)
+class PartitionView:
+    """What a popper last read of a partition, in the same round trip as its last pop."""
+
+    head: float | None  # the lowest pass among its ready users (None: nothing ready)
+    vt: float  # its virtual time (the pass of its last dispatch)
+
+
+def read_view(s: QueueSession) -> Op[PartitionView]:
+    head, vt = yield [
+        CommandCall(("ZRANGE", s.keys.key("readyidx"), 0, 0, "WITHSCORES")),
+        CommandCall(("HGET", s.keys.meta, "vt")),
+    ]
+    return PartitionView(float(head[0][1]) if head else None, float(vt or 0))
 
 
 def partition_of(user_id: str, partitions: int) -> int:
@@ -45,6 +69,12 @@ class Partitions:
         self.consumed = [self.sessions[k] for k in (wanted or range(count))]
         self._current = 0  # the partition pops start from
         self._streak = 0  # pops served by it in a row
+        # The fair pick (see pick_fair): the lowest head pass among the consumed partitions.
+        self.fair = (
+            config.queue.partition_pick == "fair" and 1 < len(self.consumed) <= FAIR_PICK_MAX
+        )
+        self.views: dict[int, PartitionView] = {}
+        self.vt_floor = 0.0  # the global virtual time, as far as this popper has seen
 
     @property
     def home(self) -> QueueSession:
@@ -55,16 +85,44 @@ class Partitions:
         return self.sessions[partition_of(user_id, self.count)] if self.count > 1 else self.home
 
     def rotation(self) -> list[QueueSession]:
-        """The consumed partitions in the order a pop tries them: the current one first."""
+        """The consumed partitions in the order a pop tries them. Fair pick: by the lowest
+        head pass last read (partitions with nothing ready last). Sticky: the current one
+        first, then the others in turn."""
         if len(self.consumed) == 1:
             return self.consumed
         start = self._current
-        return self.consumed[start:] + self.consumed[:start]
+        turn = self.consumed[start:] + self.consumed[:start]
+        if not self.fair or not self.views:
+            return turn
+
+        def key(s: QueueSession) -> tuple[bool, float]:
+            v = self.views.get(s.partition or 0)
+            return (v is None or v.head is None, v.head if v and v.head is not None else 0.0)
+
+        return sorted(turn, key=key)  # stable: ties keep the turn order
+
+    def reads(self) -> list[Op[PartitionView]]:
+        """The views to read along with a pop (fair pick only)."""
+        return [read_view(s) for s in self.consumed] if self.fair else []
+
+    def seen(self, views: Sequence[PartitionView]) -> None:
+        """Views read with a pop: the next pick uses them. The global virtual time is the
+        lowest head pass among the partitions with work (no backlogged user anywhere is
+        below it), kept monotone: a user whose pass is below it entered a partition that
+        lagged (it was idle), and is charged from it rather than catching up in a burst."""
+        if not views:
+            return
+        self.views = {(s.partition or 0): v for s, v in zip(self.consumed, views, strict=True)}
+        heads = [v.head for v in views if v.head is not None]
+        if heads and min(heads) > self.vt_floor:
+            self.vt_floor = min(heads)
+            for s in self.consumed:
+                s.vt_floor = self.vt_floor
 
     def served(self, session: QueueSession) -> None:
-        """A pop got tasks from ``session``: stay on it (its acknowledgements and the next
-        pop then share one node and one round trip) for up to QUANTUM pops, then move on,
-        so that every partition is served in turn while all have work."""
+        """A pop got tasks from ``session``. Sticky pick: stay on it (its acknowledgements and
+        the next pop then share one node and one round trip) for up to QUANTUM pops, then
+        move on, so that every partition is served in turn while all have work."""
         if len(self.consumed) == 1:
             return
         k = self.consumed.index(session)
@@ -104,8 +162,20 @@ def push(p: Partitions, tasks: Sequence[Task]) -> Op[list[PushResult]]:
 
 
 def pop(p: Partitions, count: int) -> Op[list[Task]]:
-    """Lease from the next partition in the rotation that has work."""
-    for s in p.rotation():
+    """Lease from the first partition of the rotation that has work (reading every
+    partition's head along with the first try, for the fair pick)."""
+    rotation = p.rotation()
+    reads = p.reads()
+    if reads:
+        got: list[Any] = yield from gather([ops.pop(rotation[0], count), *reads])
+        p.seen(got[1:])
+        tasks: list[Task] = got[0]
+    else:
+        tasks = yield from ops.pop(rotation[0], count)
+    if tasks:
+        p.served(rotation[0])
+        return tasks
+    for s in rotation[1:]:
         tasks = yield from ops.pop(s, count)
         if tasks:
             p.served(s)
@@ -179,7 +249,10 @@ def ack_and_pop(
         )
         for k in sorted({*c_groups, *f_groups, first_k})
     ]
-    results = yield from gather(parts)
+    reads = p.reads() if count > 0 else []
+    everything: list[Any] = yield from gather([*parts, *reads])
+    results = everything[: len(parts)]
+    p.seen(everything[len(parts) :])
     tasks = [t for got, _ in results for t in got]
     acks = {task_id: r for _, part in results for task_id, r in part.items()}
     if tasks:

@@ -76,6 +76,9 @@ class QueueSession:
         # registration is gone); a process that only pushes never does.
         self.needs_register = self.registration is not None or self.settings.has_opinion
         self.aging_us = round(config.queue.aging_seconds * 1_000_000)
+        # Partitioned queues: the global virtual time users enter this partition at (the
+        # Partitions object keeps it from what it reads of every partition).
+        self.vt_floor = 0.0
         self.lease_ms = round(config.queue.visibility_timeout * 1000)
         q = config.queue
         # How pop retries the tasks of expired leases (no jitter: computed in the server).

@@ -63,8 +63,29 @@ def test_tasks_live_in_their_users_partition(make_queue, pconfig, raw):
     assert stats.ready == len(users) and {b.user_id for b in stats.users} == set(users)
 
 
-def test_pop_serves_partitions_in_turn_and_acks_find_their_partition(make_queue, pconfig):
-    q = make_queue(pconfig(max_attempts=1))
+def test_the_fair_pick_serves_users_of_every_partition_alike(make_queue, pconfig):
+    """One user alone in a partition, two in another, three in the third: with the fair pick
+    every user gets the same number of dispatches, whichever partition it lives in, at every
+    point of the run (the pick reads each partition's head pass along with each pop)."""
+    q = make_queue(pconfig())
+    groups = [users_in_every_partition(n)[: P * n] for n in (1, 2, 3)]
+    layout = {k: [u for u in groups[k] if partition_of(u, P) == k][: k + 1] for k in range(P)}
+    users = [u for k in range(P) for u in layout[k]]
+    q.push_batch([Task.create(u, 3, i) for u in users for i in range(30)])
+    served = Counter()
+    for n in range(1, 24 * len(users) + 1):
+        (t,) = q.pop_many(1)
+        served[t.user_id] += 1
+        q.complete(t)
+        if n % len(users) == 0:  # after each full round, everyone within one of the others
+            assert max(served.values()) - min(served[u] for u in users) <= 2, served
+    assert set(served) == set(users)
+
+
+def test_the_sticky_pick_serves_partitions_in_turn_and_acks_find_their_partition(
+    make_queue, pconfig
+):
+    q = make_queue(pconfig(max_attempts=1, partition_pick="sticky"))
     users = users_in_every_partition()
     per_user = QUANTUM + 5
     q.push_batch([Task.create(u, 3, i, task_id=f"{u}-{i}") for u in users for i in range(per_user)])
@@ -78,8 +99,8 @@ def test_pop_serves_partitions_in_turn_and_acks_find_their_partition(make_queue,
             assert q.complete(t, result="ok").value == "ok"
         else:
             q.fail(t, RuntimeError("partitioned failure"))
-    # A popper stays on a partition for QUANTUM pops (one node, one round trip for its acks
-    # and next pop), then moves on: every partition in turn.
+    # A sticky popper stays on a partition for QUANTUM pops (one node, one round trip for its
+    # acks and next pop), then moves on: every partition in turn.
     assert set(served.values()) == {QUANTUM}
     assert [order[i * QUANTUM] for i in range(3)] == [order[i * QUANTUM + 1] for i in range(3)]
     stats = q.stats()
