@@ -78,6 +78,11 @@ class EmbeddedServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
+    def pid(self) -> int | None:
+        """The server process's id while it runs."""
+        return self.process.pid if self.process is not None else None
+
+    @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 

@@ -4,6 +4,7 @@ Benchmarks measure; tests assert. Every figure that matters is a ratio of two ra
 measured in the same run, because the machine is shared and noisy.
 """
 
+from fairque.bench.capacity import run_capacity
 from fairque.bench.common import BenchReport
 from fairque.bench.drain import run_drain
 from fairque.bench.fairness import run_fairness, run_weights
@@ -20,6 +21,7 @@ SCENARIOS = {
     "drain": run_drain,
     "inspect": run_inspect,
     "partitions": run_partitions,
+    "capacity": run_capacity,
 }
 # The scenarios that also take a Target: a cluster, a partitioned queue.
 TARGETED = {"throughput": run_throughput, "drain": run_drain}
@@ -28,6 +30,7 @@ __all__ = [
     "SCENARIOS",
     "TARGETED",
     "BenchReport",
+    "run_capacity",
     "run_drain",
     "run_fairness",
     "run_inspect",

@@ -54,6 +54,11 @@ def bars_of(report: BenchReport) -> Bars | None:
         labels = list(r)
         return Bars("partitions: worst user's share / fair share", labels,
                     [float(r[k]["worst_share_vs_fair"]) for k in labels])  # fmt: skip
+    if name == "capacity":
+        node, core = r["one_node_tasks_per_s"], r["one_worker_core_tasks_per_s"]
+        labels = [f"node ({k})" for k in node] + [f"worker core ({k})" for k in core]
+        return Bars("capacity: tasks/s one core carries", labels,
+                    [float(v) for v in [*node.values(), *core.values()]], "/s")  # fmt: skip
     if name == "inspect":
         keys = [k for k in ("overview_ms", "users_page50_ms") if k in r]
         return Bars("inspect: Inspector reads (ms)", [k.removesuffix("_ms") for k in keys],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json as jsonlib
 import signal
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -230,14 +231,19 @@ def _status_updater(status: Status, scenario: str) -> Progress:
     return update
 
 
+def _flat(results: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """``a[b][c]``-named rows of nested results."""
+    for key, value in results.items():
+        name = f"{prefix}[{key}]" if prefix else key
+        if isinstance(value, dict):
+            yield from _flat(value, name)
+        else:
+            yield name, f"{value:,}" if isinstance(value, int | float) else str(value)
+
+
 def _print_report(report: BenchReport) -> None:
     s = report.server
-    rows: list[tuple[str, str]] = []
-    for key, value in report.results.items():
-        if isinstance(value, dict):
-            rows += [(f"{key}[{sub}]", f"{v:,}") for sub, v in value.items()]
-        else:
-            rows.append((key, f"{value:,}"))
+    rows = list(_flat(report.results))
     rows += [(f"ratio {key}", f"{value}") for key, value in report.ratios.items()]
     show_table(
         f"{report.scenario} — {s['server']} {s['version']}, redis-py {s['redis_py']} "

@@ -77,10 +77,14 @@ def test_bench_json_has_the_documented_fields(server_url, tmp_path):
     ns = "{http://www.w3.org/2000/svg}"
     titles = [t.text for t in svg.iter(f"{ns}text") if t.get("font-weight") == "bold"]
     assert [t.split(":")[0] for t in titles] == list(docs)
-    assert len(list(svg.iter(f"{ns}rect"))) - 1 == 4 + 3 + 3 + 4 + 4 + 2  # minus the backdrop
+    bars = 4 + 3 + 3 + 4 + 4 + 2 + 3 + 4  # throughput ... inspect, partitions, capacity
+    assert len(list(svg.iter(f"{ns}rect"))) - 1 == bars  # minus the backdrop
     with Image.open(files[2]) as png:
         assert png.format == "PNG" and png.width >= 760 and png.height > 600
-    assert set(docs) == {"throughput", "fairness", "weights", "scale-users", "drain", "inspect"}
+    assert set(docs) == {
+        "throughput", "fairness", "weights", "scale-users", "drain", "inspect", "partitions",
+        "capacity",
+    }  # fmt: skip
     for doc in docs.values():
         assert {"scenario", "server", "params", "results", "ratios"} <= set(doc)
         assert doc["server"]["version"]
@@ -108,6 +112,16 @@ def test_bench_json_has_the_documented_fields(server_url, tmp_path):
     assert set(drain) == {"sync_x1", "sync_x2", "async_x1", "async_x2"}
     assert all(v > 0 for v in drain.values())
     assert docs["inspect"]["results"]["overview_round_trips"] == 2
+    parts = docs["partitions"]["results"]
+    assert set(parts) == {"fair_pick", "sticky_pick", "one_partition"}
+    assert all(0 < run["jain"] <= 1 for run in parts.values())
+    capacity = docs["capacity"]["results"]
+    for kind in ("sync", "async"):
+        assert capacity["client_us_per_task"][kind] > 0
+        assert capacity["server_us_per_task"][kind] > capacity["server_push_us_per_task"] > 0
+        assert capacity["plan_16_cores"][kind]["nodes"] >= 1
+    # A server given by URL is not ours to pin: the 2-core check runs only on its own server.
+    assert capacity["pinned"] is False and "check_2_cores" not in capacity
 
 
 def test_console_script_runs():
