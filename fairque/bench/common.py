@@ -77,10 +77,12 @@ class Target:
 
     cluster: bool = False
     partitions: int = 1
+    partition_pick: str = "fair"  # queue.partition_pick: "fair" or "sticky"
 
     @property
     def label(self) -> str:
-        return f"{'cluster' if self.cluster else 'single server'}, partitions={self.partitions}"
+        where = "cluster" if self.cluster else "single server"
+        return f"{where}, partitions={self.partitions} ({self.partition_pick} pick)"
 
 
 SINGLE = Target()
@@ -91,7 +93,12 @@ def bench_config(url: str, target: Target = SINGLE, **queue: Any) -> FairQueueCo
     nodes when there are several)."""
     return FairQueueConfig(
         redis={"url": url, "cluster": target.cluster},
-        queue={"name": queue_name(url, target), "partitions": target.partitions, **queue},
+        queue={
+            "name": queue_name(url, target),
+            "partitions": target.partitions,
+            "partition_pick": target.partition_pick,
+            **queue,
+        },
     )
 
 

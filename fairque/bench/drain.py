@@ -41,6 +41,7 @@ def _spawn(url: str, queue: str, kind: str, index: int, target: Target) -> subpr
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAIRQUE_")}
     env["FAIRQUE_QUEUE__PARTITIONS"] = str(target.partitions)
+    env["FAIRQUE_QUEUE__PARTITION_PICK"] = target.partition_pick
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -97,6 +98,7 @@ def run_drain(
                 "concurrency": CONCURRENCY,
                 "cluster": target.cluster,
                 "partitions": target.partitions,
+                "partition_pick": target.partition_pick,
             },
         )
         results: dict[str, Any] = {}

@@ -39,7 +39,8 @@ def run_throughput(
             scenario="throughput",
             server=server_facts(url),
             params={"tasks": tasks, "batch": BATCH, "batch_tasks": batch_tasks,
-                    "cluster": target.cluster, "partitions": target.partitions},
+                    "cluster": target.cluster, "partitions": target.partitions,
+                    "partition_pick": target.partition_pick},
         )  # fmt: skip
         with TaskQueue(config) as q:
             key = q.session.keys.key("stats") + ":bench-baseline"

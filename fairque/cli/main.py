@@ -176,9 +176,16 @@ def server(port: int, directory: str | None, cluster_nodes: int | None) -> None:
               "document(s). Repeatable.")  # fmt: skip
 @click.option("--partitions", type=click.IntRange(1, 1024), default=1, show_default=True,
               help="Partitions of the benchmark queue (throughput, drain).")  # fmt: skip
+@click.option("--partition-pick", type=click.Choice(["fair", "sticky"]), default="fair",
+              show_default=True, help="How poppers pick a partition.")  # fmt: skip
 @click.pass_context
 def bench(
-    ctx: click.Context, scenario: str, tasks: int, out: tuple[str, ...], partitions: int
+    ctx: click.Context,
+    scenario: str,
+    tasks: int,
+    out: tuple[str, ...],
+    partitions: int,
+    partition_pick: str,
 ) -> None:
     """Run benchmark scenarios (against --redis-url, or a fresh embedded Valkey).
 
@@ -188,7 +195,7 @@ def bench(
     charts_out = [p for p in out if p.lower().endswith(CHART_SUFFIXES)]
     if any(p.lower().endswith(".png") for p in charts_out):
         check_png_support()  # before a long run, not after it
-    target = Target(cluster=ctx.obj.cluster, partitions=partitions)
+    target = Target(cluster=ctx.obj.cluster, partitions=partitions, partition_pick=partition_pick)
     if target != SINGLE:
         if not ctx.obj.redis_url and target.cluster:
             raise click.UsageError("--cluster needs --redis-url (a node of the cluster)")

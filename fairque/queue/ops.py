@@ -222,7 +222,7 @@ def _pop_call(s: QueueSession, count: int) -> ScriptCall:
         *s.reap_policy,
         secrets.token_hex(6),
         s.steal_after_us,
-        s.vt_floor,
+        "" if s.vt_floor is None else s.vt_floor,
     )
 
 
@@ -258,7 +258,13 @@ def _pop_rows(s: QueueSession, count: int, rows: Any = None) -> Op[list[Any]]:
     if rows == REGISTER:  # the registration expired, or the server lost it: register again
         yield from register(s)
         rows = yield _pop_call(s, count)
-    return [] if rows == REGISTER else list(rows)
+    if rows == REGISTER:
+        return []
+    got: list[Any] = list(rows)
+    if s.vt_floor is not None and got and got[-1] and got[-1][0] in ("", b""):
+        _, head, vt = got.pop()  # the partition's view, asked for by the fair pick
+        s.view = (float(head) if head not in ("", b"") else None, float(vt))
+    return got
 
 
 def pop(s: QueueSession, count: int = 1) -> Op[list[Task]]:

@@ -4,7 +4,7 @@ Each partition is a complete fair queue with its own keys (so its scripts stay i
 on one cluster node). A user lives in exactly one partition, chosen by a stable hash of its
 id, so fairness among the users of a partition is exact and per-user order is kept; a worker
 serves the partition whose ready users have the lowest pass (the fair pick: it reads every
-partition's head pass and virtual time in the same round trip as its pop, and users enter a
+partition's head pass and virtual time with its pops, and users enter a
 partition at the most advanced virtual time, so passes compare across partitions and users
 of different partitions are served alike; see README "Scale-out"), or with
 ``partition_pick = "sticky"`` takes up to QUANTUM pops from one partition, then the next.
@@ -29,6 +29,9 @@ from fairque.queue.session import CommandCall
 
 QUANTUM = 64  # the sticky pick: pops a popper takes from one partition before moving on
 FAIR_PICK_MAX = 64  # the fair pick reads every consumed partition: up to this many
+# The fair pick learns the head of the partition it pops from with every pop (the script
+# reports it) and reads every consumed partition once per REFRESH pops.
+REFRESH = 8
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,10 @@ class Partitions:
         )
         self.views: dict[int, PartitionView] = {}
         self.vt_floor = 0.0  # the global virtual time, as far as this popper has seen
+        self._rounds = 0
+        if self.fair:
+            for s in self.consumed:
+                s.vt_floor = 0.0  # ask each pop to report its partition's head
 
     @property
     def home(self) -> QueueSession:
@@ -102,18 +109,34 @@ class Partitions:
         return sorted(turn, key=key)  # stable: ties keep the turn order
 
     def reads(self) -> list[Op[PartitionView]]:
-        """The views to read along with a pop (fair pick only)."""
-        return [read_view(s) for s in self.consumed] if self.fair else []
+        """The views to read along with this pop: every consumed partition's, once per
+        REFRESH pops (fair pick only; in between, each pop reports its own partition's)."""
+        if not self.fair:
+            return []
+        self._rounds += 1
+        return [read_view(s) for s in self.consumed] if self._rounds % REFRESH == 1 else []
 
     def seen(self, views: Sequence[PartitionView]) -> None:
-        """Views read with a pop: the next pick uses them. The global virtual time is the
-        lowest head pass among the partitions with work (no backlogged user anywhere is
-        below it), kept monotone: a user whose pass is below it entered a partition that
-        lagged (it was idle), and is charged from it rather than catching up in a burst."""
-        if not views:
-            return
-        self.views = {(s.partition or 0): v for s, v in zip(self.consumed, views, strict=True)}
-        heads = [v.head for v in views if v.head is not None]
+        """Views read along with a pop (every consumed partition's, in order)."""
+        if views:
+            self.views = {(s.partition or 0): v for s, v in zip(self.consumed, views, strict=True)}
+            self._refloor()
+
+    def popped(self, session: QueueSession) -> None:
+        """A pop on ``session`` returned: note the head it reported (fair pick), and count it
+        for the sticky rotation."""
+        if self.fair and session.view is not None:
+            head, vt = session.view
+            session.view = None
+            self.views[session.partition or 0] = PartitionView(head, vt)
+            self._refloor()
+
+    def _refloor(self) -> None:
+        """The global virtual time is the lowest head pass among the partitions with work
+        (no backlogged user anywhere is below it), kept monotone: a user whose pass is below
+        it entered a partition that lagged (it was idle), and is charged from it rather than
+        catching up in a burst."""
+        heads = [v.head for v in self.views.values() if v.head is not None]
         if heads and min(heads) > self.vt_floor:
             self.vt_floor = min(heads)
             for s in self.consumed:
@@ -172,11 +195,13 @@ def pop(p: Partitions, count: int) -> Op[list[Task]]:
         tasks: list[Task] = got[0]
     else:
         tasks = yield from ops.pop(rotation[0], count)
+    p.popped(rotation[0])
     if tasks:
         p.served(rotation[0])
         return tasks
     for s in rotation[1:]:
         tasks = yield from ops.pop(s, count)
+        p.popped(s)
         if tasks:
             p.served(s)
             return tasks
@@ -255,12 +280,15 @@ def ack_and_pop(
     p.seen(everything[len(parts) :])
     tasks = [t for got, _ in results for t in got]
     acks = {task_id: r for _, part in results for task_id, r in part.items()}
+    if count > 0:
+        p.popped(first)
     if tasks:
         p.served(first)
     for s in rotation[1:]:
         if tasks or count <= 0:
             break
         tasks = yield from ops.pop(s, count)
+        p.popped(s)
         if tasks:
             p.served(s)
     return tasks, acks

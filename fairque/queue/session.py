@@ -76,9 +76,12 @@ class QueueSession:
         # registration is gone); a process that only pushes never does.
         self.needs_register = self.registration is not None or self.settings.has_opinion
         self.aging_us = round(config.queue.aging_seconds * 1_000_000)
-        # Partitioned queues: the global virtual time users enter this partition at (the
-        # Partitions object keeps it from what it reads of every partition).
-        self.vt_floor = 0.0
+        # Partitioned queues with the fair pick: the global virtual time users enter this
+        # partition at (the Partitions object keeps it from what it reads of every
+        # partition; None: not picking fairly), and this partition's head pass and virtual
+        # time as its last pop reported them.
+        self.vt_floor: float | None = None
+        self.view: tuple[float | None, float] | None = None
         self.lease_ms = round(config.queue.visibility_timeout * 1000)
         q = config.queue
         # How pop retries the tasks of expired leases (no jitter: computed in the server).

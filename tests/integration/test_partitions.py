@@ -82,6 +82,26 @@ def test_the_fair_pick_serves_users_of_every_partition_alike(make_queue, pconfig
     assert set(served) == set(users)
 
 
+def test_a_user_entering_an_idle_partition_starts_at_the_global_virtual_time(make_queue, pconfig):
+    """Partitions 0 and 1 busy for a while, partition 2 idle (its virtual time still 0): a
+    user arriving there is charged from the global virtual time, so it gets its third of the
+    dispatches from then on, not a burst until its pass catches up with the others'."""
+    q = make_queue(pconfig())
+    busy, late = users_in_every_partition()[:2], users_in_every_partition()[2]
+    q.push_batch([Task.create(u, 3, i) for u in busy for i in range(200)])
+    for _ in range(120):  # 60 dispatches each: their passes are ~60
+        (t,) = q.pop_many(1)
+        q.complete(t)
+    q.push_batch([Task.create(late, 3, i) for i in range(100)])
+    served = Counter()
+    for _ in range(30):
+        (t,) = q.pop_many(1)
+        served[t.user_id] += 1
+        q.complete(t)
+    assert 8 <= served[late] <= 12, served  # a third of 30, not 30
+    assert all(8 <= served[u] <= 12 for u in busy), served
+
+
 def test_the_sticky_pick_serves_partitions_in_turn_and_acks_find_their_partition(
     make_queue, pconfig
 ):

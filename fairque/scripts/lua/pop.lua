@@ -14,11 +14,13 @@
 --          it has waited this long (its own workers get the first chance); 0 = at once
 -- ARGV[12] a random nonce from the client: lease tokens are "<sequence>.<nonce>", so they are
 --          both ordered (a fencing token, the global dispatch order) and unguessable
--- ARGV[14] virtual-time floor (partitioned queues; 0 otherwise): the global virtual time as
---          the popper saw it, the lowest head pass among the partitions with work, so no
---          backlogged user is below it. A user whose pass is below it entered this partition
---          while the partition lagged (idle): it is charged from the floor, and the
---          partition's virtual time is raised to it, so users enter at the global time
+-- ARGV[14] virtual-time floor ('' unless the popper picks partitions fairly): the global
+--          virtual time as the popper saw it, the lowest head pass among the partitions with
+--          work, so no backlogged user is below it. A user whose pass is below it entered
+--          this partition while the partition lagged (idle): it is charged from the floor,
+--          and the partition's virtual time is raised to it, so users enter at the global
+--          time. When given, the reply ends with one more row: {'', head pass or '', vt},
+--          this partition's lowest ready pass and virtual time after the pop
 -- Returns  list of tasks, each a list: task_id, user, priority, payload, handler, attempt,
 --          max_attempts, created_ms, token, deadline_ms, stolen (1/0), waited ms (since it
 --          became ready: pushed, due, or requeued), trace context ('' = none); or the string
@@ -30,6 +32,7 @@ local lease_ms = tonumber(ARGV[4])
 local want = tonumber(ARGV[5])
 local promote_max = tonumber(ARGV[6])
 local steal_after_us = tonumber(ARGV[13]) or 0
+local report_view = ARGV[14] ~= nil and ARGV[14] ~= ''
 local vt_floor = tonumber(ARGV[14]) or 0
 RETRY_BASE_MS, RETRY_FACTOR = tonumber(ARGV[8]), tonumber(ARGV[9])
 RETRY_CAP_MS, DEFAULT_MAX_ATT = tonumber(ARGV[10]), tonumber(ARGV[11])
@@ -258,4 +261,8 @@ if vt_floor > 0 and (not vt or vt < vt_floor) then
 end
 if vt then redis.call('HSET', K.meta(), 'vt', fstr(vt)) end
 if #out > 0 then count('popped', #out) end
+if report_view then
+  local head = redis.call('ZRANGE', K.readyidx(), 0, 0, 'WITHSCORES')
+  out[#out + 1] = {'', head[2] or '', redis.call('HGET', K.meta(), 'vt') or '0'}
+end
 return out
