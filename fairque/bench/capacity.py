@@ -10,13 +10,12 @@ The model: Valkey runs commands on one core, so one node carries ``1e6 / server_
 one core of workers carries ``1e6 / client_us``. A machine of C cores running N nodes (a
 partitioned queue, P >= N partitions spread over them) and C - N cores of workers carries
 ``min(N * server, (C - N) * client)``; the best N balances the two. The scenario checks the
-model where two cores can: the server pinned to core 0 and one worker process to core 1, its
-drain rate against the predicted ``min(server, client)``.
+model where two cores can: the server pinned to core 0 and 2-4 worker processes on core 1,
+the best drain rate against the predicted ``min(server, client)``.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import subprocess
 import sys
@@ -203,13 +202,17 @@ def run_capacity(
             checks = {}
             for kind, d in measured.items():
                 cpu_bound = 1e6 / d.client_us
-                procs = min(MAX_PROCESSES, max(2, math.ceil(cpu_bound / d.rate)))
-                progress(f"{kind} x{procs} on core 1, server on core 0")
-                got = drain_once(url, tasks, kind, core=1, processes=procs)
                 predicted = min(1e6 / d.server_drain_us, cpu_bound)
-                checks[kind] = {"processes": procs, "predicted_per_s": round(predicted),
-                                "measured_per_s": round(got.rate)}  # fmt: skip
-                ratios[f"measured_vs_predicted_{kind}"] = round(got.rate / predicted, 3)
+                # The model gives the ceiling: the best number of processes on core 1 reaches
+                # it (too few leave it idle while they wait, too many add switching).
+                rates = {}
+                for procs in range(2, MAX_PROCESSES + 1):
+                    progress(f"{kind} x{procs} on core 1, server on core 0")
+                    rates[procs] = round(drain_once(url, tasks, kind, core=1, processes=procs).rate)
+                best = max(rates.values())
+                checks[kind] = {"predicted_per_s": round(predicted), "measured_per_s": best,
+                                "by_processes": rates}  # fmt: skip
+                ratios[f"measured_vs_predicted_{kind}"] = round(best / predicted, 3)
             results["check_2_cores"] = checks
     report.results = results
     report.ratios = ratios
