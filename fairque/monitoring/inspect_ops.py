@@ -380,7 +380,7 @@ def explain(s: QueueSession, task_id: str) -> Op[Explanation | None]:
         return Explanation(**base, summary=f"{state}; nothing will run it again")
     if state != TaskState.READY:
         return Explanation(**base, summary=f"unknown state {state!r}: the record may be corrupt")
-    reply = yield s.call("explain", s.aging_us, task_id)
+    reply = yield s.read_call("explain", s.aging_us, task_id)
     ahead, pass_, vt, paused, inflight, cap, weight, in_rr = reply
     ahead = int(ahead)
     minute_now = yield _c("TIME")

@@ -35,8 +35,11 @@ def first_key(call: Call) -> str | None:
     """The key that decides a call's slot (None for keyless commands such as TIME)."""
     if isinstance(call, ScriptCall):
         return call.keys[0]
-    if str(call.args[0]).upper() in KEYLESS or len(call.args) < 2:
+    name = str(call.args[0]).upper()
+    if name in KEYLESS or len(call.args) < 2:
         return None
+    if name in ("EVAL_RO", "EVALSHA_RO"):  # body or sha, numkeys, then the first key
+        return str(call.args[3])
     return str(call.args[1])
 
 

@@ -23,6 +23,7 @@ from fairque.core.exceptions import (
 )
 from fairque.core.keys import QueueKeys
 from fairque.queue.routing import Registration, SettingsDoc, registration_of
+from fairque.scripts import load_script
 
 T = TypeVar("T")
 
@@ -96,6 +97,13 @@ class QueueSession:
 
     def call(self, script: str, *args: str | int | float) -> ScriptCall:
         return ScriptCall(script, self.head, (self.prefix, *args))
+
+    def read_call(self, script: str, *args: str | int | float) -> CommandCall:
+        """A script that only reads, run with EVAL_RO: an account that may only read (no
+        EVAL/EVALSHA, no SCRIPT LOAD) can run it, and the server refuses any write in it.
+        The body travels with each call (these run rarely: explain)."""
+        source = load_script(script).source
+        return CommandCall(("EVAL_RO", source, len(self.head), *self.head, self.prefix, *args))
 
 
 def single(step: Step) -> Op[Any]:
