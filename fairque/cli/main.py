@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json as jsonlib
+import logging
 import signal
 import sys
 from collections.abc import Iterator
@@ -96,6 +97,8 @@ def demo(ctx: click.Context, headless: bool, duration: float) -> None:
 
         run_demo_tui(url=url)
         return
+    # The demo's failures are deliberate (the summary counts them): no log line per failure.
+    logging.getLogger("fairque.tasks").setLevel(logging.ERROR)
     server = None if url else EmbeddedServer().start()
     try:
         target = url or server.url  # type: ignore[union-attr]
