@@ -103,6 +103,12 @@ class QueueConfig(_Section):
     retry_max_seconds: float = Field(default=300.0, ge=0)
     result_ttl: float = Field(default=3600.0, gt=0)
     dlq_max: int = Field(default=100_000, ge=1)
+    idle_user_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="per-user state (pass, wait samples, per-minute counts) is forgotten this "
+        "long after a user has nothing queued and nothing in flight",
+    )
     promote_batch: int = Field(default=100, ge=1, le=10_000)
     partitions: int = Field(
         default=1, ge=1, le=1024, description="hash slots {name#k} the queue is split into"
@@ -337,6 +343,13 @@ class FairQueueConfig(BaseSettings):
                         f"workers.{worker.id}.partitions: {bad or 'empty'}; the queue has "
                         f"partitions 0-{self.queue.partitions - 1}"
                     )
+        if self.alerts.starvation_seconds > self.queue.idle_user_seconds:
+            # The starvation rule reads who was served in its window from per-user counts,
+            # which live only as long as queue.idle_user_seconds.
+            raise ValueError(
+                f"alerts.starvation_seconds ({self.alerts.starvation_seconds:g}) must be at most "
+                f"queue.idle_user_seconds ({self.queue.idle_user_seconds:g})"
+            )
         if self.redis.cluster and self.redis.durability != "none":
             # WAIT/WAITAOF answer for the node they reach; in a cluster that is not the node
             # that took the push. Managed clusters (MemoryDB) are durable by themselves.

@@ -26,7 +26,8 @@ TEMPLATES: dict[str, str] = {
     "task": "task:{task_id}",  # hash: one task's fields, state, lease, error, result
     "prio": "u:{user}:p{pri}",  # list: a user's ready tasks of one priority, FIFO, "<seq>|<id>"
     "ready": "ready:{pool}",  # zset: users of a pool with ready work, score = pass
-    "pass": "pass",  # hash: user -> pass, kept while the user has no ready work
+    "pass": "pass",  # hash: user -> pass, kept while the user has no ready work (until idle)
+    "idle": "idle",  # zset: user -> when it went idle (nothing queued, nothing in flight)
     "inflight": "inflight",  # zset: task_id -> lease deadline (ms)
     "delayed": "delayed",  # zset: task_id -> due time (ms)
     "dlq": "dlq",  # zset: task_id -> time it died (ms)

@@ -20,6 +20,7 @@ def _view(fp: str, doc: SettingsDoc) -> SettingsView:
         default_weight=doc.default_weight,
         max_payload_bytes=doc.max_payload_bytes,
         dlq_max=doc.dlq_max,
+        idle_user_seconds=doc.idle_user_seconds,
         users={
             u: UserSettingsView(weight=w, max_inflight=cap or None)
             for u, (w, cap) in doc.users.items()

@@ -209,6 +209,7 @@ class SettingsView(_Model):
     default_weight: float
     max_payload_bytes: int
     dlq_max: int
+    idle_user_seconds: float
     users: dict[str, UserSettingsView]
 
 

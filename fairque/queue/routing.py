@@ -72,6 +72,7 @@ class SettingsDoc:
     default_weight: float = 1.0
     max_payload_bytes: int = QueueConfig().max_payload_bytes
     dlq_max: int = QueueConfig().dlq_max
+    idle_user_seconds: float = QueueConfig().idle_user_seconds
     users: dict[str, tuple[float, int]] = field(default_factory=dict)  # weight, cap (0: none)
 
     @classmethod
@@ -81,6 +82,7 @@ class SettingsDoc:
             float(q.default_weight),
             q.max_payload_bytes,
             q.dlq_max,
+            float(q.idle_user_seconds),
             {u: (float(s.weight), s.max_inflight or 0) for u, s in sorted(q.users.items())},
         )
 
@@ -91,6 +93,7 @@ class SettingsDoc:
             _num(d["default_weight"]),
             int(d["max_payload_bytes"]),
             int(d["dlq_max"]),
+            _num(d.get("idle_user_seconds", QueueConfig().idle_user_seconds)),
             {
                 u: (_num(s["weight"]), int(s["max_inflight"]))
                 for u, s in sorted(d.get("users", {}).items())
@@ -104,18 +107,17 @@ class SettingsDoc:
         return self != SettingsDoc()
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "default_weight": self.default_weight,
-                "max_payload_bytes": self.max_payload_bytes,
-                "dlq_max": self.dlq_max,
-                "users": {
-                    u: {"weight": w, "max_inflight": cap} for u, (w, cap) in self.users.items()
-                },
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-        )
+        doc: dict[str, Any] = {
+            "default_weight": self.default_weight,
+            "max_payload_bytes": self.max_payload_bytes,
+            "dlq_max": self.dlq_max,
+            "users": {u: {"weight": w, "max_inflight": cap} for u, (w, cap) in self.users.items()},
+        }
+        # Left out at its default, so documents (and fingerprints) written before the field
+        # existed still match.
+        if self.idle_user_seconds != QueueConfig().idle_user_seconds:
+            doc["idle_user_seconds"] = self.idle_user_seconds
+        return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
     @property
     def fingerprint(self) -> str:
@@ -125,7 +127,7 @@ class SettingsDoc:
         """Each field where this document differs from ``in_force``, as
         ``what: <this> here, <that> in force``."""
         out = []
-        for name in ("default_weight", "max_payload_bytes", "dlq_max"):
+        for name in ("default_weight", "max_payload_bytes", "dlq_max", "idle_user_seconds"):
             mine, theirs = getattr(self, name), getattr(in_force, name)
             if mine != theirs:
                 out.append(f"{name}: {mine:g} here, {theirs:g} in force")

@@ -110,6 +110,7 @@ def load_script(name: str) -> LuaScript:
             f"-- fairque script: {name}",
             "local PREFIX = ARGV[1]",
             f"local DEFAULT_DLQ_MAX = {QueueConfig().dlq_max}",
+            f"local DEFAULT_IDLE_MS = {round(QueueConfig().idle_user_seconds * 1000)}",
             lua_key_functions(keys),
             common,
             body,

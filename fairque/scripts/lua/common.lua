@@ -13,11 +13,28 @@ local function fstr(x) return string.format('%.17g', x) end
 -- Per-minute buckets (throughput, served and pushed per user) expire after two hours.
 local MINUTE = math.floor(NOW_MS / 60000)
 local BUCKET_TTL = 7200
-local function bump(bucket, field, n)
+local function bump(bucket, field, n, ttl)
   local k = bucket(MINUTE)
   -- The first increment of a field in a bucket sets the bucket's TTL: a handful of EXPIREs
   -- per bucket rather than one per call.
-  if redis.call('HINCRBY', k, field, n) == n then redis.call('EXPIRE', k, BUCKET_TTL) end
+  if redis.call('HINCRBY', k, field, n) == n then redis.call('EXPIRE', k, ttl or BUCKET_TTL) end
+end
+
+-- How long per-user state outlives a user's work ('#idle_ms' in the settings in force,
+-- queue.idle_user_seconds): its pass, its wait samples, its per-minute counts.
+local IDLE_MS = nil
+local SWEEP_BATCH = 200  -- idle users forgotten per pop or beat, at most
+local function idle_ms()
+  if not IDLE_MS then
+    IDLE_MS = tonumber(redis.call('HGET', K.settings(), '#idle_ms') or '') or DEFAULT_IDLE_MS
+  end
+  return IDLE_MS
+end
+
+-- Per-user per-minute counts (served, pushed) live as long as the idle retention, at most
+-- as long as the queue-wide buckets.
+local function bump_user(bucket, user, n)
+  bump(bucket, user, n, math.max(1, math.min(BUCKET_TTL, math.ceil(idle_ms() / 1000))))
 end
 
 -- A user's settings in force: weight and max_inflight (0 = no cap). An entry
@@ -112,12 +129,48 @@ local function lease_held(state, held_token, token, deadline)
   return state == 'leased' and held_token == token and (tonumber(deadline) or 0) >= NOW_MS
 end
 
+-- A user with nothing queued and nothing in flight is idle: its per-user state is forgotten
+-- idle_ms() later (sweep_idle), unless it has work again by then.
+local function note_if_idle(user)
+  if pending_count(user) == 0 and not redis.call('HGET', K.uinflight(), user) then
+    redis.call('ZADD', K.idle(), istr(NOW_MS), user)
+  end
+end
+
+-- Forget the per-user state of users idle for longer than the retention, up to `limit` of
+-- them: the pass (it re-enters at the virtual time, as a new user does: at most 1/weight of
+-- a turn is forgiven), the wait samples, and an expired boost's settings entry. Paused and
+-- quarantined users keep their state: an operator's decision, not a tenant's leftovers.
+local function sweep_idle(limit)
+  local due = redis.call('ZRANGEBYSCORE', K.idle(), '-inf', istr(NOW_MS - idle_ms()),
+    'LIMIT', 0, limit)
+  for _, user in ipairs(due) do
+    redis.call('ZREM', K.idle(), user)
+    if pending_count(user) == 0 and not redis.call('HGET', K.uinflight(), user)
+        and redis.call('SISMEMBER', K.paused(), user) == 0 then
+      redis.call('HDEL', K.pass(), user)
+      redis.call('DEL', K.waits(user))
+      local raw = redis.call('HGET', K.settings(), user)
+      local base, untl = string.match(raw or '', '^([^|]*|[^|]*)|[^|]*|([^|]*)$')
+      if base and (tonumber(untl) or 0) <= NOW_MS then  -- a boost that ended
+        if base == fstr(default_weight()) .. '|0' then
+          redis.call('HDEL', K.settings(), user)  -- the boost was all there was
+        else
+          redis.call('HSET', K.settings(), user, base)
+        end
+      end
+    end
+  end
+  return #due
+end
+
 -- A lease ended (complete, fail, expiry, release): free the user's in-flight slot and, for
 -- a capped user, let it back into the round-robin.
 local function lease_ended(task_id, user)
   redis.call('ZREM', K.inflight(), task_id)
   if redis.call('HINCRBY', K.uinflight(), user, -1) <= 0 then
     redis.call('HDEL', K.uinflight(), user)
+    note_if_idle(user)
   end
   local _, cap = user_cfg(user)
   if cap > 0 then activate(user) end

@@ -49,6 +49,7 @@ end
 
 -- 1. Expired leases become failed attempts (a crashed worker's tasks come back).
 reap_expired(promote_max)
+sweep_idle(SWEEP_BATCH)  -- per-user state of users idle past the retention
 
 -- Then promote due delayed tasks (bounded; the rest wait for the next pop).
 local due = redis.call('ZRANGEBYSCORE', K.delayed(), '-inf', istr(NOW_MS), 'LIMIT', 0, promote_max)
@@ -151,9 +152,10 @@ end
 local WAIT_BOUNDS = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}
 local function record_wait(user, wait)
   if wait < 0 then wait = 0 end
-  bump(K.srv, user, 1)
+  bump_user(K.srv, user, 1)
   redis.call('LPUSH', K.waits(user), istr(wait))
   redis.call('LTRIM', K.waits(user), 0, 99)
+  redis.call('PEXPIRE', K.waits(user), idle_ms())
   local le = '+Inf'
   for _, b in ipairs(WAIT_BOUNDS) do
     if wait <= b then le = tostring(b) break end
@@ -200,6 +202,7 @@ while #out < want and guard > 0 do
     redis.call('ZREM', rk, user)
     idx_fix(pool)
     redis.call('HSET', K.pass(), user, fstr(pass))
+    note_if_idle(user)
     local stale = tonumber(redis.call('ZSCORE', K.ubacklog(), user) or '0')
     redis.call('ZREM', K.ubacklog(), user)
     if stale > 0 then redis.call('HINCRBY', K.backlog(), '*', -stale) end
@@ -253,6 +256,7 @@ while #out < want and guard > 0 do
       redis.call('ZREM', rk, user)
       idx_fix(pool)
       redis.call('HSET', K.pass(), user, fstr(pass))
+      note_if_idle(user)
     end
   end
 end

@@ -105,6 +105,6 @@ for _, user in ipairs(user_order) do
   -- The user's queues were empty before this batch: it may enter the round-robin.
   if tonumber(redis.call('ZINCRBY', K.ubacklog(), c, user)) == c then activate(user) end
 end
-for user, c in pairs(pushed_by) do bump(K.psh, user, c) end
+for user, c in pairs(pushed_by) do bump_user(K.psh, user, c) end
 if created > 0 then count('pushed', created) end
 return out

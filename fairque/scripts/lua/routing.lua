@@ -183,7 +183,8 @@ local function write_settings(sfp, doc, writer, how)
   end
   redis.call('DEL', K.settings())
   redis.call('HSET', K.settings(), '*', fstr(d.default_weight),
-    '#max_payload', istr(d.max_payload_bytes), '#dlq_max', istr(d.dlq_max))
+    '#max_payload', istr(d.max_payload_bytes), '#dlq_max', istr(d.dlq_max),
+    '#idle_ms', istr(math.floor((d.idle_user_seconds or DEFAULT_IDLE_MS / 1000) * 1000 + 0.5)))
   DEFAULT_WEIGHT = nil
   local batch = {}
   local function put(user, entry)

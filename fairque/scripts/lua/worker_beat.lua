@@ -28,4 +28,5 @@ if route and string.match(route, '^([^|]*)|') == ARGV[9] then
 end
 expire_stale(16)
 local reaped = reap_expired(limit)
+sweep_idle(SWEEP_BATCH)  -- also when nobody pops: an idle queue still forgets idle users
 return {NOW_MS, reaped, registered}
