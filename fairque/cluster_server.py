@@ -117,11 +117,23 @@ class EmbeddedCluster:
                     states.append(str(client.execute_command("CLUSTER", "INFO")))  # type: ignore[no-untyped-call]
                 finally:
                     client.close()
-            if all("cluster_state:ok" in s for s in states):
+            if all("cluster_state:ok" in s for s in states) and self._replicas_synced():
                 return
             time.sleep(0.1)
         self.stop()
         raise EmbeddedServerError(f"the cluster was not ready within {READY_TIMEOUT} s")
+
+    def _replicas_synced(self) -> bool:
+        """Every replica has synced with its primary (until then it could not take over)."""
+        for node in self.nodes:
+            client = redis.Redis(port=node.port, decode_responses=True, socket_timeout=2)
+            try:
+                info = client.info("replication")
+            finally:
+                client.close()
+            if info.get("role") == "slave" and info.get("master_link_status") != "up":
+                return False
+        return True
 
     def stop(self) -> None:
         for node in self.nodes:

@@ -350,10 +350,6 @@ class FairQueueConfig(BaseSettings):
                 f"alerts.starvation_seconds ({self.alerts.starvation_seconds:g}) must be at most "
                 f"queue.idle_user_seconds ({self.queue.idle_user_seconds:g})"
             )
-        if self.redis.cluster and self.redis.durability != "none":
-            # WAIT/WAITAOF answer for the node they reach; in a cluster that is not the node
-            # that took the push. Managed clusters (MemoryDB) are durable by themselves.
-            raise ValueError("redis.durability needs a single server (not redis.cluster)")
         # Blocking waits must stay under the socket timeout, or a read would time out.
         if self.redis.socket_timeout <= max((w.poll_interval for w in self.workers), default=0):
             raise ValueError("redis.socket_timeout must be longer than workers' poll_interval")

@@ -12,6 +12,7 @@ the cluster client, which refreshes its slot map, follows redirections and loads
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -29,12 +30,15 @@ PARALLEL_FROM = 64  # arguments in the step
 KEYLESS = frozenset({"TIME", "INFO", "WAIT", "WAITAOF", "PING", "CONFIG"})
 RETRY = (rex.MovedError, rex.AskError, rex.TryAgainError, rex.ClusterDownError, rex.NoScriptError)
 REDIRECTED = RETRY[:4]
+LOST = (rex.ConnectionError, rex.TimeoutError)  # the node did not answer
 
 
 def first_key(call: Call) -> str | None:
     """The key that decides a call's slot (None for keyless commands such as TIME)."""
     if isinstance(call, ScriptCall):
         return call.keys[0]
+    if call.route is not None:  # a keyless command that belongs with a key's node (WAIT)
+        return call.route
     name = str(call.args[0]).upper()
     if name in KEYLESS or len(call.args) < 2:
         return None
@@ -98,10 +102,17 @@ class NodePipelines:
 
     def execute(self, calls: list[Call]) -> list[Any]:
         jobs = plan(self.client, calls)
-        if parallel(calls, jobs):  # socket waits release the GIL
-            outs = list(self._threads().map(lambda job: self._run(calls, *job), jobs))
-        else:
-            outs = [self._run(calls, *job) for job in jobs]
+        try:
+            if parallel(calls, jobs):  # socket waits release the GIL
+                outs = list(self._threads().map(lambda job: self._run(calls, *job), jobs))
+            else:
+                outs = [self._run(calls, *job) for job in jobs]
+        except LOST:
+            # A node is gone (a failover under way, or done): learn the slot map again, so
+            # the caller's next attempt reaches the replica promoted in its place.
+            with contextlib.suppress(rex.RedisError):  # no node answers yet: ask next time
+                self.client.nodes_manager.initialize()
+            raise
         replies, again = scatter(len(calls), jobs, outs)
         if again:
             if any(isinstance(replies[i], REDIRECTED) for i in again):
@@ -146,10 +157,21 @@ class AsyncNodePipelines:
         if not self.client.nodes_manager.default_node:
             await self.client.initialize()
         jobs = plan(self.client, calls)
-        if parallel(calls, jobs):
-            outs = list(await asyncio.gather(*(self._run(calls, *job) for job in jobs)))
-        else:
-            outs = [await self._run(calls, *job) for job in jobs]
+        try:
+            if parallel(calls, jobs):
+                outs = list(await asyncio.gather(*(self._run(calls, *job) for job in jobs)))
+            else:
+                outs = [await self._run(calls, *job) for job in jobs]
+        except LOST:
+            # A node is gone: forget its connections and learn the slot map again (the
+            # caller's next attempt reaches the promoted replica).
+            for job_node, _ in jobs:
+                conn = self._nodes.pop(job_node.name, None)
+                if conn is not None:
+                    await conn.aclose()
+            with contextlib.suppress(rex.RedisError):
+                await self.client.nodes_manager.initialize()
+            raise
         replies, again = scatter(len(calls), jobs, outs)
         if again:
             if any(isinstance(replies[i], REDIRECTED) for i in again):

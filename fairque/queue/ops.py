@@ -143,10 +143,13 @@ def push(s: QueueSession, tasks: Sequence[Task]) -> Op[list[PushResult]]:
 
 def _durability_call(s: QueueSession) -> CommandCall | None:
     r = s.config.redis
+    # Routed by the partition's key: on a cluster the wait reaches the node that took the push,
+    # in the same pipeline right after it.
     if r.durability == "aof":
-        return CommandCall(("WAITAOF", 1, 0, r.durability_timeout_ms))
+        return CommandCall(("WAITAOF", 1, 0, r.durability_timeout_ms), route=s.keys.meta)
     if r.durability == "replicas":
-        return CommandCall(("WAIT", r.durability_replicas, r.durability_timeout_ms))
+        args = ("WAIT", r.durability_replicas, r.durability_timeout_ms)
+        return CommandCall(args, route=s.keys.meta)
     return None
 
 

@@ -46,6 +46,9 @@ class CommandCall:
 
     args: tuple[str | int | float, ...]
     lenient: bool = False
+    # On a cluster, the key whose node must answer a keyless command: WAIT and WAITAOF count
+    # the writes made before them on that node's connection, so they go where the push went.
+    route: str | None = None
 
 
 Call: TypeAlias = ScriptCall | CommandCall

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from fairque import Task, TaskQueue
-from tests.support.ledger import report, tally
+from tests.support.ledger import read_ledger, report, tally
 from tests.support.processes import WorkerProcesses
 from tests.support.waiting import wait_for
 
@@ -40,15 +40,18 @@ def queue(make_config):
 
 def test_r2_sigstop_past_the_lease_then_sigcont_completes_each_task_once(workers, queue, mode):
     ids = [f"s{i}" for i in range(4)]
-    queue.push_batch([Task.create("u1", 3, {"sleep": 0.5}, task_id=t) for t in ids])
+    # Each run takes 2 s: A must be stopped in the middle of its first run, and on a loaded
+    # machine seeing its start in the ledger and stopping it can take a good part of a second.
+    queue.push_batch([Task.create("u1", 3, {"sleep": 2.0}, task_id=t) for t in ids])
     a = workers.start("wA", "--concurrency", "1")
     first = wait_for(lambda: workers.events("start", a.pid))[0]
     a.send_signal(signal.SIGSTOP)
+    assert first not in workers.events("done", a.pid)  # stopped mid-run, as the test needs
     b = workers.start("wB", "--concurrency", "1")
     time.sleep(3.0)  # three leases
     a.send_signal(signal.SIGCONT)
-    wait_for(lambda: queue.stats().counters.get("completed", 0) >= 4)
-    time.sleep(1.0)  # give A time to try its late acknowledgement
+    wait_for(lambda: queue.stats().counters.get("completed", 0) >= 4, timeout=40)
+    time.sleep(2.5)  # give A time to finish its stalled run and try its late acknowledgement
     counters = queue.stats().counters
     # The ledger counts runs: A's stalled run finished after B had run the task again.
     t = tally(workers.events("done"), ids)
@@ -59,7 +62,11 @@ def test_r2_sigstop_past_the_lease_then_sigcont_completes_each_task_once(workers
     )
     assert t.lost == set() and t.phantom == set() and t.duplicated <= {first}
     assert counters["completed"] == 4  # every task completed exactly once
-    assert queue.get_task(first).result["pid"] == b.pid  # B's run counted, not A's late one
+    # The result stored is the rerun's (by B, or by A once it was free again), never that of
+    # A's stalled first run, whose late acknowledgement was refused.
+    runs = [r for r in read_ledger(workers.ledger) if r.event == "start" and r.task_id == first]
+    assert len(runs) == 2
+    assert float(queue.get_task(first).result["started"]) == pytest.approx(runs[1].at, abs=1e-3)
     assert counters.get("expired", 0) >= 1
     for p in (a, b):
         p.send_signal(signal.SIGTERM)

@@ -14,25 +14,29 @@ from typing import Any
 from fairque import Task, task
 
 
-def _ledger(event: str, task_id: str) -> None:
+def _ledger(event: str, task_id: str) -> str:
+    """Append one event; returns its time as written (it names the run)."""
     path = os.environ["FAIRQUE_TEST_LEDGER"]
-    line = f"{event} {task_id} {os.getpid()} {time.time():.4f}\n".encode()
+    at = f"{time.time():.4f}"
+    line = f"{event} {task_id} {os.getpid()} {at}\n".encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line)
     finally:
         os.close(fd)
+    return at
 
 
 def record(task: Task) -> dict[str, Any]:
-    """Sleep ``payload["sleep"]`` seconds (default 0), fail if ``payload["fail"]``."""
-    _ledger("start", task.task_id)
+    """Sleep ``payload["sleep"]`` seconds (default 0), fail if ``payload["fail"]``. The result
+    names the run: its process and the time of its ``start`` line in the ledger."""
+    started = _ledger("start", task.task_id)
     payload = task.payload if isinstance(task.payload, dict) else {}
     time.sleep(float(payload.get("sleep", 0)))
     if payload.get("fail"):
         raise RuntimeError(f"asked to fail: {task.task_id}")
     _ledger("done", task.task_id)
-    return {"pid": os.getpid()}
+    return {"pid": os.getpid(), "started": started}
 
 
 @task("tests.noop")
