@@ -9,7 +9,10 @@ import redis
 import redis.asyncio as aredis
 import redis.exceptions as rex
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
+from redis.retry import Retry
 
 from fairque.core.config import RedisConfig
 from fairque.core.exceptions import (
@@ -28,16 +31,29 @@ SyncClient: TypeAlias = redis.Redis | RedisCluster
 AsyncClient: TypeAlias = aredis.Redis | AsyncRedisCluster
 
 
+# redis-py retries a failed command ten times with a jittered backoff by default (about 3 s
+# against a closed port, far longer when each try waits for a socket timeout), hidden from the
+# caller. fairque retries itself, with a backoff it states (workers: 0.05 s doubling to 2 s),
+# so the client tries once more at once (a pooled connection that went stale when the server
+# restarted) and then reports the problem.
+def one_retry() -> Retry:
+    return Retry(NoBackoff(), 1)
+
+
+def one_async_retry() -> AsyncRetry:
+    return AsyncRetry(NoBackoff(), 1)
+
+
 def make_client(cfg: RedisConfig) -> SyncClient:
     if cfg.cluster:
         return RedisCluster.from_url(cfg.url, **client_options(cfg))
-    return redis.Redis.from_url(cfg.url, **client_options(cfg))
+    return redis.Redis.from_url(cfg.url, retry=one_retry(), **client_options(cfg))
 
 
 def make_async_client(cfg: RedisConfig) -> AsyncClient:
     if cfg.cluster:
         return AsyncRedisCluster.from_url(cfg.url, **client_options(cfg))
-    return aredis.Redis.from_url(cfg.url, **client_options(cfg))
+    return aredis.Redis.from_url(cfg.url, retry=one_async_retry(), **client_options(cfg))
 
 
 def node_client(cfg: RedisConfig, host: str, port: int) -> aredis.Redis:
@@ -45,7 +61,9 @@ def node_client(cfg: RedisConfig, host: str, port: int) -> aredis.Redis:
     url = urlsplit(cfg.url)
     auth = url.netloc.rpartition("@")[0]
     netloc = f"{auth}@{host}:{port}" if auth else f"{host}:{port}"
-    return aredis.Redis.from_url(urlunsplit(url._replace(netloc=netloc)), **client_options(cfg))
+    return aredis.Redis.from_url(
+        urlunsplit(url._replace(netloc=netloc)), retry=one_async_retry(), **client_options(cfg)
+    )
 
 
 def client_options(cfg: RedisConfig) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from redis.cluster import RedisCluster
 
 from fairque import AsyncTaskQueue, FairQueueConfig, Task, TaskQueue
 from fairque.cluster_server import EmbeddedCluster
-from fairque.core.exceptions import ConfigError, ServerError
+from fairque.core.exceptions import DurabilityNotConfirmed, ServerError
 from fairque.queue.ops import CommandCall, single
 
 
@@ -116,9 +116,17 @@ def test_keys_of_several_slots_in_one_call_are_a_typed_error(config):
         q.run(single(CommandCall(("MGET", "fq:{a}:x", "fq:{b}:y"))))
 
 
-def test_durability_waits_need_a_single_server(cluster):
-    with pytest.raises(ConfigError, match=r"redis\.durability needs a single server"):
-        FairQueueConfig(redis={"url": cluster.url, "cluster": True, "durability": "aof"})
+def test_a_durable_push_waits_on_the_node_that_took_it(cluster, config):
+    """durability = "replicas" on a cluster: the WAIT rides in the push's pipeline to the node
+    of the queue's slot. These nodes have no replicas, so it cannot be confirmed (with
+    replicas, R9 in tests/reliability/test_cluster_failover.py confirms every push)."""
+    redis_cfg = {**config.redis.model_dump(), "durability": "replicas",
+                 "durability_timeout_ms": 100}  # fmt: skip
+    durable = config.model_copy(update={"redis": type(config.redis)(**redis_cfg)})
+    with TaskQueue(durable) as q, pytest.raises(DurabilityNotConfirmed, match="0 of 1 replicas"):
+        q.push(Task.create("u", 3, 1, task_id="d1"))
+    with TaskQueue(config) as q:
+        assert q.get_task("d1") is not None  # applied; pushing it again is safe
 
 
 def test_the_cli_talks_to_the_cluster(config, cluster):

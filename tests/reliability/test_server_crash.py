@@ -17,6 +17,7 @@ from tests.support.ledger import events, read_ledger, report, tally
 from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
+RESUME_BOUND = 5.0
 
 
 def start_worker(url: str, ledger: Path) -> subprocess.Popen[bytes]:
@@ -73,6 +74,7 @@ def test_server_crashes_lose_no_acknowledged_push_and_workers_resume(tmp_path):
         queue={"name": "crashy"},
     )
     worker = start_worker(server.url, ledger)
+    resumed: list[float] = []
     producer = Producer(config)
     producer.start()
     try:
@@ -83,8 +85,8 @@ def test_server_crashes_lose_no_acknowledged_push_and_workers_resume(tmp_path):
             server.start()  # same port, same AOF
             restarted = time.monotonic()
             before = len(read_ledger(ledger))
-            wait_for(lambda n=before: len(read_ledger(ledger)) > n + 5, timeout=5)
-            assert time.monotonic() - restarted <= 5
+            wait_for(lambda n=before: len(read_ledger(ledger)) > n + 5, timeout=15)
+            resumed.append(time.monotonic() - restarted)
             assert worker.poll() is None  # the worker rode it out
         time.sleep(1.0)
         producer.stopping.set()
@@ -97,7 +99,14 @@ def test_server_crashes_lose_no_acknowledged_push_and_workers_resume(tmp_path):
         # applied but unacknowledged at a crash may legitimately run.
         t = tally(events(ledger, "done"), acked)
         t.phantom -= {f"t{i}" for i in range(producer.attempted)}
-        report("R3 server kill -9 x2 under load (AOF everysec)", t, f"acked pushes {len(acked)}")
+        report(
+            "R3 server kill -9 x2 under load (AOF everysec)",
+            t,
+            f"acked pushes {len(acked)}, worker serving again "
+            + " and ".join(f"{r:.1f} s" for r in resumed)
+            + " after the restarts",
+        )
+        assert max(resumed) <= RESUME_BOUND, resumed
         assert missing == [], f"{len(missing)} acknowledged pushes lost"
         assert t.lost == set() and t.phantom == set()
         assert len(acked) > 100

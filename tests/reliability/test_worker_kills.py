@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from fairque import FairQueueConfig, Task, TaskQueue
+from fairque import Task, TaskQueue
 from tests.support.ledger import read_ledger, report, tally
 from tests.support.processes import WorkerProcesses
 from tests.support.waiting import wait_for
@@ -18,9 +18,9 @@ SCALE = int(os.environ.get("FAIRQUE_RELIABILITY_SCALE", "1"))
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
-def test_sigkill_workers_ten_times(server_url, queue_name, tmp_path, mode):
+def test_sigkill_workers_ten_times(server_url, queue_name, make_config, tmp_path, mode):
     n, kills, concurrency = 2000 * SCALE, 10 * SCALE, 4
-    config = FairQueueConfig(redis={"url": server_url}, queue={"name": queue_name})
+    config = make_config()  # on the cluster pass (FAIRQUE_TEST_CLUSTER=1) too
     workers = WorkerProcesses(
         server_url,
         queue_name,
