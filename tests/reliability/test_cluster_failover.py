@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -19,9 +18,10 @@ from pathlib import Path
 import pytest
 from redis.cluster import RedisCluster
 
-from fairque import FairQueueConfig, FairQueueError, Task, TaskQueue
+from fairque import FairQueueConfig, Task
 from fairque.cluster_server import EmbeddedCluster
 from tests.support.ledger import events, report, tally
+from tests.support.producers import RetryingProducer
 from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,34 +45,6 @@ def start_worker(url: str, queue: str, ledger: Path, durability: str) -> subproc
         *("--handler", "tests.support.handlers:record", "--concurrency", "4"),
     ]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-class Producer(threading.Thread):
-    """Pushes tasks one by one, each retried (pushes are idempotent by id) until acknowledged;
-    notes when each acknowledgement came."""
-
-    def __init__(self, config: FairQueueConfig) -> None:
-        super().__init__(daemon=True)
-        self.config = config
-        self.acked: list[tuple[str, float]] = []
-        self.attempted = 0
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        with TaskQueue(self.config) as q:
-            i = 0
-            while not self.stopping.is_set():
-                task = Task.create(f"u{i % 5}", 3, {"sleep": 0.002}, task_id=f"t{i}")
-                self.attempted = i + 1
-                while not self.stopping.is_set():
-                    try:
-                        q.push(task)
-                        self.acked.append((task.task_id, time.monotonic()))
-                        break
-                    except FairQueueError:
-                        time.sleep(0.05)
-                i += 1
-                time.sleep(0.002)
 
 
 def owner_port(port: int, queue: str) -> int | None:
@@ -120,7 +92,9 @@ def test_a_primary_killed_under_load(cluster, durability, tmp_path):  # type: ig
     )  # fmt: skip
     ledger = tmp_path / "ledger"
     workers = [start_worker(url, queue, ledger, durability) for _ in range(2)]
-    producer = Producer(config)
+    producer = RetryingProducer(
+        config, lambda i: Task.create(f"u{i % 5}", 3, {"sleep": 0.002}, task_id=f"t{i}")
+    )
     producer.start()
     try:
         wait_for(lambda: len(events(ledger, "done")) > 200, timeout=30)
@@ -128,14 +102,14 @@ def test_a_primary_killed_under_load(cluster, durability, tmp_path):  # type: ig
         killed = time.monotonic()
         restart_after_failover(cluster, victim, queue)
         done_before = len(events(ledger, "done"))
-        wait_for(lambda: any(at > killed for _, at in producer.acked), timeout=RESUME_BOUND + 5)
-        producer_back = min(at for _, at in producer.acked if at > killed) - killed
+        wait_for(lambda: any(at > killed for at in producer.acked_at), timeout=RESUME_BOUND + 5)
+        producer_back = min(at for at in producer.acked_at if at > killed) - killed
         wait_for(lambda: len(events(ledger, "done")) > done_before + 50, timeout=RESUME_BOUND + 5)
         workers_back = time.monotonic() - killed
         time.sleep(2)
         producer.stopping.set()
         producer.join(10)
-        acked = {t for t, _ in producer.acked}
+        acked = set(producer.acked)
         with contextlib.suppress(AssertionError):  # what never ran is counted as lost below
             wait_for(lambda: acked <= set(events(ledger, "done")), timeout=30)
         t = tally(events(ledger, "done"), acked)

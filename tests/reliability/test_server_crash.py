@@ -7,13 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-from fairque import FairQueueConfig, FairQueueError, Task, TaskQueue
+from fairque import FairQueueConfig, Task, TaskQueue
 from fairque.server import EmbeddedServer
 from tests.support.ledger import events, read_ledger, report, tally
+from tests.support.producers import RetryingProducer
 from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,33 +35,6 @@ def start_worker(url: str, ledger: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-class Producer(threading.Thread):
-    """Pushes tasks one by one, retrying each (idempotent) until acknowledged."""
-
-    def __init__(self, config: FairQueueConfig) -> None:
-        super().__init__(daemon=True)
-        self.config = config
-        self.acked: list[str] = []
-        self.attempted = 0
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        with TaskQueue(self.config) as q:
-            i = 0
-            while not self.stopping.is_set():
-                task = Task.create(f"u{i % 5}", 3, {"sleep": 0.005}, task_id=f"t{i}")
-                self.attempted = i + 1
-                while not self.stopping.is_set():
-                    try:
-                        q.push(task)
-                        self.acked.append(task.task_id)
-                        break
-                    except FairQueueError:
-                        time.sleep(0.05)
-                i += 1
-                time.sleep(0.002)
-
-
 def done_ids(ledger: Path) -> set[str]:
     return set(events(ledger, "done"))
 
@@ -75,7 +48,9 @@ def test_server_crashes_lose_no_acknowledged_push_and_workers_resume(tmp_path):
     )
     worker = start_worker(server.url, ledger)
     resumed: list[float] = []
-    producer = Producer(config)
+    producer = RetryingProducer(
+        config, lambda i: Task.create(f"u{i % 5}", 3, {"sleep": 0.005}, task_id=f"t{i}")
+    )
     producer.start()
     try:
         for _ in range(2):
