@@ -10,7 +10,8 @@ schedule every 10 s; a DLQ requeue every 2 minutes; a random worker SIGKILLed (a
 every 40 s; one server kill -9 and restart at the middle. Then producers stop, the queue
 drains, and the ledger is compared with what the producers had acknowledged:
 
-- lost: acknowledged, never completed, and not dead in the DLQ;
+- lost: acknowledged, never completed, and not dead (in the DLQ, or purged from it after
+  3 minutes dead: an operator's round every 2 minutes purges those and requeues the rest);
 - duplicated: completed more than once (allowed only for tasks a killed worker had started,
   or that were running when the server was killed: their acknowledgement may be lost);
 - phantom: completed, never pushed (scheduled tasks are counted apart);
@@ -49,6 +50,8 @@ QUEUE = "soak"
 USERS = 40
 KILL_EVERY = 40.0
 REQUEUE_EVERY = 120.0
+RESULT_TTL = 60  # finished tasks stay readable this long (memory holds about a minute of them)
+PURGE_AFTER = 180.0  # dead for longer than this: purged at the next requeue round
 
 
 class Producer(threading.Thread):
@@ -98,10 +101,12 @@ class Soak:
         url = self.server.url
         self.config = FairQueueConfig(
             redis={"url": url, "durability": "aof", "socket_timeout": 2},
-            queue={"name": QUEUE, "retry_base_seconds": 0.2, "visibility_timeout": 5},
-        )
+            queue={"name": QUEUE, "retry_base_seconds": 0.2, "visibility_timeout": 5,
+                   "result_ttl": RESULT_TTL},
+        )  # fmt: skip
         self.client = redis.Redis.from_url(url)
-        settings = {"QUEUE__VISIBILITY_TIMEOUT": "5", "QUEUE__RETRY_BASE_SECONDS": "0.2"}
+        settings = {"QUEUE__VISIBILITY_TIMEOUT": "5", "QUEUE__RETRY_BASE_SECONDS": "0.2",
+                    "QUEUE__RESULT_TTL": str(RESULT_TTL)}  # fmt: skip
         # Both write the same ledger (one file in workdir).
         self.spawn = {
             "sync": WorkerProcesses(url, QUEUE, workdir, mode="sync", settings=settings),
@@ -118,6 +123,7 @@ class Soak:
         self.live = [self._worker("sync", 0), self._worker("sync", 1), self._worker("async", 2)]
         self.killed: list[int] = []
         self.requeued = 0
+        self.purged: set[str] = set()
         self.restarted: float | None = None
         self.per_minute: list[dict[str, Any]] = []
         self._done_before = 0
@@ -137,7 +143,16 @@ class Soak:
         self.live[k] = self._worker(kind, len(self.killed) + 10)
 
     def requeue_the_dlq(self) -> None:
+        """An operator's round: purge what has been dead for a while (noting the ids), and
+        requeue the rest (tasks that fail every attempt come back to the DLQ)."""
+        with TaskQueue(self.config) as q:
+            entries = q.dlq(limit=100_000)
+        cutoff = time.time() - PURGE_AFTER
+        old = [e.task_id for e in entries if e.failed_at and e.failed_at.timestamp() < cutoff]
         with Admin(self.config) as admin:
+            if old:
+                admin.purge(old)
+                self.purged.update(old)
             self.requeued += admin.requeue(all=True).touched
 
     def restart_the_server(self) -> None:
@@ -205,7 +220,7 @@ class Soak:
         runs = Counter(r.task_id for r in rows if r.event == "done")
         acked = self.producer.acked
         with TaskQueue(self.config) as q:
-            dead = {e.task_id for e in q.dlq(limit=100_000)}
+            dead = {e.task_id for e in q.dlq(limit=100_000)} | self.purged
             states = {t: q.get_task(t) for t in acked - set(runs) - dead}
         self.server.stop()
         by_killed = {r.task_id for r in rows if r.event == "start" and r.pid in self.killed}
@@ -232,6 +247,7 @@ class Soak:
             "scheduled_runs": sum(n for t, n in runs.items() if t not in ours),
             "worker_kills": len(self.killed),
             "dlq_requeued": self.requeued,
+            "dlq_purged": len(self.purged),
             "server_restarts": 0 if at is None else 1,
             "per_minute": self.per_minute,
             "memory_after_minute_5": {"min": min(memory), "max": max(memory)} if memory else None,
