@@ -11,7 +11,8 @@ every 40 s; one server kill -9 and restart at the middle. Then producers stop, t
 drains, and the ledger is compared with what the producers had acknowledged:
 
 - lost: acknowledged, never completed, and not dead (in the DLQ, or purged from it after
-  3 minutes dead: an operator's round every 2 minutes purges those and requeues the rest);
+  3 minutes dead: an operator's round every 2 minutes requeues each new dead task once and
+  purges those dead for longer);
 - duplicated: completed more than once (allowed only for tasks a killed worker had started,
   or that were running when the server was killed: their acknowledgement may be lost);
 - phantom: completed, never pushed (scheduled tasks are counted apart);
@@ -124,6 +125,7 @@ class Soak:
         self.killed: list[int] = []
         self.requeued = 0
         self.purged: set[str] = set()
+        self.requeued_ids: set[str] = set()
         self.restarted: float | None = None
         self.per_minute: list[dict[str, Any]] = []
         self._done_before = 0
@@ -143,17 +145,22 @@ class Soak:
         self.live[k] = self._worker(kind, len(self.killed) + 10)
 
     def requeue_the_dlq(self) -> None:
-        """An operator's round: purge what has been dead for a while (noting the ids), and
-        requeue the rest (tasks that fail every attempt come back to the DLQ)."""
+        """An operator's round: requeue what died since the last round, once (a task that fails
+        every attempt comes back to the DLQ and stays), and purge what has been dead for a
+        while, noting the ids."""
         with TaskQueue(self.config) as q:
             entries = q.dlq(limit=100_000)
         cutoff = time.time() - PURGE_AFTER
         old = [e.task_id for e in entries if e.failed_at and e.failed_at.timestamp() < cutoff]
+        fresh = [e.task_id for e in entries if e.task_id not in self.requeued_ids]
         with Admin(self.config) as admin:
             if old:
                 admin.purge(old)
                 self.purged.update(old)
-            self.requeued += admin.requeue(all=True).touched
+            fresh = [t for t in fresh if t not in self.purged]
+            if fresh:
+                self.requeued += admin.requeue(fresh).touched
+                self.requeued_ids.update(fresh)
 
     def restart_the_server(self) -> None:
         self.server.kill()  # kill -9
