@@ -40,11 +40,17 @@ def queue(make_config):
 
 def test_r2_sigstop_past_the_lease_then_sigcont_completes_each_task_once(workers, queue, mode):
     ids = [f"s{i}" for i in range(4)]
-    # Each run takes 2 s: A must be stopped in the middle of its first run, and on a loaded
-    # machine seeing its start in the ledger and stopping it can take a good part of a second.
-    queue.push_batch([Task.create("u1", 3, {"sleep": 2.0}, task_id=t) for t in ids])
+    # A must be stopped in the middle of its run of s0 (the first in line), and on a loaded
+    # machine seeing its start in the ledger and stopping it can take a good part of a
+    # second: that first attempt takes 2 s. Every other run takes 0.3 s, so it needs few
+    # heartbeats to keep its 1 s lease on a loaded machine.
+    payloads = [{"first_sleep": 2.0, "sleep": 0.3}] + [{"sleep": 0.3}] * 3
+    queue.push_batch(
+        [Task.create("u1", 3, p, task_id=t) for t, p in zip(ids, payloads, strict=True)]
+    )
     a = workers.start("wA", "--concurrency", "1")
     first = wait_for(lambda: workers.events("start", a.pid))[0]
+    assert first == "s0"
     a.send_signal(signal.SIGSTOP)
     assert first not in workers.events("done", a.pid)  # stopped mid-run, as the test needs
     b = workers.start("wB", "--concurrency", "1")

@@ -28,11 +28,13 @@ def _ledger(event: str, task_id: str) -> str:
 
 
 def record(task: Task) -> dict[str, Any]:
-    """Sleep ``payload["sleep"]`` seconds (default 0), fail if ``payload["fail"]``. The result
-    names the run: its process and the time of its ``start`` line in the ledger."""
+    """Sleep ``payload["sleep"]`` seconds (default 0; ``payload["first_sleep"]`` instead on the
+    first attempt), fail if ``payload["fail"]``. The result names the run: its process and the
+    time of its ``start`` line in the ledger."""
     started = _ledger("start", task.task_id)
     payload = task.payload if isinstance(task.payload, dict) else {}
-    time.sleep(float(payload.get("sleep", 0)))
+    first = task.lease is not None and task.lease.attempt == 1 and "first_sleep" in payload
+    time.sleep(float(payload["first_sleep"] if first else payload.get("sleep", 0)))
     if payload.get("fail"):
         raise RuntimeError(f"asked to fail: {task.task_id}")
     _ledger("done", task.task_id)
