@@ -8,7 +8,7 @@ from fairque.core.config import (
     UserSettings,
     WorkerConfig,
 )
-from fairque.core.exceptions import FairQueueError, TaskIdConflict
+from fairque.core.exceptions import FairQueueError, TaskIdConflict, TenantMismatch
 from fairque.core.models import (
     AckResult,
     DLQEntry,
@@ -50,6 +50,7 @@ __all__ = [
     "Task",
     "TaskHandler",
     "TaskIdConflict",
+    "TenantMismatch",
     "TaskInfo",
     "TaskQueue",
     "TaskState",

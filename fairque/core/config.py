@@ -23,7 +23,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from fairque.core.codec import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH
 from fairque.core.exceptions import ConfigError
 from fairque.core.schedule import ScheduledTask
-from fairque.core.validation import check_queue_name, check_user_id
+from fairque.core.validation import check_queue_name, check_tenant_id, check_user_id
 
 ENV_PREFIX = "FAIRQUE_"
 DEFAULT_CONFIG_FILE = "fairque.toml"
@@ -87,11 +87,24 @@ class UserSettings(_Section):
     max_inflight: int | None = Field(default=None, ge=1)
 
 
+class TenantSettings(_Section):
+    """Per-tenant scheduling settings: a tenant's share of the workers is its weight over the
+    weights of every tenant (and tenant-less user) with ready work."""
+
+    weight: float = Field(default=1.0, gt=0, le=1_000_000)
+
+
 class QueueConfig(_Section):
     """Behaviour of one queue."""
 
     name: str = "default"
     users: dict[str, UserSettings] = Field(default_factory=dict)
+    tenants: dict[str, TenantSettings] = Field(default_factory=dict)
+    fairness: Literal["count", "time"] = Field(
+        default="count",
+        description="what a user is charged for a task: one turn (count), or the time the "
+        "task ran (time); a task's declared cost is charged instead in either mode",
+    )
     default_weight: float = Field(default=1.0, gt=0, le=1_000_000)
     aging_seconds: float = Field(default=300.0, gt=0)
     visibility_timeout: float = Field(default=60.0, gt=0)
@@ -129,6 +142,13 @@ class QueueConfig(_Section):
     def _users(cls, value: dict[str, UserSettings]) -> dict[str, UserSettings]:
         for user in value:
             check_user_id(user)
+        return value
+
+    @field_validator("tenants")
+    @classmethod
+    def _tenants(cls, value: dict[str, TenantSettings]) -> dict[str, TenantSettings]:
+        for tenant in value:
+            check_tenant_id(tenant)
         return value
 
 

@@ -27,6 +27,14 @@ class InvalidTaskId(ValidationError):
     """A task id is malformed."""
 
 
+class InvalidTenantId(ValidationError):
+    """A tenant id is empty, too long or has forbidden characters (the user-id alphabet)."""
+
+
+class InvalidCost(ValidationError):
+    """A task's cost is not a finite number greater than 0 (at most 1e9)."""
+
+
 class InvalidPriority(ValidationError):
     """A priority is not an integer from 1 (VERY_LOW) to 6 (CRITICAL)."""
 
@@ -67,6 +75,18 @@ class TaskIdConflict(FairQueueError):
             "push is idempotent only for identical tasks"
         )
         self.task_id = task_id
+
+
+class TenantMismatch(FairQueueError):
+    """A task names a tenant other than the one its user belongs to while that user still has
+    work queued or in flight (a user belongs to one tenant at a time). Nothing was written."""
+
+    def __init__(self, task_id: str, user_id: str, tenant: str) -> None:
+        super().__init__(
+            f"task {task_id!r}: user {user_id!r} belongs to tenant {tenant!r} while it has work "
+            "queued or in flight; push it with that tenant, or after its work is done"
+        )
+        self.task_id, self.user_id, self.tenant = task_id, user_id, tenant
 
 
 class ServerError(FairQueueError):

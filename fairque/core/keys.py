@@ -25,7 +25,14 @@ TEMPLATES: dict[str, str] = {
     "meta": "meta",  # hash: vt (virtual time), seq (last enqueue µs), lease_seq
     "task": "task:{task_id}",  # hash: one task's fields, state, lease, error, result
     "prio": "u:{user}:p{pri}",  # list: a user's ready tasks of one priority, FIFO, "<seq>|<id>"
-    "ready": "ready:{pool}",  # zset: users of a pool with ready work, score = pass
+    # zset: the round-robin of a pool: users with ready work (score = pass) and, for users
+    # that belong to a tenant, one entry "+<tenant>" per tenant (score = the tenant's pass)
+    "ready": "ready:{pool}",
+    "tready": "tready:{pool}:{tenant}",  # zset: a tenant's users with ready work, score = pass
+    "tactive": "tactive",  # set: "pool|tenant" of every tenant in a round-robin now
+    "tstate": "tstate",  # hash: tenant -> its pass (out of the round-robin); "<tenant>|vt"
+    "utenant": "utenant",  # hash: user -> its tenant (set by push; forgotten when idle)
+    "runtime": "runtime",  # hash: user -> mean run seconds (EWMA, fairness by time); "*": all
     "pass": "pass",  # hash: user -> pass, kept while the user has no ready work (until idle)
     "idle": "idle",  # zset: user -> when it went idle (nothing queued, nothing in flight)
     "inflight": "inflight",  # zset: task_id -> lease deadline (ms)
@@ -82,6 +89,7 @@ def _check_minute(minute: object) -> int:
 _CHECKS: dict[str, Callable[[object], object]] = {
     "task_id": check_task_id,
     "user": check_user_id,
+    "tenant": check_user_id,  # tenant ids use the user-id alphabet
     "pool": _check_pool,
     "worker_id": check_user_id,  # worker ids use the user-id alphabet
     "pri": check_priority,

@@ -12,11 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from fairque.core.codec import encode_json
 from fairque.core.exceptions import InvalidSchedule
 from fairque.core.validation import (
+    check_cost,
     check_delay,
     check_handler_name,
     check_max_attempts,
     check_priority,
     check_task_id,
+    check_tenant_id,
     check_user_id,
 )
 
@@ -85,8 +87,15 @@ class Task(BaseModel):
     trace: dict[str, str] | None = Field(
         default=None, description="trace context recorded at push (OpenTelemetry, W3C)"
     )
+    tenant: str | None = Field(
+        default=None, description="the tenant the user belongs to (fair between tenants first)"
+    )
+    cost: float | None = Field(
+        default=None, description="what the task is charged instead of one turn or its run time"
+    )
 
     _payload_json: str | None = PrivateAttr(default=None)
+    _run_seconds: float | None = PrivateAttr(default=None)
 
     @classmethod
     def create(
@@ -100,15 +109,23 @@ class Task(BaseModel):
         max_attempts: int | None = None,
         *,
         delay: float | None = None,
+        tenant: str | None = None,
+        cost: float | None = None,
     ) -> Task:
         """Validate the arguments and build a task.
 
         Raises a :class:`~fairque.FairQueueError` subclass naming the problem for a bad user id,
-        task id, priority, payload (not JSON, NaN, nested deeper than 32), delay or attempts.
-        ``delay`` (seconds) is measured from the push on the server's clock; ``execute_after``
-        is an absolute time.
+        task id, priority, payload (not JSON, NaN, nested deeper than 32), delay, attempts,
+        tenant or cost. ``delay`` (seconds) is measured from the push on the server's clock;
+        ``execute_after`` is an absolute time. ``tenant`` puts the user under a tenant (fair
+        between tenants first, then between a tenant's users); ``cost`` is charged to the user
+        instead of one turn (``fairness = "count"``) or the measured run time (``"time"``).
         """
         check_user_id(user_id)
+        if tenant is not None:
+            check_tenant_id(tenant)
+        if cost is not None:
+            cost = check_cost(cost)
         pri = Priority(check_priority(priority))
         tid = check_task_id(task_id) if task_id is not None else uuid.uuid4().hex
         if handler is not None:
@@ -135,6 +152,8 @@ class Task(BaseModel):
             max_attempts=max_attempts,
             execute_after=execute_after,
             delay=delay,
+            tenant=tenant,
+            cost=cost,
         )
         task._payload_json = text
         return task
@@ -145,6 +164,16 @@ class Task(BaseModel):
         if self._payload_json is None:
             self._payload_json = encode_json(self.payload, max_bytes=1 << 62)
         return self._payload_json
+
+    @property
+    def run_seconds(self) -> float | None:
+        """How long the handler ran, as the worker measured it (None until it is noted); the
+        acknowledgement reports it, for fairness by run time."""
+        return self._run_seconds
+
+    def note_run(self, seconds: float) -> None:
+        """Record how long the handler ran (a worker calls this before acknowledging)."""
+        self._run_seconds = max(float(seconds), 0.0)
 
     @property
     def is_leased(self) -> bool:

@@ -7,10 +7,12 @@ import re
 from typing import Any
 
 from fairque.core.exceptions import (
+    InvalidCost,
     InvalidPriority,
     InvalidQueueName,
     InvalidSchedule,
     InvalidTaskId,
+    InvalidTenantId,
     InvalidUserId,
 )
 
@@ -68,6 +70,33 @@ def check_user_id(user_id: object) -> str:
             "allowed: A-Z a-z 0-9 . _ : @ -"
         )
     return user_id
+
+
+def check_tenant_id(tenant: object) -> str:
+    """Return ``tenant`` if valid (the user-id alphabet and length), else raise
+    :class:`InvalidTenantId`."""
+    if not isinstance(tenant, str):
+        raise InvalidTenantId(f"tenant must be a string, got {type(tenant).__name__}")
+    if not tenant or len(tenant) > USER_ID_MAX or not _USER_RE.fullmatch(tenant):
+        raise InvalidTenantId(
+            f"tenant {tenant!r} is malformed: 1-{USER_ID_MAX} characters from "
+            "A-Z a-z 0-9 . _ : @ -"
+        )
+    return tenant
+
+
+MAX_COST = 1e9
+
+
+def check_cost(cost: object) -> float:
+    """Return ``cost`` as a float if it is a finite number in (0, 1e9], else raise
+    :class:`InvalidCost`."""
+    if isinstance(cost, bool) or not isinstance(cost, int | float):
+        raise InvalidCost(f"cost must be a number, got {type(cost).__name__} {cost!r}")
+    value = float(cost)
+    if not math.isfinite(value) or not 0 < value <= MAX_COST:
+        raise InvalidCost(f"cost must be a finite number in (0, {MAX_COST:g}], got {cost!r}")
+    return value
 
 
 def check_task_id(task_id: object) -> str:

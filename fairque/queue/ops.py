@@ -121,12 +121,17 @@ def push(s: QueueSession, tasks: Sequence[Task]) -> Op[list[PushResult]]:
         chunk = tasks[start : start + PUSH_CHUNK]
         args: list[str | int | float] = [s.aging_us, s.queue.max_payload_bytes, len(chunk)]
         traces: list[str | int | float] = []
+        tenants: list[str | int | float] = []
+        costs: list[str | int | float] = []
         for task in chunk:
             args += _push_fields(s, task)
             own = json.dumps(task.trace, separators=(",", ":")) if task.trace else ""
             traces.append(own or traced)
-        if any(traces):
-            args += traces
+            tenants.append(task.tenant or "")
+            costs.append("" if task.cost is None else repr(task.cost))
+        # Optional sections, each sent when it or a later one carries something.
+        for section in _trim_sections([traces, tenants, costs]):
+            args += section
         calls.append(s.call("push", *args))
     wait = _durability_call(s)
     if wait is not None:  # the wait rides in the same pipeline: still one round trip
@@ -139,6 +144,17 @@ def push(s: QueueSession, tasks: Sequence[Task]) -> Op[list[PushResult]]:
         for r in replies
         for i in range(0, len(r), 3)
     ]
+
+
+def _trim_sections(sections: list[list[str | int | float]]) -> list[list[str | int | float]]:
+    """The optional per-task sections up to the last one that carries a value."""
+    while sections and not any(sections[-1]):
+        sections = sections[:-1]
+    return sections
+
+
+def _ran_ms(task: Task) -> str | int:
+    return "" if task.run_seconds is None else round(task.run_seconds * 1000)
 
 
 def _durability_call(s: QueueSession) -> CommandCall | None:
@@ -294,10 +310,10 @@ def _complete_call(s: QueueSession, items: Iterable[tuple[Task, Any]]) -> Script
     for task, result in items:
         lease = _lease_of(task)
         text = "" if result is None else encode_json(result, what="result")
-        args += [task.task_id, lease.token, text]
+        args += [task.task_id, lease.token, text, _ran_ms(task)]
     if not args:
         return None
-    return s.call("complete", round(s.queue.result_ttl * 1000), len(args) // 3, *args)
+    return s.call("complete", round(s.queue.result_ttl * 1000), len(args) // 4, *args)
 
 
 def complete(s: QueueSession, items: Iterable[tuple[Task, Any]]) -> Op[list[AckResult]]:
@@ -353,10 +369,11 @@ def _fail_call(s: QueueSession, failures: Iterable[Failure]) -> ScriptCall | Non
             f.error_type,
             f.traceback[-TRACEBACK_TAIL:],
             delay,
+            _ran_ms(f.task),
         ]
     if not args:
         return None
-    return s.call("fail", s.aging_us, s.queue.max_attempts, len(args) // 6, *args)
+    return s.call("fail", s.aging_us, s.queue.max_attempts, len(args) // 7, *args)
 
 
 def fail(s: QueueSession, failures: Iterable[Failure]) -> Op[list[AckResult]]:

@@ -74,6 +74,8 @@ class SettingsDoc:
     dlq_max: int = QueueConfig().dlq_max
     idle_user_seconds: float = QueueConfig().idle_user_seconds
     users: dict[str, tuple[float, int]] = field(default_factory=dict)  # weight, cap (0: none)
+    fairness: str = "count"
+    tenants: dict[str, float] = field(default_factory=dict)  # tenant -> weight
 
     @classmethod
     def of(cls, config: FairQueueConfig) -> SettingsDoc:
@@ -84,6 +86,8 @@ class SettingsDoc:
             q.dlq_max,
             float(q.idle_user_seconds),
             {u: (float(s.weight), s.max_inflight or 0) for u, s in sorted(q.users.items())},
+            q.fairness,
+            {t: float(s.weight) for t, s in sorted(q.tenants.items())},
         )
 
     @classmethod
@@ -98,6 +102,8 @@ class SettingsDoc:
                 u: (_num(s["weight"]), int(s["max_inflight"]))
                 for u, s in sorted(d.get("users", {}).items())
             },
+            str(d.get("fairness", "count")),
+            {t: _num(w) for t, w in sorted(d.get("tenants", {}).items())},
         )
 
     @property
@@ -117,6 +123,10 @@ class SettingsDoc:
         # existed still match.
         if self.idle_user_seconds != QueueConfig().idle_user_seconds:
             doc["idle_user_seconds"] = self.idle_user_seconds
+        if self.fairness != "count":
+            doc["fairness"] = self.fairness
+        if self.tenants:
+            doc["tenants"] = self.tenants
         return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
     @property
@@ -131,6 +141,15 @@ class SettingsDoc:
             mine, theirs = getattr(self, name), getattr(in_force, name)
             if mine != theirs:
                 out.append(f"{name}: {mine:g} here, {theirs:g} in force")
+        if self.fairness != in_force.fairness:
+            out.append(f"fairness: {self.fairness} here, {in_force.fairness} in force")
+        for tenant in sorted(set(self.tenants) | set(in_force.tenants)):
+            mine_t, theirs_t = self.tenants.get(tenant), in_force.tenants.get(tenant)
+            if mine_t != theirs_t:
+                out.append(
+                    f"tenant {tenant}.weight: {_show(mine_t or 1)} here, "
+                    f"{_show(theirs_t or 1)} in force"
+                )
         for user in sorted(set(self.users) | set(in_force.users)):
             mine_u, theirs_u = self.users.get(user), in_force.users.get(user)
             if mine_u is None:

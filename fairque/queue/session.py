@@ -17,9 +17,11 @@ from fairque.core.config import FairQueueConfig
 from fairque.core.exceptions import (
     CorruptQueue,
     FairQueueError,
+    InvalidCost,
     InvalidPayload,
     ServerError,
     TaskIdConflict,
+    TenantMismatch,
 )
 from fairque.core.keys import QueueKeys
 from fairque.queue.routing import Registration, SettingsDoc, registration_of
@@ -155,6 +157,8 @@ def translate_error(message: str) -> FairQueueError:
         ("CONFLICT ", lambda rest: TaskIdConflict(rest.split()[0])),
         ("PAYLOAD_TOO_LARGE ", lambda rest: InvalidPayload(f"payload too large: {rest}")),
         ("CORRUPT_KEY ", lambda rest: CorruptQueue(f"queue key {rest}; nothing was written")),
+        ("TENANT_MISMATCH ", lambda rest: TenantMismatch(*rest.split()[:3])),
+        ("BAD_COST ", lambda rest: InvalidCost(f"bad cost for task {rest}")),
     ):
         at = text.find(word)
         if at >= 0:

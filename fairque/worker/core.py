@@ -236,6 +236,7 @@ class WorkerCore:
         failures: list[ops.Failure] = []
         for o in outcomes:
             self.running.pop(o.running.task.task_id, None)
+            o.running.task.note_run(o.finished - o.running.started)  # charged by run time
             if o.failure is not None:
                 failures.append(o.failure)
                 self.failed += 1

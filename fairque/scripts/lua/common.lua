@@ -60,6 +60,24 @@ local function user_cfg(user)
   return default_weight(), 0
 end
 
+-- Fairness by run time ('#fairness' = 'time', queue.fairness): users are charged for the time
+-- their tasks ran rather than one unit per task.
+local BY_TIME = nil
+local function by_time()
+  if BY_TIME == nil then BY_TIME = redis.call('HGET', K.settings(), '#fairness') == 'time' end
+  return BY_TIME
+end
+
+-- A tenant's weight ('+<tenant>' in the settings in force; 1 when not configured).
+local function tenant_weight(tenant)
+  return tonumber(redis.call('HGET', K.settings(), '+' .. tenant) or '') or 1
+end
+
+-- The tenant a user belongs to (nil: none, the user competes on its own).
+local function tenant_of(user)
+  return redis.call('HGET', K.utenant(), user) or nil
+end
+
 -- The pool a user is served from: derived from the live workers' registrations; users that
 -- no live worker names are in the default pool '_'.
 local function pool_of(user)
@@ -82,8 +100,72 @@ local function pending_count(user)
   return tonumber(redis.call('ZSCORE', K.ubacklog(), user) or '0')
 end
 
--- Put a user into its pool's ready zset if it has work and nothing holds it back.
--- Idle users bank no credit: the user re-enters at max(its pass, virtual time).
+-- The round-robin of a pool has two levels. Its zset holds users without a tenant and one
+-- entry '+<tenant>' per tenant with ready users (user ids never start with '+'); a tenant's
+-- own zset holds its users. A pop takes the lowest entry, and for a tenant its lowest user,
+-- so tenants share the workers by tenant weight and a tenant's users share its turns.
+local function rr_zset(pool, user)
+  local t = tenant_of(user)
+  if t then return K.tready(pool, t), t end
+  return K.ready(pool), nil
+end
+
+-- A user's pass in the round-robin (nil when it is not in it).
+local function rr_score(pool, user)
+  return redis.call('ZSCORE', (rr_zset(pool, user)), user)
+end
+
+-- Let a user with ready work into its pool's round-robin. Idle users bank no credit: a user
+-- enters at max(its pass, the virtual time of its level: the queue's, or its tenant's), a
+-- tenant at max(its pass, the queue's virtual time).
+-- `exact` (a pass moved from another pool) is kept as it is.
+local function rr_enter(pool, user, exact)
+  local zk, t = rr_zset(pool, user)
+  local p = exact
+  if not p then
+    p = tonumber(redis.call('HGET', K.pass(), user) or '0')
+    local vt
+    if t then
+      vt = tonumber(redis.call('HGET', K.tstate(), t .. '|vt') or '0')
+    else
+      vt = tonumber(redis.call('HGET', K.meta(), 'vt') or '0')
+    end
+    if p < vt then p = vt end
+  end
+  redis.call('ZADD', zk, fstr(p), user)
+  if t and not redis.call('ZSCORE', K.ready(pool), '+' .. t) then
+    local tp = tonumber(redis.call('HGET', K.tstate(), t) or '0')
+    local qvt = tonumber(redis.call('HGET', K.meta(), 'vt') or '0')
+    if tp < qvt then tp = qvt end
+    redis.call('ZADD', K.ready(pool), fstr(tp), '+' .. t)
+    redis.call('SADD', K.tactive(), pool .. '|' .. t)
+  end
+  idx_fix(pool)
+end
+
+-- A tenant whose last ready user left the round-robin leaves it too, keeping its pass.
+local function rr_tenant_left(pool, t)
+  local ts = redis.call('ZSCORE', K.ready(pool), '+' .. t)
+  if ts then
+    redis.call('ZREM', K.ready(pool), '+' .. t)
+    redis.call('HSET', K.tstate(), t, ts)
+  end
+  redis.call('SREM', K.tactive(), pool .. '|' .. t)
+end
+
+-- Take a user out of its pool's round-robin, keeping its pass (`pass` when given, else its
+-- score), and its tenant's when it was the tenant's last ready user. Returns its score.
+local function rr_leave(pool, user, pass)
+  local zk, t = rr_zset(pool, user)
+  local score = redis.call('ZSCORE', zk, user)
+  if score then redis.call('ZREM', zk, user) end
+  if pass or score then redis.call('HSET', K.pass(), user, pass and fstr(pass) or score) end
+  if t and redis.call('EXISTS', zk) == 0 then rr_tenant_left(pool, t) end
+  idx_fix(pool)
+  return score
+end
+
+-- Put a user into its pool's round-robin if it has work and nothing holds it back.
 local function activate(user)
   if redis.call('SISMEMBER', K.paused(), user) == 1 then return false end
   local _, cap = user_cfg(user)
@@ -91,14 +173,9 @@ local function activate(user)
     return false
   end
   local pool = pool_of(user)
-  local rk = K.ready(pool)
-  if redis.call('ZSCORE', rk, user) then return false end
+  if rr_score(pool, user) then return false end
   if pending_count(user) == 0 then return false end
-  local vt = tonumber(redis.call('HGET', K.meta(), 'vt') or '0')
-  local p = tonumber(redis.call('HGET', K.pass(), user) or '0')
-  if p < vt then p = vt end
-  redis.call('ZADD', rk, fstr(p), user)
-  idx_fix(pool)
+  rr_enter(pool, user)
   return true
 end
 
@@ -149,6 +226,8 @@ local function sweep_idle(limit)
     if pending_count(user) == 0 and not redis.call('HGET', K.uinflight(), user)
         and redis.call('SISMEMBER', K.paused(), user) == 0 then
       redis.call('HDEL', K.pass(), user)
+      redis.call('HDEL', K.utenant(), user)
+      redis.call('HDEL', K.runtime(), user)
       redis.call('DEL', K.waits(user))
       local raw = redis.call('HGET', K.settings(), user)
       local base, untl = string.match(raw or '', '^([^|]*|[^|]*)|[^|]*|([^|]*)$')
@@ -164,9 +243,67 @@ local function sweep_idle(limit)
   return #due
 end
 
--- A lease ended (complete, fail, expiry, release): free the user's in-flight slot and, for
--- a capped user, let it back into the round-robin.
-local function lease_ended(task_id, user)
+-- Fairness by time: the most a dispatch is charged up front (seconds) when neither the
+-- user nor the queue has a mean run time yet.
+local DEFAULT_ESTIMATE_S = 0.01
+local RUNTIME_ALPHA = 0.2  -- weight of the newest run in the mean run times
+
+-- What a dispatch is charged up front under fairness by time: the user's mean run time, else
+-- the queue's, else DEFAULT_ESTIMATE_S. The lease's end replaces it with the real run time.
+local function estimate(user)
+  local r = redis.call('HMGET', K.runtime(), user, '*')
+  return tonumber(r[1]) or tonumber(r[2]) or DEFAULT_ESTIMATE_S
+end
+
+-- Move a user's pass by `du` and its tenant's by `dt`, in the round-robin or where they wait.
+local function shift_pass(user, t, du, dt)
+  local pool = pool_of(user)
+  local zk = t and K.tready(pool, t) or K.ready(pool)
+  if redis.call('ZSCORE', zk, user) then
+    redis.call('ZINCRBY', zk, fstr(du), user)
+  else
+    redis.call('HINCRBYFLOAT', K.pass(), user, fstr(du))
+  end
+  if t then
+    if redis.call('ZSCORE', K.ready(pool), '+' .. t) then
+      redis.call('ZINCRBY', K.ready(pool), fstr(dt), '+' .. t)
+    else
+      redis.call('HINCRBYFLOAT', K.tstate(), t, fstr(dt))
+    end
+  end
+  idx_fix(pool)
+end
+
+-- Fairness by time: a dispatch charged an estimate ('chg' = "estimate|user weight|tenant|
+-- tenant weight") is charged what the task really ran instead: `ran_ms` as its worker
+-- measured it (at most the lease's age), or the lease's age when nil. With `learn`, the run
+-- also updates the user's and the queue's mean run time (expired and released leases do not:
+-- they say nothing about how long the work takes).
+local function settle_charge(tk, ran_ms, learn)
+  local f = redis.call('HMGET', tk, 'chg', 'started', 'user')
+  if not f[1] or not f[3] then return end
+  redis.call('HDEL', tk, 'chg')
+  local est, uw, t, tw = string.match(f[1], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+  if not tonumber(est) or not tonumber(uw) then return end
+  local age = math.max(NOW_MS - (tonumber(f[2]) or NOW_MS), 0)
+  local ran = age
+  if ran_ms then ran = math.min(math.max(ran_ms, 0), age) end
+  local secs = ran / 1000
+  local delta = secs - tonumber(est)
+  if t == '' then t = nil end
+  shift_pass(f[3], t, delta / tonumber(uw), t and delta / (tonumber(tw) or 1) or 0)
+  if learn then
+    local r = redis.call('HMGET', K.runtime(), f[3], '*')
+    local u, q = tonumber(r[1]), tonumber(r[2])
+    redis.call('HSET', K.runtime(), f[3], fstr(u and u + RUNTIME_ALPHA * (secs - u) or secs),
+      '*', fstr(q and q + RUNTIME_ALPHA * (secs - q) or secs))
+  end
+end
+
+-- A lease ended (complete, fail, expiry, release): settle a charge by run time, free the
+-- user's in-flight slot and, for a capped user, let it back into the round-robin.
+local function lease_ended(task_id, user, ran_ms, learn)
+  settle_charge(K.task(task_id), ran_ms, learn)
   redis.call('ZREM', K.inflight(), task_id)
   if redis.call('HINCRBY', K.uinflight(), user, -1) <= 0 then
     redis.call('HDEL', K.uinflight(), user)
@@ -195,13 +332,7 @@ end
 -- Take a user out of its pool's round-robin, keeping its pass for when it comes back
 -- (paused, quarantined, drained).
 local function leave_round_robin(user)
-  local pool = pool_of(user)
-  local score = redis.call('ZSCORE', K.ready(pool), user)
-  if score then
-    redis.call('ZREM', K.ready(pool), user)
-    idx_fix(pool)
-    redis.call('HSET', K.pass(), user, score)
-  end
+  rr_leave(pool_of(user), user)
 end
 
 -- The type of a user's queue key when something else wrote over it (nil when it is a list
@@ -279,7 +410,7 @@ local function reap_expired(limit)
       else
         bury(id, tk, err, 'LeaseExpired', '', f[6])
       end
-      lease_ended(id, f[2])
+      lease_ended(id, f[2], nil, false)
     end
   end
   return #ids

@@ -2,7 +2,8 @@
 -- KEYS[1]  meta key of the queue
 -- ARGV[1]  key prefix
 -- ARGV[2]  result TTL in ms (how long the finished task and its result stay readable)
--- ARGV[3]  n; then 3 fields per task: task_id, lease token, result JSON ('' = none)
+-- ARGV[3]  n; then 4 fields per task: task_id, lease token, result JSON ('' = none), run time
+--          in ms as the worker measured it ('' = unknown: the lease's age is used)
 -- Returns  list of outcomes: 'ok', 'stale' (lease lost or past its deadline; nothing
 --          changed) or 'missing'
 local ttl = tonumber(ARGV[2])
@@ -10,7 +11,7 @@ local n = tonumber(ARGV[3])
 local out = {}
 local done = 0
 for i = 0, n - 1 do
-  local b = 4 + i * 3
+  local b = 4 + i * 4
   local id, token, result = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local tk = K.task(id)
   local f = redis.call('HMGET', tk, 'state', 'token', 'user', 'deadline')
@@ -22,7 +23,7 @@ for i = 0, n - 1 do
   else
     redis.call('HSET', tk, 'state', 'completed', 'finished', istr(NOW_MS), 'result', result)
     redis.call('PEXPIRE', tk, ttl)
-    lease_ended(id, f[3])
+    lease_ended(id, f[3], tonumber(ARGV[b + 3]), true)
     done = done + 1
     out[#out + 1] = 'ok'
   end

@@ -33,7 +33,7 @@ if pos then
   end
 end
 local weight, cap = user_cfg(user)
-local score = redis.call('ZSCORE', K.ready(pool_of(user)), user)
+local score = rr_score(pool_of(user), user)
 local pass = score or redis.call('HGET', K.pass(), user) or ''
 return {ahead, pass, redis.call('HGET', K.meta(), 'vt') or '0',
   redis.call('SISMEMBER', K.paused(), user), tonumber(redis.call('HGET', K.uinflight(), user) or '0'),

@@ -3,15 +3,16 @@
 -- ARGV[1]  key prefix
 -- ARGV[2]  aging in µs
 -- ARGV[3]  the queue's default max_attempts (for tasks that set none)
--- ARGV[4]  n; then 6 fields per task: task_id, lease token, error message, error type,
---          traceback tail, backoff in ms ('-1' = do not retry: straight to the DLQ)
+-- ARGV[4]  n; then 7 fields per task: task_id, lease token, error message, error type,
+--          traceback tail, backoff in ms ('-1' = do not retry: straight to the DLQ), run time
+--          in ms as the worker measured it ('' = unknown: the lease's age is used)
 -- Returns  list of outcomes: 'retry', 'dead', 'stale' or 'missing'
 AGING_US = tonumber(ARGV[2])
 local default_max = tonumber(ARGV[3])
 local n = tonumber(ARGV[4])
 local out = {}
 for i = 0, n - 1 do
-  local b = 5 + i * 6
+  local b = 5 + i * 7
   local id, token, err, etype, tb = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
   local backoff = tonumber(ARGV[b + 5])
   local tk = K.task(id)
@@ -44,7 +45,7 @@ for i = 0, n - 1 do
       if etype == 'CorruptTask' then count('corrupt') end
       out[#out + 1] = 'dead'
     end
-    lease_ended(id, f[3])
+    lease_ended(id, f[3], tonumber(ARGV[b + 6]), true)
   end
 end
 return out

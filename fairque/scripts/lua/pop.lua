@@ -68,9 +68,24 @@ for _, id in ipairs(due) do
   end
 end
 
--- 2. Fair pick: the lowest pass over the home pools, else over the steal pools.
+-- 2. Fair pick: the lowest entry over the home pools, else over the steal pools. An entry is
+-- a user, or a tenant ('+<tenant>'), which serves its own lowest-pass user. Returns the user,
+-- its pass, the pool, and for a tenant's user the tenant and the tenant's pass.
+local function descend(pool, entry, score)
+  if string.sub(entry, 1, 1) ~= '+' then return entry, score end
+  local t = string.sub(entry, 2)
+  local u = redis.call('ZRANGE', K.tready(pool, t), 0, 0, 'WITHSCORES')
+  if not u[1] then  -- a tenant entry that outlived its users: repair, look again
+    rr_tenant_left(pool, t)
+    idx_fix(pool)
+    return nil
+  end
+  return u[1], tonumber(u[2]), t, score
+end
+
 local function lowest(spec)
   if spec == '' then return nil end
+  local entry, score, pool
   if spec == '*' then  -- any pool: the index of pools by their lowest pass
     local r = redis.call('ZRANGE', K.readyidx(), 0, 0)
     if not r[1] then return nil end
@@ -79,19 +94,22 @@ local function lowest(spec)
       idx_fix(r[1])
       return lowest(spec)
     end
-    return u[1], tonumber(u[2]), r[1]
-  end
-  local best_user, best_pass, best_pool
-  for pool in string.gmatch(spec, '[^,]+') do
-    local r = redis.call('ZRANGE', K.ready(pool), 0, 0, 'WITHSCORES')
-    if r[1] then
-      local p = tonumber(r[2])
-      if not best_user or p < best_pass or (p == best_pass and r[1] < best_user) then
-        best_user, best_pass, best_pool = r[1], p, pool
+    entry, score, pool = u[1], tonumber(u[2]), r[1]
+  else
+    for p in string.gmatch(spec, '[^,]+') do
+      local r = redis.call('ZRANGE', K.ready(p), 0, 0, 'WITHSCORES')
+      if r[1] then
+        local sc = tonumber(r[2])
+        if not entry or sc < score or (sc == score and r[1] < entry) then
+          entry, score, pool = r[1], sc, p
+        end
       end
     end
+    if not entry then return nil end
   end
-  return best_user, best_pass, best_pool
+  local user, pass, t, tpass = descend(pool, entry, score)
+  if not user then return lowest(spec) end
+  return user, pass, pool, t, tpass
 end
 
 -- The user's next task: CRITICAL first (FIFO), then the lowest aged enqueue time
@@ -185,23 +203,24 @@ local guard = want * 4 + 8  -- bounds the loop even if indexes disagree with the
 while #out < want and guard > 0 do
   guard = guard - 1
   local stolen = 0
-  local user, pass, pool = lowest(home_spec)
+  local user, pass, pool, t, tpass = lowest(home_spec)
   if not user and steal_spec ~= '' then
-    user, pass, pool = lowest(steal_spec)
+    user, pass, pool, t, tpass = lowest(steal_spec)
     stolen = 1
     if user and not may_steal(user) then break end
   end
   if not user then break end
-  if pass < vt_floor then pass = vt_floor end  -- entered while this partition lagged
-  local rk = K.ready(pool)
+  -- The queue-level pass: the tenant's, or the user's own when it has no tenant. One below
+  -- the floor entered while this partition lagged.
+  local top = tpass or pass
+  if top < vt_floor then top = vt_floor end
+  if not t then pass = top end
   local id, queued_pri, bad_key = take(user)
   if bad_key then
     quarantine(user, 'corrupt: queue key ' .. bad_key .. ' holds a ' .. wrong_type(bad_key))
   elseif not id then
     -- Indexed as ready but nothing queued: repair the index and the counters, pick again.
-    redis.call('ZREM', rk, user)
-    idx_fix(pool)
-    redis.call('HSET', K.pass(), user, fstr(pass))
+    rr_leave(pool, user, pass)
     note_if_idle(user)
     local stale = tonumber(redis.call('ZSCORE', K.ubacklog(), user) or '0')
     redis.call('ZREM', K.ubacklog(), user)
@@ -233,7 +252,8 @@ while #out < want and guard > 0 do
         'worker', worker, 'deadline', istr(deadline), 'started', istr(NOW_MS))
       redis.call('ZADD', K.inflight(), istr(deadline), id)
       local held = redis.call('HINCRBY', K.uinflight(), user, 1)
-      local h = redis.call('HMGET', tk, 'handler', 'max_att', 'created', 'due', 'requeued', 'trace')
+      local h = redis.call('HMGET', tk, 'handler', 'max_att', 'created', 'due', 'requeued', 'trace',
+        'cost')
       local wait = NOW_MS - math.max(tonumber(h[3]) or NOW_MS, tonumber(h[4]) or 0,
         tonumber(h[5]) or 0)
       record_wait(user, wait)
@@ -241,21 +261,44 @@ while #out < want and guard > 0 do
         token, istr(deadline), stolen, istr(math.max(wait, 0)), h[6] or ''}
       if stolen == 1 then count('stolen') end
       dispatched = true
-      vt = pass
-      -- Advance the user's pass; keep it in the round-robin only if it can be served again.
-      local nextp = pass + 1 / weight
+      vt = top
+      -- The charge: the task's declared cost, else one turn (fairness by count) or the
+      -- user's mean run time, replaced by the real run time when the lease ends (by time).
+      local charge = tonumber(h[7])
+      local tw = t and tenant_weight(t) or 1
+      if not charge then
+        if by_time() then
+          charge = estimate(user)
+          redis.call('HSET', tk, 'chg', fstr(charge) .. '|' .. fstr(weight) .. '|' .. (t or '')
+            .. '|' .. fstr(tw))
+        else
+          charge = 1
+        end
+      end
+      -- Advance the passes; the user stays in the round-robin only if it can be served again,
+      -- its tenant only while one of its users is there.
+      local nextp = pass + charge / weight
+      local zk = t and K.tready(pool, t) or K.ready(pool)
       if (cap == 0 or held < cap) and (pending_count(user) > 0 or recount(user) > 0) then
-        redis.call('ZADD', rk, fstr(nextp), user)
+        redis.call('ZADD', zk, fstr(nextp), user)
       else
-        redis.call('ZREM', rk, user)
+        redis.call('ZREM', zk, user)
         redis.call('HSET', K.pass(), user, fstr(nextp))
+      end
+      if t then
+        redis.call('HSET', K.tstate(), t .. '|vt', fstr(pass))
+        if redis.call('EXISTS', zk) == 1 then
+          redis.call('ZADD', K.ready(pool), fstr(top + charge / tw), '+' .. t)
+        else
+          redis.call('ZREM', K.ready(pool), '+' .. t)
+          redis.call('HSET', K.tstate(), t, fstr(top + charge / tw))
+          redis.call('SREM', K.tactive(), pool .. '|' .. t)
+        end
       end
       idx_fix(pool)
     end
     if not dispatched and pending_count(user) == 0 and recount(user) == 0 then
-      redis.call('ZREM', rk, user)
-      idx_fix(pool)
-      redis.call('HSET', K.pass(), user, fstr(pass))
+      rr_leave(pool, user, pass)
       note_if_idle(user)
     end
   end

@@ -6,11 +6,14 @@
 -- ARGV[4]  n, the number of tasks; then 8 fields per task:
 --          task_id, user, priority (1-6), payload JSON, handler ('' = none),
 --          max_attempts ('' = queue default), due_ms (absolute, '' = none), delay_ms ('' = none)
---          then, optionally, one trace context per task (JSON carrier, '' = none): producers
---          that send only the 8 fields per task are understood as before
+--          then, optionally, one trace context per task (JSON carrier, '' = none), then
+--          optionally one tenant per task ('' = none: the user's tenant, if it has one) and
+--          one cost per task ('' = none: charged by count or run time): each optional
+--          section is n values, present when it or a later one is sent
 -- Returns  flat list: task_id, created (1/0), state for each task.
--- Errors   "CONFLICT <task_id>" / "PAYLOAD_TOO_LARGE <task_id>" / "CORRUPT_KEY <key> ...";
---          nothing is written then.
+-- Errors   "CONFLICT <task_id>" / "PAYLOAD_TOO_LARGE <task_id>" / "CORRUPT_KEY <key> ..." /
+--          "TENANT_MISMATCH <task_id> <user> <its tenant>" (a user belongs to one tenant while
+--          it has work queued or in flight) / "BAD_COST <task_id>"; nothing is written then.
 AGING_US = tonumber(ARGV[2])
 local max_bytes = tonumber(ARGV[3])
 local stored_max = tonumber(redis.call('HGET', K.settings(), '#max_payload') or '')
@@ -18,13 +21,34 @@ if stored_max and stored_max < max_bytes then max_bytes = stored_max end
 local n = tonumber(ARGV[4])
 local W = 8
 
+local function tenant_arg(i) return ARGV[5 + n * W + n + i] or '' end
+local function cost_arg(i) return ARGV[5 + n * W + 2 * n + i] or '' end
+
 -- Pass 1: check everything so that a rejected batch changes nothing.
 local existing = {}
 local seen = {}
 local checked = {}
+local tenants = {}  -- user -> the tenant this batch gives it
 for i = 0, n - 1 do
   local b = 5 + i * W
   local id, user, payload = ARGV[b], ARGV[b + 1], ARGV[b + 3]
+  local t, cost = tenant_arg(i), cost_arg(i)
+  if cost ~= '' and not ((tonumber(cost) or 0) > 0) then
+    return redis.error_reply('BAD_COST ' .. id .. ' ' .. cost)
+  end
+  if t ~= '' then
+    local cur = tenants[user]
+    if cur == nil then
+      cur = tenant_of(user)
+      if cur == t or (pending_count(user) == 0 and not redis.call('HGET', K.uinflight(), user)) then
+        cur = nil  -- the same tenant, or a user with no work: free to join this one
+      end
+    end
+    if cur and cur ~= t then
+      return redis.error_reply('TENANT_MISMATCH ' .. id .. ' ' .. user .. ' ' .. cur)
+    end
+    tenants[user] = t
+  end
   if #payload > max_bytes then
     return redis.error_reply('PAYLOAD_TOO_LARGE ' .. id .. ' ' .. #payload .. ' > ' .. max_bytes)
   end
@@ -72,6 +96,7 @@ for i = 0, n - 1 do
       'state', state, 'created', istr(NOW_MS), 'seq', seq)
     local trace = ARGV[5 + n * W + i]
     if trace and trace ~= '' and #trace <= 512 then redis.call('HSET', K.task(id), 'trace', trace) end
+    if cost_arg(i) ~= '' then redis.call('HSET', K.task(id), 'cost', cost_arg(i)) end
     if state == 'delayed' then
       redis.call('HSET', K.task(id), 'due', istr(due))
       redis.call('ZADD', K.delayed(), istr(due), id)
@@ -92,6 +117,7 @@ for i = 0, n - 1 do
     out[#out + 1] = id; out[#out + 1] = 1; out[#out + 1] = state
   end
 end
+for user, t in pairs(tenants) do redis.call('HSET', K.utenant(), user, t) end
 for _, lk in ipairs(list_order) do
   local entries = lists[lk]
   for s = 1, #entries, 1000 do

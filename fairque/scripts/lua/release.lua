@@ -20,7 +20,7 @@ for i = 0, n - 1 do
   else
     redis.call('HSET', tk, 'att', istr(math.max((tonumber(f[4]) or 1) - 1, 0)))
     redis.call('HDEL', tk, 'token')
-    lease_ended(id, f[3])
+    lease_ended(id, f[3], 0, false)  -- not run: nothing charged
     make_ready(id, f[3], pri)
     count('released')
     out[#out + 1] = 'ok'

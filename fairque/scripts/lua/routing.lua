@@ -64,13 +64,8 @@ local function rename(users, worker, role, add, affected)
         redis.call('HSET', K.upool(), user, to)
       end
       if from ~= to then
-        local score = redis.call('ZSCORE', K.ready(from), user)
-        if score then
-          redis.call('ZREM', K.ready(from), user)
-          idx_fix(from)
-          redis.call('ZADD', K.ready(to), score, user)
-          idx_fix(to)
-        end
+        local score = rr_leave(from, user)
+        if score then rr_enter(to, user, tonumber(score)) end
       end
     end
   end
@@ -185,7 +180,8 @@ local function write_settings(sfp, doc, writer, how)
   redis.call('HSET', K.settings(), '*', fstr(d.default_weight),
     '#max_payload', istr(d.max_payload_bytes), '#dlq_max', istr(d.dlq_max),
     '#idle_ms', istr(math.floor((d.idle_user_seconds or DEFAULT_IDLE_MS / 1000) * 1000 + 0.5)))
-  DEFAULT_WEIGHT = nil
+  if d.fairness == 'time' then redis.call('HSET', K.settings(), '#fairness', 'time') end
+  DEFAULT_WEIGHT, BY_TIME = nil, nil
   local batch = {}
   local function put(user, entry)
     batch[#batch + 1] = user
@@ -200,6 +196,7 @@ local function write_settings(sfp, doc, writer, how)
     boosts[user] = nil
   end
   for user, boost in pairs(boosts) do put(user, fstr(d.default_weight) .. '|0' .. boost) end
+  for tenant, w in pairs(d.tenants or {}) do put('+' .. tenant, fstr(w)) end
   if #batch > 0 then redis.call('HSET', K.settings(), unpack(batch)) end
   redis.call('HSET', K.settings_docs(), sfp, doc)
   local prev = redis.call('HGET', K.settings_meta(), 'fp')
