@@ -38,6 +38,8 @@ def _report(cli: CliContext, result: AdminResult, verb: str) -> None:
 @click.option("--delay", type=click.FloatRange(min=0), help="Seconds before it may start.")
 @click.option("--task-id", help="Id (push is idempotent by id).")
 @click.option("--max-attempts", type=click.IntRange(min=1))
+@click.option("--tenant", help="The tenant the user belongs to (fair between tenants first).")
+@click.option("--cost", type=float, help="Charged instead of one turn or the run time.")
 @pass_cli
 def push(
     cli: CliContext,
@@ -48,12 +50,14 @@ def push(
     delay: float | None,
     task_id: str | None,
     max_attempts: int | None,
+    tenant: str | None,
+    cost: float | None,
 ) -> None:
     """Push one task."""
     cli.refuse_if_read_only("push")
     t = Task.create(
         user_id, priority, parse_payload(payload), task_id=task_id, handler=handler,
-        max_attempts=max_attempts, delay=delay,
+        max_attempts=max_attempts, delay=delay, tenant=tenant, cost=cost,
     )  # fmt: skip
     with TaskQueue(cli.config()) as q:
         result = q.push(t)

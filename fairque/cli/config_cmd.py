@@ -31,8 +31,16 @@ def _print_state(state: ConfigState) -> None:
             f"[bold]{state.queue}[/bold]: settings {s.fingerprint} written by "
             f"{state.written_by} ({state.written_how}) at {state.written_at:%Y-%m-%d %H:%M:%S}Z; "
             f"default weight {s.default_weight:g}, max payload {s.max_payload_bytes:,} bytes, "
-            f"DLQ cap {s.dlq_max:,}, idle users forgotten after {s.idle_user_seconds:g} s"
+            f"DLQ cap {s.dlq_max:,}, idle users forgotten after {s.idle_user_seconds:g} s, "
+            f"fairness by {s.fairness}"
         )
+        if s.tenants:
+            rows_t = [(t, w) for t, w in sorted(s.tenants.items())]
+            show_table(
+                "Tenants (not listed: weight 1)",
+                [Col("tenant", wrap=True, left=True), "weight"],
+                rows_t,
+            )
         if s.users:
             rows = [(u, v.weight, v.max_inflight) for u, v in sorted(s.users.items())]
             show_table(

@@ -206,8 +206,10 @@ def user_show(cli: CliContext, user_id: str, limit: int, offset: int) -> None:
     r = detail.row
     cap = f"/{r.max_inflight}" if r.max_inflight else ""
     flags = (", PAUSED" if r.paused else "") + (", CAPPED" if r.capped else "")
+    tenant = f" (tenant {r.tenant})" if r.tenant else ""
+    run = f", mean run {fmt(r.mean_run_seconds)} s" if r.mean_run_seconds is not None else ""
     console.print(
-        f"[bold]{r.user_id}[/bold]: weight {fmt(r.weight)}, ready {r.ready}, "
+        f"[bold]{r.user_id}[/bold]{tenant}: weight {fmt(r.weight)}{run}, ready {r.ready}, "
         f"in flight {r.inflight}{cap}, oldest {age(r.oldest_age_seconds)}, "
         f"p50/p95 wait {fmt(r.p50_wait_ms)}/{fmt(r.p95_wait_ms)} ms, "
         f"served {r.served_share:.0%} vs fair {r.fair_share:.0%}{flags}"
@@ -259,6 +261,8 @@ def explain(cli: CliContext, task_id: str) -> None:
         "estimated_start_seconds",
         "user_pass",
         "virtual_time",
+        "tenant",
+        "tenant_pass",
         "worker_id",
         "lease_deadline",
         "due_at",
@@ -266,6 +270,12 @@ def explain(cli: CliContext, task_id: str) -> None:
         value = getattr(ex, key)
         if value is not None:
             console.print(f"  {key}: {fmt(value)}", highlight=False)
+    if ex.charge is not None:
+        unit = "s" if ex.fairness == "time" and ex.charge_basis != "cost" else "turn(s)"
+        console.print(
+            f"  charge: {fmt(ex.charge)} {unit} ({ex.charge_basis}; fairness by {ex.fairness})",
+            highlight=False,
+        )
 
 
 @click.command()

@@ -79,8 +79,7 @@ def check_tenant_id(tenant: object) -> str:
         raise InvalidTenantId(f"tenant must be a string, got {type(tenant).__name__}")
     if not tenant or len(tenant) > USER_ID_MAX or not _USER_RE.fullmatch(tenant):
         raise InvalidTenantId(
-            f"tenant {tenant!r} is malformed: 1-{USER_ID_MAX} characters from "
-            "A-Z a-z 0-9 . _ : @ -"
+            f"tenant {tenant!r} is malformed: 1-{USER_ID_MAX} characters from A-Z a-z 0-9 . _ : @ -"
         )
     return tenant
 

@@ -21,6 +21,8 @@ def _view(fp: str, doc: SettingsDoc) -> SettingsView:
         max_payload_bytes=doc.max_payload_bytes,
         dlq_max=doc.dlq_max,
         idle_user_seconds=doc.idle_user_seconds,
+        fairness=doc.fairness,
+        tenants=dict(doc.tenants),
         users={
             u: UserSettingsView(weight=w, max_inflight=cap or None)
             for u, (w, cap) in doc.users.items()

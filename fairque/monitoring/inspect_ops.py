@@ -24,7 +24,7 @@ from fairque.monitoring.models import (
 )
 from fairque.monitoring.shares import fair_shares
 from fairque.queue.ops import CommandCall, Op, QueueSession
-from fairque.queue.reads import get_task
+from fairque.queue.reads import get_task, round_robin_calls, round_robin_reads, round_robin_users
 
 MINUTES = 60
 SHARE_WINDOW = 5  # minutes behind served share, failure rate, pushes
@@ -57,7 +57,8 @@ def server_now(reply: list[str]) -> tuple[datetime, int]:
 def overview(s: QueueSession) -> Op[Overview]:
     """Totals, lifetime counters, the last hour per minute, server facts: two round trips."""
     k = s.keys
-    pool_names, now_reply = yield [_c("ZRANGE", k.key("readyidx"), 0, -1), _c("TIME")]
+    pool_names, tenants, now_reply = yield [*round_robin_reads(k), _c("TIME")]
+    sizes = round_robin_calls(k, pool_names, tenants)
     now, minute = server_now(now_reply)
     minutes = list(range(minute - MINUTES + 1, minute + 1))
     replies = yield [
@@ -72,14 +73,14 @@ def overview(s: QueueSession) -> Op[Overview]:
         _c("INFO", "server"),
         _c("INFO", "memory"),
         _c("HGETALL", k.key("quarantine")),
-        *[_c("ZCARD", k.ready(p)) for p in pool_names],
+        *sizes,
         *[_c("HGETALL", k.key("tp", minute=m)) for m in minutes],
     ]
     ready, delayed, inflight, dead, backlogged, paused, workers, counters, info, mem = replies[:10]
     quarantined = replies[10]
     rest = replies[11:]
-    active = sum(_i(x) for x in rest[: len(pool_names)])
-    buckets = rest[len(pool_names) :]
+    active = round_robin_users(rest[: len(sizes)], tenants)
+    buckets = rest[len(sizes) :]
     info = {**info, **mem}
     counts = {key: _i(v) for key, v in counters.items()}
     return Overview(
@@ -148,6 +149,8 @@ def _row_calls(s: QueueSession, user: str, minute: int) -> list[CommandCall]:
         _c("SISMEMBER", k.key("paused"), user),
         _c("HGET", k.key("settings"), user),
         _c("LRANGE", k.key("waits", user=user), 0, 99),
+        _c("HGET", k.key("utenant"), user),
+        _c("HGET", k.key("runtime"), user),
     ]
     calls += [CommandCall(("LINDEX", k.prio(user, p), 0), lenient=True) for p in PRIORITIES]
     calls += [
@@ -157,7 +160,8 @@ def _row_calls(s: QueueSession, user: str, minute: int) -> list[CommandCall]:
     return calls
 
 
-_ROW_CALLS = 6 + len(PRIORITIES) + SHARE_WINDOW
+_HEAD_CALLS = 8  # the calls of _row_calls before the priority heads
+_ROW_CALLS = _HEAD_CALLS + len(PRIORITIES) + SHARE_WINDOW
 
 
 def _build_row(
@@ -170,9 +174,9 @@ def _build_row(
     served_total: int,
     fair_share: float,
 ) -> UserRow:
-    ready, by_pri, held, paused, cfg, waits = r[:6]
-    heads = r[6 : 6 + len(PRIORITIES)]
-    served = sum(_i(x) for x in r[6 + len(PRIORITIES) :])
+    ready, by_pri, held, paused, cfg, waits, tenant, runtime = r[:_HEAD_CALLS]
+    heads = r[_HEAD_CALLS : _HEAD_CALLS + len(PRIORITIES)]
+    served = sum(_i(x) for x in r[_HEAD_CALLS + len(PRIORITIES) :])
     weight, cap, boost_end = _parse_cfg(cfg, default_weight, now_ms)
     seqs = [int(h.split("|", 1)[0]) for h in heads if h]
     counts = dict(zip(PRIORITIES, (_i(x) for x in by_pri), strict=True))
@@ -180,8 +184,10 @@ def _build_row(
     inflight = _i(held)
     return UserRow(
         user_id=user,
+        tenant=tenant or None,
         weight=weight,
         boosted_until=_ts(boost_end),
+        mean_run_seconds=round(float(runtime), 4) if runtime else None,
         ready=_i(ready),
         critical=counts[6],
         by_priority={p: counts[p] for p in (1, 2, 3, 4, 5)},
@@ -381,7 +387,8 @@ def explain(s: QueueSession, task_id: str) -> Op[Explanation | None]:
     if state != TaskState.READY:
         return Explanation(**base, summary=f"unknown state {state!r}: the record may be corrupt")
     reply = yield s.read_call("explain", s.aging_us, task_id)
-    ahead, pass_, vt, paused, inflight, cap, weight, in_rr = reply
+    ahead, pass_, vt, paused, inflight, cap, weight, in_rr = reply[:8]
+    tenant, tenant_pass, _tenant_weight, fairness, charge, basis = reply[8:14]
     ahead = int(ahead)
     minute_now = yield _c("TIME")
     _, minute = server_now(minute_now)
@@ -416,6 +423,11 @@ def explain(s: QueueSession, task_id: str) -> Op[Explanation | None]:
         estimated_start_seconds=eta,
         user_pass=float(pass_) if pass_ else None,
         virtual_time=float(vt) if vt else None,
+        tenant=tenant or None,
+        tenant_pass=float(tenant_pass) if tenant_pass else None,
+        fairness=fairness or "count",
+        charge=float(charge) if charge else None,
+        charge_basis=basis or None,
         blocked_by=blocked,
     )
 

@@ -64,8 +64,12 @@ class UserRow(_Model):
     """One user's line in the per-user table."""
 
     user_id: str
+    tenant: str | None = None  # fair between tenants first, then between a tenant's users
     weight: float
     boosted_until: datetime | None = None
+    # Fairness by time: the user's mean run time, what each dispatch is charged up front
+    # (the lease's end replaces it with the real run time)
+    mean_run_seconds: float | None = None
     ready: int
     critical: int
     by_priority: dict[int, int]  # priorities 1-5
@@ -116,6 +120,11 @@ class Explanation(_Model):
     estimated_start_seconds: float | None = None
     user_pass: float | None = None
     virtual_time: float | None = None
+    tenant: str | None = None
+    tenant_pass: float | None = None  # the tenant's place in the round-robin
+    fairness: str = "count"  # what a dispatch is charged for: count, or run time
+    charge: float | None = None  # what this task's dispatch will be charged (turns or seconds)
+    charge_basis: str | None = None  # "cost" (declared), "turn", "mean run time", "estimate"
     blocked_by: list[str] = Field(default_factory=list)
     worker_id: str | None = None
     lease_deadline: datetime | None = None
@@ -210,6 +219,8 @@ class SettingsView(_Model):
     max_payload_bytes: int
     dlq_max: int
     idle_user_seconds: float
+    fairness: str = "count"  # what a dispatch is charged: one turn, or the task's run time
+    tenants: dict[str, float] = Field(default_factory=dict)  # tenant -> weight (others: 1)
     users: dict[str, UserSettingsView]
 
 

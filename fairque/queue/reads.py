@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fairque.core.codec import decode_json
+from fairque.core.keys import QueueKeys
 from fairque.core.models import DLQEntry, Priority, QueueStats, TaskInfo, TaskState, UserBacklog
 from fairque.core.validation import check_task_id
 from fairque.queue.ops import CommandCall, Op, QueueSession, _ms
+from fairque.queue.session import Call
 
 
 def _int_map(flat: dict[str, str]) -> dict[str, int]:
@@ -105,10 +107,33 @@ def dlq_entries(s: QueueSession, limit: int = 100, offset: int = 0) -> Op[list[D
     return entries
 
 
+def round_robin_reads(k: QueueKeys) -> list[Call]:
+    """What :func:`round_robin_calls` needs: the pools with work, the tenants in them."""
+    return [
+        CommandCall(("ZRANGE", k.key("readyidx"), 0, -1)),
+        CommandCall(("SMEMBERS", k.key("tactive"))),
+    ]
+
+
+def round_robin_calls(k: QueueKeys, pools: list[str], tenants: list[str]) -> list[Call]:
+    """The sizes of every round-robin: each pool's entries, then each tenant's users."""
+    calls: list[Call] = [CommandCall(("ZCARD", k.ready(p))) for p in pools]
+    for pair in tenants:
+        pool, _, tenant = pair.partition("|")
+        calls.append(CommandCall(("ZCARD", k.key("tready", pool=pool, tenant=tenant))))
+    return calls
+
+
+def round_robin_users(sizes: list[Any], tenants: list[str]) -> int:
+    """Users in the round-robins: a pool's entries count its tenants once each, so each
+    tenant entry is replaced by the tenant's users."""
+    return sum(int(x) for x in sizes) - len(tenants)
+
+
 def stats(s: QueueSession) -> Op[QueueStats]:
     """A snapshot of counters and per-user backlog, in two pipelined round trips."""
     k = s.keys
-    pool_names = yield CommandCall(("ZRANGE", k.key("readyidx"), 0, -1))  # pools with work
+    pool_names, tenants = yield round_robin_reads(k)  # pools with work, tenants in them
     replies = yield [
         CommandCall(("HGETALL", k.key("stats"))),
         CommandCall(("ZCARD", k.key("inflight"))),
@@ -117,7 +142,7 @@ def stats(s: QueueSession) -> Op[QueueStats]:
         CommandCall(("HGETALL", k.key("backlog"))),
         CommandCall(("ZRANGE", k.key("ubacklog"), 0, -1, "WITHSCORES")),
         CommandCall(("HGETALL", k.key("uinflight"))),
-        *[CommandCall(("ZCARD", k.ready(p))) for p in pool_names],
+        *round_robin_calls(k, pool_names, tenants),
     ]
     counters, inflight, delayed, dead, backlog, ubacklog, uinflight, *ready_sizes = replies
     per_user: dict[str, dict[int, int]] = {}
@@ -142,7 +167,7 @@ def stats(s: QueueSession) -> Op[QueueStats]:
         delayed=int(delayed),
         inflight=int(inflight),
         dead=int(dead),
-        active_users=sum(int(x) for x in ready_sizes),
+        active_users=round_robin_users(ready_sizes, tenants),
         counters=_int_map(counters),
         users=users,
     )

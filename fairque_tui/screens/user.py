@@ -62,8 +62,10 @@ class UserScreen(LiveScreen[UserDetail]):
         r = data.row
         state = "[b yellow]paused[/]" if r.paused else "capped" if r.capped else "active"
         cap = f" of {r.max_inflight}" if r.max_inflight else ""
+        tenant = f" (tenant {r.tenant})" if r.tenant else ""
+        run = "" if r.mean_run_seconds is None else f" · mean run {r.mean_run_seconds:g} s"
         self.query_one("#summary", Static).update(
-            f"[b]{r.user_id}[/b] — {state} · weight {r.weight:g} · ready {r.ready:,} "
+            f"[b]{r.user_id}[/b]{tenant} — {state} · weight {r.weight:g}{run} · ready {r.ready:,} "
             f"(critical {r.critical:,}) · in flight {r.inflight}{cap} · oldest "
             f"{fmt.age(r.oldest_age_seconds)} · wait p50 {fmt.ms(r.p50_wait_ms)} p95 "
             f"{fmt.ms(r.p95_wait_ms)} · served {fmt.share(r.served_share)} of "

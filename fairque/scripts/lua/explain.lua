@@ -4,11 +4,13 @@
 -- ARGV[2]  aging in µs
 -- ARGV[3]  task id
 -- Returns  {ahead in user (-1 if not queued), user's pass ('' if unknown), virtual time,
---           paused (1/0), in flight, cap, weight, in the round-robin now (1/0)}
+--           paused (1/0), in flight, cap, weight, in the round-robin now (1/0), tenant ('' =
+--           none), tenant's pass, tenant's weight, fairness ('count' | 'time'), what the
+--           dispatch will be charged, and on what basis}
 local aging, id = tonumber(ARGV[2]), ARGV[3]
 local f = redis.call('HMGET', K.task(id), 'user', 'pri', 'seq')
 local user, pri, seq = f[1], tonumber(f[2]), tonumber(f[3])
-if not user or not pri or not seq then return {-1, '', '', 0, 0, 0, '', 0} end
+if not user or not pri or not seq then return {-1, '', '', 0, 0, 0, '', 0, '', '', '', '', '', ''} end
 local ahead = -1
 local pos = redis.call('LPOS', K.prio(user, pri), istr(seq) .. '|' .. id)
 if pos then
@@ -35,6 +37,25 @@ end
 local weight, cap = user_cfg(user)
 local score = rr_score(pool_of(user), user)
 local pass = score or redis.call('HGET', K.pass(), user) or ''
+local t = tenant_of(user)
+local tpass, tw = '', ''
+if t then
+  tpass = redis.call('ZSCORE', K.ready(pool_of(user)), '+' .. t)
+    or redis.call('HGET', K.tstate(), t) or ''
+  tw = fstr(tenant_weight(t))
+end
+local charge, basis = redis.call('HGET', K.task(id), 'cost'), 'cost'
+if not charge then
+  if by_time() then
+    local r = redis.call('HMGET', K.runtime(), user, '*')
+    charge, basis = r[1], 'mean run time'
+    if not charge then charge, basis = r[2], "the queue's mean run time" end
+    if not charge then charge, basis = fstr(DEFAULT_ESTIMATE_S), 'first-run estimate' end
+  else
+    charge, basis = '1', 'turn'
+  end
+end
 return {ahead, pass, redis.call('HGET', K.meta(), 'vt') or '0',
   redis.call('SISMEMBER', K.paused(), user), tonumber(redis.call('HGET', K.uinflight(), user) or '0'),
-  cap, fstr(weight), score and 1 or 0}
+  cap, fstr(weight), score and 1 or 0, t or '', tpass, tw, by_time() and 'time' or 'count',
+  charge, basis}

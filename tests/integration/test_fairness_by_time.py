@@ -1,0 +1,130 @@
+"""Fairness by run time (``queue.fairness = "time"``) and declared costs: a user is charged
+for what its tasks cost, not one turn per task."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+
+from fairque import Task
+from fairque.core.exceptions import InvalidCost
+from fairque.monitoring import Inspector
+
+SLOW, FAST = 0.015, 0.003  # seconds a task of each user holds its lease
+
+
+def push(q, user, n, **kw):
+    q.push_batch([Task.create(user, 3, {"i": i}, **kw) for i in range(n)])
+
+
+def run_for(q, n, seconds_of):
+    """Pop n tasks one at a time, each held for its user's time before it completes; returns
+    the time each user held leases (what fairness by time charges)."""
+    held: Counter[str] = Counter()
+    for _ in range(n):
+        t = q.pop()
+        assert t is not None
+        started = time.monotonic()
+        time.sleep(seconds_of[t.user_id])
+        held[t.user_id] += time.monotonic() - started
+        q.complete(t)
+    return held
+
+
+def test_by_time_users_get_equal_worker_time(make_queue, make_config):
+    q = make_queue(make_config(queue={"fairness": "time"}))
+    push(q, "slow", 200)
+    push(q, "fast", 200)
+    held = run_for(q, 120, {"slow": SLOW, "fast": FAST})
+    share = held["slow"] / (held["slow"] + held["fast"])
+    assert 0.35 <= share <= 0.65, held  # by count it would be 0.83
+
+
+def test_by_count_the_slow_user_takes_most_of_the_time(make_queue):
+    q = make_queue()
+    push(q, "slow", 100)
+    push(q, "fast", 100)
+    held = run_for(q, 60, {"slow": SLOW, "fast": FAST})
+    share = held["slow"] / (held["slow"] + held["fast"])
+    assert share >= 0.7, held
+
+
+def test_a_declared_cost_is_charged_instead_of_one_turn(make_queue):
+    q = make_queue()
+    push(q, "heavy", 100, cost=3)
+    push(q, "light", 100)
+    counts = Counter(t.user_id for t in _pop_complete(q, 80))
+    assert counts == {"heavy": 20, "light": 60}, counts
+
+
+def test_a_declared_cost_is_charged_instead_of_the_run_time(make_queue, make_config):
+    q = make_queue(make_config(queue={"fairness": "time"}))
+    push(q, "a", 100, cost=0.5)  # seconds' worth, however fast it really runs
+    push(q, "b", 100, cost=0.1)
+    counts = Counter(t.user_id for t in _pop_complete(q, 60))
+    assert counts == {"a": 10, "b": 50}, counts
+
+
+def test_a_released_task_is_not_charged(make_queue, make_config):
+    """Release hands a task back unrun: the up-front estimate is refunded, so popping and
+    releasing does not move the user's pass."""
+    config = make_config(queue={"fairness": "time"})
+    q = make_queue(config)
+    push(q, "r", 20)
+    run_for(q, 5, {"r": 0.005})  # r has a mean run time now: a pop charges it up front
+
+    def pass_of_r() -> float:
+        with Inspector(config) as ins:
+            head = ins.user("r", 0, 1).pending[3][0].task_id
+            ex = ins.explain(head)
+        assert ex is not None and ex.user_pass is not None
+        return ex.user_pass
+
+    before = pass_of_r()
+    for _ in range(5):
+        t = q.pop()
+        assert t is not None and t.user_id == "r"
+        q.release([t])  # a shutting-down worker gives it back
+    assert pass_of_r() == pytest.approx(before, abs=1e-9)
+    # The control: a task that ran is charged.
+    run_for(q, 1, {"r": 0.005})
+    assert pass_of_r() > before
+
+
+def test_inspector_shows_the_mean_run_time_and_explain_the_charge(make_queue, make_config):
+    config = make_config(queue={"fairness": "time"})
+    q = make_queue(config)
+    push(q, "u", 10)
+    run_for(q, 5, {"u": 0.01})
+    waiting = Task.create("u", 3, "next")
+    costly = Task.create("u", 3, "costly", cost=2.5)
+    q.push_batch([waiting, costly])
+    with Inspector(config) as ins:
+        row = ins.user("u", 0, 10).row
+        assert row.mean_run_seconds is not None and 0.005 <= row.mean_run_seconds <= 0.5
+        ex = ins.explain(waiting.task_id)
+        assert ex is not None and ex.fairness == "time"
+        assert ex.charge_basis == "mean run time"
+        assert ex.charge == pytest.approx(row.mean_run_seconds, rel=0.01)
+        ex2 = ins.explain(costly.task_id)
+        assert ex2 is not None and ex2.charge == 2.5 and ex2.charge_basis == "cost"
+        state = ins.config_state()
+        assert state.settings is not None and state.settings.fairness == "time"
+
+
+def test_bad_costs_are_refused_before_anything_is_sent():
+    for bad in (0, -1, float("nan"), float("inf"), "1", True, 1e10):
+        with pytest.raises(InvalidCost):
+            Task.create("u", 3, "x", cost=bad)  # type: ignore[arg-type]
+
+
+def _pop_complete(q, n):
+    out = []
+    for _ in range(n):
+        t = q.pop()
+        assert t is not None
+        out.append(t)
+        q.complete(t)
+    return out
