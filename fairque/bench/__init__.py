@@ -8,6 +8,7 @@ from fairque.bench.capacity import run_capacity
 from fairque.bench.common import BenchReport
 from fairque.bench.drain import run_drain
 from fairque.bench.fairness import run_fairness, run_weights
+from fairque.bench.fairness_suite import SUITE, run_fairness_suite
 from fairque.bench.inspect_scale import run_inspect
 from fairque.bench.partitions_bench import run_partitions
 from fairque.bench.scale_users import run_scale_users
@@ -22,6 +23,8 @@ SCENARIOS = {
     "inspect": run_inspect,
     "partitions": run_partitions,
     "capacity": run_capacity,
+    "fairness-suite": run_fairness_suite,
+    **SUITE,
 }
 # The scenarios that also take a Target: a cluster, a partitioned queue.
 TARGETED = {"throughput": run_throughput, "drain": run_drain}
@@ -33,6 +36,7 @@ __all__ = [
     "run_capacity",
     "run_drain",
     "run_fairness",
+    "run_fairness_suite",
     "run_inspect",
     "run_partitions",
     "run_scale_users",
