@@ -128,7 +128,8 @@ def run_sybil(
         return user.startswith("s-")
 
     with bench_server(redis_url) as url:
-        params = {"splitter_user_ids": 100, "single_id_tenants": 10, "tasks_per_id": each_sybil, "tasks_per_single": each_single,
+        params = {"splitter_user_ids": 100, "single_id_tenants": 10, "tasks_per_id": each_sybil,
+                  "tasks_per_single": each_single,
                   "seconds": seconds, "work_ms": 1}  # fmt: skip
         report = _report("sybil", url, params)
         progress("with tenants")
@@ -195,17 +196,18 @@ def _rate(rows: Sequence[Dispatch]) -> float:
 
 
 def run_heavy_idle(
-    redis_url: str | None = None, tasks: int = 6000, progress: Progress = quiet
+    redis_url: str | None = None, tasks: int = 8000, progress: Progress = quiet, repeats: int = 3
 ) -> BenchReport:
     """One user alone must use every worker: its throughput with fairness by time and with a
-    tenant, against fairness by count (best of 2, interleaved), and a FIFO list."""
+    tenant, against fairness by count (best of ``repeats``, interleaved), and a FIFO list."""
+    tasks = max(tasks, 8000)  # long enough that start-up does not weigh
     solo = [Stream("solo", tasks, 0.0)]
     tenanted = [Stream("solo", tasks, 0.0, tenant="acme")]
     stop = done_when_served({"solo"}, tasks)
     rates: dict[str, list[float]] = {"count": [], "time": [], "time_tenant": [], "fifo": []}
     with bench_server(redis_url) as url:
-        report = _report("heavy-idle", url, {"tasks": tasks, "work_ms": 0, "repeats": 2})
-        for round_ in range(2):
+        report = _report("heavy-idle", url, {"tasks": tasks, "work_ms": 0, "repeats": repeats})
+        for round_ in range(repeats):
             progress(f"round {round_ + 1}: by count, by time, by time with a tenant, FIFO")
             rates["count"].append(_rate(run_fairque(url, solo, stop)))
             rates["time"].append(_rate(run_fairque(url, solo, stop, fairness="time")))

@@ -59,10 +59,52 @@ def bars_of(report: BenchReport) -> Bars | None:
         labels = [f"node ({k})" for k in node] + [f"worker core ({k})" for k in core]
         return Bars("capacity: tasks/s one core carries", labels,
                     [float(v) for v in [*node.values(), *core.values()]], "/s")  # fmt: skip
+    suite = _suite_bars(name, r, report.control or {})
+    if suite is not None:
+        return suite
     if name == "inspect":
         keys = [k for k in ("overview_ms", "users_page50_ms") if k in r]
         return Bars("inspect: Inspector reads (ms)", [k.removesuffix("_ms") for k in keys],
                     [float(r[k]) for k in keys], "ms")  # fmt: skip
+    return None
+
+
+def _suite_bars(name: str, r: dict[str, Any], control: dict[str, Any]) -> Bars | None:
+    """The fairness suite's scenarios, each with its FIFO control; the suite's headlines."""
+    if name == "adversarial-skew":
+        return Bars("adversarial-skew: light users' median p90 wait (ms)", ["fairque", "FIFO"],
+                    [float(r["light_p_of_p_ms"]), float(control["light_p_of_p_ms"])],
+                    "ms")  # fmt: skip
+    if name == "sybil":
+        return Bars("sybil: the splitting tenant's share of dispatches (%)",
+                    ["tenants", "no tenants", "FIFO", "fair"],
+                    [100 * float(v) for v in (r["splitter_share_with_tenants"],
+                     r["splitter_share_without_tenants"], control["splitter_share_fifo"],
+                     r["fair_share"])], "%")  # fmt: skip
+    if name == "trickle":
+        return Bars("trickle: light users' p99 wait (ms)", ["during flood", "unloaded", "FIFO"],
+                    [float(r["light_p99_ms"]), float(r["light_p99_unloaded_ms"]),
+                     float(control["light_p99_ms"])], "ms")  # fmt: skip
+    if name == "heavy-idle":
+        keys = ["count_per_s", "time_per_s", "time_tenant_per_s"]
+        return Bars("heavy-idle: a lone user's tasks per second", ["by count", "by time",
+                    "by time, tenant", "FIFO"], [float(r[k]) for k in keys] +
+                    [float(control["fifo_per_s"])], "/s")  # fmt: skip
+    if name == "cost-skew":
+        return Bars("cost-skew: the 10x-longer user's share of worker time (%)",
+                    ["by time", "by count", "FIFO"],
+                    [100 * float(r["long_time_share_by_time"]),
+                     100 * float(r["long_time_share_by_count"]),
+                     100 * float(control["long_time_share_fifo"])], "%")  # fmt: skip
+    if name == "fairness-suite":
+        heads = {
+            "skew Jain": r.get("adversarial-skew", {}).get("jain_median"),
+            "sybil Jain": r.get("sybil", {}).get("jain_with_tenants"),
+            "cost Jain (time)": r.get("cost-skew", {}).get("jain_time_by_time"),
+        }
+        shown = {k: float(v) for k, v in heads.items() if v is not None}
+        return Bars("fairness-suite: Jain's index (1 = perfectly fair)", list(shown),
+                    list(shown.values())) if shown else None  # fmt: skip
     return None
 
 
