@@ -1,7 +1,7 @@
 """The fairness suite (``fairque bench --scenario fairness-suite``, each also alone): the cases
 users of fair queues keep asking about, each measured against a plain FIFO list in the same run,
 with Jain's index next to the percentile of percentiles (the median over users of each user's
-p90 wait). ``docs/fairness.md`` explains the semantics; ``docs/benchmarks.md`` the JSON.
+p90 wait). ``docs/fairness.md`` explains the semantics and each scenario.
 """
 
 from __future__ import annotations

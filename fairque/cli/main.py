@@ -254,6 +254,7 @@ def _flat(results: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str]
 def _print_report(report: BenchReport) -> None:
     s = report.server
     rows = list(_flat(report.results))
+    rows += [(f"FIFO {name}", value) for name, value in _flat(report.control or {})]
     rows += [(f"ratio {key}", f"{value}") for key, value in report.ratios.items()]
     show_table(
         f"{report.scenario} — {s['server']} {s['version']}, redis-py {s['redis_py']} "

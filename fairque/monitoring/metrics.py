@@ -111,6 +111,16 @@ class FairqueCollector(Collector):
             "quarantined (a broken key).",
             labels=["queue", "user", "reason"],
         )
+        run = GaugeMetricFamily(
+            "fairque_user_mean_run_seconds",
+            "The user's mean run time (fairness by time charges it up front per dispatch).",
+            labels=["queue", "user"],
+        )
+        tenant = GaugeMetricFamily(
+            "fairque_user_tenant",
+            "1 for each user's tenant (join on user to sum any user series by tenant).",
+            labels=["queue", "user", "tenant"],
+        )
         for user in quarantined:
             held.add_metric([queue, user, "quarantined"], 1)
         shown = 0
@@ -125,11 +135,15 @@ class FairqueCollector(Collector):
             oldest.add_metric([queue, row.user_id], row.oldest_age_seconds or 0)
             share.add_metric([queue, row.user_id, "served"], row.served_share)
             share.add_metric([queue, row.user_id, "fair"], row.fair_share)
+            if row.mean_run_seconds is not None:
+                run.add_metric([queue, row.user_id], row.mean_run_seconds)
+            if row.tenant:
+                tenant.add_metric([queue, row.user_id, row.tenant], 1)
             shown += row.ready
         if page.total_users > len(page.rows):
             # Everyone past the top N, in one series (its split by priority is not fetched).
             backlog.add_metric([queue, OTHER, "all"], max(total_ready - shown, 0))
-        yield from (backlog, inflight, oldest, share, held)
+        yield from (backlog, inflight, oldest, share, held, run, tenant)
 
     def _waits(self, queue: str) -> Metric:
         hist = self.inspector.wait_histogram()

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from fairque import Task, TenantMismatch
 from fairque.core.exceptions import InvalidTenantId
 from fairque.monitoring import Admin, Inspector
+from fairque.monitoring.metrics import dump
 from fairque.queue.partitions import partition_of
 
 
@@ -195,3 +197,53 @@ def test_partitions_keep_tenants_fair_inside_each_partition(make_queue, make_con
     got = sum(n for u, n in counts.items() if u.startswith("acme-"))
     expected = 300 * len(entries) / (len(entries) + len(solos))
     assert abs(got - expected) <= 0.1 * expected, counts
+
+
+def test_metrics_show_each_users_tenant_and_mean_run_time(make_queue, make_config):
+    config = make_config(queue={"fairness": "time"})
+    q = make_queue(config)
+    push(q, "u1", 3, tenant="acme")
+    pop_n(q, 1)
+    with Inspector(config) as ins:
+        text = dump(ins)
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    name = config.queue.name
+    assert samples[("fairque_user_tenant", (("queue", name), ("tenant", "acme"), ("user", "u1")))]
+    run = samples[("fairque_user_mean_run_seconds", (("queue", name), ("user", "u1")))]
+    assert 0 <= run < 5
+
+
+def test_assigned_users_of_a_tenant_first_then_stolen_work_still_fair(make_queue, make_config):
+    """A worker assigned some of a tenant's users serves them first; as a stealer it serves
+    the rest fairly by tenant. The tenant has an entry in each pool its users are in."""
+    config = make_config(workers=[{"id": "w1", "assigned_users": ["acme-0"], "steal_targets": "*"}])
+    q = make_queue(config, "w1")
+    for i in range(4):
+        push(q, f"acme-{i}", 30, tenant="acme")
+    push(q, "solo", 60)
+    first = [t.user_id for t in pop_n(q, 30)]
+    assert first == ["acme-0"] * 30  # its own user, until empty
+    rest = Counter(t.user_id for t in pop_n(q, 60))
+    acme = sum(n for u, n in rest.items() if u.startswith("acme-"))
+    assert 29 <= acme <= 31, rest  # then acme (one tenant) and solo take turns
+    assert rest["solo"] == 60 - acme
+
+
+def test_a_users_pass_moves_with_it_when_a_worker_claims_it(make_queue, make_config):
+    """Routing moves a user between pools (here: a worker starts assigning it); under a
+    tenant the user and its tenant follow, and nothing is lost or served twice."""
+    q = make_queue()
+    push(q, "acme-0", 20, tenant="acme")
+    push(q, "acme-1", 20, tenant="acme")
+    push(q, "solo", 20)
+    early = pop_n(q, 6)
+    config = make_config(workers=[{"id": "w1", "assigned_users": ["acme-0"], "steal_targets": "*"}])
+    w1 = make_queue(config, "w1")
+    later = pop_n(w1, 54)
+    seen = [t.task_id for t in early + later]
+    assert len(set(seen)) == 60
+    assert w1.pop() is None
