@@ -8,9 +8,11 @@ from collections import Counter
 
 import pytest
 
-from fairque import Task
+from fairque import Task, TaskQueue
 from fairque.core.exceptions import InvalidCost
 from fairque.monitoring import Inspector
+from tests.support.harness import Harness
+from tests.support.waiting import wait_for
 
 SLOW, FAST = 0.015, 0.003  # seconds a task of each user holds its lease
 
@@ -128,3 +130,75 @@ def _pop_complete(q, n):
         out.append(t)
         q.complete(t)
     return out
+
+
+def test_the_run_time_a_client_reports_is_charged_not_the_leases_age(make_queue, make_config):
+    config = make_config(queue={"fairness": "time"})
+    q = make_queue(config)
+    push(q, "u", 2)
+    t = q.pop()
+    time.sleep(0.05)  # the lease is 50 ms old ...
+    t.note_run(0.002)  # ... but the handler ran 2 ms
+    q.complete(t)
+    with Inspector(config) as ins:
+        assert ins.user("u", 0, 1).row.mean_run_seconds == pytest.approx(0.002)
+    t = q.pop()
+    t.note_run(30.0)  # more than the lease's age: clamped to it
+    q.complete(t)
+    with Inspector(config) as ins:
+        mean = ins.user("u", 0, 1).row.mean_run_seconds
+    assert mean is not None and mean < 1.0
+
+
+@pytest.mark.parametrize("worker_kind", ["sync", "async"])
+def test_workers_report_each_runs_time(make_config, worker_kind):
+    config = make_config(
+        queue={"fairness": "time"},
+        workers=[{"id": "w1", "steal_targets": "*", "concurrency": 2}],
+    )
+
+    def handler(task):
+        time.sleep(0.03)
+
+    with TaskQueue(config) as q:
+        push(q, "u", 4)
+        h = Harness(worker_kind, config, handler)
+        try:
+            wait_for(lambda: q.stats().counters.get("completed", 0) >= 4)
+        finally:
+            h.stop()
+    with Inspector(config) as ins:
+        mean = ins.user("u", 0, 1).row.mean_run_seconds
+    assert mean is not None and 0.03 <= mean < 2.0
+
+
+def test_tenants_are_charged_what_their_users_tasks_cost(make_queue, make_config):
+    q = make_queue(make_config(queue={"fairness": "time"}))
+    push(q, "t-x", 100, cost=0.1, tenant="t")
+    push(q, "t-y", 100, cost=0.1, tenant="t")
+    push(q, "solo", 100, cost=0.2)
+    counts = Counter(t.user_id for t in _pop_complete(q, 90))
+    # Equal time for the tenant and for solo: the tenant's tasks cost half as much.
+    assert counts["t-x"] + counts["t-y"] == 60 and counts["solo"] == 30, counts
+    assert counts["t-x"] == counts["t-y"] == 30, counts
+
+
+def test_by_time_with_caps_and_partitions_loses_nothing(make_queue, make_config):
+    q = make_queue(
+        make_config(
+            queue={"fairness": "time", "partitions": 2, "users": {"a": {"max_inflight": 2}}}
+        )
+    )
+    for u in ("a", "b", "c", "d"):
+        push(q, u, 25)
+    seen = []
+    while len(seen) < 100:
+        batch = [q.pop() for _ in range(3)]
+        got = [t for t in batch if t is not None]
+        assert got, "a pop returned nothing while work is queued"
+        assert sum(1 for t in got if t.user_id == "a") <= 2
+        for t in got:
+            q.complete(t)
+        seen += [t.task_id for t in got]
+    assert len(set(seen)) == 100
+    assert q.pop() is None

@@ -104,3 +104,33 @@ def test_unknown_worker_id_is_named():
     cfg = FairQueueConfig.create_default("w1")
     with pytest.raises(ConfigError, match="no worker with id 'w2'"):
         cfg.worker("w2")
+
+
+@pytest.mark.parametrize(
+    ("queue", "named"),
+    [
+        ({"fairness": "speed"}, "queue.fairness"),
+        ({"tenants": {"bad id": {"weight": 1}}}, "queue.tenants"),
+        ({"tenants": {"acme": {"weight": 0}}}, "queue.tenants.acme.weight"),
+    ],
+)
+def test_bad_fairness_settings_name_the_field(queue, named):
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        FairQueueConfig(queue=queue)
+
+
+def test_fairness_settings_travel_in_the_settings_document():
+    from fairque.queue.routing import SettingsDoc
+
+    plain = SettingsDoc.of(FairQueueConfig())
+    assert "fairness" not in plain.to_json() and "tenants" not in plain.to_json()
+    doc = SettingsDoc.of(
+        FairQueueConfig(queue={"fairness": "time", "tenants": {"acme": {"weight": 2}}})
+    )
+    again = SettingsDoc.from_json(doc.to_json())
+    assert again == doc and again.fairness == "time" and again.tenants == {"acme": 2.0}
+    assert again.has_opinion
+    assert doc.diff(plain) == [
+        "fairness: time here, count in force",
+        "tenant acme.weight: 2 here, 1 in force",
+    ]
