@@ -26,10 +26,13 @@ SCENARIOS = {
     "fairness-suite": run_fairness_suite,
     **SUITE,
 }
+# What `--scenario all` runs: each scenario once (the suite runs its own members).
+ALL = [name for name in SCENARIOS if name not in SUITE]
 # The scenarios that also take a Target: a cluster, a partitioned queue.
 TARGETED = {"throughput": run_throughput, "drain": run_drain}
 
 __all__ = [
+    "ALL",
     "SCENARIOS",
     "TARGETED",
     "BenchReport",

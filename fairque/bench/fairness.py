@@ -8,7 +8,7 @@ import statistics
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -22,6 +22,7 @@ from fairque.bench.common import (
     quiet,
     server_facts,
 )
+from fairque.bench.workload import Ledger
 from fairque.core.config import FairQueueConfig
 from fairque.core.models import Task
 from fairque.queue import TaskQueue
@@ -39,16 +40,6 @@ class Dispatch:
     user: str
     order: int  # global dispatch order
     wait_ms: float  # enqueue -> start
-
-
-@dataclass
-class Ledger:
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    rows: list[Dispatch] = field(default_factory=list)
-
-    def add(self, d: Dispatch) -> None:
-        with self.lock:
-            self.rows.append(d)
 
 
 def jain(counts: dict[str, int], shares: dict[str, float]) -> float:
@@ -97,7 +88,7 @@ def _run_fairque(url: str, heavy: int, light: int, progress: Progress) -> list[D
         queue=base.queue,
         workers=[{"id": "bench", "steal_targets": "*", "concurrency": CONCURRENCY}],
     )
-    ledger = Ledger()
+    ledger: Ledger[Dispatch] = Ledger()
     needed = light * len(LIGHT)
 
     def handler(task: Task) -> None:
@@ -130,7 +121,7 @@ def _run_fifo(url: str, heavy: int, light: int, progress: Progress) -> list[Disp
     key = f"bench-fifo-{time.time_ns()}"
     order = iter(range(10**9))
     lock = threading.Lock()
-    ledger = Ledger()
+    ledger: Ledger[Dispatch] = Ledger()
     items = [HEAVY] * heavy + [u for _ in range(light) for u in LIGHT]
     now = time.time()
     for i in range(0, len(items), 2000):

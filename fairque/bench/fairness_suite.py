@@ -15,7 +15,6 @@ from fairque.bench.workload import (
     CONCURRENCY,
     Dispatch,
     Stream,
-    after_seconds,
     done_when_served,
     jain,
     p_of_p,
@@ -24,6 +23,7 @@ from fairque.bench.workload import (
     run_fifo,
     span,
     waits,
+    while_all_backlogged,
     worker_time,
 )
 
@@ -102,16 +102,15 @@ def _share(rows: Sequence[Dispatch], is_member: Callable[[str], bool]) -> float:
 
 def run_sybil(
     redis_url: str | None = None,
-    tasks: int = 30_000,
+    tasks: int = 10_000,
     progress: Progress = quiet,
-    seconds: float = 5,
+    seconds: float = 10,
 ) -> BenchReport:
     """One tenant over 100 user ids against 10 single-id tenants, all backlogged: the
     splitter's share of dispatches with tenants (1/11 is fair), without them, and by FIFO."""
-    # Enough that every user stays backlogged for the whole run (at most ~4,000 dispatches
-    # a second with 4 threads of 1 ms tasks), with or without tenants.
-    each_sybil = max(tasks // 100, 200)
-    each_single = max(tasks // 10, 2000)
+    # Half the tasks on each side; each run stops when the first user runs dry.
+    each_sybil = max(tasks // 200, 5)
+    each_single = max(tasks // 20, 50)
 
     def streams(tenants: bool) -> list[Stream]:
         sybil = [
@@ -133,11 +132,11 @@ def run_sybil(
                   "seconds": seconds, "work_ms": 1}  # fmt: skip
         report = _report("sybil", url, params)
         progress("with tenants")
-        with_t = run_fairque(url, streams(True), after_seconds(seconds))
+        with_t = run_fairque(url, streams(True), while_all_backlogged(streams(True), seconds))
         progress("without tenants", ("splitter share, tenants", _share(with_t, splitter)))
-        without = run_fairque(url, streams(False), after_seconds(seconds))
+        without = run_fairque(url, streams(False), while_all_backlogged(streams(False), seconds))
         progress("FIFO control", ("splitter share, no tenants", _share(without, splitter)))
-        fifo = run_fifo(url, streams(False), after_seconds(seconds))
+        fifo = run_fifo(url, streams(False), while_all_backlogged(streams(False), seconds))
     fair_share = 1 / 11
     got = _share(with_t, splitter)
     report.results = {
@@ -154,15 +153,17 @@ def run_sybil(
 def run_trickle(
     redis_url: str | None = None, tasks: int = 10_000, progress: Progress = quiet
 ) -> BenchReport:
-    """Light users push at a steady slow rate (5 users x 10/s for 5 s) while one tenant's
-    flood is queued: their waits under the flood, alone (unloaded), and through FIFO."""
-    lights = [Stream(f"light-{i}", 50, WORK, rate=10.0) for i in range(5)]
+    """Light users push at a steady slow rate (5 users x 10/s) while one tenant's flood is
+    queued: their waits under the flood, alone (unloaded), and through FIFO. The flood (4x
+    ``tasks``) outlasts the light pushes (``tasks / 100`` each, at most 50: 5 s)."""
+    each = max(5, min(50, tasks // 100))
+    lights = [Stream(f"light-{i}", each, WORK, rate=10.0) for i in range(5)]
     names = {s.user for s in lights}
-    flood = Stream("flood", max(tasks, 20_000), WORK, tenant="flooder")  # outlasts the 5 s
-    stop = done_when_served(names, 250)
+    flood = Stream("flood", 4 * tasks, WORK, tenant="flooder")
+    stop = done_when_served(names, 5 * each)
     with bench_server(redis_url) as url:
         report = _report("trickle", url, {"flood_tasks": flood.count, "light_users": 5,
-                                          "light_rate_per_s": 10, "light_tasks_each": 50,
+                                          "light_rate_per_s": 10, "light_tasks_each": each,
                                           "work_ms": 1})  # fmt: skip
         progress("light users alone")
         alone = run_fairque(url, lights, stop)
@@ -200,7 +201,6 @@ def run_heavy_idle(
 ) -> BenchReport:
     """One user alone must use every worker: its throughput with fairness by time and with a
     tenant, against fairness by count (best of ``repeats``, interleaved), and a FIFO list."""
-    tasks = max(tasks, 8000)  # long enough that start-up does not weigh
     solo = [Stream("solo", tasks, 0.0)]
     tenanted = [Stream("solo", tasks, 0.0, tenant="acme")]
     stop = done_when_served({"solo"}, tasks)
@@ -229,7 +229,7 @@ def run_cost_skew(
     """Two equally weighted users, one's tasks 10x longer (20 ms vs 2 ms), both backlogged:
     shares of worker time with fairness by time, by count, and through FIFO."""
     streams = [Stream("long", tasks, 0.020), Stream("short", tasks, 0.002)]
-    stop = after_seconds(seconds)
+    stop = while_all_backlogged(streams, seconds)
     with bench_server(redis_url) as url:
         report = _report("cost-skew", url, {"tasks_each": tasks, "long_ms": 20, "short_ms": 2,
                                             "seconds": seconds})  # fmt: skip

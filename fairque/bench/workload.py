@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import redis
 
@@ -41,6 +41,9 @@ class Stream:
     rate: float | None = None
 
 
+Row = TypeVar("Row")
+
+
 @dataclass(frozen=True)
 class Dispatch:
     user: str
@@ -56,15 +59,17 @@ class Dispatch:
 
 
 @dataclass
-class Ledger:
+class Ledger(Generic[Row]):
+    """Rows added by worker threads, read while they run."""
+
     lock: threading.Lock = field(default_factory=threading.Lock)
-    rows: list[Dispatch] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
 
-    def add(self, d: Dispatch) -> None:
+    def add(self, row: Row) -> None:
         with self.lock:
-            self.rows.append(d)
+            self.rows.append(row)
 
-    def snapshot(self) -> list[Dispatch]:
+    def snapshot(self) -> list[Row]:
         with self.lock:
             return list(self.rows)
 
@@ -82,6 +87,22 @@ def done_when_served(users: set[str], total: int, limit_s: float = 120.0) -> Sto
 
 def after_seconds(seconds: float) -> StopRule:
     return lambda rows, elapsed: elapsed >= seconds
+
+
+def while_all_backlogged(streams: Sequence[Stream], limit_s: float) -> StopRule:
+    """Stop when any stream has run all its tasks (from then on the others are no longer
+    competing with it) or after ``limit_s``."""
+    counts = {s.user: s.count for s in streams}
+
+    def stop(rows: list[Dispatch], elapsed: float) -> bool:
+        if elapsed >= limit_s:
+            return True
+        done: dict[str, int] = {}
+        for d in rows:
+            done[d.user] = done.get(d.user, 0) + 1
+        return any(done.get(u, 0) >= n for u, n in counts.items())
+
+    return stop
 
 
 def _payloads(stream: Stream, n: int) -> list[str]:
@@ -119,7 +140,7 @@ class _Producer:
         self.thread.join(10)
 
 
-def _wait_until(ledger: Ledger, stop: StopRule, started: float) -> None:
+def _wait_until(ledger: Ledger[Dispatch], stop: StopRule, started: float) -> None:
     while not stop(ledger.snapshot(), time.monotonic() - started):
         time.sleep(0.01)
 
@@ -136,7 +157,7 @@ def run_fairque(
         workers=[{"id": "bench", "steal_targets": "*", "concurrency": CONCURRENCY}],
     )
     by_user = {s.user: s for s in streams}
-    ledger = Ledger()
+    ledger: Ledger[Dispatch] = Ledger()
 
     def handler(task: Task) -> None:
         started = time.time()
@@ -176,7 +197,7 @@ def run_fifo(url: str, streams: Sequence[Stream], stop: StopRule) -> list[Dispat
     client = redis.Redis.from_url(url)
     key = f"bench-fifo-{time.time_ns()}"
     by_user = {s.user: s for s in streams}
-    ledger = Ledger()
+    ledger: Ledger[Dispatch] = Ledger()
     stopped = threading.Event()
 
     def push(s: Stream, n: int) -> None:

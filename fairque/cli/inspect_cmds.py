@@ -206,8 +206,9 @@ def user_show(cli: CliContext, user_id: str, limit: int, offset: int) -> None:
     r = detail.row
     cap = f"/{r.max_inflight}" if r.max_inflight else ""
     flags = (", PAUSED" if r.paused else "") + (", CAPPED" if r.capped else "")
-    tenant = f" (tenant {r.tenant})" if r.tenant else ""
+    tenant = f" (tenant {r.tenant}, weight {fmt(detail.tenant_weight)})" if r.tenant else ""
     run = f", mean run {fmt(r.mean_run_seconds)} s" if r.mean_run_seconds is not None else ""
+    run = f", fair by {detail.fairness}{run}"
     console.print(
         f"[bold]{r.user_id}[/bold]{tenant}: weight {fmt(r.weight)}{run}, ready {r.ready}, "
         f"in flight {r.inflight}{cap}, oldest {age(r.oldest_age_seconds)}, "

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.status import Status
 
 from fairque import __version__
-from fairque.bench import SCENARIOS, TARGETED, BenchReport
+from fairque.bench import ALL, SCENARIOS, TARGETED, BenchReport
 from fairque.bench.common import SINGLE, Progress, Target
 from fairque.cli.admin_cmds import dlq, drain, pause, push, resume
 from fairque.cli.chart_files import CHART_SUFFIXES, check_png_support, save_charts
@@ -194,7 +194,7 @@ def bench(
 
     Prints a table and a chart of each scenario's figures; `--out results.json --out
     results.svg` also saves them."""
-    names = list(SCENARIOS) if scenario == "all" else [scenario]
+    names = list(ALL) if scenario == "all" else [scenario]
     charts_out = [p for p in out if p.lower().endswith(CHART_SUFFIXES)]
     if any(p.lower().endswith(".png") for p in charts_out):
         check_png_support()  # before a long run, not after it

@@ -324,7 +324,9 @@ def user_detail(s: QueueSession, user: str, offset: int = 0, limit: int = 20) ->
         ],
         *[_c("HGET", k.key("psh", minute=m), user) for m in minutes],
         *[_c("HGET", k.key("srv", minute=m), user) for m in minutes],
+        _c("HMGET", k.key("settings"), "#fairness", f"+{row.tenant}" if row.tenant else "*"),
     ]
+    fairness, tenant_weight = replies.pop()
     lists = replies[: len(PRIORITIES)]
     pushed = [_i(x) for x in replies[len(PRIORITIES) : len(PRIORITIES) + MINUTES]]
     served = [_i(x) for x in replies[len(PRIORITIES) + MINUTES :]]
@@ -345,7 +347,12 @@ def user_detail(s: QueueSession, user: str, offset: int = 0, limit: int = 20) ->
     for m in range(MINUTES - 1, 0, -1):
         history.append(max(history[-1] - pushed[m] + served[m], 0))
     return UserDetail(
-        row=row, pending=pending, pending_offset=offset, backlog_history=history[::-1]
+        row=row,
+        pending=pending,
+        pending_offset=offset,
+        backlog_history=history[::-1],
+        fairness=fairness or "count",
+        tenant_weight=(float(tenant_weight) if tenant_weight else 1.0) if row.tenant else None,
     )
 
 

@@ -99,6 +99,8 @@ class UserDetail(_Model):
     pending: dict[int, list[PendingTask]]  # by priority, newest page first asked
     pending_offset: int
     backlog_history: list[int]  # ready count at the end of each of the last 60 minutes
+    fairness: str = "count"  # the queue's: what each dispatch is charged (count or time)
+    tenant_weight: float | None = None  # the weight of the user's tenant (None: no tenant)
 
 
 class UserPage(_Model):

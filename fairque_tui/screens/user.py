@@ -62,8 +62,9 @@ class UserScreen(LiveScreen[UserDetail]):
         r = data.row
         state = "[b yellow]paused[/]" if r.paused else "capped" if r.capped else "active"
         cap = f" of {r.max_inflight}" if r.max_inflight else ""
-        tenant = f" (tenant {r.tenant})" if r.tenant else ""
-        run = "" if r.mean_run_seconds is None else f" · mean run {r.mean_run_seconds:g} s"
+        tenant = f" (tenant {r.tenant}, weight {data.tenant_weight:g})" if r.tenant else ""
+        run = "" if r.mean_run_seconds is None else f", mean run {r.mean_run_seconds:g} s"
+        run = f" · fair by {data.fairness}{run}"
         self.query_one("#summary", Static).update(
             f"[b]{r.user_id}[/b]{tenant} — {state} · weight {r.weight:g}{run} · ready {r.ready:,} "
             f"(critical {r.critical:,}) · in flight {r.inflight}{cap} · oldest "

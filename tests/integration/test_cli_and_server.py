@@ -77,13 +77,14 @@ def test_bench_json_has_the_documented_fields(server_url, tmp_path):
     ns = "{http://www.w3.org/2000/svg}"
     titles = [t.text for t in svg.iter(f"{ns}text") if t.get("font-weight") == "bold"]
     assert [t.split(":")[0] for t in titles] == list(docs)
-    bars = 4 + 3 + 3 + 4 + 4 + 2 + 3 + 4  # throughput ... inspect, partitions, capacity
+    # throughput ... inspect, partitions, capacity, fairness-suite (a Jain's index each)
+    bars = 4 + 3 + 3 + 4 + 4 + 2 + 3 + 4 + 3
     assert len(list(svg.iter(f"{ns}rect"))) - 1 == bars  # minus the backdrop
     with Image.open(files[2]) as png:
         assert png.format == "PNG" and png.width >= 760 and png.height > 600
     assert set(docs) == {
         "throughput", "fairness", "weights", "scale-users", "drain", "inspect", "partitions",
-        "capacity",
+        "capacity", "fairness-suite",
     }  # fmt: skip
     for doc in docs.values():
         assert {"scenario", "server", "params", "results", "ratios"} <= set(doc)

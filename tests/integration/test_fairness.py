@@ -6,22 +6,13 @@ import threading
 from collections import Counter
 
 from fairque import Task
+from tests.support.popping import pop_n
 
 USERS = ["u0", "u1", "u2", "u3", "u4"]
 
 
 def backlog(q, users, per_user, priority=3):
     q.push_batch([Task.create(u, priority, {"i": i}) for i in range(per_user) for u in users])
-
-
-def pop_n(q, n):
-    out = []
-    for _ in range(n):
-        t = q.pop()
-        assert t is not None
-        out.append(t)
-        q.complete(t)
-    return out
 
 
 def test_every_window_of_k_times_m_dispatches_is_fair(make_queue):

@@ -13,21 +13,11 @@ from fairque.core.exceptions import InvalidTenantId
 from fairque.monitoring import Admin, Inspector
 from fairque.monitoring.metrics import dump
 from fairque.queue.partitions import partition_of
+from tests.support.popping import pop_n
 
 
 def push(q, user, n, tenant=None, priority=3):
     q.push_batch([Task.create(user, priority, {"i": i}, tenant=tenant) for i in range(n)])
-
-
-def pop_n(q, n, complete=True):
-    out = []
-    for _ in range(n):
-        t = q.pop()
-        assert t is not None
-        out.append(t)
-        if complete:
-            q.complete(t)
-    return out
 
 
 def test_a_tenant_spread_over_many_user_ids_gets_one_tenant_share(make_queue):

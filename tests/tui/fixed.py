@@ -50,7 +50,8 @@ def _row(user: str, ready: int, **kw: object) -> UserRow:
 
 ROWS = [
     _row("noisy", 18_342, served_share=0.09, p95_wait_ms=3_900.0, oldest_age_seconds=41.0,
-         by_priority={5: 0, 4: 0, 3: 18_342, 2: 0, 1: 0}),
+         by_priority={5: 0, 4: 0, 3: 18_342, 2: 0, 1: 0}, tenant="bigcorp",
+         mean_run_seconds=0.012),
     _row("tenant-01", 4, weight=2.0, served_share=0.17, fair_share=0.17),
     _row("tenant-02", 2, critical=1),
     _row("tenant-03", 0, paused=True),
@@ -158,7 +159,10 @@ class FixedSource:
             for p in (6, 3, 1)
         }
         history = [0] * 45 + [500 * i for i in range(15)]
-        return UserDetail(row=row, pending=pending, pending_offset=offset, backlog_history=history)
+        return UserDetail(
+            row=row, pending=pending, pending_offset=offset, backlog_history=history,
+            fairness="time", tenant_weight=2.0 if row.tenant else None,
+        )  # fmt: skip
 
     def explain(self, task_id: str) -> Explanation | None:
         return Explanation(
