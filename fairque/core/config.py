@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from fairque.core.codec import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH
 from fairque.core.exceptions import ConfigError
+from fairque.core.rates import default_burst, parse_rate
 from fairque.core.schedule import ScheduledTask
 from fairque.core.validation import check_queue_name, check_tenant_id, check_user_id
 
@@ -80,16 +81,44 @@ class RedisConfig(_Section):
         return self
 
 
-class UserSettings(_Section):
+def _check_rate(value: str | None) -> str | None:
+    if value is not None:
+        parse_rate(value)
+    return value
+
+
+class _Limited(_Section):
+    """A rate limit: ``rate = "50/s"`` (or ``/m``, ``/h``) with ``burst`` tokens."""
+
+    rate: str | None = Field(default=None, description="most tasks dispatched: N/s, N/m or N/h")
+    burst: int | None = Field(
+        default=None, ge=1, description="tokens a limited user can spend at once"
+    )
+
+    _rate = field_validator("rate")(classmethod(lambda cls, v: _check_rate(v)))
+
+    def limit(self) -> tuple[float, int] | None:
+        """(tasks per second, burst) or None."""
+        if self.rate is None:
+            return None
+        per_second = parse_rate(self.rate)
+        return per_second, self.burst or default_burst(per_second)
+
+
+class UserSettings(_Limited):
     """Per-user scheduling settings."""
 
     weight: float = Field(default=1.0, gt=0, le=1_000_000)
     max_inflight: int | None = Field(default=None, ge=1)
+    max_inflight_mode: Literal["hard", "soft"] | None = Field(
+        default=None, description="this user's cap mode (default: queue.max_inflight_mode)"
+    )
 
 
-class TenantSettings(_Section):
+class TenantSettings(_Limited):
     """Per-tenant scheduling settings: a tenant's share of the workers is its weight over the
-    weights of every tenant (and tenant-less user) with ready work."""
+    weights of every tenant (and tenant-less user) with ready work; ``rate`` limits all its
+    users together."""
 
     weight: float = Field(default=1.0, gt=0, le=1_000_000)
 
@@ -100,6 +129,15 @@ class QueueConfig(_Section):
     name: str = "default"
     users: dict[str, UserSettings] = Field(default_factory=dict)
     tenants: dict[str, TenantSettings] = Field(default_factory=dict)
+    default_rate: str | None = Field(
+        default=None, description="a rate limit for every user not given one (N/s, N/m, N/h)"
+    )
+    default_burst: int | None = Field(default=None, ge=1)
+    max_inflight_mode: Literal["hard", "soft"] = Field(
+        default="hard",
+        description="hard: a user at max_inflight waits; soft: it is served over its cap when "
+        "nobody else in the worker's scope has ready work",
+    )
     fairness: Literal["count", "time"] = Field(
         default="count",
         description="what a user is charged for a task: one turn (count), or the time the "
@@ -143,6 +181,18 @@ class QueueConfig(_Section):
         for user in value:
             check_user_id(user)
         return value
+
+    @field_validator("default_rate")
+    @classmethod
+    def _default_rate(cls, value: str | None) -> str | None:
+        return _check_rate(value)
+
+    def default_limit(self) -> tuple[float, int] | None:
+        """(tasks per second, burst) for users without a rate of their own, or None."""
+        if self.default_rate is None:
+            return None
+        per_second = parse_rate(self.default_rate)
+        return per_second, self.default_burst or default_burst(per_second)
 
     @field_validator("tenants")
     @classmethod

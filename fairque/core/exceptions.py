@@ -35,6 +35,11 @@ class InvalidCost(ValidationError):
     """A task's cost is not a finite number greater than 0 (at most 1e9)."""
 
 
+class InvalidRate(ValidationError):
+    """A rate limit is not ``N/s``, ``N/m`` or ``N/h`` within 1/h .. 1,000,000/s, or its burst
+    is not a whole number >= 1."""
+
+
 class InvalidPriority(ValidationError):
     """A priority is not an integer from 1 (VERY_LOW) to 6 (CRITICAL)."""
 

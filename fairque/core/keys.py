@@ -33,6 +33,12 @@ TEMPLATES: dict[str, str] = {
     "tstate": "tstate",  # hash: tenant -> its pass (out of the round-robin); "<tenant>|vt"
     "utenant": "utenant",  # hash: user -> its tenant (set by push; forgotten when idle)
     "runtime": "runtime",  # hash: user -> mean run seconds (EWMA, fairness by time); "*": all
+    # Rate limits (GCRA on the server clock): user or "+<tenant>" -> theoretical arrival time
+    # of its next token (ms); runtime overrides -> "rate/s|burst|until ms ('' = until unset)"
+    "rl": "rl",
+    "rlover": "rl:override",
+    "throttled": "throttled",  # zset: user or "+<tenant>|<pool>" -> when its next token is due
+    "soft": "soft",  # zset: soft-capped users at their cap with ready work -> pass
     "pass": "pass",  # hash: user -> pass, kept while the user has no ready work (until idle)
     "idle": "idle",  # zset: user -> when it went idle (nothing queued, nothing in flight)
     "inflight": "inflight",  # zset: task_id -> lease deadline (ms)

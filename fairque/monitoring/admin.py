@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from fairque.core.config import FairQueueConfig
-from fairque.core.exceptions import FairQueueError, ValidationError
+from fairque.core.exceptions import FairQueueError, InvalidRate, ValidationError
 from fairque.core.keys import QueueKeys
-from fairque.core.validation import check_priority, check_task_id, check_user_id
+from fairque.core.rates import default_burst, parse_rate
+from fairque.core.validation import check_priority, check_task_id, check_tenant_id, check_user_id
 from fairque.monitoring.config_ops import settings_in_force
 from fairque.monitoring.models import AdminResult
 from fairque.queue import TaskQueue
@@ -321,6 +322,54 @@ class Admin:
             "config_apply", len(differences), changed, dry_run, doc.fingerprint,
             differences=differences, settings_fingerprint=doc.fingerprint,
         )  # fmt: skip
+
+    def set_rate(
+        self,
+        name: str,
+        rate: str | None,
+        burst: int | None = None,
+        seconds: float | None = None,
+        *,
+        tenant: bool = False,
+    ) -> AdminResult:
+        """Override the rate limit of a user (or, with ``tenant``, of a tenant) at run time:
+        ``rate`` as ``"N/s"``, ``"N/m"`` or ``"N/h"`` (None: no limit while the override
+        lasts), ``burst`` tokens (default a tenth of a second's worth), for ``seconds`` (None:
+        until :meth:`unset_rate`). The configured limit returns when it ends. Audited.
+
+        Raises :class:`~fairque.core.exceptions.InvalidRate` for a bad rate or burst, before
+        anything is written."""
+        self._guard("set rate")
+        key = self._limit_key(name, tenant)
+        per_second = parse_rate(rate) if rate is not None else None
+        if burst is not None and (
+            isinstance(burst, bool) or not isinstance(burst, int) or burst < 1
+        ):
+            raise InvalidRate(f"burst must be a whole number >= 1, got {burst!r}")
+        if seconds is not None and not seconds > 0:
+            raise InvalidRate(f"the override's duration must be > 0 seconds, got {seconds!r}")
+        tokens = burst or (default_burst(per_second) if per_second else 1)
+        args: list[str | int | float] = ["" if per_second is None else repr(per_second), tokens,
+                "" if seconds is None else round(seconds * 1000)]  # fmt: skip
+        self._in_scope("rate", key, tenant, *args)
+        return self._result("set_rate", 1, 1, False, key, rate=rate, burst=tokens, seconds=seconds)
+
+    def unset_rate(self, name: str, *, tenant: bool = False) -> AdminResult:
+        """End a runtime rate override: the configured limit (if any) is back in force."""
+        self._guard("unset rate")
+        key = self._limit_key(name, tenant)
+        changed = sum(int(r) for r in self._in_scope("unrate", key, tenant))
+        return self._result("unset_rate", 1, min(changed, 1), False, key)
+
+    @staticmethod
+    def _limit_key(name: str, tenant: bool) -> str:
+        return "+" + check_tenant_id(name) if tenant else check_user_id(name)
+
+    def _in_scope(self, op: str, key: str, tenant: bool, *args: str | int | float) -> list[Any]:
+        """A user's limit lives in its partition; a tenant's users may be in any."""
+        if tenant:
+            return self._everywhere("user_admin", op, key, *args)
+        return [self._script("user_admin", op, key, *args, session=self._user_session(key))]
 
     def unboost(self, user: str) -> AdminResult:
         self._guard("unboost")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fairque.core.models import TaskState
+from fairque.core.rates import limit_in_force, show_rate, tokens_left
 from fairque.monitoring.models import (
     DLQGroup,
     DLQGroups,
@@ -147,10 +148,13 @@ def _row_calls(s: QueueSession, user: str, minute: int) -> list[CommandCall]:
         _c("HMGET", k.key("backlog"), *[f"{user}|{p}" for p in PRIORITIES]),
         _c("HGET", k.key("uinflight"), user),
         _c("SISMEMBER", k.key("paused"), user),
-        _c("HGET", k.key("settings"), user),
+        _c("HMGET", k.key("settings"), user, f"~{user}", "#rate", f"%{user}", "#capmode"),
         _c("LRANGE", k.key("waits", user=user), 0, 99),
         _c("HGET", k.key("utenant"), user),
         _c("HGET", k.key("runtime"), user),
+        _c("HGET", k.key("rlover"), user),
+        _c("HGET", k.key("rl"), user),
+        _c("ZSCORE", k.key("throttled"), user),
     ]
     calls += [CommandCall(("LINDEX", k.prio(user, p), 0), lenient=True) for p in PRIORITIES]
     calls += [
@@ -160,7 +164,7 @@ def _row_calls(s: QueueSession, user: str, minute: int) -> list[CommandCall]:
     return calls
 
 
-_HEAD_CALLS = 8  # the calls of _row_calls before the priority heads
+_HEAD_CALLS = 11  # the calls of _row_calls before the priority heads
 _ROW_CALLS = _HEAD_CALLS + len(PRIORITIES) + SHARE_WINDOW
 
 
@@ -174,10 +178,12 @@ def _build_row(
     served_total: int,
     fair_share: float,
 ) -> UserRow:
-    ready, by_pri, held, paused, cfg, waits, tenant, runtime = r[:_HEAD_CALLS]
+    ready, by_pri, held, paused, cfgs, waits, tenant, runtime, override, tat, wake = r[:_HEAD_CALLS]
     heads = r[_HEAD_CALLS : _HEAD_CALLS + len(PRIORITIES)]
     served = sum(_i(x) for x in r[_HEAD_CALLS + len(PRIORITIES) :])
+    cfg, own_limit, default_limit, own_mode, default_mode = cfgs
     weight, cap, boost_end = _parse_cfg(cfg, default_weight, now_ms)
+    limit = limit_in_force(override, own_limit or default_limit, now_ms)
     seqs = [int(h.split("|", 1)[0]) for h in heads if h]
     counts = dict(zip(PRIORITIES, (_i(x) for x in by_pri), strict=True))
     wait_values = sorted(_i(w) for w in waits)
@@ -194,6 +200,11 @@ def _build_row(
         inflight=inflight,
         max_inflight=cap or None,
         capped=bool(cap) and inflight >= cap,
+        cap_mode=own_mode or default_mode or "hard",
+        rate=show_rate(limit[0]) if limit else None,
+        burst=limit[1] if limit else None,
+        tokens=tokens_left(limit, tat, now_ms) if limit else None,
+        throttled_until=_ts(int(float(wake))) if wake and float(wake) > now_ms else None,
         paused=bool(_i(paused)),
         oldest_age_seconds=round((now_us - min(seqs)) / 1e6, 3) if seqs else None,
         p50_wait_ms=_percentile(wait_values, 0.50),
@@ -396,6 +407,7 @@ def explain(s: QueueSession, task_id: str) -> Op[Explanation | None]:
     reply = yield s.read_call("explain", s.aging_us, task_id)
     ahead, pass_, vt, paused, inflight, cap, weight, in_rr = reply[:8]
     tenant, tenant_pass, _tenant_weight, fairness, charge, basis = reply[8:14]
+    user_wake, tenant_wake, cap_mode = reply[14:17]
     ahead = int(ahead)
     minute_now = yield _c("TIME")
     _, minute = server_now(minute_now)
@@ -405,7 +417,17 @@ def explain(s: QueueSession, task_id: str) -> Op[Explanation | None]:
     if int(paused):
         blocked.append("user is paused")
     if int(cap) and int(inflight) >= int(cap):
-        blocked.append(f"user at its cap ({inflight}/{cap} in flight)")
+        if cap_mode == "soft":
+            blocked.append(
+                f"user at its soft cap ({inflight}/{cap} in flight): served only when no "
+                "other user has ready work"
+            )
+        else:
+            blocked.append(f"user at its cap ({inflight}/{cap} in flight)")
+    if user_wake:
+        blocked.append(f"user's rate limit: next token at {_ts(int(user_wake))}")
+    if tenant_wake:
+        blocked.append(f"tenant {tenant}'s rate limit: next token at {_ts(int(tenant_wake))}")
     dispatches = None
     eta = None
     if ahead >= 0:

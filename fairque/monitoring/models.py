@@ -77,6 +77,11 @@ class UserRow(_Model):
     max_inflight: int | None
     capped: bool
     paused: bool
+    cap_mode: str = "hard"  # soft: served over its cap when nobody else has ready work
+    rate: str | None = None  # the rate limit in force ("50/s"), None: none
+    burst: int | None = None
+    tokens: int | None = None  # tokens left now (None: no limit)
+    throttled_until: datetime | None = None  # out of the round-robin until its next token
     oldest_age_seconds: float | None
     p50_wait_ms: float | None
     p95_wait_ms: float | None

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fairque.core.config import FairQueueConfig, QueueConfig
+from fairque.core.rates import show_rate
 
 EVERYONE: Literal["*"] = "*"
 
@@ -76,6 +77,11 @@ class SettingsDoc:
     users: dict[str, tuple[float, int]] = field(default_factory=dict)  # weight, cap (0: none)
     fairness: str = "count"
     tenants: dict[str, float] = field(default_factory=dict)  # tenant -> weight
+    # Rate limits: user or "+<tenant>" -> (tasks per second, burst); the default for users
+    limits: dict[str, tuple[float, int]] = field(default_factory=dict)
+    default_limit: tuple[float, int] | None = None
+    max_inflight_mode: str = "hard"
+    modes: dict[str, str] = field(default_factory=dict)  # user -> its own cap mode
 
     @classmethod
     def of(cls, config: FairQueueConfig) -> SettingsDoc:
@@ -88,6 +94,10 @@ class SettingsDoc:
             {u: (float(s.weight), s.max_inflight or 0) for u, s in sorted(q.users.items())},
             q.fairness,
             {t: float(s.weight) for t, s in sorted(q.tenants.items())},
+            _limits_of(q),
+            q.default_limit(),
+            q.max_inflight_mode,
+            {u: s.max_inflight_mode for u, s in sorted(q.users.items()) if s.max_inflight_mode},
         )
 
     @classmethod
@@ -104,6 +114,12 @@ class SettingsDoc:
             },
             str(d.get("fairness", "count")),
             {t: _num(w) for t, w in sorted(d.get("tenants", {}).items())},
+            {n: (_num(r), int(b)) for n, (r, b) in sorted(d.get("limits", {}).items())},
+            (_num(d["default_limit"][0]), int(d["default_limit"][1]))
+            if d.get("default_limit")
+            else None,
+            str(d.get("max_inflight_mode", "hard")),
+            dict(sorted(d.get("modes", {}).items())),
         )
 
     @property
@@ -127,6 +143,14 @@ class SettingsDoc:
             doc["fairness"] = self.fairness
         if self.tenants:
             doc["tenants"] = self.tenants
+        if self.limits:
+            doc["limits"] = {n: list(v) for n, v in self.limits.items()}
+        if self.default_limit:
+            doc["default_limit"] = list(self.default_limit)
+        if self.max_inflight_mode != "hard":
+            doc["max_inflight_mode"] = self.max_inflight_mode
+        if self.modes:
+            doc["modes"] = self.modes
         return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
     @property
@@ -143,6 +167,30 @@ class SettingsDoc:
                 out.append(f"{name}: {mine:g} here, {theirs:g} in force")
         if self.fairness != in_force.fairness:
             out.append(f"fairness: {self.fairness} here, {in_force.fairness} in force")
+        if self.max_inflight_mode != in_force.max_inflight_mode:
+            out.append(
+                f"max_inflight_mode: {self.max_inflight_mode} here, "
+                f"{in_force.max_inflight_mode} in force"
+            )
+        if self.default_limit != in_force.default_limit:
+            out.append(
+                f"default_rate: {_show_limit(self.default_limit)} here, "
+                f"{_show_limit(in_force.default_limit)} in force"
+            )
+        for name in sorted(set(self.limits) | set(in_force.limits)):
+            mine_l, theirs_l = self.limits.get(name), in_force.limits.get(name)
+            if mine_l != theirs_l:
+                who = f"tenant {name[1:]}" if name.startswith("+") else name
+                out.append(
+                    f"{who}.rate: {_show_limit(mine_l)} here, {_show_limit(theirs_l)} in force"
+                )
+        for user in sorted(set(self.modes) | set(in_force.modes)):
+            mine_m, theirs_m = self.modes.get(user), in_force.modes.get(user)
+            if mine_m != theirs_m:
+                out.append(
+                    f"{user}.max_inflight_mode: {mine_m or 'default'} here, "
+                    f"{theirs_m or 'default'} in force"
+                )
         for tenant in sorted(set(self.tenants) | set(in_force.tenants)):
             mine_t, theirs_t = self.tenants.get(tenant), in_force.tenants.get(tenant)
             if mine_t != theirs_t:
@@ -165,6 +213,22 @@ class SettingsDoc:
                             f"{user}.{label}: {_show(mine_v)} here, {_show(theirs_v)} in force"
                         )
         return out
+
+
+def _show_limit(limit: tuple[float, int] | None) -> str:
+    return "none" if limit is None else f"{show_rate(limit[0])} burst {limit[1]}"
+
+
+def _limits_of(q: QueueConfig) -> dict[str, tuple[float, int]]:
+    """Every configured rate limit: users by id, tenants as ``+<tenant>``."""
+    out: dict[str, tuple[float, int]] = {}
+    for user, us in sorted(q.users.items()):
+        if (limit := us.limit()) is not None:
+            out[user] = limit
+    for tenant, ts in sorted(q.tenants.items()):
+        if (limit := ts.limit()) is not None:
+            out["+" + tenant] = limit
+    return out
 
 
 def _show(value: float) -> str:

@@ -78,6 +78,84 @@ local function tenant_of(user)
   return redis.call('HGET', K.utenant(), user) or nil
 end
 
+-- Rate limits: GCRA on the server's clock. A limit is "rate per s|burst": from a runtime
+-- override (`rlover`, until its end), else the settings in force ('~<user>', '~+<tenant>',
+-- '#rate' for users not listed). '#limits' says whether any limit is configured at all, so a
+-- queue without limits pays one HGET per script for them.
+local MAX_INTERVAL_MS = 3600000  -- the slowest rate is 1/h: no token is ever further away
+local LIMITS = nil
+local function limits_on()
+  if LIMITS == nil then
+    LIMITS = redis.call('HGET', K.settings(), '#limits') == '1'
+      or redis.call('EXISTS', K.rlover()) == 1
+  end
+  return LIMITS
+end
+
+local function parse_limit(raw)
+  local r, b = string.match(raw or '', '^([^|]*)|([^|]*)$')
+  if tonumber(r) and tonumber(r) > 0 then return tonumber(r), math.max(tonumber(b) or 1, 1) end
+  return nil
+end
+
+-- The limit in force for a user or '+<tenant>': rate per second and burst, or nil.
+local function rate_limit(name)
+  if not limits_on() then return nil end
+  local o = redis.call('HGET', K.rlover(), name)
+  if o then
+    local r, b, untl = string.match(o, '^([^|]*)|([^|]*)|([^|]*)$')
+    if r and (untl == '' or (tonumber(untl) or 0) > NOW_MS) then
+      return parse_limit(r .. '|' .. b)  -- an empty rate: the override lifts the limit
+    end
+  end
+  local raw = redis.call('HGET', K.settings(), '~' .. name)
+  if not raw and string.sub(name, 1, 1) ~= '+' then raw = redis.call('HGET', K.settings(), '#rate') end
+  return parse_limit(raw)
+end
+
+-- The theoretical arrival time of `name`'s next token, kept within one burst of now: a later
+-- one can only mean the server's clock stepped back, and must not hold the user for that long.
+local function token_tat(name, rate, burst)
+  local interval = 1000 / rate
+  local tat = tonumber(redis.call('HGET', K.rl(), name) or '') or NOW_MS
+  if tat > NOW_MS + interval * burst then  -- kept, so the bucket refills from here
+    tat = NOW_MS + interval * burst
+    redis.call('HSET', K.rl(), name, fstr(tat))
+  end
+  return tat, interval
+end
+
+-- Milliseconds until `name` has a token (0: it has one now).
+local function token_wait(name, rate, burst)
+  local tat, interval = token_tat(name, rate, burst)
+  local wait = tat - interval * (burst - 1) - NOW_MS
+  if wait <= 0 then return 0 end
+  return math.ceil(wait)
+end
+
+local function take_token(name, rate, burst)
+  local tat, interval = token_tat(name, rate, burst)
+  if tat < NOW_MS then tat = NOW_MS end
+  redis.call('HSET', K.rl(), name, fstr(tat + interval))
+end
+
+-- When a throttled user ('+<tenant>|<pool>' for a tenant) gets its token back; nil when it is
+-- not throttled. A wake-up further away than any token can be is a clock step: ignored.
+local function throttled_until(member)
+  local s = tonumber(redis.call('ZSCORE', K.throttled(), member) or '')
+  if s and s > NOW_MS and s <= NOW_MS + MAX_INTERVAL_MS then return s end
+  return nil
+end
+
+-- Soft caps ('#capmode' = 'soft' for every user, '%<user>' for one): a user at its
+-- max_inflight waits in `soft` (by pass) instead of leaving the round-robin for good, and is
+-- served over its cap when nobody else in the popper's scope has ready work.
+local function soft_capped(user)
+  local mode = redis.call('HGET', K.settings(), '%' .. user)
+    or redis.call('HGET', K.settings(), '#capmode')
+  return mode == 'soft'
+end
+
 -- The pool a user is served from: derived from the live workers' registrations; users that
 -- no live worker names are in the default pool '_'.
 local function pool_of(user)
@@ -133,7 +211,8 @@ local function rr_enter(pool, user, exact)
     if p < vt then p = vt end
   end
   redis.call('ZADD', zk, fstr(p), user)
-  if t and not redis.call('ZSCORE', K.ready(pool), '+' .. t) then
+  if t and not redis.call('ZSCORE', K.ready(pool), '+' .. t)
+      and not throttled_until('+' .. t .. '|' .. pool) then
     local tp = tonumber(redis.call('HGET', K.tstate(), t) or '0')
     local qvt = tonumber(redis.call('HGET', K.meta(), 'vt') or '0')
     if tp < qvt then tp = qvt end
@@ -168,15 +247,53 @@ end
 -- Put a user into its pool's round-robin if it has work and nothing holds it back.
 local function activate(user)
   if redis.call('SISMEMBER', K.paused(), user) == 1 then return false end
+  if throttled_until(user) then return false end  -- back by itself at its next token
+  if pending_count(user) == 0 then return false end
+  local pool = pool_of(user)
   local _, cap = user_cfg(user)
   if cap > 0 and tonumber(redis.call('HGET', K.uinflight(), user) or '0') >= cap then
+    if soft_capped(user) and not rr_score(pool, user)
+        and not redis.call('ZSCORE', K.soft(), user) then
+      local p = tonumber(redis.call('HGET', K.pass(), user) or '0')
+      redis.call('ZADD', K.soft(), fstr(p), user)
+    end
     return false
   end
-  local pool = pool_of(user)
   if rr_score(pool, user) then return false end
-  if pending_count(user) == 0 then return false end
+  local soft = redis.call('ZSCORE', K.soft(), user)
+  if soft then
+    redis.call('ZREM', K.soft(), user)
+    redis.call('HSET', K.pass(), user, soft)
+  end
   rr_enter(pool, user)
   return true
+end
+
+-- Throttled users and tenants whose token is due (or whose wake-up a clock step put out of
+-- reach) come back into the round-robin: bounded per call, like promotions.
+local function wake_throttled(limit)
+  local due = redis.call('ZRANGEBYSCORE', K.throttled(), '-inf', istr(NOW_MS), 'LIMIT', 0, limit)
+  local stepped = redis.call('ZRANGEBYSCORE', K.throttled(), '(' .. istr(NOW_MS + MAX_INTERVAL_MS),
+    '+inf', 'LIMIT', 0, limit)
+  for _, list in ipairs({due, stepped}) do
+    for _, member in ipairs(list) do
+      redis.call('ZREM', K.throttled(), member)
+      local t, pool = string.match(member, '^%+(.+)|([^|]+)$')
+      if t then
+        if redis.call('EXISTS', K.tready(pool, t)) == 1
+            and not redis.call('ZSCORE', K.ready(pool), '+' .. t) then
+          local tp = tonumber(redis.call('HGET', K.tstate(), t) or '0')
+          local vt = tonumber(redis.call('HGET', K.meta(), 'vt') or '0')
+          if tp < vt then tp = vt end
+          redis.call('ZADD', K.ready(pool), fstr(tp), '+' .. t)
+          redis.call('SADD', K.tactive(), pool .. '|' .. t)
+          idx_fix(pool)
+        end
+      else
+        activate(member)
+      end
+    end
+  end
 end
 
 -- The enqueue clock (µs, server time). FIFO order comes from the lists themselves; the clock
@@ -228,6 +345,8 @@ local function sweep_idle(limit)
       redis.call('HDEL', K.pass(), user)
       redis.call('HDEL', K.utenant(), user)
       redis.call('HDEL', K.runtime(), user)
+      local tat = tonumber(redis.call('HGET', K.rl(), user) or '')
+      if tat and tat <= NOW_MS then redis.call('HDEL', K.rl(), user) end  -- a full bucket
       redis.call('DEL', K.waits(user))
       local raw = redis.call('HGET', K.settings(), user)
       local base, untl = string.match(raw or '', '^([^|]*|[^|]*)|[^|]*|([^|]*)$')
@@ -333,6 +452,11 @@ end
 -- (paused, quarantined, drained).
 local function leave_round_robin(user)
   rr_leave(pool_of(user), user)
+  local soft = redis.call('ZSCORE', K.soft(), user)
+  if soft then
+    redis.call('ZREM', K.soft(), user)
+    redis.call('HSET', K.pass(), user, soft)
+  end
 end
 
 -- The type of a user's queue key when something else wrote over it (nil when it is a list

@@ -6,11 +6,14 @@
 -- Returns  {ahead in user (-1 if not queued), user's pass ('' if unknown), virtual time,
 --           paused (1/0), in flight, cap, weight, in the round-robin now (1/0), tenant ('' =
 --           none), tenant's pass, tenant's weight, fairness ('count' | 'time'), what the
---           dispatch will be charged, and on what basis}
+--           dispatch will be charged, and on what basis, when the user's rate limit gives it
+--           a token ('' = not throttled), the same for its tenant, cap mode ('hard' | 'soft')}
 local aging, id = tonumber(ARGV[2]), ARGV[3]
 local f = redis.call('HMGET', K.task(id), 'user', 'pri', 'seq')
 local user, pri, seq = f[1], tonumber(f[2]), tonumber(f[3])
-if not user or not pri or not seq then return {-1, '', '', 0, 0, 0, '', 0, '', '', '', '', '', ''} end
+if not user or not pri or not seq then
+  return {-1, '', '', 0, 0, 0, '', 0, '', '', '', '', '', '', '', '', ''}
+end
 local ahead = -1
 local pos = redis.call('LPOS', K.prio(user, pri), istr(seq) .. '|' .. id)
 if pos then
@@ -58,4 +61,7 @@ end
 return {ahead, pass, redis.call('HGET', K.meta(), 'vt') or '0',
   redis.call('SISMEMBER', K.paused(), user), tonumber(redis.call('HGET', K.uinflight(), user) or '0'),
   cap, fstr(weight), score and 1 or 0, t or '', tpass, tw, by_time() and 'time' or 'count',
-  charge, basis}
+  charge, basis, throttled_until(user) and istr(throttled_until(user)) or '',
+  t and throttled_until('+' .. t .. '|' .. pool_of(user))
+    and istr(throttled_until('+' .. t .. '|' .. pool_of(user))) or '',
+  soft_capped(user) and 'soft' or 'hard'}

@@ -50,6 +50,7 @@ end
 -- 1. Expired leases become failed attempts (a crashed worker's tasks come back).
 reap_expired(promote_max)
 sweep_idle(SWEEP_BATCH)  -- per-user state of users idle past the retention
+wake_throttled(promote_max)  -- rate-limited users whose next token is due
 
 -- Then promote due delayed tasks (bounded; the rest wait for the next pop).
 local due = redis.call('ZRANGEBYSCORE', K.delayed(), '-inf', istr(NOW_MS), 'LIMIT', 0, promote_max)
@@ -197,6 +198,74 @@ local function may_steal(user)
   return not oldest or NOW_US - oldest >= steal_after_us
 end
 
+-- Soft-capped users at their cap (lowest pass first) that this popper may serve: a fallback
+-- for when nobody in its scope has ready work, so capacity is never left idle.
+local function in_spec(spec, pool)
+  if spec == '*' then return true end
+  for p in string.gmatch(spec, '[^,]+') do
+    if p == pool then return true end
+  end
+  return false
+end
+
+local function lowest_soft()
+  local r = redis.call('ZRANGE', K.soft(), 0, 15, 'WITHSCORES')
+  for i = 1, #r, 2 do
+    local pool = pool_of(r[i])
+    if in_spec(home_spec, pool) then return r[i], tonumber(r[i + 1]), pool, 0 end
+    if in_spec(steal_spec, pool) then return r[i], tonumber(r[i + 1]), pool, 1 end
+  end
+  return nil
+end
+
+-- A user (or its tenant) without a token leaves the round-robin until the token is due;
+-- `throttled` brings it back (wake_throttled). Returns true when the pick was throttled.
+local function throttle(user, pass, pool, t, soft)
+  local lt = t or tenant_of(user)
+  local rate, burst = rate_limit(user)
+  local wait = rate and token_wait(user, rate, burst) or 0
+  if wait > 0 then
+    if soft then
+      redis.call('ZREM', K.soft(), user)
+      redis.call('HSET', K.pass(), user, fstr(pass))
+    else
+      rr_leave(pool, user, pass)
+    end
+    redis.call('ZADD', K.throttled(), istr(NOW_MS + wait), user)
+    count('throttled')
+    return true
+  end
+  if lt then
+    rate, burst = rate_limit('+' .. lt)
+    wait = rate and token_wait('+' .. lt, rate, burst) or 0
+    if wait > 0 and t then
+      rr_tenant_left(pool, t)
+      idx_fix(pool)
+      redis.call('ZADD', K.throttled(), istr(NOW_MS + wait), '+' .. t .. '|' .. pool)
+      count('throttled')
+      return true
+    elseif wait > 0 then  -- a soft user of a throttled tenant: wait with the tenant
+      redis.call('ZREM', K.soft(), user)
+      redis.call('HSET', K.pass(), user, fstr(pass))
+      redis.call('ZADD', K.throttled(), istr(NOW_MS + wait), user)
+      count('throttled')
+      return true
+    end
+  end
+  return false
+end
+
+-- A dispatch spends a token of the user's limit and of its tenant's.
+local function spend_tokens(user, t)
+  local rate, burst = rate_limit(user)
+  if rate then take_token(user, rate, burst) end
+  local lt = t or tenant_of(user)
+  if lt then
+    rate, burst = rate_limit('+' .. lt)
+    if rate then take_token('+' .. lt, rate, burst) end
+  end
+end
+
 local out = {}
 local vt = nil
 local guard = want * 4 + 8  -- bounds the loop even if indexes disagree with the queues
@@ -209,18 +278,28 @@ while #out < want and guard > 0 do
     stolen = 1
     if user and not may_steal(user) then break end
   end
+  local soft = false
+  if not user then
+    user, pass, pool, stolen = lowest_soft()
+    soft = user ~= nil
+  end
   if not user then break end
   -- The queue-level pass: the tenant's, or the user's own when it has no tenant. One below
   -- the floor entered while this partition lagged.
   local top = tpass or pass
   if top < vt_floor then top = vt_floor end
   if not t then pass = top end
-  local id, queued_pri, bad_key = take(user)
-  if bad_key then
+  local throttled = limits_on() and throttle(user, pass, pool, t, soft)
+  local id, queued_pri, bad_key
+  if not throttled then id, queued_pri, bad_key = take(user) end
+  if throttled then
+    -- out of the round-robin until its token (counted as 'throttled'); pick again
+  elseif bad_key then
     quarantine(user, 'corrupt: queue key ' .. bad_key .. ' holds a ' .. wrong_type(bad_key))
   elseif not id then
     -- Indexed as ready but nothing queued: repair the index and the counters, pick again.
     rr_leave(pool, user, pass)
+    redis.call('ZREM', K.soft(), user)
     note_if_idle(user)
     local stale = tonumber(redis.call('ZSCORE', K.ubacklog(), user) or '0')
     redis.call('ZREM', K.ubacklog(), user)
@@ -260,6 +339,8 @@ while #out < want and guard > 0 do
       out[#out + 1] = {id, user, f[2], f[3], h[1] or '', istr(att), h[2] or '', h[3] or '',
         token, istr(deadline), stolen, istr(math.max(wait, 0)), h[6] or ''}
       if stolen == 1 then count('stolen') end
+      if soft then count('over_cap') end
+      if limits_on() then spend_tokens(user, t) end
       dispatched = true
       vt = top
       -- The charge: the task's declared cost, else one turn (fairness by count) or the
@@ -279,11 +360,21 @@ while #out < want and guard > 0 do
       -- its tenant only while one of its users is there.
       local nextp = pass + charge / weight
       local zk = t and K.tready(pool, t) or K.ready(pool)
-      if (cap == 0 or held < cap) and (pending_count(user) > 0 or recount(user) > 0) then
+      local more = pending_count(user) > 0 or recount(user) > 0
+      if soft then  -- served over its cap: it stays a fallback while it has work
+        if more then redis.call('ZADD', K.soft(), fstr(nextp), user) else
+          redis.call('ZREM', K.soft(), user)
+          redis.call('HSET', K.pass(), user, fstr(nextp))
+        end
+      elseif (cap == 0 or held < cap) and more then
         redis.call('ZADD', zk, fstr(nextp), user)
       else
         redis.call('ZREM', zk, user)
-        redis.call('HSET', K.pass(), user, fstr(nextp))
+        if more and soft_capped(user) then
+          redis.call('ZADD', K.soft(), fstr(nextp), user)
+        else
+          redis.call('HSET', K.pass(), user, fstr(nextp))
+        end
       end
       if t then
         redis.call('HSET', K.tstate(), t .. '|vt', fstr(pass))
@@ -299,6 +390,7 @@ while #out < want and guard > 0 do
     end
     if not dispatched and pending_count(user) == 0 and recount(user) == 0 then
       rr_leave(pool, user, pass)
+      redis.call('ZREM', K.soft(), user)
       note_if_idle(user)
     end
   end

@@ -181,7 +181,18 @@ local function write_settings(sfp, doc, writer, how)
     '#max_payload', istr(d.max_payload_bytes), '#dlq_max', istr(d.dlq_max),
     '#idle_ms', istr(math.floor((d.idle_user_seconds or DEFAULT_IDLE_MS / 1000) * 1000 + 0.5)))
   if d.fairness == 'time' then redis.call('HSET', K.settings(), '#fairness', 'time') end
-  DEFAULT_WEIGHT, BY_TIME = nil, nil
+  if d.max_inflight_mode == 'soft' then redis.call('HSET', K.settings(), '#capmode', 'soft') end
+  local limited = d.default_limit ~= nil
+  if d.default_limit then
+    redis.call('HSET', K.settings(), '#rate', fstr(d.default_limit[1]) .. '|' .. istr(d.default_limit[2]))
+  end
+  for name, l in pairs(d.limits or {}) do
+    redis.call('HSET', K.settings(), '~' .. name, fstr(l[1]) .. '|' .. istr(l[2]))
+    limited = true
+  end
+  if limited then redis.call('HSET', K.settings(), '#limits', '1') end
+  for user, mode in pairs(d.modes or {}) do redis.call('HSET', K.settings(), '%' .. user, mode) end
+  DEFAULT_WEIGHT, BY_TIME, LIMITS = nil, nil, nil
   local batch = {}
   local function put(user, entry)
     batch[#batch + 1] = user
