@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from fairque.bench.common import BenchReport, Progress, bench_server, quiet, server_facts
+from fairque.bench.flow_control import run_rate_limit, run_soft_cap
 from fairque.bench.workload import (
     CONCURRENCY,
     Dispatch,
@@ -274,6 +275,8 @@ SUITE = {
     "trickle": run_trickle,
     "heavy-idle": run_heavy_idle,
     "cost-skew": run_cost_skew,
+    "rate-limit": run_rate_limit,
+    "soft-cap": run_soft_cap,
 }
 
 

@@ -32,13 +32,14 @@ PUSH_CHUNK = 2000
 @dataclass(frozen=True)
 class Stream:
     """One user's tasks: ``count`` of them, each holding a worker ``work_s`` seconds; queued
-    up front, or pushed at ``rate`` per second while the run goes."""
+    up front, or pushed at ``rate`` per second while the run goes, or ``start_s`` in."""
 
     user: str
     count: int
     work_s: float
     tenant: str | None = None
     rate: float | None = None
+    start_s: float = 0.0  # > 0: pushed (all at once, or from then on at ``rate``) this late
 
 
 Row = TypeVar("Row")
@@ -114,7 +115,7 @@ class _Producer:
     """Pushes the steady streams at their rates until told to stop."""
 
     def __init__(self, streams: Sequence[Stream], push: Callable[[Stream, int], None]) -> None:
-        self.streams = [s for s in streams if s.rate]
+        self.streams = [s for s in streams if s.rate or s.start_s]
         self.push = push
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -125,7 +126,10 @@ class _Producer:
         while not self.stopped.is_set() and any(sent[s.user] < s.count for s in self.streams):
             elapsed = time.monotonic() - start
             for s in self.streams:
-                due = min(s.count, int(elapsed * (s.rate or 0)) + 1)
+                if elapsed < s.start_s:
+                    continue
+                late = elapsed - s.start_s
+                due = min(s.count, int(late * s.rate) + 1) if s.rate else s.count
                 if due > sent[s.user]:
                     self.push(s, due - sent[s.user])
                     sent[s.user] = due
@@ -146,10 +150,15 @@ def _wait_until(ledger: Ledger[Dispatch], stop: StopRule, started: float) -> Non
 
 
 def run_fairque(
-    url: str, streams: Sequence[Stream], stop: StopRule, **queue: Any
+    url: str,
+    streams: Sequence[Stream],
+    stop: StopRule,
+    measure: dict[str, float] | None = None,
+    **queue: Any,
 ) -> list[Dispatch]:
     """The workload through fairque: real Worker threads on a fresh queue configured with
-    ``queue`` (fairness, tenants, ...)."""
+    ``queue`` (fairness, tenants, limits, ...). ``measure`` receives the process's CPU
+    seconds and the wall seconds from the workers' start to the stop."""
     base = bench_config(url, **queue)
     config = FairQueueConfig(
         redis=base.redis,
@@ -178,14 +187,17 @@ def run_fairque(
                 )
 
         for s in streams:
-            if not s.rate:
+            if not s.rate and not s.start_s:
                 push(s, s.count)
         worker = Worker(config, handler)
         thread = threading.Thread(target=worker.run, daemon=True)
         with _Producer(streams, push):
-            started = time.monotonic()
+            started, cpu = time.monotonic(), time.process_time()
             thread.start()
             _wait_until(ledger, stop, started)
+            if measure is not None:  # this process: the worker's threads, and little else
+                measure["cpu_s"] = time.process_time() - cpu
+                measure["wall_s"] = time.monotonic() - started
         worker.stop()
         thread.join(30)
     drop_queue(url, config.queue.name)
@@ -221,7 +233,7 @@ def run_fifo(url: str, streams: Sequence[Stream], stop: StopRule) -> list[Dispat
         c.close()
 
     for s in streams:
-        if not s.rate:
+        if not s.rate and not s.start_s:
             push(s, s.count)
     threads = [threading.Thread(target=run, daemon=True) for _ in range(CONCURRENCY)]
     with _Producer(streams, push):

@@ -96,6 +96,13 @@ def _suite_bars(name: str, r: dict[str, Any], control: dict[str, Any]) -> Bars |
                     [100 * float(r["long_time_share_by_time"]),
                      100 * float(r["long_time_share_by_count"]),
                      100 * float(control["long_time_share_fifo"])], "%")  # fmt: skip
+    if name == "rate-limit":
+        return Bars("rate-limit: tasks per second", ["limited (200/s)", "others", "others alone"],
+                    [float(r["limited_per_s"]), float(r["others_per_s"]),
+                     float(r["others_per_s_without_it"])], "/s")  # fmt: skip
+    if name == "soft-cap":
+        return Bars("soft-cap: a capped user alone, tasks per second", ["soft cap", "hard cap"],
+                    [float(r["alone_per_s_soft"]), float(r["alone_per_s_hard"])], "/s")  # fmt: skip
     if name == "fairness-suite":
         heads = {
             "skew Jain": r.get("adversarial-skew", {}).get("jain_median"),

@@ -107,8 +107,10 @@ def user_state(r: UserRow) -> str:
     """One word for what holds a user back, if anything."""
     if r.paused:
         return "paused"
+    if r.throttled_until:
+        return "throttled"
     if r.capped:
-        return "capped"
+        return "capped" if r.cap_mode == "hard" else "soft cap"
     return "ok" if r.ready or r.inflight else "idle"
 
 
@@ -215,6 +217,9 @@ def user_show(cli: CliContext, user_id: str, limit: int, offset: int) -> None:
         f"p50/p95 wait {fmt(r.p50_wait_ms)}/{fmt(r.p95_wait_ms)} ms, "
         f"served {r.served_share:.0%} vs fair {r.fair_share:.0%}{flags}"
     )
+    if r.rate:
+        wake = f", throttled until {fmt(r.throttled_until)}" if r.throttled_until else ""
+        console.print(f"rate limit {r.rate} (burst {r.burst}): {r.tokens} token(s) left{wake}")
     rows = [
         (p, t.task_id, age(t.age_seconds)) for p, tasks in detail.pending.items() for t in tasks
     ]

@@ -25,6 +25,7 @@ from fairque.cli.format import ms
 from fairque.cli.global_options import accept_after, root_options
 from fairque.cli.health_cmd import health
 from fairque.cli.inspect_cmds import alerts, explain, info, task, user, users
+from fairque.cli.limits_cmd import tenant
 from fairque.cli.metrics_cmd import metrics
 from fairque.cli.output import SafetyRefusal, StopFlag, show_table
 from fairque.cli.schedule_cmd import schedule, scheduler
@@ -270,7 +271,8 @@ cli.add_command(schedule)
 cli.add_command(metrics)
 cli.add_command(config_group)
 cli.add_command(health)
-for command in (info, users, user, task, explain, alerts, push, dlq, drain, pause, resume):
+for command in (info, users, user, tenant, task, explain, alerts, push, dlq, drain, pause,
+                resume):  # fmt: skip
     cli.add_command(command)
 
 

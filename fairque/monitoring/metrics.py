@@ -121,6 +121,11 @@ class FairqueCollector(Collector):
             "1 for each user's tenant (join on user to sum any user series by tenant).",
             labels=["queue", "user", "tenant"],
         )
+        throttled = GaugeMetricFamily(
+            "fairque_throttled",
+            "1 for a user its rate limit holds out of the round-robin until its next token.",
+            labels=["queue", "user"],
+        )
         for user in quarantined:
             held.add_metric([queue, user, "quarantined"], 1)
         shown = 0
@@ -139,11 +144,13 @@ class FairqueCollector(Collector):
                 run.add_metric([queue, row.user_id], row.mean_run_seconds)
             if row.tenant:
                 tenant.add_metric([queue, row.user_id, row.tenant], 1)
+            if row.rate:
+                throttled.add_metric([queue, row.user_id], 1 if row.throttled_until else 0)
             shown += row.ready
         if page.total_users > len(page.rows):
             # Everyone past the top N, in one series (its split by priority is not fetched).
             backlog.add_metric([queue, OTHER, "all"], max(total_ready - shown, 0))
-        yield from (backlog, inflight, oldest, share, held, run, tenant)
+        yield from (backlog, inflight, oldest, share, held, run, tenant, throttled)
 
     def _waits(self, queue: str) -> Metric:
         hist = self.inspector.wait_histogram()

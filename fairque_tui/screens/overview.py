@@ -43,12 +43,16 @@ GLOSSARY = [
              "given what every user asked for (served + queued) and the weights: users that "
              "wanted less get all they wanted, the rest is split by weight. served = fair: "
              "treated fairly; served < fair: it waited; '-': it asked for nothing"),
-    ("state", "paused, or capped (at its max in flight); blank when nothing holds it back"),
+    ("state", "paused, throttled (rate limit), capped (at its max in flight) or soft cap "
+     "(served over its cap only when nobody else has work); blank when nothing holds it back"),
 ]  # fmt: skip
 
 
 def user_cells(row: UserRow, wide: bool) -> list[Any]:
-    state = "paused" if row.paused else "capped" if row.capped else ""
+    state = (
+        "paused" if row.paused else "throttled" if row.throttled_until
+        else ("capped" if row.cap_mode == "hard" else "soft cap") if row.capped else ""
+    )  # fmt: skip
     weight = f"{row.weight:g}" + ("↑" if row.boosted_until else "")
     head: list[Any] = [row.user_id, weight, fmt.count(row.critical)]
     if wide:

@@ -60,14 +60,23 @@ class UserScreen(LiveScreen[UserDetail]):
     def show(self, data: UserDetail) -> None:
         self.detail = data
         r = data.row
-        state = "[b yellow]paused[/]" if r.paused else "capped" if r.capped else "active"
-        cap = f" of {r.max_inflight}" if r.max_inflight else ""
+        state = (
+            "[b yellow]paused[/]" if r.paused else "throttled" if r.throttled_until
+            else ("capped" if r.cap_mode == "hard" else "soft cap") if r.capped else "active"
+        )  # fmt: skip
+        limit = ""
+        if r.rate:
+            limit = f" · rate {r.rate} (burst {r.burst}, {r.tokens} left)"
+            if r.throttled_until:
+                limit += f", back at {r.throttled_until:%H:%M:%S}"
+        soft = " (soft)" if r.cap_mode == "soft" else ""
+        cap = f" of {r.max_inflight}{soft}" if r.max_inflight else ""
         tenant = f" (tenant {r.tenant}, weight {data.tenant_weight:g})" if r.tenant else ""
         run = "" if r.mean_run_seconds is None else f", mean run {r.mean_run_seconds:g} s"
         run = f" · fair by {data.fairness}{run}"
         self.query_one("#summary", Static).update(
             f"[b]{r.user_id}[/b]{tenant} — {state} · weight {r.weight:g}{run} · ready {r.ready:,} "
-            f"(critical {r.critical:,}) · in flight {r.inflight}{cap} · oldest "
+            f"(critical {r.critical:,}) · in flight {r.inflight}{cap}{limit} · oldest "
             f"{fmt.age(r.oldest_age_seconds)} · wait p50 {fmt.ms(r.p50_wait_ms)} p95 "
             f"{fmt.ms(r.p95_wait_ms)} · served {fmt.share(r.served_share)} of "
             f"dispatches, fair {fmt.share(r.fair_share)}"

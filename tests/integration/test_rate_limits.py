@@ -3,14 +3,18 @@ workers idle while someone else has work."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 
 import pytest
+from click.testing import CliRunner
 
 from fairque import Task
+from fairque.cli.main import cli
 from fairque.core.exceptions import InvalidRate
 from fairque.monitoring import Admin, Inspector
+from fairque.monitoring.metrics import dump
 from tests.support.popping import pop_n
 
 
@@ -236,3 +240,34 @@ def test_inspector_users_state_and_explain_name_the_limiter(make_queue, make_con
         page = ins.users(0, 10)
     row = next(r for r in page.rows if r.user_id == "u")
     assert row.throttled_until is not None
+
+
+def test_cli_user_set_and_unset_and_the_throttled_state(make_queue, make_config, server_url):
+    config = make_config()
+    q = make_queue(config)
+    push(q, "u", 5)
+    name = config.queue.name
+    base = ["--redis-url", server_url, "--queue", name]
+    runner = CliRunner()
+    result = runner.invoke(cli, [*base, "user", "set", "u", "--rate", "1/h", "--burst", "1"])
+    assert result.exit_code == 0, result.output
+    assert "at most 1/h (burst 1)" in result.output
+    pop_n(q, 1)
+    assert q.pop() is None
+    users = json.loads(runner.invoke(cli, [*base, "--json", "users"]).output)
+    row = next(r for r in users["rows"] if r["user_id"] == "u")
+    assert row["rate"] == "1/h" and row["tokens"] == 0 and row["throttled_until"]
+    table = runner.invoke(cli, [*base, "users"]).output
+    assert "throttled" in table
+    shown = runner.invoke(cli, [*base, "user", "show", "u"]).output
+    assert "rate limit 1/h (burst 1): 0 token(s) left, throttled until" in shown
+    with Inspector(config) as ins:
+        text = dump(ins)
+    assert f'fairque_throttled{{queue="{name}",user="u"}} 1.0' in text
+    result = runner.invoke(cli, [*base, "user", "unset", "u"])
+    assert result.exit_code == 0 and "override removed" in result.output
+    assert len(pop_n(q, 4)) == 4  # no limit configured: all of them now
+    bad = runner.invoke(cli, [*base, "user", "set", "u", "--rate", "lots"])
+    assert bad.exit_code == 1 and "is not a rate" in bad.output
+    refused = runner.invoke(cli, [*base, "--read-only", "tenant", "set", "t", "--rate", "5/s"])
+    assert refused.exit_code == 3

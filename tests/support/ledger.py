@@ -24,11 +24,15 @@ class Row:
 
 
 def read_ledger(path: str | Path) -> list[Row]:
+    """Every complete line: a test reads while workers append, so the last line may still be
+    half written (no newline yet); it is left for the next read."""
     try:
         with open(path) as fh:
-            parts = [line.split() for line in fh if line.strip()]
+            text = fh.read()
     except FileNotFoundError:
         return []
+    lines = text.split("\n")[:-1]  # the part after the last newline is not a line yet
+    parts = [line.split() for line in lines if line.strip()]
     return [Row(p[0], p[1], int(p[2]), float(p[3])) for p in parts]
 
 

@@ -57,7 +57,9 @@ ROWS = [
     _row("tenant-03", 0, paused=True),
     _row("tenant-04", 7, by_priority={5: 3, 4: 0, 3: 2, 2: 2, 1: 0}),
     _row("tenant-05", 1, max_inflight=1, capped=True),
-    *[_row(f"tenant-{i:02d}", i % 3) for i in range(6, 12)],
+    _row("tenant-06", 3, rate="20/s", burst=2, tokens=0,
+         throttled_until=NOW + timedelta(seconds=1)),
+    *[_row(f"tenant-{i:02d}", i % 3) for i in range(7, 12)],
 ]  # fmt: skip
 
 THROUGHPUT = [
