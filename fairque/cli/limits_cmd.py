@@ -41,25 +41,27 @@ def _unset(cli: CliContext, name: str, tenant: bool) -> None:
     console.print(f"{who}: {done}")
 
 
-@user.command("set")
-@click.argument("user_id")
-@click.option("--rate", required=True, help=RATE_HELP)
-@click.option("--burst", type=click.IntRange(min=1), help="Tokens it may spend at once.")
-@click.option("--for", "lasting", help="How long the override lasts (45s, 30m, 12h).")
-@pass_cli
-def user_set(
-    cli: CliContext, user_id: str, rate: str, burst: int | None, lasting: str | None
-) -> None:
-    """Override a user's rate limit (audited); with --for it ends by itself."""
-    _set(cli, user_id, rate, burst, lasting, tenant=False)
+def add_limit_commands(group: click.Group, kind: str) -> None:
+    """``set`` and ``unset`` for a user or a tenant (``kind``) under ``group``."""
+    tenant = kind == "tenant"
 
+    @group.command("set", help=f"Override a {kind}'s rate limit (audited); with --for it ends "
+                   "by itself.")  # fmt: skip
+    @click.argument("name", metavar=f"{kind.upper()}_ID")
+    @click.option("--rate", required=True, help=RATE_HELP)
+    @click.option("--burst", type=click.IntRange(min=1), help="Tokens it may spend at once.")
+    @click.option("--for", "lasting", help="How long the override lasts (45s, 30m, 12h).")
+    @pass_cli
+    def set_limit(
+        cli: CliContext, name: str, rate: str, burst: int | None, lasting: str | None
+    ) -> None:
+        _set(cli, name, rate, burst, lasting, tenant=tenant)
 
-@user.command("unset")
-@click.argument("user_id")
-@pass_cli
-def user_unset(cli: CliContext, user_id: str) -> None:
-    """End a user's rate-limit override."""
-    _unset(cli, user_id, tenant=False)
+    @group.command("unset", help=f"End a {kind}'s rate-limit override.")
+    @click.argument("name", metavar=f"{kind.upper()}_ID")
+    @pass_cli
+    def unset_limit(cli: CliContext, name: str) -> None:
+        _unset(cli, name, tenant=tenant)
 
 
 @click.group()
@@ -67,22 +69,5 @@ def tenant() -> None:
     """A tenant's rate limit (all its users together)."""
 
 
-@tenant.command("set")
-@click.argument("tenant_id")
-@click.option("--rate", required=True, help=RATE_HELP)
-@click.option("--burst", type=click.IntRange(min=1), help="Tokens it may spend at once.")
-@click.option("--for", "lasting", help="How long the override lasts (45s, 30m, 12h).")
-@pass_cli
-def tenant_set(
-    cli: CliContext, tenant_id: str, rate: str, burst: int | None, lasting: str | None
-) -> None:
-    """Override a tenant's rate limit (audited); with --for it ends by itself."""
-    _set(cli, tenant_id, rate, burst, lasting, tenant=True)
-
-
-@tenant.command("unset")
-@click.argument("tenant_id")
-@pass_cli
-def tenant_unset(cli: CliContext, tenant_id: str) -> None:
-    """End a tenant's rate-limit override."""
-    _unset(cli, tenant_id, tenant=True)
+add_limit_commands(user, "user")
+add_limit_commands(tenant, "tenant")

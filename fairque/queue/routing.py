@@ -177,27 +177,15 @@ class SettingsDoc:
                 f"default_rate: {_show_limit(self.default_limit)} here, "
                 f"{_show_limit(in_force.default_limit)} in force"
             )
-        for name in sorted(set(self.limits) | set(in_force.limits)):
-            mine_l, theirs_l = self.limits.get(name), in_force.limits.get(name)
-            if mine_l != theirs_l:
-                who = f"tenant {name[1:]}" if name.startswith("+") else name
-                out.append(
-                    f"{who}.rate: {_show_limit(mine_l)} here, {_show_limit(theirs_l)} in force"
-                )
-        for user in sorted(set(self.modes) | set(in_force.modes)):
-            mine_m, theirs_m = self.modes.get(user), in_force.modes.get(user)
-            if mine_m != theirs_m:
-                out.append(
-                    f"{user}.max_inflight_mode: {mine_m or 'default'} here, "
-                    f"{theirs_m or 'default'} in force"
-                )
-        for tenant in sorted(set(self.tenants) | set(in_force.tenants)):
-            mine_t, theirs_t = self.tenants.get(tenant), in_force.tenants.get(tenant)
-            if mine_t != theirs_t:
-                out.append(
-                    f"tenant {tenant}.weight: {_show(mine_t or 1)} here, "
-                    f"{_show(theirs_t or 1)} in force"
-                )
+        out += _diff_map("rate", self.limits, in_force.limits, _show_limit)
+        out += _diff_map("max_inflight_mode", self.modes, in_force.modes, lambda m: m or "default")
+        tenants = {f"+{t}": w for t, w in self.tenants.items()}
+        out += _diff_map(
+            "weight",
+            tenants,
+            {f"+{t}": w for t, w in in_force.tenants.items()},
+            lambda w: _show(w or 1),
+        )
         for user in sorted(set(self.users) | set(in_force.users)):
             mine_u, theirs_u = self.users.get(user), in_force.users.get(user)
             if mine_u is None:
@@ -213,6 +201,20 @@ class SettingsDoc:
                             f"{user}.{label}: {_show(mine_v)} here, {_show(theirs_v)} in force"
                         )
         return out
+
+
+def _diff_map(
+    field_name: str, mine: dict[str, Any], theirs: dict[str, Any], show: Any
+) -> list[str]:
+    """``<who>.<field>: <mine> here, <theirs> in force`` for each key whose values differ
+    (a key ``+x`` names tenant x)."""
+    out = []
+    for key in sorted(set(mine) | set(theirs)):
+        a, b = mine.get(key), theirs.get(key)
+        if a != b:
+            who = f"tenant {key[1:]}" if key.startswith("+") else key
+            out.append(f"{who}.{field_name}: {show(a)} here, {show(b)} in force")
+    return out
 
 
 def _show_limit(limit: tuple[float, int] | None) -> str:
