@@ -277,7 +277,7 @@ def explain(cli: CliContext, task_id: str) -> None:
         if value is not None:
             console.print(f"  {key}: {fmt(value)}", highlight=False)
     if ex.charge is not None:
-        unit = "s" if ex.fairness == "time" and ex.charge_basis != "cost" else "turn(s)"
+        unit = "s" if ex.fairness == "time" else "turn(s)"  # a cost is in the same unit
         console.print(
             f"  charge: {fmt(ex.charge)} {unit} ({ex.charge_basis}; fairness by {ex.fairness})",
             highlight=False,

@@ -72,3 +72,12 @@ def tokens_left(limit: tuple[float, int], tat: str | None, now_ms: int) -> int:
     interval = 1000 / per_second
     arrival = min(max(float(tat) if tat else now_ms, now_ms), now_ms + interval * burst)
     return max(0, min(burst, int((now_ms + interval * burst - arrival) // interval)))
+
+
+def next_token_ms(limit: tuple[float, int], tat: str | None, now_ms: int) -> int | None:
+    """When an empty bucket gets its next token (None: it has one now)."""
+    per_second, burst = limit
+    interval = 1000 / per_second
+    arrival = min(float(tat) if tat else now_ms, now_ms + interval * burst)
+    due = arrival - interval * (burst - 1)
+    return int(due) + 1 if due > now_ms else None

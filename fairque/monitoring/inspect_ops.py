@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fairque.core.models import TaskState
-from fairque.core.rates import limit_in_force, show_rate, tokens_left
+from fairque.core.rates import limit_in_force, next_token_ms, show_rate, tokens_left
 from fairque.monitoring.models import (
     DLQGroup,
     DLQGroups,
@@ -204,7 +204,7 @@ def _build_row(
         rate=show_rate(limit[0]) if limit else None,
         burst=limit[1] if limit else None,
         tokens=tokens_left(limit, tat, now_ms) if limit else None,
-        throttled_until=_ts(int(float(wake))) if wake and float(wake) > now_ms else None,
+        throttled_until=_throttled_until(limit, tat, wake, now_ms),
         paused=bool(_i(paused)),
         oldest_age_seconds=round((now_us - min(seqs)) / 1e6, 3) if seqs else None,
         p50_wait_ms=_percentile(wait_values, 0.50),
@@ -213,6 +213,17 @@ def _build_row(
         served_share=round(served / served_total, 4) if served_total else 0.0,
         fair_share=round(fair_share, 4),
     )
+
+
+def _throttled_until(
+    limit: tuple[float, int] | None, tat: str | None, wake: str | None, now_ms: int
+) -> datetime | None:
+    """When a rate limit lets the user run again: its wake-up if a pop throttled it, or its
+    empty bucket's next token (a pop that picks it now would throttle it until then)."""
+    if wake and float(wake) > now_ms:
+        return _ts(int(float(wake)))
+    due = next_token_ms(limit, tat, now_ms) if limit else None
+    return _ts(due) if due else None
 
 
 def _share_context(s: QueueSession, minute: int) -> Op[tuple[float, int, float]]:
@@ -437,7 +448,8 @@ def explain(s: QueueSession, task_id: str) -> Op[Explanation | None]:
         rate = served_total / (SHARE_WINDOW * 60)
         eta = round(dispatches / rate, 1) if rate > 0 and not blocked else None
     summary = (
-        f"ready; {ahead} of {info.user_id}'s tasks run before it; about {dispatches} dispatches "
+        f"ready; {ahead} of {info.user_id}'s tasks run before it; about {dispatches} "
+        f"dispatch{'' if dispatches == 1 else 'es'} "
         f"across users before it starts"
         if ahead >= 0
         else "ready, but not found in its user's queue (corrupt index?)"

@@ -271,3 +271,19 @@ def test_cli_user_set_and_unset_and_the_throttled_state(make_queue, make_config,
     assert bad.exit_code == 1 and "is not a rate" in bad.output
     refused = runner.invoke(cli, [*base, "--read-only", "tenant", "set", "t", "--rate", "5/s"])
     assert refused.exit_code == 3
+
+
+def test_an_empty_bucket_shows_before_any_pop_throttles_the_user(make_queue, make_config):
+    """The Inspector does not wait for a pop: a user whose bucket is empty is shown as
+    throttled until its next token, and explain names the limit."""
+    config = make_config(queue={"users": {"u": {"rate": "1/h", "burst": 1}}})
+    q = make_queue(config)
+    push(q, "u", 2)
+    first = pop_n(q, 1)[0]
+    with Inspector(config) as ins:
+        row = ins.user("u", 0, 5).row
+        nxt = ins.user("u", 0, 5).pending[3][0].task_id
+        ex = ins.explain(nxt)
+    assert row.tokens == 0 and row.throttled_until is not None
+    assert ex is not None and any("rate limit" in b for b in ex.blocked_by), ex
+    assert ex.estimated_start_seconds is None and first.user_id == "u"

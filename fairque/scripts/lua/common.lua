@@ -115,19 +115,20 @@ end
 
 -- The theoretical arrival time of `name`'s next token, kept within one burst of now: a later
 -- one can only mean the server's clock stepped back, and must not hold the user for that long.
+-- Returns it, the interval, and whether it was clamped (the caller keeps the clamped value,
+-- so the bucket refills from there; read-only callers do not).
 local function token_tat(name, rate, burst)
   local interval = 1000 / rate
   local tat = tonumber(redis.call('HGET', K.rl(), name) or '') or NOW_MS
-  if tat > NOW_MS + interval * burst then  -- kept, so the bucket refills from here
-    tat = NOW_MS + interval * burst
-    redis.call('HSET', K.rl(), name, fstr(tat))
-  end
-  return tat, interval
+  if tat > NOW_MS + interval * burst then return NOW_MS + interval * burst, interval, true end
+  return tat, interval, false
 end
 
--- Milliseconds until `name` has a token (0: it has one now).
-local function token_wait(name, rate, burst)
-  local tat, interval = token_tat(name, rate, burst)
+-- Milliseconds until `name` has a token (0: it has one now); with `keep`, a clamped arrival
+-- time is written back.
+local function token_wait(name, rate, burst, keep)
+  local tat, interval, clamped = token_tat(name, rate, burst)
+  if clamped and keep then redis.call('HSET', K.rl(), name, fstr(tat)) end
   local wait = tat - interval * (burst - 1) - NOW_MS
   if wait <= 0 then return 0 end
   return math.ceil(wait)

@@ -40,6 +40,16 @@ end
 local weight, cap = user_cfg(user)
 local score = rr_score(pool_of(user), user)
 local pass = score or redis.call('HGET', K.pass(), user) or ''
+-- When a rate limit next gives `name` a token: its wake-up if it is throttled, or its bucket's
+-- next token if the bucket is empty ('' when it has a token or no limit).
+local function next_token(name)
+  local until_ms = throttled_until(name)
+  if until_ms then return istr(until_ms) end
+  local rate, burst = rate_limit(name)
+  local wait = rate and token_wait(name, rate, burst, false) or 0
+  return wait > 0 and istr(NOW_MS + wait) or ''
+end
+
 local t = tenant_of(user)
 local tpass, tw = '', ''
 if t then
@@ -61,7 +71,7 @@ end
 return {ahead, pass, redis.call('HGET', K.meta(), 'vt') or '0',
   redis.call('SISMEMBER', K.paused(), user), tonumber(redis.call('HGET', K.uinflight(), user) or '0'),
   cap, fstr(weight), score and 1 or 0, t or '', tpass, tw, by_time() and 'time' or 'count',
-  charge, basis, throttled_until(user) and istr(throttled_until(user)) or '',
-  t and throttled_until('+' .. t .. '|' .. pool_of(user))
-    and istr(throttled_until('+' .. t .. '|' .. pool_of(user))) or '',
+  charge, basis, next_token(user),
+  t and (throttled_until('+' .. t .. '|' .. pool_of(user))
+    and istr(throttled_until('+' .. t .. '|' .. pool_of(user))) or next_token('+' .. t)) or '',
   soft_capped(user) and 'soft' or 'hard'}

@@ -223,7 +223,7 @@ end
 local function throttle(user, pass, pool, t, soft)
   local lt = t or tenant_of(user)
   local rate, burst = rate_limit(user)
-  local wait = rate and token_wait(user, rate, burst) or 0
+  local wait = rate and token_wait(user, rate, burst, true) or 0
   if wait > 0 then
     if soft then
       redis.call('ZREM', K.soft(), user)
@@ -237,7 +237,7 @@ local function throttle(user, pass, pool, t, soft)
   end
   if lt then
     rate, burst = rate_limit('+' .. lt)
-    wait = rate and token_wait('+' .. lt, rate, burst) or 0
+    wait = rate and token_wait('+' .. lt, rate, burst, true) or 0
     if wait > 0 and t then
       rr_tenant_left(pool, t)
       idx_fix(pool)
