@@ -3,6 +3,7 @@ of a tenant (by user weight), with every other scheduling rule still holding ins
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import pytest
@@ -237,3 +238,13 @@ def test_a_users_pass_moves_with_it_when_a_worker_claims_it(make_queue, make_con
     seen = [t.task_id for t in early + later]
     assert len(set(seen)) == 60
     assert w1.pop() is None
+
+
+def test_aging_inside_a_tenants_user_by_time(make_queue, make_config):
+    """Aging orders a user's own tasks whatever the fairness mode and level: an old
+    low-priority task overtakes a newer high-priority one once it has waited long enough."""
+    q = make_queue(make_config(queue={"fairness": "time", "aging_seconds": 0.05}))
+    push(q, "u", 1, tenant="t", priority=1)
+    time.sleep(0.5)  # far more than (5 - 1) * aging_seconds
+    push(q, "u", 1, tenant="t", priority=5)
+    assert [t.priority for t in pop_n(q, 2)] == [1, 5]
