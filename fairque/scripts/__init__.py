@@ -2,10 +2,10 @@
 
 Each script is composed at load time, so nothing is copy-pasted between scripts:
 ``local PREFIX = ARGV[1]``, the key functions generated from
-:data:`fairque.core.keys.TEMPLATES`, the helpers it uses from ``common.lua`` and
-``routing.lua``, then the script's own file. Every script
-takes ``KEYS[1]`` = the queue's meta key (which routes it to the queue's slot) and
-``ARGV[1]`` = the queue's key prefix.
+:data:`fairque.core.keys.TEMPLATES`, the helpers it uses from the helper files
+(:data:`HELPER_FILES`: ``common.lua``, ``limits.lua``, ... ``routing.lua``), then the script's
+own file. Every script takes ``KEYS[1]`` = the queue's meta key (which routes it to the
+queue's slot) and ``ARGV[1]`` = the queue's key prefix.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ SCRIPT_NAMES = (
     "unregister",
     "settings_apply",
 )
-HELPER_FILES = ("common", "routing")  # composed into the scripts, never run alone
+# Composed into the scripts in this order (a helper only uses the ones before it), never run
+# alone.
+HELPER_FILES = ("common", "limits", "roundrobin", "charges", "lifecycle", "routing")
 
 
 @dataclass(frozen=True, slots=True)

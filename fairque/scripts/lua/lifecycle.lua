@@ -1,0 +1,189 @@
+-- lifecycle.lua: counters, idleness, leases ending, the DLQ, enqueueing and reaping
+-- (composed into the scripts after charges.lua).
+
+-- The enqueue clock (µs, server time). FIFO order comes from the lists themselves; the clock
+-- is only compared across priorities (aging) and read for ages, so equal values are harmless.
+local function next_seq()
+  return NOW_US
+end
+
+local function backlog_dec(user, pri)
+  if tonumber(redis.call('ZINCRBY', K.ubacklog(), -1, user)) <= 0 then
+    redis.call('ZREM', K.ubacklog(), user)
+  end
+  redis.call('HINCRBY', K.backlog(), '*', -1)
+  local f = user .. '|' .. pri
+  if redis.call('HINCRBY', K.backlog(), f, -1) <= 0 then redis.call('HDEL', K.backlog(), f) end
+end
+
+local function count(event, n)
+  redis.call('HINCRBY', K.stats(), event, n or 1)
+  bump(K.tp, event, n or 1)
+end
+
+-- A lease is held by whoever presents its token, until its deadline: an acknowledgement or a
+-- heartbeat after the deadline is stale even before a reap hands the task back, so whether a
+-- stalled worker's late ack counts never depends on when some other process happens to reap.
+local function lease_held(state, held_token, token, deadline)
+  return state == 'leased' and held_token == token and (tonumber(deadline) or 0) >= NOW_MS
+end
+
+-- A user with nothing queued and nothing in flight is idle: its per-user state is forgotten
+-- idle_ms() later (sweep_idle), unless it has work again by then.
+local function note_if_idle(user)
+  if pending_count(user) == 0 and not redis.call('HGET', K.uinflight(), user) then
+    redis.call('ZADD', K.idle(), istr(NOW_MS), user)
+  end
+end
+
+-- Forget the per-user state of users idle for longer than the retention, up to `limit` of
+-- them: the pass (it re-enters at the virtual time, as a new user does: at most 1/weight of
+-- a turn is forgiven), the wait samples, and an expired boost's settings entry. Paused and
+-- quarantined users keep their state: an operator's decision, not a tenant's leftovers.
+local function sweep_idle(limit)
+  local due = redis.call('ZRANGEBYSCORE', K.idle(), '-inf', istr(NOW_MS - idle_ms()),
+    'LIMIT', 0, limit)
+  for _, user in ipairs(due) do
+    redis.call('ZREM', K.idle(), user)
+    if pending_count(user) == 0 and not redis.call('HGET', K.uinflight(), user)
+        and redis.call('SISMEMBER', K.paused(), user) == 0 then
+      redis.call('HDEL', K.pass(), user)
+      redis.call('HDEL', K.utenant(), user)
+      redis.call('HDEL', K.runtime(), user)
+      local tat = tonumber(redis.call('HGET', K.rl(), user) or '')
+      if tat and tat <= NOW_MS then redis.call('HDEL', K.rl(), user) end  -- a full bucket
+      redis.call('DEL', K.waits(user))
+      local raw = redis.call('HGET', K.settings(), user)
+      local base, untl = string.match(raw or '', '^([^|]*|[^|]*)|[^|]*|([^|]*)$')
+      if base and (tonumber(untl) or 0) <= NOW_MS then  -- a boost that ended
+        if base == fstr(default_weight()) .. '|0' then
+          redis.call('HDEL', K.settings(), user)  -- the boost was all there was
+        else
+          redis.call('HSET', K.settings(), user, base)
+        end
+      end
+    end
+  end
+  return #due
+end
+
+-- A lease ended (complete, fail, expiry, release): settle a charge by run time, free the
+-- user's in-flight slot and, for a capped user, let it back into the round-robin.
+local function lease_ended(task_id, user, ran_ms, learn)
+  settle_charge(K.task(task_id), ran_ms, learn)
+  redis.call('ZREM', K.inflight(), task_id)
+  if redis.call('HINCRBY', K.uinflight(), user, -1) <= 0 then
+    redis.call('HDEL', K.uinflight(), user)
+    note_if_idle(user)
+  end
+  local _, cap = user_cfg(user)
+  if cap > 0 then activate(user) end
+end
+
+-- Move a task into the DLQ with its error. Past the DLQ's cap the oldest entries are
+-- dropped, and counted: the cap is never silent.
+local function bury(task_id, tk, err, etype, tb, worker)
+  redis.call('HSET', K.task(task_id), 'state', 'dead', 'error', err, 'etype', etype or '',
+    'tb', tb or '', 'finished', istr(NOW_MS), 'dworker', worker or '')
+  redis.call('ZADD', K.dlq(), istr(NOW_MS), task_id)
+  count('dead')
+  local cap = tonumber(redis.call('HGET', K.settings(), '#dlq_max') or '') or DEFAULT_DLQ_MAX
+  local excess = redis.call('ZCARD', K.dlq()) - cap
+  if excess > 0 then
+    local dropped = redis.call('ZPOPMIN', K.dlq(), excess)
+    for i = 1, #dropped, 2 do redis.call('DEL', K.task(dropped[i])) end
+    count('dlq_dropped', excess)
+  end
+end
+
+-- Take a user out of its pool's round-robin, keeping its pass for when it comes back
+-- (paused, quarantined, drained).
+local function leave_round_robin(user)
+  rr_leave(pool_of(user), user)
+  local soft = redis.call('ZSCORE', K.soft(), user)
+  if soft then
+    redis.call('ZREM', K.soft(), user)
+    redis.call('HSET', K.pass(), user, soft)
+  end
+end
+
+-- The type of a user's queue key when something else wrote over it (nil when it is a list
+-- or absent). Scripts check before they write, so a planted key never half-applies a script.
+local function wrong_type(key)
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'list' and t ~= 'none' then return t end
+  return nil
+end
+
+-- A user whose queue key holds the wrong type cannot be served: pause it (leaving the
+-- round-robin, so the others keep being served), say why, and count it as corrupt.
+local function quarantine(user, why)
+  redis.call('HSET', K.quarantine(), user, why)
+  count('corrupt')
+  if redis.call('SADD', K.paused(), user) == 1 then leave_round_robin(user) end
+end
+
+-- Append a task to its user's queue of its priority: a FIFO list of "<seq>|<task id>", the
+-- seq being the enqueue clock (which also gives the oldest age per user and priority).
+-- The state must be set by the caller. Returns true when this made the user's queues
+-- non-empty, i.e. the user may need activating. A queue key of the wrong type buries the
+-- task (with the reason) and quarantines the user instead.
+local function enqueue_ready(task_id, user, pri)
+  local lk = K.prio(user, pri)
+  local bad = wrong_type(lk)
+  if bad then
+    local why = 'corrupt: queue key ' .. lk .. ' holds a ' .. bad
+    quarantine(user, why)
+    bury(task_id, nil, why, 'CorruptQueue', '', '')
+    return false
+  end
+  local seq = istr(next_seq())
+  redis.call('RPUSH', lk, seq .. '|' .. task_id)
+  redis.call('HSET', K.task(task_id), 'seq', seq)
+  redis.call('HINCRBY', K.backlog(), user .. '|' .. pri, 1)
+  redis.call('HINCRBY', K.backlog(), '*', 1)
+  return tonumber(redis.call('ZINCRBY', K.ubacklog(), 1, user)) == 1
+end
+
+-- Make a waiting task ready now (promotion of a due delayed task, immediate retry).
+local function make_ready(task_id, user, pri)
+  redis.call('HSET', K.task(task_id), 'state', 'ready')
+  if enqueue_ready(task_id, user, pri) then activate(user) end
+end
+
+-- Retry policy (set by scripts that may retry: fail uses the client's jittered backoff,
+-- reaping uses this deterministic one).
+local RETRY_BASE_MS, RETRY_FACTOR, RETRY_CAP_MS, DEFAULT_MAX_ATT = 1000, 2, 300000, 3
+
+-- Return leases whose deadline passed: each is a failed attempt ("lease expired"), retried
+-- after the backoff or buried when its attempts are used up. Bounded per call.
+local function reap_expired(limit)
+  local ids = redis.call('ZRANGEBYSCORE', K.inflight(), '-inf', istr(NOW_MS), 'LIMIT', 0, limit)
+  for _, id in ipairs(ids) do
+    local tk = K.task(id)
+    local f = redis.call('HMGET', tk, 'state', 'user', 'att', 'max_att', 'pri', 'worker')
+    if f[1] ~= 'leased' or not f[2] then
+      redis.call('ZREM', K.inflight(), id)  -- an index entry that outlived its lease
+    else
+      local att = tonumber(f[3]) or 1
+      local max_att = tonumber(f[4]) or DEFAULT_MAX_ATT
+      local pri = tonumber(f[5])
+      local err = 'lease expired (worker ' .. (f[6] or '?') .. ' did not finish in time)'
+      redis.call('HSET', tk, 'error', err, 'etype', 'LeaseExpired', 'tb', '')
+      redis.call('HDEL', tk, 'token')
+      count('failed')
+      count('expired')
+      if att < max_att and pri then
+        count('retried')
+        local backoff = math.min(RETRY_CAP_MS, RETRY_BASE_MS * RETRY_FACTOR ^ (att - 1))
+        local due = NOW_MS + math.floor(backoff)
+        redis.call('HSET', tk, 'state', 'delayed', 'due', istr(due))
+        redis.call('ZADD', K.delayed(), istr(due), id)
+      else
+        bury(id, tk, err, 'LeaseExpired', '', f[6])
+      end
+      lease_ended(id, f[2], nil, false)
+    end
+  end
+  return #ids
+end
