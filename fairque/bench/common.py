@@ -28,7 +28,7 @@ class Progress(Protocol):
 
 
 class BenchReport(BaseModel):
-    """The JSON document of BENCHMARKS.md: scenario, server, params, results, ratios."""
+    """The JSON document of docs/benchmarks.md: scenario, server, params, results, ratios."""
 
     scenario: str
     server: dict[str, Any]

@@ -1,5 +1,5 @@
 """Scenarios ``fairness`` (noisy neighbour, with a plain FIFO list as the control run) and
-``weights`` (3:2:1 shares), measured as SCHEDULING.md describes."""
+``weights`` (3:2:1 shares), measured as docs/fairness.md describes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""JSON encoding of payloads and results, with the size and depth limits of RELIABILITY.md.
+"""JSON encoding of payloads and results, with the size and depth limits of docs/reliability.md.
 
 JSON is the only format on the wire and at rest: nothing is ever pickled.
 """

@@ -280,7 +280,8 @@ class SchedulerConfig(_Section):
 
 
 class AlertsConfig(_Section):
-    """Thresholds of the alert rules (OPS.md); each rule can be tuned, none switched off."""
+    """Thresholds of the alert rules (docs/operations.md); each rule can be tuned, none
+    switched off."""
 
     dlq_size: int = Field(default=100, ge=1, description="dead tasks in the DLQ")
     dlq_growth_5m: int = Field(default=50, ge=1, description="tasks buried in 5 minutes")

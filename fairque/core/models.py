@@ -35,7 +35,7 @@ class Priority(IntEnum):
 
 
 class TaskState(StrEnum):
-    """Where a task is in its lifecycle (RELIABILITY.md)."""
+    """Where a task is in its lifecycle (docs/reliability.md)."""
 
     DELAYED = "delayed"
     READY = "ready"

@@ -1,4 +1,5 @@
-"""Alert rules (OPS.md), evaluated from Inspector snapshots against ``[alerts]`` thresholds."""
+"""Alert rules (docs/operations.md), evaluated from Inspector snapshots against the
+``[alerts]`` thresholds."""
 
 from __future__ import annotations
 
@@ -102,6 +103,7 @@ def evaluate(cfg: AlertsConfig, x: AlertInputs) -> list[Finding]:
             r.ready
             and not r.paused
             and not r.capped
+            and not r.throttled_until  # its rate limit holds it: by design, not starved
             and age >= cfg.starvation_seconds
             and x.served_in_starvation_window.get(r.user_id, 0) == 0
         ):

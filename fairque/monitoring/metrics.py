@@ -1,4 +1,4 @@
-"""Prometheus metrics (OPS.md), collected from Inspector snapshots at scrape time.
+"""Prometheus metrics (docs/operations.md), collected from Inspector snapshots at scrape time.
 
 Per-user series are capped: the ``top_users`` users with the most backlog get their own
 series; the rest are summed into ``user="_other"``.

@@ -115,7 +115,7 @@ class UserPage(_Model):
 
 
 class Explanation(_Model):
-    """Why a task is where it is and what runs before it (SCHEDULING.md)."""
+    """Why a task is where it is and what runs before it (docs/fairness.md)."""
 
     task_id: str
     state: str

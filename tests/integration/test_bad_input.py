@@ -1,4 +1,4 @@
-"""The whole bad-input list of RELIABILITY.md, through the library and the CLI.
+"""The whole bad-input list of docs/reliability.md, through the library and the CLI.
 
 Every case: a typed error (a FairQueueError subclass) whose message names the problem, or the
 documented exit code and one line from the CLI; and nothing written to the server. The

@@ -1,4 +1,4 @@
-"""The fairness promises of SCHEDULING.md, checked on the real server."""
+"""The fairness promises of docs/fairness.md, checked on the real server."""
 
 from __future__ import annotations
 

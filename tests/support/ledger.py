@@ -1,6 +1,6 @@
 """The external ledger of fault tests: who ran what, when, written by the handlers themselves.
 
-``tally`` turns it into the three figures RELIABILITY.md asks of every fault test: lost
+``tally`` turns it into the three figures docs/reliability.md asks of every fault test: lost
 (expected, never completed), duplicated (completed more than once) and phantom (completed but
 never pushed). ``report`` records them for the summary printed at the end of the run.
 """
