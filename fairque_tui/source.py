@@ -16,6 +16,7 @@ from typing import Protocol
 from fairque.core.config import FairQueueConfig
 from fairque.core.models import DLQEntry
 from fairque.monitoring import Admin, Inspector
+from fairque.monitoring.merge import user_order
 from fairque.monitoring.models import (
     AdminResult,
     Alert,
@@ -46,12 +47,7 @@ class OverviewData:
 def sort_rows(page: UserPage, sort: str) -> UserPage:
     """The rows in the order the table shows: backlog (largest first), wait (p95, longest
     first) or name."""
-    keys = {
-        "backlog": lambda r: (-r.ready - r.critical, r.user_id),
-        "wait": lambda r: (-(r.p95_wait_ms or 0), r.user_id),
-        "name": lambda r: r.user_id,
-    }
-    return page.model_copy(update={"rows": sorted(page.rows, key=keys[sort])})
+    return page.model_copy(update={"rows": sorted(page.rows, key=user_order(sort))})
 
 
 class DataSource(Protocol):

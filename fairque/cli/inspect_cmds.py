@@ -13,6 +13,7 @@ from fairque.cli.output import console, emit_json, show_table
 from fairque.cli.tables import Col
 from fairque.core.exceptions import FairQueueError
 from fairque.monitoring import Inspector
+from fairque.monitoring.merge import user_order
 from fairque.monitoring.models import Alert, Overview, UserPage, UserRow, WorkerInfo
 from fairque.util import mask_url
 
@@ -170,9 +171,7 @@ def users(cli: CliContext, sort: str, limit: int, offset: int) -> None:
     with Inspector(cli.config()) as ins:
         if sort == "wait":  # by p95 wait among the users with the most backlog
             page = ins.users(0, max(limit + offset, 200))
-            rows_sorted = sorted(page.rows, key=lambda r: -(r.p95_wait_ms or 0))[
-                offset : offset + limit
-            ]
+            rows_sorted = sorted(page.rows, key=user_order("wait"))[offset : offset + limit]
             page = page.model_copy(update={"rows": rows_sorted, "offset": offset})
         else:
             page = ins.users(offset, limit, sort)

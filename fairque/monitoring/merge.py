@@ -57,7 +57,10 @@ def overviews(parts: list[Overview]) -> Overview:
     )
 
 
-def _order(sort: str) -> Callable[[UserRow], Any]:
+def user_order(sort: str) -> Callable[[UserRow], Any]:
+    """The one definition of each order of the users table: ``backlog`` (most ready tasks
+    first; CRITICAL ones are part of ``ready``), ``wait`` (longest p95 wait first) or ``name``;
+    ties by user id."""
     if sort == "name":
         return lambda r: r.user_id
     if sort == "wait":
@@ -69,7 +72,7 @@ def user_pages(parts: list[UserPage], offset: int, limit: int, sort: str) -> Use
     """Each partition was asked for its first ``offset + limit`` rows; keep the page."""
     if len(parts) == 1:
         return parts[0]
-    rows = sorted((r for p in parts for r in p.rows), key=_order(sort))
+    rows = sorted((r for p in parts for r in p.rows), key=user_order(sort))
     return UserPage(
         rows=rows[offset : offset + limit],
         total_users=sum(p.total_users for p in parts),
