@@ -1,36 +1,77 @@
-"""fairque: a fair, multi-tenant task queue for Python on Redis/Valkey."""
+"""fairque: a fair, multi-tenant task queue for Python on Redis/Valkey.
 
-from fairque.core.config import (
-    FairQueueConfig,
-    QueueConfig,
-    RedisConfig,
-    SchedulerConfig,
-    UserSettings,
-    WorkerConfig,
-)
-from fairque.core.exceptions import FairQueueError, TaskIdConflict, TenantMismatch
-from fairque.core.models import (
-    AckResult,
-    DLQEntry,
-    Lease,
-    Priority,
-    PushResult,
-    QueueStats,
-    Task,
-    TaskInfo,
-    TaskState,
-)
-from fairque.queue import AsyncTaskQueue, TaskQueue
+The public names load on first use (PEP 562), so ``import fairque`` and the command line's
+``--help`` do not pay for pydantic, redis-py and the queue before they need them.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from fairque.version import __version__
-from fairque.worker import (
-    AsyncTaskHandler,
-    AsyncWorker,
-    TaskHandler,
-    TaskTimeout,
-    Worker,
-    WorkerHealth,
-    task,
-)
+
+if TYPE_CHECKING:
+    from fairque.core.config import (
+        FairQueueConfig,
+        QueueConfig,
+        RedisConfig,
+        SchedulerConfig,
+        UserSettings,
+        WorkerConfig,
+    )
+    from fairque.core.exceptions import FairQueueError, TaskIdConflict, TenantMismatch
+    from fairque.core.models import (
+        AckResult,
+        DLQEntry,
+        Lease,
+        Priority,
+        PushResult,
+        QueueStats,
+        Task,
+        TaskInfo,
+        TaskState,
+    )
+    from fairque.queue import AsyncTaskQueue, TaskQueue
+    from fairque.worker import (
+        AsyncTaskHandler,
+        AsyncWorker,
+        TaskHandler,
+        TaskTimeout,
+        Worker,
+        WorkerHealth,
+        task,
+    )
+
+# name -> the module that defines it
+_WHERE = {
+    **dict.fromkeys(
+        ["FairQueueConfig", "QueueConfig", "RedisConfig", "SchedulerConfig", "UserSettings",
+         "WorkerConfig"], "fairque.core.config"),
+    **dict.fromkeys(["FairQueueError", "TaskIdConflict", "TenantMismatch"],
+                    "fairque.core.exceptions"),
+    **dict.fromkeys(
+        ["AckResult", "DLQEntry", "Lease", "Priority", "PushResult", "QueueStats", "Task",
+         "TaskInfo", "TaskState"], "fairque.core.models"),
+    **dict.fromkeys(["AsyncTaskQueue", "TaskQueue"], "fairque.queue"),
+    **dict.fromkeys(
+        ["AsyncTaskHandler", "AsyncWorker", "TaskHandler", "TaskTimeout", "Worker",
+         "WorkerHealth", "task"], "fairque.worker"),
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fairque' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # the next access is a plain lookup
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
+
 
 __all__ = [
     "AckResult",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from fairque.core.config import FairQueueConfig
+if TYPE_CHECKING:
+    from fairque.core.config import FairQueueConfig
 
 
 @dataclass
@@ -39,6 +40,8 @@ class CliContext:
             overrides["redis"] = redis
         if self.queue is not None:  # an explicit empty name is an error, not the default
             overrides["queue"] = {"name": self.queue}
+        from fairque.core.config import FairQueueConfig  # pydantic: only when a command runs
+
         return FairQueueConfig.load(self.config_path, **overrides)
 
 

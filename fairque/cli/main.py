@@ -1,63 +1,143 @@
-"""``fairque``: the command-line entry point."""
+"""``fairque``: the command-line entry point.
+
+Commands load when they run: ``fairque --help``, ``fairque users --help`` and shell completion
+of command names import nothing but click and the root's own options, so they answer at once
+(each command module pulls in pydantic, redis-py, rich and the queue only when used).
+"""
 
 from __future__ import annotations
 
-import json as jsonlib
-import logging
-import signal
 import sys
-from collections.abc import Iterator
+from importlib import import_module
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.status import Status
+from click.shell_completion import CompletionItem
 
-from fairque import __version__
-from fairque.bench import ALL, SCENARIOS, TARGETED, BenchReport
-from fairque.bench.common import SINGLE, Progress, Target
-from fairque.cli.admin_cmds import dlq, drain, pause, push, resume
-from fairque.cli.chart_files import CHART_SUFFIXES, check_png_support, save_charts
-from fairque.cli.charts import bars_of, chart
-from fairque.cli.config_cmd import config_group
 from fairque.cli.context import CliContext
-from fairque.cli.format import ms
 from fairque.cli.global_options import accept_after, root_options
-from fairque.cli.health_cmd import health
-from fairque.cli.inspect_cmds import alerts, explain, info, task, user, users
-from fairque.cli.limits_cmd import tenant
-from fairque.cli.metrics_cmd import metrics
-from fairque.cli.output import SafetyRefusal, StopFlag, show_table
-from fairque.cli.schedule_cmd import schedule, scheduler
-from fairque.cli.tables import Col
-from fairque.cli.worker_cmd import worker
-from fairque.cluster_server import EmbeddedCluster
 from fairque.core.exceptions import FairQueueError
-from fairque.demo import run_demo
-from fairque.monitoring import ReadOnlyError
-from fairque.server import EmbeddedServer
-from fairque.util import mask_url
+from fairque.version import __version__
 
-console = Console()
-errors = Console(stderr=True)
+# command -> (module, attribute, the first paragraph of its help: what `--help` lists without
+# importing it; a test keeps these equal to the commands' own help)
+LAZY: dict[str, tuple[str, str, str]] = {
+    "alerts": (
+        "fairque.cli.inspect_cmds",
+        "alerts",
+        "Alerts firing now (with --watch, as they come and go).",
+    ),
+    "bench": (
+        "fairque.cli.bench_cmd",
+        "bench",
+        "Run benchmark scenarios (against --redis-url, or a fresh embedded Valkey).",
+    ),
+    "config": (
+        "fairque.cli.config_cmd",
+        "config_group",
+        "The user settings in force and the routing derived from live workers.",
+    ),
+    "demo": (
+        "fairque.cli.demo_cmd",
+        "demo",
+        "Embedded Valkey, producers for a dozen users (one noisy), and fair workers.",
+    ),
+    "dlq": ("fairque.cli.admin_cmds", "dlq", "The dead-letter queue."),
+    "drain": (
+        "fairque.cli.admin_cmds",
+        "drain",
+        "Cancel a user's ready tasks (optionally exporting them first).",
+    ),
+    "explain": (
+        "fairque.cli.inspect_cmds",
+        "explain",
+        "Why a task is where it is and what runs before it.",
+    ),
+    "health": (
+        "fairque.cli.health_cmd",
+        "health",
+        "Exit 0 if the worker's (or every worker's) heartbeat is at most --max-age old, else 1.",
+    ),
+    "info": (
+        "fairque.cli.inspect_cmds",
+        "info",
+        "Server, queue totals by state, workers, active alerts.",
+    ),
+    "metrics": ("fairque.cli.metrics_cmd", "metrics", "Prometheus metrics."),
+    "pause": (
+        "fairque.cli.admin_cmds",
+        "pause",
+        "Take a user out of the round-robin (pushes are still accepted).",
+    ),
+    "push": ("fairque.cli.admin_cmds", "push", "Push one task."),
+    "resume": ("fairque.cli.admin_cmds", "resume", "Put a paused user back into the round-robin."),
+    "schedule": ("fairque.cli.schedule_cmd", "schedule", "Manage recurring tasks."),
+    "scheduler": ("fairque.cli.schedule_cmd", "scheduler", "Run the cron scheduler."),
+    "server": (
+        "fairque.cli.server_cmd",
+        "server",
+        "Run the embedded Valkey (or a local cluster) in the foreground until Ctrl-C.",
+    ),
+    "task": ("fairque.cli.inspect_cmds", "task", "One task."),
+    "tenant": (
+        "fairque.cli.limits_cmd",
+        "tenant",
+        "A tenant's rate limit (all its users together).",
+    ),
+    "user": ("fairque.cli.limits_cmd", "user", "One user."),
+    "users": (
+        "fairque.cli.inspect_cmds",
+        "users",
+        "Per-user table: backlog, in flight, oldest age, waits, served and fair shares.",
+    ),
+    "worker": (
+        "fairque.cli.worker_cmd",
+        "worker",
+        "Run a worker until SIGTERM/SIGINT, then finish or hand back what it holds.",
+    ),
+}
 
 
 class FairqueGroup(click.Group):
-    """Turns fairque's typed errors into one line on stderr and exit code 1 (no traceback)."""
+    """The root: loads each command on first use, and turns fairque's typed errors into one
+    line on stderr and an exit code (3 for a refusal, 1 otherwise; no traceback)."""
 
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (SafetyRefusal, ReadOnlyError) as exc:
-            click.echo(f"refused: {_one_line(exc)}", err=True)
-            sys.exit(3)
-        except FairQueueError as exc:
-            click.echo(f"error: {_one_line(exc)}", err=True)
-            sys.exit(1)
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY:
+            module, attr, _ = LAZY[cmd_name]
+            self.add_command(getattr(import_module(module), attr), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         accept_after(cmd)  # the global options after any command, defined once
         super().add_command(cmd, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        limit = formatter.width - 6 - max(len(name) for name in LAZY)
+        rows = [(name, _short(LAZY[name][2], limit)) for name in sorted(LAZY)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        names = [n for n in sorted(LAZY) if n.startswith(incomplete)]
+        items = [CompletionItem(n, help=_short(LAZY[n][2])) for n in names]
+        return items + click.Command.shell_complete(self, ctx, incomplete)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FairQueueError as exc:
+            refused = getattr(exc, "refusal", False)
+            click.echo(f"{'refused' if refused else 'error'}: {_one_line(exc)}", err=True)
+            sys.exit(3 if refused else 1)
+
+
+def _short(text: str, limit: int = 45) -> str:
+    """A command's help as click shortens it for a listing (without importing the command)."""
+    return click.Command(None, help=text).get_short_help_str(limit)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -84,196 +164,6 @@ def cli(
     come before or after the command: `fairque users --json` is `fairque --json users`.
     """
     ctx.obj = CliContext(redis_url, queue, config_path, json, read_only, cluster, wide)
-
-
-@cli.command()
-@click.option("--headless", is_flag=True, help="No TUI: print the per-user summary at the end.")
-@click.option("--duration", default=10.0, show_default=True, type=click.FloatRange(min=1))
-@click.pass_context
-def demo(ctx: click.Context, headless: bool, duration: float) -> None:
-    """Embedded Valkey, producers for a dozen users (one noisy), and fair workers."""
-    url = ctx.obj.redis_url
-    if not headless and not ctx.obj.json and sys.stdout.isatty() and sys.stdin.isatty():
-        from fairque_tui.cli import run_demo_tui  # the TUI only when there is a terminal
-
-        run_demo_tui(url=url)
-        return
-    # The demo's failures are deliberate (the summary counts them): no log line per failure.
-    logging.getLogger("fairque.tasks").setLevel(logging.ERROR)
-    server = None if url else EmbeddedServer().start()
-    try:
-        target = url or server.url  # type: ignore[union-attr]
-        if not ctx.obj.json:
-            console.print(
-                f"fairque demo on {mask_url(target)} for {duration:.0f} s: "
-                "'noisy' floods 20,000 tasks, 11 tenants push a few at a time..."
-            )
-        summary = run_demo(target, duration)
-    finally:
-        if server is not None:
-            server.stop()
-    if ctx.obj.json:
-        click.echo(summary.model_dump_json())
-        return
-    rows = [
-        (u.user_id, u.pushed, u.served, f"{u.share:.1%}", u.waiting,
-         ms(u.p50_wait_ms), ms(u.max_wait_ms))
-        for u in summary.users
-    ]  # fmt: skip
-    show_table(
-        f"Served in {summary.duration_s} s: {summary.served} tasks "
-        f"({summary.dead} failed every attempt and are in the DLQ)",
-        ["user", "pushed", "served", "share", "still queued", "p50 wait", "max wait"],
-        rows,
-    )
-    console.print(
-        "'noisy' queued thousands and its backlog waits; every tenant still got its turn in the "
-        "round-robin and was served within milliseconds of pushing."
-    )
-
-
-@cli.command()
-@click.option("--port", type=click.IntRange(1, 65535), default=6379, show_default=True)
-@click.option("--dir", "directory", type=click.Path(file_okay=False), default=None,
-              help="Data directory (AOF on). Default: a temporary one.")  # fmt: skip
-@click.option("--cluster-nodes", type=click.IntRange(min=3), default=None,
-              help="Run a local Valkey Cluster of this many primaries instead.")  # fmt: skip
-def server(port: int, directory: str | None, cluster_nodes: int | None) -> None:
-    """Run the embedded Valkey (or a local cluster) in the foreground until Ctrl-C."""
-    # Handlers first: a signal during start-up must still stop the server we started. They
-    # only set a flag: taking a lock inside a signal handler can deadlock.
-    stop = StopFlag()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, stop.set)
-    if cluster_nodes is not None:
-        cluster = EmbeddedCluster(cluster_nodes, directory=directory)
-        try:
-            cluster.start()
-            console.print(f"Valkey Cluster of {cluster_nodes} primaries on ports {cluster.ports}")
-            console.print(f"export FAIRQUE_REDIS_URL={cluster.url} FAIRQUE_REDIS_CLUSTER=1")
-            while not stop.wait(0.5):
-                if any(n.process is None or n.process.poll() is not None for n in cluster.nodes):
-                    raise click.ClickException("a cluster node exited; see " + str(directory))
-        finally:
-            cluster.stop()
-            console.print("cluster stopped")
-        return
-    srv = EmbeddedServer(port=port, directory=directory, appendonly=True)
-    try:
-        srv.start()
-        console.print(f"Valkey ({srv.binary}) listening on {srv.url}; data in {srv.directory}")
-        console.print("export FAIRQUE_REDIS_URL=" + srv.url)
-        while not stop.wait(0.5):
-            if srv.process is None or srv.process.poll() is not None:
-                raise click.ClickException("the server exited; see " + str(srv.log_path))
-    finally:
-        srv.stop()
-        console.print("server stopped")
-
-
-@cli.command()
-@click.option("--scenario", type=click.Choice([*SCENARIOS, "all"]), default="throughput",
-              show_default=True)  # fmt: skip
-@click.option("--tasks", type=click.IntRange(min=100), default=5000, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), multiple=True,
-              help="Also write the results to FILE: a chart for .svg or .png, else the JSON "
-              "document(s). Repeatable.")  # fmt: skip
-@click.option("--partitions", type=click.IntRange(1, 1024), default=1, show_default=True,
-              help="Partitions of the benchmark queue (throughput, drain).")  # fmt: skip
-@click.option("--partition-pick", type=click.Choice(["fair", "sticky"]), default="fair",
-              show_default=True, help="How poppers pick a partition.")  # fmt: skip
-@click.pass_context
-def bench(
-    ctx: click.Context,
-    scenario: str,
-    tasks: int,
-    out: tuple[str, ...],
-    partitions: int,
-    partition_pick: str,
-) -> None:
-    """Run benchmark scenarios (against --redis-url, or a fresh embedded Valkey).
-
-    Prints a table and a chart of each scenario's figures; `--out results.json --out
-    results.svg` also saves them."""
-    names = list(ALL) if scenario == "all" else [scenario]
-    charts_out = [p for p in out if p.lower().endswith(CHART_SUFFIXES)]
-    if any(p.lower().endswith(".png") for p in charts_out):
-        check_png_support()  # before a long run, not after it
-    target = Target(cluster=ctx.obj.cluster, partitions=partitions, partition_pick=partition_pick)
-    if target != SINGLE:
-        if not ctx.obj.redis_url and target.cluster:
-            raise click.UsageError("--cluster needs --redis-url (a node of the cluster)")
-        unsupported = [n for n in names if n not in TARGETED]
-        if unsupported:
-            raise click.UsageError(
-                f"--cluster/--partitions apply to {', '.join(TARGETED)}; not to "
-                + ", ".join(unsupported)
-            )
-    reports: list[BenchReport] = []
-    for name in names:
-        with console.status(f"running {name}...") as status:
-            progress = _status_updater(status, name)
-            if name in TARGETED:
-                report = TARGETED[name](ctx.obj.redis_url, tasks, progress, target)
-            else:
-                report = SCENARIOS[name](ctx.obj.redis_url, tasks, progress)
-            reports.append(report)
-    docs = [r.model_dump(mode="json", exclude_none=True) for r in reports]
-    for path in out:
-        if path in charts_out:
-            save_charts([b for b in map(bars_of, reports) if b is not None], path)
-            continue
-        with open(path, "w", encoding="utf-8") as fh:
-            jsonlib.dump(docs[0] if len(docs) == 1 else docs, fh, indent=2)
-    if ctx.obj.json:
-        click.echo(jsonlib.dumps(docs[0] if len(docs) == 1 else docs))
-        return
-    for report in reports:
-        _print_report(report)
-        drawn = chart(report)
-        if drawn:
-            console.out(drawn, highlight=False)
-
-
-def _status_updater(status: Status, scenario: str) -> Progress:
-    def update(message: str, figure: tuple[str, float] | None = None) -> None:
-        status.update(f"{scenario}: {message}")
-
-    return update
-
-
-def _flat(results: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
-    """``a[b][c]``-named rows of nested results."""
-    for key, value in results.items():
-        name = f"{prefix}[{key}]" if prefix else key
-        if isinstance(value, dict):
-            yield from _flat(value, name)
-        else:
-            yield name, f"{value:,}" if isinstance(value, int | float) else str(value)
-
-
-def _print_report(report: BenchReport) -> None:
-    s = report.server
-    rows = list(_flat(report.results))
-    rows += [(f"FIFO {name}", value) for name, value in _flat(report.control or {})]
-    rows += [(f"ratio {key}", f"{value}") for key, value in report.ratios.items()]
-    show_table(
-        f"{report.scenario} — {s['server']} {s['version']}, redis-py {s['redis_py']} "
-        f"({s['parser']}), {s['cores']} cores",
-        [Col("figure", wrap=True, left=True), "value"],
-        rows,
-    )
-
-
-cli.add_command(worker)
-cli.add_command(scheduler)
-cli.add_command(schedule)
-cli.add_command(metrics)
-cli.add_command(config_group)
-cli.add_command(health)
-for command in (info, users, user, tenant, task, explain, alerts, push, dlq, drain, pause,
-                resume):  # fmt: skip
-    cli.add_command(command)
 
 
 def main() -> None:

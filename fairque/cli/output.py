@@ -27,6 +27,8 @@ errors = Console(stderr=True)
 class SafetyRefusal(FairQueueError):
     """Refused for safety (exit code 3): read-only mode, or no --yes without a terminal."""
 
+    refusal = True  # the command line exits with 3
+
 
 class Aborted(FairQueueError):
     """The operator answered no (exit code 1)."""

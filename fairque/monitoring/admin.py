@@ -33,6 +33,8 @@ Progress = Callable[[int, int], None]  # (done, total)
 class ReadOnlyError(FairQueueError):
     """A mutation was asked of a read-only Admin (``--read-only``)."""
 
+    refusal = True  # the command line exits with 3
+
 
 def _quiet(done: int, total: int) -> None:
     """A progress callback that says nothing."""

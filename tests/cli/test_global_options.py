@@ -12,7 +12,9 @@ from fairque.cli.main import cli
 
 def leaf_commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = []
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    loaded = {name: group.get_command(ctx, name) for name in group.list_commands(ctx)}
+    for name, command in sorted(loaded.items()):
         if isinstance(command, click.Group):
             found += leaf_commands(command, (*path, name))
         else:
