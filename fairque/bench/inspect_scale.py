@@ -17,7 +17,7 @@ from fairque.bench.common import (
     server_facts,
 )
 from fairque.core.models import Task
-from fairque.monitoring import Inspector
+from fairque.monitoring import Inspector, user_ops
 from fairque.monitoring import inspect_ops as io
 from fairque.queue import TaskQueue
 from fairque.queue.ops import Op
@@ -64,7 +64,7 @@ def run_inspect(
             fill = time.perf_counter() - start
             ins = Inspector(config, queue=q)
             runs = [_timed(q, io.overview(q.session)) for _ in range(5)]
-            page = [_timed(q, io.users(q.session, 0, 50)) for _ in range(5)]
+            page = [_timed(q, user_ops.users(q.session, 0, 50)) for _ in range(5)]
             overview = ins.overview()
             assert overview.totals.ready == tasks and overview.totals.backlogged_users == users
         progress("dropping the queue")

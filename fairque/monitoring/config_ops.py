@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fairque.monitoring.inspect_ops import _c, _ts
 from fairque.monitoring.models import (
     ConfigState,
     SettingsConflict,
@@ -10,6 +9,7 @@ from fairque.monitoring.models import (
     UserSettingsView,
     WorkerRoute,
 )
+from fairque.monitoring.read_helpers import _c, _ts
 from fairque.queue.ops import Op, QueueSession
 from fairque.queue.routing import EVERYONE, SettingsDoc, parse_route
 

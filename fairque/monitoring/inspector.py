@@ -9,8 +9,9 @@ from typing import Any, TypeVar
 from fairque.core.config import FairQueueConfig
 from fairque.core.exceptions import ServerError
 from fairque.core.models import DLQEntry, TaskInfo
+from fairque.monitoring import explain_ops, merge, user_ops
 from fairque.monitoring import inspect_ops as io
-from fairque.monitoring import merge
+from fairque.monitoring import read_helpers as rh
 from fairque.monitoring.alerts import AlertInputs, AlertTracker, Finding, evaluate
 from fairque.monitoring.config_ops import config_state
 from fairque.monitoring.models import (
@@ -77,22 +78,22 @@ class Inspector:
         with nothing queued that are in flight, paused or were served in the last minutes."""
         if len(self._sessions) == 1:
             return self.queue.run(
-                io.users(self.session, offset, limit, sort, include_idle=include_idle)
+                user_ops.users(self.session, offset, limit, sort, include_idle=include_idle)
             )
         pages = self._each(
-            lambda s: io.users(s, 0, offset + limit, sort, include_idle=include_idle)
+            lambda s: user_ops.users(s, 0, offset + limit, sort, include_idle=include_idle)
         )
         return merge.user_pages(pages, offset, limit, sort)
 
     def user(self, user_id: str, offset: int = 0, limit: int = 20) -> UserDetail:
         s = self.queue.parts.of_user(user_id)
-        return self.queue.run(io.user_detail(s, user_id, offset, limit))
+        return self.queue.run(user_ops.user_detail(s, user_id, offset, limit))
 
     def task(self, task_id: str) -> TaskInfo | None:
         return self.queue.get_task(task_id)
 
     def explain(self, task_id: str) -> Explanation | None:
-        found = self._each(lambda s: io.explain(s, task_id))
+        found = self._each(lambda s: explain_ops.explain(s, task_id))
         return next((e for e in found if e is not None), None)
 
     def dlq(self, limit: int = 50, offset: int = 0) -> list[DLQEntry]:
@@ -137,11 +138,11 @@ class Inspector:
             out.append(
                 AuditEntry(
                     id=entry_id,
-                    at=io._ts(entry_id.split("-")[0]) or io.server_now(["0", "0"])[0],
+                    at=rh._ts(entry_id.split("-")[0]) or rh.server_now(["0", "0"])[0],
                     actor=fields.get("actor", "?"),
                     action=fields.get("action", "?"),
                     target=fields.get("target", ""),
-                    count=io._i(fields.get("count")),
+                    count=rh._i(fields.get("count")),
                     detail=fields.get("detail", ""),
                 )
             )
@@ -153,7 +154,7 @@ class Inspector:
         total: dict[str, int] = {}
         for raw in self._each(lambda s: single(CommandCall(("HGETALL", s.keys.key("waith"))))):
             for k, v in raw.items():
-                total[k] = total.get(k, 0) + io._i(v)
+                total[k] = total.get(k, 0) + rh._i(v)
         return total
 
     def alert_inputs(self) -> AlertInputs:
@@ -176,7 +177,7 @@ class Inspector:
             ):
                 for reply in replies:
                     for user, v in zip(names, reply, strict=True):
-                        served[user] = served.get(user, 0) + io._i(v)
+                        served[user] = served.get(user, 0) + rh._i(v)
         pushed: dict[str, int] = {}
         for replies in self._each(
             lambda s: single(
@@ -188,7 +189,7 @@ class Inspector:
         ):
             for reply in replies:
                 for user, v in reply.items():
-                    pushed[user] = pushed.get(user, 0) + io._i(v)
+                    pushed[user] = pushed.get(user, 0) + rh._i(v)
         state = self.config_state()
         return AlertInputs(overview, page.rows, served, pushed, self.workers(), state)
 
@@ -229,6 +230,6 @@ class Inspector:
             msg = f"queue unhealthy: keys of the wrong type: {what}"
             finding = Finding("queue_unhealthy", "critical", "queue", msg, 1)
             sec, usec = self.queue.run(single(CommandCall(("TIME",))))
-            return self._tracker.update([finding], io.server_now([sec, usec])[0])
+            return self._tracker.update([finding], rh.server_now([sec, usec])[0])
         findings = evaluate(self.config.alerts, inputs)
         return self._tracker.update(findings, inputs.overview.fetched_at)

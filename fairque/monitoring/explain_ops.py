@@ -1,0 +1,106 @@
+"""``explain``: where a task is and, for a ready one, what runs before it, what it will be
+charged, and which limit (pause, cap, rate limit) holds it."""
+
+from __future__ import annotations
+
+from fairque.core.models import TaskState
+from fairque.monitoring.models import Explanation
+from fairque.monitoring.read_helpers import SHARE_WINDOW, _c, _ts, server_now
+from fairque.monitoring.user_ops import _share_context
+from fairque.queue.ops import Op, QueueSession
+from fairque.queue.reads import get_task
+
+
+def explain(s: QueueSession, task_id: str) -> Op[Explanation | None]:
+    """Where a task is, and for a ready one, how much runs before it and what blocks it."""
+    info = yield from get_task(s, task_id)
+    if info is None:
+        return None
+    state = str(info.state)
+    base = {
+        "task_id": task_id,
+        "state": state,
+        "user_id": info.user_id,
+        "priority": info.priority,
+        "error": info.error,
+    }
+    if state == TaskState.LEASED:
+        return Explanation(
+            **base,
+            summary=f"running on worker {info.worker_id}, lease until {info.lease_deadline}",
+            worker_id=info.worker_id,
+            lease_deadline=info.lease_deadline,
+        )
+    if state == TaskState.DELAYED:
+        return Explanation(
+            **base,
+            summary=f"waiting until {info.due_at} (a delay or a retry backoff), then ready",
+            due_at=info.due_at,
+            blocked_by=["not due yet"],
+        )
+    if state == TaskState.DEAD:
+        return Explanation(
+            **base,
+            summary=f"in the DLQ after {info.attempts} attempts: {info.error}",
+            blocked_by=["dead: requeue it to run again"],
+        )
+    if state in (TaskState.COMPLETED, TaskState.CANCELED):
+        return Explanation(**base, summary=f"{state}; nothing will run it again")
+    if state != TaskState.READY:
+        return Explanation(**base, summary=f"unknown state {state!r}: the record may be corrupt")
+    reply = yield s.read_call("explain", s.aging_us, task_id)
+    ahead, pass_, vt, paused, inflight, cap, weight, in_rr = reply[:8]
+    tenant, tenant_pass, _tenant_weight, fairness, charge, basis = reply[8:14]
+    user_wake, tenant_wake, cap_mode = reply[14:17]
+    ahead = int(ahead)
+    minute_now = yield _c("TIME")
+    _, minute = server_now(minute_now)
+    _, served_total, total_weight = yield from _share_context(s, minute)
+    w = float(weight)
+    blocked = []
+    if int(paused):
+        blocked.append("user is paused")
+    if int(cap) and int(inflight) >= int(cap):
+        if cap_mode == "soft":
+            blocked.append(
+                f"user at its soft cap ({inflight}/{cap} in flight): served only when no "
+                "other user has ready work"
+            )
+        else:
+            blocked.append(f"user at its cap ({inflight}/{cap} in flight)")
+    if user_wake:
+        blocked.append(f"user's rate limit: next token at {_ts(int(user_wake))}")
+    if tenant_wake:
+        blocked.append(f"tenant {tenant}'s rate limit: next token at {_ts(int(tenant_wake))}")
+    dispatches = None
+    eta = None
+    if ahead >= 0:
+        # Stride scheduling gives the user weight / total weight of the dispatches.
+        share = w / total_weight if total_weight else 1.0
+        dispatches = max(round((ahead + 1) / share) - 1, ahead)
+        rate = served_total / (SHARE_WINDOW * 60)
+        eta = round(dispatches / rate, 1) if rate > 0 and not blocked else None
+    summary = (
+        f"ready; {ahead} of {info.user_id}'s tasks run before it; about {dispatches} "
+        f"dispatch{'' if dispatches == 1 else 'es'} "
+        f"across users before it starts"
+        if ahead >= 0
+        else "ready, but not found in its user's queue (corrupt index?)"
+    )
+    if not int(in_rr) and not blocked:
+        blocked.append("user is not in the round-robin yet (no worker pop since it became ready)")
+    return Explanation(
+        **base,
+        summary=summary + ("" if not blocked else "; blocked: " + ", ".join(blocked)),
+        ahead_in_user=ahead if ahead >= 0 else None,
+        dispatches_ahead=dispatches,
+        estimated_start_seconds=eta,
+        user_pass=float(pass_) if pass_ else None,
+        virtual_time=float(vt) if vt else None,
+        tenant=tenant or None,
+        tenant_pass=float(tenant_pass) if tenant_pass else None,
+        fairness=fairness or "count",
+        charge=float(charge) if charge else None,
+        charge_basis=basis or None,
+        blocked_by=blocked,
+    )

@@ -1,0 +1,283 @@
+"""The users table and one user's page as sans-IO reads: a row per user (backlog by priority,
+in flight, waits, served and fair shares, tenant, limits) in a bounded number of pipelined
+steps, however many users the queue has."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import datetime
+from typing import Any
+
+from fairque.core.rates import limit_in_force, next_token_ms, show_rate, tokens_left
+from fairque.monitoring.models import PendingTask, UserDetail, UserPage, UserRow
+from fairque.monitoring.read_helpers import (
+    MINUTES,
+    PRIORITIES,
+    SHARE_WINDOW,
+    _c,
+    _i,
+    _ts,
+    server_now,
+)
+from fairque.monitoring.shares import fair_shares
+from fairque.queue.ops import CommandCall, Op, QueueSession
+
+
+def _percentile(values: list[int], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return float(values[0])
+    return float(statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1])
+
+
+def _parse_cfg(
+    raw: str | None, default_weight: float, now_ms: int
+) -> tuple[float, int, int | None]:
+    """(weight in force, max_inflight or 0, boost end ms or None) from a settings entry
+    ``weight|cap[|boosted weight|boost end ms]``."""
+    if not raw:
+        return default_weight, 0, None
+    parts = raw.split("|")
+    weight = float(parts[0]) if parts[0] else default_weight
+    cap = _i(parts[1]) if len(parts) > 1 else 0
+    if len(parts) == 4 and _i(parts[3]) > now_ms:
+        return float(parts[2]), cap, _i(parts[3])
+    return weight, cap, None
+
+
+def _row_calls(s: QueueSession, user: str, minute: int) -> list[CommandCall]:
+    k = s.keys
+    calls = [
+        _c("ZSCORE", k.key("ubacklog"), user),
+        _c("HMGET", k.key("backlog"), *[f"{user}|{p}" for p in PRIORITIES]),
+        _c("HGET", k.key("uinflight"), user),
+        _c("SISMEMBER", k.key("paused"), user),
+        _c("HMGET", k.key("settings"), user, f"~{user}", "#rate", f"%{user}", "#capmode"),
+        _c("LRANGE", k.key("waits", user=user), 0, 99),
+        _c("HGET", k.key("utenant"), user),
+        _c("HGET", k.key("runtime"), user),
+        _c("HGET", k.key("rlover"), user),
+        _c("HGET", k.key("rl"), user),
+        _c("ZSCORE", k.key("throttled"), user),
+    ]
+    calls += [CommandCall(("LINDEX", k.prio(user, p), 0), lenient=True) for p in PRIORITIES]
+    calls += [
+        _c("HGET", k.key("srv", minute=m), user)
+        for m in range(minute - SHARE_WINDOW + 1, minute + 1)
+    ]
+    return calls
+
+
+_HEAD_CALLS = 11  # the calls of _row_calls before the priority heads
+_ROW_CALLS = _HEAD_CALLS + len(PRIORITIES) + SHARE_WINDOW
+
+
+def _build_row(
+    user: str,
+    r: list[Any],
+    *,
+    now_us: int,
+    now_ms: int,
+    default_weight: float,
+    served_total: int,
+    fair_share: float,
+) -> UserRow:
+    ready, by_pri, held, paused, cfgs, waits, tenant, runtime, override, tat, wake = r[:_HEAD_CALLS]
+    heads = r[_HEAD_CALLS : _HEAD_CALLS + len(PRIORITIES)]
+    served = sum(_i(x) for x in r[_HEAD_CALLS + len(PRIORITIES) :])
+    cfg, own_limit, default_limit, own_mode, default_mode = cfgs
+    weight, cap, boost_end = _parse_cfg(cfg, default_weight, now_ms)
+    limit = limit_in_force(override, own_limit or default_limit, now_ms)
+    seqs = [int(h.split("|", 1)[0]) for h in heads if h]
+    counts = dict(zip(PRIORITIES, (_i(x) for x in by_pri), strict=True))
+    wait_values = sorted(_i(w) for w in waits)
+    inflight = _i(held)
+    return UserRow(
+        user_id=user,
+        tenant=tenant or None,
+        weight=weight,
+        boosted_until=_ts(boost_end),
+        mean_run_seconds=round(float(runtime), 4) if runtime else None,
+        ready=_i(ready),
+        critical=counts[6],
+        by_priority={p: counts[p] for p in (1, 2, 3, 4, 5)},
+        inflight=inflight,
+        max_inflight=cap or None,
+        capped=bool(cap) and inflight >= cap,
+        cap_mode=own_mode or default_mode or "hard",
+        rate=show_rate(limit[0]) if limit else None,
+        burst=limit[1] if limit else None,
+        tokens=tokens_left(limit, tat, now_ms) if limit else None,
+        throttled_until=_throttled_until(limit, tat, wake, now_ms),
+        paused=bool(_i(paused)),
+        oldest_age_seconds=round((now_us - min(seqs)) / 1e6, 3) if seqs else None,
+        p50_wait_ms=_percentile(wait_values, 0.50),
+        p95_wait_ms=_percentile(wait_values, 0.95),
+        served_5m=served,
+        served_share=round(served / served_total, 4) if served_total else 0.0,
+        fair_share=round(fair_share, 4),
+    )
+
+
+def _throttled_until(
+    limit: tuple[float, int] | None, tat: str | None, wake: str | None, now_ms: int
+) -> datetime | None:
+    """When a rate limit lets the user run again: its wake-up if a pop throttled it, or its
+    empty bucket's next token (a pop that picks it now would throttle it until then)."""
+    if wake and float(wake) > now_ms:
+        return _ts(int(float(wake)))
+    due = next_token_ms(limit, tat, now_ms) if limit else None
+    return _ts(due) if due else None
+
+
+def _share_context(s: QueueSession, minute: int) -> Op[tuple[float, int, float]]:
+    """Default weight, tasks dispatched in the share window, total weight of backlogged users."""
+    k = s.keys
+    default_raw, backlogged, *served = yield [
+        _c("HGET", k.key("settings"), "*"),
+        _c("ZRANGE", k.key("ubacklog"), 0, -1),
+        *[
+            _c("HGET", k.key("tp", minute=m), "popped")
+            for m in range(minute - SHARE_WINDOW + 1, minute + 1)
+        ],
+    ]
+    default_weight = float(default_raw) if default_raw else s.queue.default_weight
+    total_weight = 0.0
+    if backlogged:
+        cfgs = yield _c("HMGET", k.key("settings"), *backlogged)
+        now_ms = minute * 60_000
+        total_weight = sum(_parse_cfg(c, default_weight, now_ms)[0] for c in cfgs)
+    return default_weight, sum(_i(x) for x in served), total_weight
+
+
+def _window_shares(s: QueueSession, minute: int) -> Op[tuple[float, int, dict[str, float]]]:
+    """Default weight, tasks dispatched in the share window, and every user's fair share of
+    them (``monitoring.shares``: demand = served in the window + queued now)."""
+    k = s.keys
+    minutes = range(minute - SHARE_WINDOW + 1, minute + 1)
+    default_raw, backlog, *served_by_minute = yield [
+        _c("HGET", k.key("settings"), "*"),
+        _c("ZRANGE", k.key("ubacklog"), 0, -1, "WITHSCORES"),
+        *[_c("HGETALL", k.key("srv", minute=m)) for m in minutes],
+    ]
+    default_weight = float(default_raw) if default_raw else s.queue.default_weight
+    served: dict[str, int] = {}
+    for bucket in served_by_minute:
+        for user, n in (bucket or {}).items():
+            served[str(user)] = served.get(str(user), 0) + _i(n)
+    demand = {str(u): float(score) for u, score in backlog}
+    for user, n in served.items():
+        demand[user] = demand.get(user, 0.0) + n
+    weights: dict[str, float] = {}
+    if demand:
+        names = list(demand)
+        cfgs = yield _c("HMGET", k.key("settings"), *names)
+        now_ms = minute * 60_000
+        weights = {
+            u: _parse_cfg(c, default_weight, now_ms)[0] for u, c in zip(names, cfgs, strict=True)
+        }
+    capacity = sum(served.values())
+    return default_weight, capacity, fair_shares(demand, weights, capacity)
+
+
+def users(
+    s: QueueSession,
+    offset: int = 0,
+    limit: int = 50,
+    sort: str = "backlog",
+    only: list[str] | None = None,
+    include_idle: bool = False,
+) -> Op[UserPage]:
+    """A page of per-user rows, by backlog (largest first) or by name, or the rows of ``only``.
+
+    ``include_idle`` adds, up to ``limit``, users with nothing queued that hold tasks in flight,
+    are paused, or were served in the last few minutes (a live view wants to see users who are
+    being served promptly, which is most of them when the queue is fair)."""
+    k = s.keys
+    now_reply = yield _c("TIME")
+    now, minute = server_now(now_reply)
+    now_ms = round(now.timestamp() * 1000)
+    total = yield _c("ZCARD", k.key("ubacklog"))
+    if only is not None:
+        names = only
+    elif sort == "name":
+        all_names = yield _c("ZRANGE", k.key("ubacklog"), 0, -1)
+        names = sorted(all_names)[offset : offset + limit]
+    else:
+        names = yield _c("ZREVRANGE", k.key("ubacklog"), offset, offset + limit - 1)
+    if include_idle and only is None and len(names) < limit:
+        inflight, paused, *served = yield [
+            _c("HKEYS", k.key("uinflight")),
+            _c("SMEMBERS", k.key("paused")),
+            *[
+                _c("HKEYS", k.key("srv", minute=m))
+                for m in range(minute - SHARE_WINDOW + 1, minute + 1)
+            ],
+        ]
+        seen = set(names)
+        idle = sorted({*inflight, *paused, *(u for bucket in served for u in bucket)} - seen)
+        names = [*names, *idle[: limit - len(names)]]
+        total = max(_i(total), len(names))
+    default_weight, served_total, fair = yield from _window_shares(s, minute)
+    replies = yield [call for u in names for call in _row_calls(s, u, minute)] if names else []
+    rows = [
+        _build_row(
+            u,
+            replies[i * _ROW_CALLS : (i + 1) * _ROW_CALLS],
+            now_us=round(now.timestamp() * 1e6),
+            now_ms=now_ms,
+            default_weight=default_weight,
+            served_total=served_total,
+            fair_share=fair.get(u, 0.0),
+        )
+        for i, u in enumerate(names)
+    ]
+    return UserPage(rows=rows, total_users=_i(total), offset=offset)
+
+
+def user_detail(s: QueueSession, user: str, offset: int = 0, limit: int = 20) -> Op[UserDetail]:
+    """One user's row, a page of pending tasks per priority, and its backlog over an hour."""
+    page = yield from users(s, only=[user])
+    row = page.rows[0]
+    k = s.keys
+    now_reply = yield _c("TIME")
+    now, minute = server_now(now_reply)
+    minutes = list(range(minute - MINUTES + 1, minute + 1))
+    replies = yield [
+        *[
+            CommandCall(("LRANGE", k.prio(user, p), offset, offset + limit - 1), lenient=True)
+            for p in PRIORITIES
+        ],
+        *[_c("HGET", k.key("psh", minute=m), user) for m in minutes],
+        *[_c("HGET", k.key("srv", minute=m), user) for m in minutes],
+        _c("HMGET", k.key("settings"), "#fairness", f"+{row.tenant}" if row.tenant else "*"),
+    ]
+    fairness, tenant_weight = replies.pop()
+    lists = replies[: len(PRIORITIES)]
+    pushed = [_i(x) for x in replies[len(PRIORITIES) : len(PRIORITIES) + MINUTES]]
+    served = [_i(x) for x in replies[len(PRIORITIES) + MINUTES :]]
+    now_us = now.timestamp() * 1e6
+    pending = {
+        p: [
+            PendingTask(
+                task_id=e.split("|", 1)[1],
+                priority=p,
+                age_seconds=round((now_us - int(e.split("|", 1)[0])) / 1e6, 3),
+            )
+            for e in entries or []
+        ]
+        for p, entries in zip(PRIORITIES, lists, strict=True)  # None: a broken key
+    }
+    # Walk back from the current backlog: each minute's end = next minute's end - net flow.
+    history = [row.ready]
+    for m in range(MINUTES - 1, 0, -1):
+        history.append(max(history[-1] - pushed[m] + served[m], 0))
+    return UserDetail(
+        row=row,
+        pending=pending,
+        pending_offset=offset,
+        backlog_history=history[::-1],
+        fairness=fairness or "count",
+        tenant_weight=(float(tenant_weight) if tenant_weight else 1.0) if row.tenant else None,
+    )
