@@ -40,7 +40,9 @@ SCRIPT_NAMES = (
 )
 # Composed into the scripts in this order (a helper only uses the ones before it), never run
 # alone.
-HELPER_FILES = ("common", "limits", "roundrobin", "charges", "lifecycle", "routing")
+HELPER_FILES = (
+    "common", "limits", "roundrobin", "charges", "lifecycle", "throttle", "routing"
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
