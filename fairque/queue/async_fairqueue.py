@@ -1,4 +1,9 @@
-"""``AsyncTaskQueue``: the asyncio transport over the same sans-IO operations as TaskQueue."""
+"""The queue's client: a transport over the sans-IO operations in :mod:`ops`.
+
+``async_fairqueue.py`` is written by hand; ``fairqueue.py`` is generated from it by
+``scripts/unasync.py`` (coroutines become plain methods), so the asyncio and the sync client
+cannot drift apart.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from fairque.queue.transport import (
     AsyncClient,
     evalsha_args,
     make_async_client,
-    node_client,
+    node_client,  # unasync: remove
     noscript_indexes,
     settle,
     translate,
@@ -34,7 +39,22 @@ log = logging.getLogger("fairque.queue")
 
 
 class AsyncTaskQueue:
-    """The asyncio twin of :class:`~fairque.TaskQueue`: same methods, as coroutines."""
+    """A fair queue on Redis/Valkey, for producers and workers.
+
+    In the asyncio client every method that talks to the server is a coroutine, bound to
+    one event loop; the sync client is the same class with plain methods, thread-safe.
+
+    Args:
+        config: the queue's settings; read with ``FairQueueConfig.load()`` (environment,
+            ``fairque.toml``) when omitted.
+        worker_id: the ``[[workers]]`` entry whose scope ``pop`` serves (the only one when the
+            config has exactly one); without one, ``pop`` serves every user.
+        client: a redis-py client to use instead of one made from ``config.redis`` (the
+            caller then closes it).
+
+    Raises:
+        ConfigError: the settings are invalid (each message names the field).
+    """
 
     def __init__(
         self,
@@ -61,11 +81,13 @@ class AsyncTaskQueue:
                 self.client,
                 {name: sc.sha for name, sc in self._scripts.items()},
                 self._cluster_pipeline,
-                lambda host, port: node_client(self.config.redis, host, port),
+                lambda host, port: node_client(self.config.redis, host, port),  # unasync: remove
             )
             if self._cluster
             else None
         )
+
+    # -- transport -------------------------------------------------------------------------
 
     async def _send_one(self, call: ops.Call, target: Any) -> Any:
         # On a pipeline, execute_command only queues the command; awaiting the asyncio
@@ -109,7 +131,11 @@ class AsyncTaskQueue:
         return replies
 
     async def run(self, op: ops.Op[T]) -> T:
-        """Drive a sans-IO operation over this connection (used by workers and monitoring)."""
+        """Drive a sans-IO operation over this connection (workers and monitoring use it).
+
+        Raises:
+            FairQueueError: a typed error for the server's refusal or an unreachable server.
+        """
         try:
             step = next(op)
             while True:
@@ -122,9 +148,18 @@ class AsyncTaskQueue:
             result: T = stop.value
             return result
 
+    # -- lifecycle -------------------------------------------------------------------------
+
     async def open(self) -> AsyncTaskQueue:
-        """Check the connection and the server (version, eviction policy). Opening writes
-        nothing: a consumer registers itself on its first pop, a producer never does."""
+        """Check the connection and the server (version, eviction policy); returns self.
+
+        Opening writes nothing: a consumer registers itself on its first pop, a producer
+        never does. Operations open nothing themselves, so a queue works unopened too.
+
+        Raises:
+            ServerUnreachable: no server answers at ``config.redis.url``.
+            UnsupportedServer: the server is too old for the scripts.
+        """
         if not self._opened:
             try:
                 info = await self.client.info()
@@ -136,6 +171,7 @@ class AsyncTaskQueue:
         return self
 
     async def close(self) -> None:
+        """Close the connections this queue made (not a client passed in)."""
         if self._node_pipes is not None:
             await self._node_pipes.close()
         if self._own_client:
@@ -149,28 +185,57 @@ class AsyncTaskQueue:
     ) -> None:
         await self.close()
 
+    # -- operations ------------------------------------------------------------------------
+
     async def push(self, task: Task) -> PushResult:
+        """Add a task; idempotent by ``task_id``.
+
+        Returns:
+            ``PushResult``: ``created=False`` when a task with that id already existed.
+
+        Raises:
+            InvalidPayload: larger than ``queue.max_payload_bytes``; nothing written.
+            TaskIdConflict: the id exists with another user or payload; nothing written.
+            TenantMismatch: the user has work under another tenant; nothing written.
+        """
         return (await self.run(routed.push(self.parts, [task])))[0]
 
     async def push_batch(self, tasks: Sequence[Task]) -> list[PushResult]:
+        """Add many tasks in one round trip (per partition); one ``PushResult`` per task."""
         return await self.run(routed.push(self.parts, list(tasks)))
 
     async def pop(self) -> Task | None:
+        """Lease the next task picked fairly for this worker, or None if nothing is ready."""
         tasks = await self.run(routed.pop(self.parts, 1))
         return tasks[0] if tasks else None
 
     async def pop_many(self, count: int) -> list[Task]:
+        """Lease up to ``count`` tasks in one call, each picked by the fair round-robin."""
         return await self.run(routed.pop(self.parts, count))
 
     async def complete(self, task: Task, result: Any = None) -> AckResult:
+        """Acknowledge a leased task with its JSON result.
+
+        Returns:
+            ``AckResult.OK``, or ``STALE`` when the lease was lost meanwhile (the task runs
+            again elsewhere; this result is dropped).
+        """
         return (await self.run(routed.complete(self.parts, [(task, result)])))[0]
 
     async def complete_many(self, items: Iterable[tuple[Task, Any]]) -> list[AckResult]:
+        """Acknowledge many ``(task, result)`` pairs in one round trip."""
         return await self.run(routed.complete(self.parts, list(items)))
 
     async def fail(
         self, task: Task, error: BaseException | str, *, retry: bool = True
     ) -> AckResult:
+        """Report a failed attempt: retried with backoff, or dead-lettered when exhausted.
+
+        Args:
+            task: the leased task.
+            error: the exception (its type and message are kept) or a message.
+            retry: False sends it to the dead-letter queue at once.
+        """
         return (await self.run(routed.fail(self.parts, [ops.failure_of(task, error, retry)])))[0]
 
     async def fail_many(self, failures: Iterable[ops.Failure]) -> list[AckResult]:
@@ -198,4 +263,5 @@ class AsyncTaskQueue:
         return await self.run(routed.requeue_dead(self.parts, task_ids))
 
     async def stats(self) -> QueueStats:
+        """Counters and per-user backlog."""
         return await self.run(routed.stats(self.parts))

@@ -29,7 +29,13 @@ from fairque.core.models import (
     TaskState,
 )
 from fairque.core.validation import check_priority, check_task_id, check_user_id
-from fairque.queue.registration import Registered, register, register_call, registered
+from fairque.queue.registration import (
+    Registered,
+    leave_calls,
+    register,
+    register_call,
+    registered,
+)
 from fairque.queue.session import (
     Call,
     CommandCall,
@@ -64,6 +70,7 @@ __all__ = [
     "failure_of",
     "gather",
     "heartbeat",
+    "leave_calls",
     "pop",
     "push",
     "register",

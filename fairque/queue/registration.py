@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fairque.queue.routing import SettingsDoc, describe_diff
-from fairque.queue.session import Op, QueueSession, ScriptCall
+from fairque.queue.session import Call, CommandCall, Op, QueueSession, ScriptCall
 
 log = logging.getLogger("fairque.queue")
 
@@ -71,3 +71,12 @@ def registered(s: QueueSession, reply: list[Any]) -> Registered:
             s.queue.name, writer, how, describe_diff(list(diff)),
         )  # fmt: skip
     return Registered(status, fp, writer, int(at or 0), how, diff)
+
+
+def leave_calls(s: QueueSession, worker_id: str) -> list[Call]:
+    """A stopping worker leaves the registry and the routing."""
+    return [
+        CommandCall(("ZREM", s.keys.key("workers"), worker_id)),
+        CommandCall(("DEL", s.keys.key("worker", worker_id=worker_id))),
+        s.call("unregister", worker_id),
+    ]

@@ -1,8 +1,8 @@
 """Workers and handlers."""
 
 from fairque.worker.async_worker import AsyncWorker
-from fairque.worker.core import TaskTimeout, WorkerHealth, WorkerStatus
 from fairque.worker.handlers import AsyncTaskHandler, HandlerRegistry, TaskHandler, registry, task
+from fairque.worker.runs import TaskTimeout, WorkerHealth, WorkerStatus
 from fairque.worker.worker import Worker
 
 __all__ = [

@@ -9,14 +9,13 @@ import contextvars
 import inspect
 import logging
 import threading
-import time
 from typing import Any
 
 from fairque.core.exceptions import FairQueueError, ServerUnreachable
 from fairque.queue import AsyncTaskQueue
 from fairque.tracing import process_span
-from fairque.worker.core import Outcome, Running, WorkerBase, WorkerStatus
-from fairque.worker.worker import ERROR_BACKOFF_MAX
+from fairque.worker.base import WorkerBase
+from fairque.worker.runs import Outcome, Running, WorkerStatus
 
 log = logging.getLogger("fairque.worker")
 
@@ -33,7 +32,6 @@ class AsyncWorker(WorkerBase):
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._results: asyncio.Queue[Outcome] | None = None
-        self._pending: list[Outcome] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     def stop(self) -> None:
@@ -64,6 +62,7 @@ class AsyncWorker(WorkerBase):
         else:
             await _hook(handler.on_success, run.task, result)
             outcome = self.core.success(run, result)
+        self._tasks.pop(run.task.task_id, None)
         await self._results.put(outcome)
 
     async def run(self) -> None:
@@ -81,18 +80,13 @@ class AsyncWorker(WorkerBase):
         log.info(
             "async worker %s started (%d at once)", self.worker_id, self.core.settings.concurrency
         )
-        errors = 0
         try:
             while not self._stop_requested.is_set():
                 try:
                     await self._tick()
                     self.core.tick_ok()
-                    errors = 0
                 except FairQueueError as exc:
-                    errors += 1
-                    self.core.tick_failed(exc)
-                    log.warning("worker %s: %s", self.worker_id, exc)
-                    await self._sleep(min(0.05 * 2**errors, ERROR_BACKOFF_MAX))
+                    await self._sleep(self.core.tick_failed(exc))  # a stop() cuts it short
         finally:
             await self._shutdown()
 
@@ -129,28 +123,20 @@ class AsyncWorker(WorkerBase):
             for w in waiters:
                 w.cancel()
             if waiters[0] in done:
-                self._pending.append(waiters[0].result())
+                self.core.pending.append(waiters[0].result())
         while not self._results.empty():
-            self._pending.append(self._results.get_nowait())
+            self.core.pending.append(self._results.get_nowait())
 
     async def _exchange(self, fetch: bool) -> int:
         """Acknowledge what finished and lease more in one round trip; returns how many."""
-        outcomes, self._pending = self._pending, []
-        for o in outcomes:
-            self._tasks.pop(o.running.task.task_id, None)
+        outcomes = self.core.take_pending()
         try:
             tasks = await self.queue.run(self.core.exchange_op(self.queue.parts, outcomes, fetch))
         except FairQueueError:
-            self.core.restore(outcomes)
-            self._pending = outcomes + self._pending
+            self.core.put_back(outcomes)
             raise
-        for task in tasks:
-            run = self.core.accept(task)
-            if run.handler is None:
-                self._pending.append(self.core.unresolved(run))
-            else:
-                self._tasks[task.task_id] = asyncio.create_task(self._execute(run))
-        self.core.last_contact = time.monotonic()
+        for run in self.core.start(tasks):
+            self._tasks[run.task.task_id] = asyncio.create_task(self._execute(run))
         return len(tasks)
 
     async def _beat(self) -> None:
@@ -167,33 +153,27 @@ class AsyncWorker(WorkerBase):
             await self._collect(delay or self.core.settings.poll_interval)
 
     async def _shutdown(self) -> None:
-        core = self.core
-        core.status = WorkerStatus.STOPPING
-        deadline = time.monotonic() + core.settings.shutdown_grace
+        deadline = self.core.stopping()
+        error = None
         try:
-            while core.held_tasks() and time.monotonic() < deadline:
-                await self._collect(min(0.05, max(deadline - time.monotonic(), 0.001)))
+            while (wait := self.core.grace_wait(deadline)) is not None:
+                await self._collect(wait)
                 await self._exchange(fetch=False)
                 await self._beat()
             await self._collect(0)
             await self._exchange(fetch=False)
-            unfinished = core.held_tasks()
-            for t in self._tasks.values():
+            for t in list(self._tasks.values()):
                 t.cancel()
             self._tasks.clear()
-            core.running.clear()
+            unfinished = self.core.abandon_all()
             if unfinished:
                 await self.queue.release(unfinished)
-                log.info(
-                    "worker %s handed back %d unfinished tasks", self.worker_id, len(unfinished)
-                )
-            await self.queue.run(core.exit_op(self.queue.parts))
+            await self.queue.run(self.core.exit_op(self.queue.parts))
         except FairQueueError as exc:
-            log.warning("worker %s: shutdown could not reach the server: %s", self.worker_id, exc)
+            error = exc
         finally:
-            core.status = WorkerStatus.STOPPED
             await self.queue.close()
-            log.info("worker %s stopped", self.worker_id)
+            self.core.stopped(error)
 
 
 def _in_daemon_thread(fn: Any, *args: Any) -> asyncio.Future[Any]:

@@ -1,6 +1,6 @@
 """What the thread worker and the asyncio worker share: bookkeeping, handler resolution,
-outcomes, the registry entry and the beat/poll clock. Only running handlers and waiting
-differ between the two, so that is all their own modules hold.
+outcomes, the registry entry, the beat/poll clock, backoff and shutdown. Every decision is
+made here; the two workers only wait and run handlers, each in its own way.
 """
 
 from __future__ import annotations
@@ -9,13 +9,9 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Generator, Iterator
-from contextlib import contextmanager
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
-
-from pydantic import BaseModel
 
 from fairque.core.codec import encode_json
 from fairque.core.config import FairQueueConfig, WorkerConfig
@@ -26,78 +22,14 @@ from fairque.queue import partitions as routed
 from fairque.queue.partitions import Partitions
 from fairque.version import __version__
 from fairque.worker.handlers import BoundHandler, HandlerRegistry, as_handler, registry
-from fairque.worker.observe import RunObserver, SettledRun
-from fairque.worker.probes import ProbeServer
+from fairque.worker.observe import RunObserver
+from fairque.worker.runs import Outcome, Running, TaskTimeout, WorkerHealth, WorkerStatus
 
 log = logging.getLogger("fairque.worker")
 
 MIN_POLL = 0.001
 ALIVE_WITHIN = 10.0  # seconds: a loop that has not ticked for this long is stuck
-
-
-class WorkerStatus(StrEnum):
-    STARTING = "starting"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-
-
-class WorkerHealth(BaseModel):
-    """What ``health()`` reports."""
-
-    worker_id: str
-    status: WorkerStatus
-    healthy: bool
-    inflight: int
-    processed: int
-    failed: int
-    timed_out: int
-    stolen: int
-    seconds_since_server_contact: float | None
-    last_error: str | None
-    alive: bool = False  # the loop is ticking (liveness)
-    ready: bool = False  # running, connected, not stopping (readiness)
-
-
-class TaskTimeout(Exception):
-    """A task ran past the worker's ``task_timeout``."""
-
-
-@dataclass
-class Running:
-    """A task a worker holds, from lease to acknowledgement."""
-
-    task: Task
-    handler: BoundHandler | None
-    started: float  # monotonic
-    deadline: float | None  # monotonic; None = no time limit
-    abandoned: bool = False  # timed out: its late result must be dropped
-
-
-@dataclass
-class Outcome:
-    """What became of one run: a result to complete with, or a failure to report."""
-
-    running: Running
-    result: Any = None
-    failure: ops.Failure | None = None
-    finished: float = field(default_factory=time.monotonic)
-
-    def facts(self, log_payloads: bool) -> SettledRun:
-        task, f = self.running.task, self.failure
-        lease = task.lease
-        return SettledRun(
-            task_id=task.task_id,
-            user=task.user_id,
-            handler=task.handler or "(default)",
-            attempt=lease.attempt if lease else task.attempts,
-            seconds=max(self.finished - self.running.started, 0.0),
-            waited_ms=lease.waited_ms if lease else None,
-            failed=f is not None,
-            error_type=f.error_type if f else "",
-            error=f.error if f else "",
-            payload=task.payload if log_payloads else None,
-        )
+ERROR_BACKOFF_MAX = 2.0  # seconds between tries while the server cannot be reached
 
 
 def resolve_worker(config: FairQueueConfig, worker_id: str | None) -> WorkerConfig:
@@ -130,7 +62,9 @@ class WorkerCore:
     last_tick: float | None = None  # the loop's last pass (alive while it keeps ticking)
     connected: bool = False  # the last round trip reached the server
     observer: RunObserver | None = None
+    pending: list[Outcome] = field(default_factory=list)  # finished, not acknowledged yet
     _next_beat: float = 0.0
+    _errors: int = 0  # failed passes in a row (the backoff)
     _idle_polls: int = 0
     _start_tries: int = 0
 
@@ -271,29 +205,92 @@ class WorkerCore:
             self.observer.settled([o.facts(log_payloads) for o in outcomes], acks)
         return tasks
 
+    def take_pending(self) -> list[Outcome]:
+        """The finished runs to acknowledge in the next exchange."""
+        outcomes, self.pending = self.pending, []
+        return outcomes
+
+    def put_back(self, outcomes: list[Outcome]) -> None:
+        """The exchange failed: keep its outcomes for the next one (the leases are still
+        ours until they expire)."""
+        self.restore(outcomes)
+        self.pending = outcomes + self.pending
+
+    def start(self, tasks: list[Task]) -> list[Running]:
+        """Take what an exchange leased: the runs to start; a task whose handler is not
+        registered fails at once (into ``pending``)."""
+        runs = []
+        for task in tasks:
+            run = self.accept(task)
+            if run.handler is None:
+                self.pending.append(self.unresolved(run))
+            else:
+                runs.append(run)
+        self.last_contact = time.monotonic()
+        return runs
+
     # -- the loop's health ------------------------------------------------------------------
 
     def tick_ok(self) -> None:
         """A pass of the loop that reached the server."""
         self.last_tick = time.monotonic()
         self.connected = True
+        self._errors = 0
 
     def unreachable_at_start(self, exc: Exception) -> float:
         """The server is not up yet (workers may start first): how long to wait before the
         next try (0.1 s doubling to 2 s). Not ready meanwhile."""
-        self.tick_failed(exc)
+        self._cut_off(exc)
         self._start_tries += 1
         delay = float(min(0.1 * 2 ** (self._start_tries - 1), 2.0))
         log.warning("worker %s: %s; trying again in %.1f s", self.worker_id, exc, delay)
         return delay
 
-    def tick_failed(self, exc: Exception) -> None:
-        """A pass that could not: not ready until a round trip succeeds again."""
+    def tick_failed(self, exc: Exception) -> float:
+        """A pass that could not reach the server: how long to back off (50 ms doubling to
+        2 s). Not ready until a round trip succeeds again."""
+        self._cut_off(exc)
+        self._errors += 1
+        log.warning("worker %s: %s", self.worker_id, exc)
+        return float(min(0.05 * 2**self._errors, ERROR_BACKOFF_MAX))
+
+    def _cut_off(self, exc: Exception) -> None:
         self.last_tick = time.monotonic()
         self.connected = False
         self.last_error = str(exc)
         assert self.observer is not None
         self.observer.server_error()
+
+    # -- shutdown ---------------------------------------------------------------------------
+
+    def stopping(self) -> float:
+        """Enter shutdown: the monotonic deadline of the grace period."""
+        self.status = WorkerStatus.STOPPING
+        return time.monotonic() + self.settings.shutdown_grace
+
+    def grace_wait(self, deadline: float) -> float | None:
+        """How long to wait for runs to finish before the next exchange; None when the
+        grace period is over or nothing is held any more."""
+        left = deadline - time.monotonic()
+        if not self.held_tasks() or left <= 0:
+            return None
+        return min(0.05, left)
+
+    def abandon_all(self) -> list[Task]:
+        """The grace period is over: the tasks to hand back; late results are dropped."""
+        unfinished = self.held_tasks()
+        for run in self.running.values():
+            run.abandoned = True
+        self.running.clear()
+        if unfinished:
+            log.info("worker %s hands back %d unfinished tasks", self.worker_id, len(unfinished))
+        return unfinished
+
+    def stopped(self, error: Exception | None) -> None:
+        if error is not None:
+            log.warning("worker %s: shutdown could not reach the server: %s", self.worker_id, error)
+        self.status = WorkerStatus.STOPPED
+        log.info("worker %s stopped", self.worker_id)
 
     # -- beats and registry -----------------------------------------------------------------
 
@@ -358,15 +355,7 @@ class WorkerCore:
 
     def exit_op(self, parts: Partitions) -> Generator[ops.Step, Any, None]:
         """Leave the registry and the routing (of every partition it consumed)."""
-        yield [
-            call
-            for s in parts.consumed
-            for call in (
-                ops.CommandCall(("ZREM", s.keys.key("workers"), self.worker_id)),
-                ops.CommandCall(("DEL", s.keys.key("worker", worker_id=self.worker_id))),
-                s.call("unregister", self.worker_id),
-            )
-        ]
+        yield [call for s in parts.consumed for call in ops.leave_calls(s, self.worker_id)]
 
     def health(self) -> WorkerHealth:
         contact = None if self.last_contact is None else time.monotonic() - self.last_contact
@@ -388,52 +377,3 @@ class WorkerCore:
             seconds_since_server_contact=None if contact is None else round(contact, 3),
             last_error=self.last_error,
         )
-
-
-class WorkerBase:
-    """What both workers are built from: the config, the handler(s), the shared core and a
-    queue of the worker's kind (``queue_class``)."""
-
-    kind = "sync"
-    queue_class: Any = None
-
-    def __init__(
-        self,
-        config: FairQueueConfig | None = None,
-        handler: Any = None,
-        *,
-        worker_id: str | None = None,
-        handlers: HandlerRegistry | None = None,
-    ) -> None:
-        self.config = config if config is not None else FairQueueConfig.load()
-        self.core = WorkerCore.build(self.config, handler, worker_id, handlers, self.kind)
-        self.queue = self.queue_class(self.config, worker_id=self.core.worker_id)
-        self._setup()
-
-    def _setup(self) -> None:
-        """Each worker's own state (its queues of jobs and results)."""
-
-    probe_port: int | None = None  # where /healthz, /readyz and /metrics answer (if served)
-
-    @contextmanager
-    def probes(self) -> Iterator[None]:
-        """Serve the probes for as long as the worker runs (when ``health_port`` is set)."""
-        s = self.core.settings
-        if s.health_port is None:
-            yield
-            return
-        assert self.core.observer is not None
-        server = ProbeServer(self.health, self.core.observer.registry, s.health_host, s.health_port)
-        self.probe_port = server.port
-        log.info("worker %s: probes on http://%s:%d", self.worker_id, s.health_host, server.port)
-        try:
-            yield
-        finally:
-            server.close()
-
-    @property
-    def worker_id(self) -> str:
-        return self.core.worker_id
-
-    def health(self) -> WorkerHealth:
-        return self.core.health()

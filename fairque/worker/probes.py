@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 if TYPE_CHECKING:
-    from fairque.worker.core import WorkerHealth
+    from fairque.worker.runs import WorkerHealth
 
 
 class ProbeServer:

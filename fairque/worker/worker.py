@@ -8,16 +8,15 @@ import asyncio
 import logging
 import queue
 import threading
-import time
 from typing import Any
 
 from fairque.core.exceptions import FairQueueError, ServerUnreachable
 from fairque.queue import TaskQueue
 from fairque.tracing import process_span
-from fairque.worker.core import Outcome, Running, WorkerBase, WorkerStatus
+from fairque.worker.base import WorkerBase
+from fairque.worker.runs import Outcome, Running, WorkerStatus
 
 log = logging.getLogger("fairque.worker")
-ERROR_BACKOFF_MAX = 2.0
 
 
 class Worker(WorkerBase):
@@ -37,7 +36,6 @@ class Worker(WorkerBase):
         # Finished runs; ``None`` only wakes the loop. SimpleQueue.put is reentrant, so
         # ``stop()`` may use it from a signal handler (an Event or Lock there can deadlock).
         self._results: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
-        self._pending: list[Outcome] = []
         self._threads: list[threading.Thread] = []
 
     def stop(self) -> None:
@@ -104,18 +102,13 @@ class Worker(WorkerBase):
             self._spawn_runner()
         self.core.status = WorkerStatus.RUNNING
         log.info("worker %s started (%d threads)", self.worker_id, self.core.settings.concurrency)
-        errors = 0
         try:
             while not self._stopping:
                 try:
                     self._tick()
                     self.core.tick_ok()
-                    errors = 0
                 except FairQueueError as exc:
-                    errors += 1
-                    self.core.tick_failed(exc)
-                    log.warning("worker %s: %s", self.worker_id, exc)
-                    self._collect(min(0.05 * 2**errors, ERROR_BACKOFF_MAX))
+                    self._collect(self.core.tick_failed(exc))  # a stop() cuts the wait short
         finally:
             self._shutdown()
 
@@ -127,7 +120,7 @@ class Worker(WorkerBase):
             )
             while True:
                 if first is not None:
-                    self._pending.append(first)
+                    self.core.pending.append(first)
                 first = self._results.get_nowait()
         except queue.Empty:
             pass
@@ -135,72 +128,58 @@ class Worker(WorkerBase):
     def _expire(self) -> None:
         """Fail the runs past their time limit and give their slots to fresh threads."""
         for run in self.core.expired():
-            self._pending.append(self.core.timeout_outcome(run))
+            self.core.pending.append(self.core.timeout_outcome(run))
             _hook(run.handler.on_timeout if run.handler else None, run.task)
             self._spawn_runner()
 
     def _exchange(self, fetch: bool) -> int:
         """Acknowledge what finished and lease more in one round trip; returns how many."""
-        outcomes, self._pending = self._pending, []
+        outcomes = self.core.take_pending()
         try:
             tasks = self.queue.run(self.core.exchange_op(self.queue.parts, outcomes, fetch))
         except FairQueueError:
-            # Keep them for the next tick: the leases are still ours until they expire.
-            self.core.restore(outcomes)
-            self._pending = outcomes + self._pending
+            self.core.put_back(outcomes)
             raise
-        for task in tasks:
-            run = self.core.accept(task)
-            if run.handler is None:
-                self._pending.append(self.core.unresolved(run))
-            else:
-                self._jobs.put(run)
-        self.core.last_contact = time.monotonic()
+        for run in self.core.start(tasks):
+            self._jobs.put(run)
         return len(tasks)
+
+    def _beat(self) -> None:
+        if self.core.beat_due():
+            self.queue.run(self.core.beat_op(self.queue.parts))
+            self.core.beat_done()
 
     def _tick(self) -> None:
         self._collect(0)
         self._expire()
-        if self.core.beat_due():
-            self.queue.run(self.core.beat_op(self.queue.parts))
-            self.core.beat_done()
+        self._beat()
         got = self._exchange(fetch=True)
         delay = self.core.poll_delay(got > 0)
         if not self.core.free_slots() or delay:
             self._collect(delay or self.core.settings.poll_interval)
 
     def _shutdown(self) -> None:
-        core = self.core
-        core.status = WorkerStatus.STOPPING
-        deadline = time.monotonic() + core.settings.shutdown_grace
+        deadline = self.core.stopping()
+        error = None
         try:
-            while core.held_tasks() and time.monotonic() < deadline:
-                self._collect(min(0.05, max(deadline - time.monotonic(), 0)))
+            while (wait := self.core.grace_wait(deadline)) is not None:
+                self._collect(wait)
                 self._expire()
                 self._exchange(fetch=False)
-                if core.beat_due():
-                    self.queue.run(core.beat_op(self.queue.parts))
-                    core.beat_done()
+                self._beat()
             self._collect(0)
             self._exchange(fetch=False)
-            unfinished = core.held_tasks()
-            for run in core.running.values():
-                run.abandoned = True
-            core.running.clear()
+            unfinished = self.core.abandon_all()  # their threads' late results are dropped
             if unfinished:
                 self.queue.release(unfinished)
-                log.info(
-                    "worker %s handed back %d unfinished tasks", self.worker_id, len(unfinished)
-                )
-            self.queue.run(core.exit_op(self.queue.parts))
+            self.queue.run(self.core.exit_op(self.queue.parts))
         except FairQueueError as exc:
-            log.warning("worker %s: shutdown could not reach the server: %s", self.worker_id, exc)
+            error = exc
         finally:
             for _ in self._threads:
                 self._jobs.put(None)
-            core.status = WorkerStatus.STOPPED
             self.queue.close()
-            log.info("worker %s stopped", self.worker_id)
+            self.core.stopped(error)
 
 
 def _hook(fn: Any, *args: Any) -> None:
