@@ -158,6 +158,11 @@ class Task(BaseModel):
         task._payload_json = text
         return task
 
+    def keep_json(self, text: str) -> Task:
+        """Remember the JSON ``payload`` was decoded from (a popped task: never re-encoded)."""
+        self._payload_json = text
+        return self
+
     @property
     def payload_json(self) -> str:
         """The payload as compact JSON (computed once)."""

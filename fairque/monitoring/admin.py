@@ -189,7 +189,7 @@ class Admin:
         for i in range(0, len(ids), step):
             started = time.monotonic()
             chunk = ids[i : i + step]
-            replies = self._everywhere("requeue", self.queue.session.aging_us, *chunk)
+            replies = self._everywhere("requeue", *chunk)
             moved += sum(r.count("ok") for r in replies)
             progress(min(i + step, len(ids)), len(ids))
             if rate:

@@ -11,24 +11,27 @@ import secrets
 import traceback as tb
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeAlias
 
-from fairque.core.codec import decode_json, encode_json
-from fairque.core.exceptions import (
-    DurabilityNotConfirmed,
-    FairQueueError,
-    InvalidPayload,
-)
+from fairque.core.codec import encode_json
 from fairque.core.models import (
     AckResult,
-    Lease,
-    Priority,
     PushResult,
     Task,
     TaskState,
 )
-from fairque.core.validation import check_priority, check_task_id, check_user_id
+from fairque.core.validation import check_task_id
+from fairque.queue.durability import check_durability, durability_call
+from fairque.queue.records import (
+    lease_of,
+    ms_time,
+    parse_task,
+    push_fields,
+    ran_ms,
+    token_args,
+    trim_sections,
+)
 from fairque.queue.registration import (
     Registered,
     leave_calls,
@@ -47,7 +50,7 @@ from fairque.queue.session import (
     single,
     translate_error,
 )
-from fairque.tracing import parse_carrier, push_carrier
+from fairque.tracing import push_carrier
 
 __all__ = [
     "CORRUPT_RETRIES",
@@ -85,31 +88,6 @@ __all__ = [
 # ------------------------------------------------------------------------------------ push
 
 
-def _push_fields(s: QueueSession, task: Task) -> list[str | int | float]:
-    check_user_id(task.user_id)
-    check_task_id(task.task_id)
-    pri = check_priority(
-        int(task.priority) if isinstance(task.priority, Priority) else task.priority
-    )
-    text = task.payload_json
-    limit = s.queue.max_payload_bytes
-    # A str of n characters is n..4n bytes in UTF-8: encode only when it could be too big.
-    if len(text) * 4 > limit and (size := len(text.encode())) > limit:
-        raise InvalidPayload(f"payload is {size} bytes as JSON; the queue's limit is {limit}")
-    due = "" if task.execute_after is None else str(int(task.execute_after.timestamp() * 1000))
-    delay = "" if task.delay is None else str(round(task.delay * 1000))
-    return [
-        task.task_id,
-        task.user_id,
-        pri,
-        text,
-        task.handler or "",
-        "" if task.max_attempts is None else task.max_attempts,
-        due,
-        delay,
-    ]
-
-
 # One script call carries at most this many tasks, so the server never pauses long; a larger
 # batch is split into chunks sent together in one pipeline (still one round trip).
 PUSH_CHUNK = 2000
@@ -126,24 +104,24 @@ def push(s: QueueSession, tasks: Sequence[Task]) -> Op[list[PushResult]]:
     traced = push_carrier(s.queue.name, len(tasks))  # '' unless the application traces
     for start in range(0, len(tasks), PUSH_CHUNK):
         chunk = tasks[start : start + PUSH_CHUNK]
-        args: list[str | int | float] = [s.aging_us, s.queue.max_payload_bytes, len(chunk)]
+        args: list[str | int | float] = [s.queue.max_payload_bytes, len(chunk)]
         traces: list[str | int | float] = []
         tenants: list[str | int | float] = []
         costs: list[str | int | float] = []
         for task in chunk:
-            args += _push_fields(s, task)
+            args += push_fields(s, task)
             own = json.dumps(task.trace, separators=(",", ":")) if task.trace else ""
             traces.append(own or traced)
             tenants.append(task.tenant or "")
             costs.append("" if task.cost is None else repr(task.cost))
         # Optional sections, each sent when it or a later one carries something.
-        for section in _trim_sections([traces, tenants, costs]):
+        for section in trim_sections([traces, tenants, costs]):
             args += section
         calls.append(s.call("push", *args))
-    wait = _durability_call(s)
+    wait = durability_call(s)
     if wait is not None:  # the wait rides in the same pipeline: still one round trip
         *replies, acked = yield [*calls, wait]
-        _check_durability(s, acked)
+        check_durability(s, acked)
     else:
         replies = [(yield calls[0])] if len(calls) == 1 else (yield calls)
     return [
@@ -153,83 +131,7 @@ def push(s: QueueSession, tasks: Sequence[Task]) -> Op[list[PushResult]]:
     ]
 
 
-def _trim_sections(sections: list[list[str | int | float]]) -> list[list[str | int | float]]:
-    """The optional per-task sections up to the last one that carries a value."""
-    while sections and not any(sections[-1]):
-        sections = sections[:-1]
-    return sections
-
-
-def _ran_ms(task: Task) -> str | int:
-    return "" if task.run_seconds is None else round(task.run_seconds * 1000)
-
-
-def _durability_call(s: QueueSession) -> CommandCall | None:
-    r = s.config.redis
-    # Routed by the partition's key: on a cluster the wait reaches the node that took the push,
-    # in the same pipeline right after it.
-    if r.durability == "aof":
-        return CommandCall(("WAITAOF", 1, 0, r.durability_timeout_ms), route=s.keys.meta)
-    if r.durability == "replicas":
-        args = ("WAIT", r.durability_replicas, r.durability_timeout_ms)
-        return CommandCall(args, route=s.keys.meta)
-    return None
-
-
-def _check_durability(s: QueueSession, acked: Any) -> None:
-    r = s.config.redis
-    if r.durability == "aof":
-        if int(acked[0]) < 1:
-            raise DurabilityNotConfirmed(
-                f"push not confirmed on disk within {r.durability_timeout_ms} ms (WAITAOF); "
-                "pushing the same task again is safe"
-            )
-    elif int(acked) < r.durability_replicas:
-        raise DurabilityNotConfirmed(
-            f"push reached {int(acked)} of {r.durability_replicas} replicas within "
-            f"{r.durability_timeout_ms} ms (WAIT); pushing the same task again is safe"
-        )
-
-
 # ------------------------------------------------------------------------------------- pop
-
-
-def _ms(value: str) -> datetime:
-    return datetime.fromtimestamp(int(value) / 1000.0, UTC)
-
-
-def _parse_task(row: list[Any], worker_id: str) -> tuple[Task | None, str]:
-    """A leased task from a pop reply row, or (None, why) when its payload is corrupt."""
-    task_id, user, pri, payload, handler, att, max_att, created, token, deadline, stolen = row[:11]
-    waited, trace = row[11:13]
-    try:
-        data = decode_json(payload)
-    except ValueError as exc:
-        return None, f"corrupt: payload is not valid JSON ({exc.args[0][:80]})"
-    task = Task.model_construct(
-        task_id=task_id,
-        user_id=user,
-        priority=Priority(int(pri)),
-        payload=data,
-        handler=handler or None,
-        max_attempts=int(max_att) if max_att else None,
-        execute_after=None,
-        delay=None,
-        state=TaskState.LEASED,
-        attempts=int(att),
-        created_at=_ms(created) if created else None,
-        trace=parse_carrier(trace),
-        lease=Lease.model_construct(
-            token=token,
-            worker_id=worker_id,
-            deadline=_ms(deadline),
-            attempt=int(att),
-            stolen=bool(int(stolen)),
-            waited_ms=int(waited),
-        ),
-    )
-    task._payload_json = payload
-    return task, ""
 
 
 # Rounds of pop when payloads turn out corrupt (each round buries what it found).
@@ -257,14 +159,14 @@ def _take_rows(s: QueueSession, rows: list[Any], tasks: list[Task]) -> ScriptCal
     worker = s.worker_id or "-"
     corrupt: list[str | int | float] = []
     for row in rows:
-        task, why = _parse_task(row, worker)
+        task, why = parse_task(row, worker)
         if task is not None:
             tasks.append(task)
         else:  # bury it at once so no worker sees it and nobody retries it
-            corrupt += [row[0], row[8], why, "CorruptTask", "", -1]
+            corrupt += [row[0], row[8], why, "CorruptTask", "", -1, ""]
     if not corrupt:
         return None
-    return s.call("fail", s.aging_us, s.queue.max_attempts, len(corrupt) // 6, *corrupt)
+    return s.call("fail", s.queue.max_attempts, len(corrupt) // 7, *corrupt)
 
 
 def _check_count(count: int) -> None:
@@ -306,18 +208,12 @@ def pop(s: QueueSession, count: int = 1) -> Op[list[Task]]:
     return tasks
 
 
-def _lease_of(task: Task) -> Lease:
-    if task.lease is None:
-        raise FairQueueError(f"task {task.task_id} holds no lease: only a popped task can be acked")
-    return task.lease
-
-
 def _complete_call(s: QueueSession, items: Iterable[tuple[Task, Any]]) -> ScriptCall | None:
     args: list[str | int | float] = []
     for task, result in items:
-        lease = _lease_of(task)
+        lease = lease_of(task)
         text = "" if result is None else encode_json(result, what="result")
-        args += [task.task_id, lease.token, text, _ran_ms(task)]
+        args += [task.task_id, lease.token, text, ran_ms(task)]
     if not args:
         return None
     return s.call("complete", round(s.queue.result_ttl * 1000), len(args) // 4, *args)
@@ -367,7 +263,7 @@ def failure_of(
 def _fail_call(s: QueueSession, failures: Iterable[Failure]) -> ScriptCall | None:
     args: list[str | int | float] = []
     for f in failures:
-        lease = _lease_of(f.task)
+        lease = lease_of(f.task)
         delay = backoff_ms(s, lease.attempt) if f.retry else -1
         args += [
             f.task.task_id,
@@ -376,11 +272,11 @@ def _fail_call(s: QueueSession, failures: Iterable[Failure]) -> ScriptCall | Non
             f.error_type,
             f.traceback[-TRACEBACK_TAIL:],
             delay,
-            _ran_ms(f.task),
+            ran_ms(f.task),
         ]
     if not args:
         return None
-    return s.call("fail", s.aging_us, s.queue.max_attempts, len(args) // 7, *args)
+    return s.call("fail", s.queue.max_attempts, len(args) // 7, *args)
 
 
 def fail(s: QueueSession, failures: Iterable[Failure]) -> Op[list[AckResult]]:
@@ -429,29 +325,22 @@ def ack_and_pop(
     return tasks, acks
 
 
-def _token_args(tasks: Iterable[Task]) -> list[str | int | float]:
-    args: list[str | int | float] = []
-    for task in tasks:
-        args += [task.task_id, _lease_of(task).token]
-    return args
-
-
 def heartbeat(s: QueueSession, tasks: Iterable[Task]) -> Op[dict[str, datetime | None]]:
     """Extend the leases of ``tasks``: task id -> new deadline, or None where it was lost."""
-    args = _token_args(tasks)
+    args = token_args(tasks)
     if not args:
         return {}
     reply = yield s.call("heartbeat", s.lease_ms, len(args) // 2, *args)
     ids = args[::2]
-    return {str(i): (_ms(str(d)) if int(d) else None) for i, d in zip(ids, reply, strict=True)}
+    return {str(i): (ms_time(str(d)) if int(d) else None) for i, d in zip(ids, reply, strict=True)}
 
 
 def release(s: QueueSession, tasks: Iterable[Task]) -> Op[list[AckResult]]:
     """Hand leased tasks back unfinished: ready at once, the attempt not counted."""
-    args = _token_args(tasks)
+    args = token_args(tasks)
     if not args:
         return []
-    reply = yield s.call("release", s.aging_us, len(args) // 2, *args)
+    reply = yield s.call("release", len(args) // 2, *args)
     return [AckResult(r) for r in reply]
 
 
@@ -460,5 +349,5 @@ def requeue_dead(s: QueueSession, task_ids: Sequence[str]) -> Op[int]:
     ids = [check_task_id(t) for t in task_ids]
     if not ids:
         return 0
-    reply = yield s.call("requeue", s.aging_us, *ids)
+    reply = yield s.call("requeue", *ids)
     return sum(1 for r in reply if r == "ok")

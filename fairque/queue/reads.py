@@ -8,7 +8,8 @@ from fairque.core.codec import decode_json
 from fairque.core.keys import QueueKeys
 from fairque.core.models import DLQEntry, Priority, QueueStats, TaskInfo, TaskState, UserBacklog
 from fairque.core.validation import check_task_id
-from fairque.queue.ops import CommandCall, Op, QueueSession, _ms
+from fairque.queue.ops import CommandCall, Op, QueueSession
+from fairque.queue.records import ms_time
 from fairque.queue.session import Call
 
 
@@ -40,7 +41,7 @@ def _int(text: str | None) -> int | None:
 
 def _time(text: str | None) -> Any:
     value = _int(text)
-    return _ms(str(value)) if value is not None else None
+    return ms_time(str(value)) if value is not None else None
 
 
 def task_info(task_id: str, h: dict[str, str]) -> TaskInfo:

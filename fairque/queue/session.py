@@ -26,6 +26,7 @@ from fairque.core.exceptions import (
 from fairque.core.keys import QueueKeys
 from fairque.queue.routing import Registration, SettingsDoc, registration_of
 from fairque.scripts import load_script
+from fairque.scripts.protocol import SPECS
 
 T = TypeVar("T")
 
@@ -101,12 +102,15 @@ class QueueSession:
         self.prefix = self.keys.prefix
 
     def call(self, script: str, *args: str | int | float) -> ScriptCall:
+        """A call of ``script``, checked against its declared protocol (ProtocolError)."""
+        SPECS[script].check(args)
         return ScriptCall(script, self.head, (self.prefix, *args))
 
     def read_call(self, script: str, *args: str | int | float) -> CommandCall:
         """A script that only reads, run with EVAL_RO: an account that may only read (no
         EVAL/EVALSHA, no SCRIPT LOAD) can run it, and the server refuses any write in it.
         The body travels with each call (these run rarely: explain)."""
+        SPECS[script].check(args)
         source = load_script(script).source
         return CommandCall(("EVAL_RO", source, len(self.head), *self.head, self.prefix, *args))
 

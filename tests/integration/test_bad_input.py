@@ -220,7 +220,7 @@ def test_oversized_payloads_are_refused_by_the_client_and_by_the_script(
         with pytest.raises(E.InvalidPayload):
             q.push_batch([Task.create("u1", payload=1), Task.create("u1", payload="é" * 600)])
         # A producer in another language calls the script itself, claiming a larger limit.
-        args = [q.session.prefix, 1000, 10**6, 1, "t1", "u1", 3, '"' + "x" * 5000 + '"']
+        args = [q.session.prefix, 10**6, 1, "t1", "u1", 3, '"' + "x" * 5000 + '"']
         with pytest.raises(ResponseError, match="PAYLOAD_TOO_LARGE"):
             raw.eval(load_script("push").source, 1, q.session.keys.meta, *args, "", "", "", "")
 

@@ -5,7 +5,6 @@
 local T = redis.call('TIME')
 local NOW_US = tonumber(T[1]) * 1000000 + tonumber(T[2])
 local NOW_MS = math.floor(NOW_US / 1000)
-local AGING_US = 0  -- set by scripts that enqueue (priority * AGING_US is the aging head start)
 
 local function istr(n) return string.format('%d', n) end
 local function fstr(x) return string.format('%.17g', x) end

@@ -1,4 +1,5 @@
 -- complete.lua: acknowledge finished tasks (one call acknowledges many).
+-- Call     complete(prefix, result_ttl_ms, n, {task_id, token, result, ran_ms} * n)
 -- KEYS[1]  meta key of the queue
 -- ARGV[1]  key prefix
 -- ARGV[2]  result TTL in ms (how long the finished task and its result stay readable)

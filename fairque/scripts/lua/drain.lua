@@ -1,5 +1,6 @@
 -- drain.lua: cancel a user's ready tasks, a bounded chunk per call, returning each drained
 -- task so the caller can export it (canceled tasks stay readable for the result TTL).
+-- Call     drain(prefix, user, priorities, limit, ttl_ms)
 -- KEYS[1]  meta key of the queue
 -- ARGV[1]  key prefix
 -- ARGV[2]  user id

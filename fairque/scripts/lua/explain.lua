@@ -1,4 +1,5 @@
 -- explain.lua: where a ready task stands in its user's queue (read-only).
+-- Call     explain(prefix, aging_us, task_id)
 -- KEYS[1]  meta key of the queue
 -- ARGV[1]  key prefix
 -- ARGV[2]  aging in µs

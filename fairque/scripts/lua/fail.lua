@@ -1,18 +1,17 @@
 -- fail.lua: report failed attempts; each task is retried after its backoff or buried.
+-- Call     fail(prefix, default_max_attempts, n, {task_id, token, error, error_type, traceback, backoff_ms, ran_ms} * n)
 -- KEYS[1]  meta key of the queue
 -- ARGV[1]  key prefix
--- ARGV[2]  aging in µs
--- ARGV[3]  the queue's default max_attempts (for tasks that set none)
--- ARGV[4]  n; then 7 fields per task: task_id, lease token, error message, error type,
+-- ARGV[2]  the queue's default max_attempts (for tasks that set none)
+-- ARGV[3]  n; then 7 fields per task: task_id, lease token, error message, error type,
 --          traceback tail, backoff in ms ('-1' = do not retry: straight to the DLQ), run time
 --          in ms as the worker measured it ('' = unknown: the lease's age is used)
 -- Returns  list of outcomes: 'retry', 'dead', 'stale' or 'missing'
-AGING_US = tonumber(ARGV[2])
-local default_max = tonumber(ARGV[3])
-local n = tonumber(ARGV[4])
+local default_max = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
 local out = {}
 for i = 0, n - 1 do
-  local b = 5 + i * 7
+  local b = 4 + i * 7
   local id, token, err, etype, tb = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
   local backoff = tonumber(ARGV[b + 5])
   local tk = K.task(id)

@@ -1,4 +1,5 @@
 -- heartbeat.lua: extend the leases a worker still holds.
+-- Call     heartbeat(prefix, lease_ms, n, {task_id, token} * n)
 -- KEYS[1]  meta key of the queue
 -- ARGV[1]  key prefix
 -- ARGV[2]  lease length in ms, counted from now

@@ -1,5 +1,6 @@
 -- pop.lua: reap expired leases and promote due delayed tasks (both bounded), then lease up
 -- to `count` tasks picked fairly.
+-- Call     pop(prefix, aging_us, worker_id, lease_ms, count, promote_batch, registration_fp, retry_base_ms, retry_factor, retry_cap_ms, default_max_attempts, nonce, steal_after_us, vt_floor)
 -- KEYS[1]  meta key of the queue
 -- ARGV[1]  key prefix
 -- ARGV[2]  aging in µs
@@ -26,7 +27,7 @@
 --          became ready: pushed, due, or requeued), trace context ('' = none); or the string
 --          'register' (nothing done) when the worker's registration is missing or differs:
 --          the worker registers (register.lua) and pops again.
-AGING_US = tonumber(ARGV[2])
+local aging_us = tonumber(ARGV[2])
 local worker = ARGV[3]
 local lease_ms = tonumber(ARGV[4])
 local want = tonumber(ARGV[5])
@@ -134,7 +135,7 @@ local function take(user)
       head, bad = read('LINDEX', K.prio(user, p), 0)
       if bad then return nil, nil, bad end
       if head then
-        local score = tonumber(string.match(head, '^(%d+)|')) - p * AGING_US
+        local score = tonumber(string.match(head, '^(%d+)|')) - p * aging_us
         if not best_p or score < best_score then best_p, best_score = p, score end
       end
     end

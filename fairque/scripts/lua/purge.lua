@@ -1,4 +1,5 @@
 -- purge.lua: delete dead tasks from the DLQ for good.
+-- Call     purge(prefix, task_id...)
 -- KEYS[1]  meta key of the queue
 -- ARGV[1]  key prefix
 -- ARGV[2..] task ids

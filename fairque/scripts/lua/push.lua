@@ -1,9 +1,9 @@
 -- push.lua: add one or more tasks (push and push_batch), idempotent by task id.
+-- Call     push(prefix, max_bytes, n, {task_id, user, priority, payload, handler, max_attempts, due_ms, delay_ms} * n, sections...)
 -- KEYS[1]  meta key of the queue (routes the call to the queue's slot)
 -- ARGV[1]  key prefix "fq:{queue}:"
--- ARGV[2]  aging in µs (a task of priority p counts as enqueued p * aging earlier)
--- ARGV[3]  max payload bytes (the stricter of this and the stored queue limit applies)
--- ARGV[4]  n, the number of tasks; then 8 fields per task:
+-- ARGV[2]  max payload bytes (the stricter of this and the stored queue limit applies)
+-- ARGV[3]  n, the number of tasks; then 8 fields per task:
 --          task_id, user, priority (1-6), payload JSON, handler ('' = none),
 --          max_attempts ('' = queue default), due_ms (absolute, '' = none), delay_ms ('' = none)
 --          then, optionally, one trace context per task (JSON carrier, '' = none), then
@@ -14,15 +14,14 @@
 -- Errors   "CONFLICT <task_id>" / "PAYLOAD_TOO_LARGE <task_id>" / "CORRUPT_KEY <key> ..." /
 --          "TENANT_MISMATCH <task_id> <user> <its tenant>" (a user belongs to one tenant while
 --          it has work queued or in flight) / "BAD_COST <task_id>"; nothing is written then.
-AGING_US = tonumber(ARGV[2])
-local max_bytes = tonumber(ARGV[3])
+local max_bytes = tonumber(ARGV[2])
 local stored_max = tonumber(redis.call('HGET', K.settings(), '#max_payload') or '')
 if stored_max and stored_max < max_bytes then max_bytes = stored_max end
-local n = tonumber(ARGV[4])
+local n = tonumber(ARGV[3])
 local W = 8
 
-local function tenant_arg(i) return ARGV[5 + n * W + n + i] or '' end
-local function cost_arg(i) return ARGV[5 + n * W + 2 * n + i] or '' end
+local function tenant_arg(i) return ARGV[4 + n * W + n + i] or '' end
+local function cost_arg(i) return ARGV[4 + n * W + 2 * n + i] or '' end
 
 -- Pass 1: check everything so that a rejected batch changes nothing.
 local existing = {}
@@ -30,7 +29,7 @@ local seen = {}
 local checked = {}
 local tenants = {}  -- user -> the tenant this batch gives it
 for i = 0, n - 1 do
-  local b = 5 + i * W
+  local b = 4 + i * W
   local id, user, payload = ARGV[b], ARGV[b + 1], ARGV[b + 3]
   local t, cost = tenant_arg(i), cost_arg(i)
   if cost ~= '' and not ((tonumber(cost) or 0) > 0) then
@@ -80,7 +79,7 @@ local by_user, user_order, by_user_pri = {}, {}, {}
 local ready_total = 0
 local pushed_by = {}
 for i = 0, n - 1 do
-  local b = 5 + i * W
+  local b = 4 + i * W
   local id, user, pri = ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2])
   local state = existing[id]
   if state then
@@ -94,7 +93,7 @@ for i = 0, n - 1 do
     redis.call('HSET', K.task(id), 'id', id, 'user', user, 'pri', ARGV[b + 2],
       'payload', ARGV[b + 3], 'handler', ARGV[b + 4], 'max_att', ARGV[b + 5], 'att', '0',
       'state', state, 'created', istr(NOW_MS), 'seq', seq)
-    local trace = ARGV[5 + n * W + i]
+    local trace = ARGV[4 + n * W + i]
     if trace and trace ~= '' and #trace <= 512 then redis.call('HSET', K.task(id), 'trace', trace) end
     if cost_arg(i) ~= '' then redis.call('HSET', K.task(id), 'cost', cost_arg(i)) end
     if state == 'delayed' then

@@ -2,6 +2,7 @@
 -- and a consumer whose configuration has user settings offers them. The first settings
 -- offered become the settings in force; later different ones are kept as that worker's view
 -- (a config_conflict) and change nothing: only `fairque config apply` replaces them.
+-- Call     register(prefix, worker_id, ttl_ms, registration_fp, assigned, steal, settings_fp, settings, writer)
 -- KEYS[1]  meta key of the queue
 -- ARGV[1]  key prefix
 -- ARGV[2]  worker id, or '-' for a consumer without a worker identity (settings only)

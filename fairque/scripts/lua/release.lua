@@ -1,15 +1,14 @@
 -- release.lua: hand leased tasks back unfinished (graceful shutdown): ready again at once,
 -- and the attempt does not count.
+-- Call     release(prefix, n, {task_id, token} * n)
 -- KEYS[1]  meta key of the queue
 -- ARGV[1]  key prefix
--- ARGV[2]  aging in µs
--- ARGV[3]  n; then 2 fields per task: task_id, lease token
+-- ARGV[2]  n; then 2 fields per task: task_id, lease token
 -- Returns  list of outcomes: 'ok', 'stale' or 'missing'
-AGING_US = tonumber(ARGV[2])
-local n = tonumber(ARGV[3])
+local n = tonumber(ARGV[2])
 local out = {}
 for i = 0, n - 1 do
-  local id, token = ARGV[4 + i * 2], ARGV[5 + i * 2]
+  local id, token = ARGV[3 + i * 2], ARGV[4 + i * 2]
   local tk = K.task(id)
   local f = redis.call('HMGET', tk, 'state', 'token', 'user', 'att', 'pri')
   local pri = tonumber(f[5])

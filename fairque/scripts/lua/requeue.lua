@@ -1,12 +1,11 @@
 -- requeue.lua: put dead tasks (DLQ) back to ready, keeping their ids, attempts reset.
+-- Call     requeue(prefix, task_id...)
 -- KEYS[1]  meta key of the queue
 -- ARGV[1]  key prefix
--- ARGV[2]  aging in µs
--- ARGV[3..] task ids
+-- ARGV[2..] task ids
 -- Returns  list of outcomes: 'ok', or 'missing' where the id is not in the DLQ
-AGING_US = tonumber(ARGV[2])
 local out = {}
-for i = 3, #ARGV do
+for i = 2, #ARGV do
   local id = ARGV[i]
   local f = redis.call('HMGET', K.task(id), 'user', 'pri', 'state')
   local pri = tonumber(f[2])

@@ -1,5 +1,6 @@
 -- sched_advance.lua: record the newest fire time enqueued for schedules; never moves back,
 -- so a scheduler that lost the lead cannot rewind what the leader did.
+-- Call     sched_advance(prefix, name_fire_ms...)
 -- KEYS[1]  meta key of the queue
 -- ARGV[1]  key prefix
 -- ARGV[2..] pairs: schedule name, fire time in ms

@@ -1,4 +1,5 @@
 -- sched_lock.lua: the schedulers' leader lock (acquire or renew, and release), checked by token.
+-- Call     sched_lock(prefix, action, token, ttl_ms)
 -- KEYS[1]  meta key of the queue
 -- ARGV[1]  key prefix
 -- ARGV[2]  'hold' (acquire, or renew if we hold it) or 'release'

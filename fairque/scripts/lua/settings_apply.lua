@@ -1,4 +1,5 @@
 -- settings_apply.lua: `fairque config apply`: make a settings document the settings in force.
+-- Call     settings_apply(prefix, settings_fp, settings, writer)
 -- KEYS[1]  meta key of the queue
 -- ARGV[1]  key prefix
 -- ARGV[2]  settings fingerprint

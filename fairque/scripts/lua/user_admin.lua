@@ -1,4 +1,5 @@
 -- user_admin.lua: pause, resume, boost or unboost one user; override a user's or tenant's rate.
+-- Call     user_admin(prefix, action, user, [weight_or_rate], [ms_or_burst], [end_ms])
 -- KEYS[1]  meta key of the queue
 -- ARGV[1]  key prefix
 -- ARGV[2]  'pause', 'resume', 'boost' or 'unboost'

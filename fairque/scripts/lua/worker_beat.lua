@@ -1,5 +1,6 @@
 -- worker_beat.lua: a worker's periodic beat: refresh its registry entry, and reap expired
 -- leases (bounded) so crashed workers' tasks come back even while nobody pops.
+-- Call     worker_beat(prefix, worker_id, ttl_ms, reap_limit, retry_base_ms, retry_factor, retry_cap_ms, default_max_attempts, registration_fp, field_value...)
 -- KEYS[1]  meta key of the queue
 -- ARGV[1]  key prefix
 -- ARGV[2]  worker id

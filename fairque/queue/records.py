@@ -1,0 +1,110 @@
+"""Every value format between fairque and its Lua scripts, in one place: how a task travels
+to ``push`` (its fields and optional sections), how ``pop`` returns a leased task (its row),
+lease tokens and run times in acknowledgements. The order of each script's arguments is
+declared in :mod:`fairque.scripts.protocol`; what the values inside them look like is here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from fairque.core.codec import decode_json
+from fairque.core.exceptions import FairQueueError, InvalidPayload
+from fairque.core.models import Lease, Priority, Task, TaskState
+from fairque.core.validation import check_priority, check_task_id, check_user_id
+from fairque.queue.session import QueueSession
+from fairque.tracing import parse_carrier
+
+# A pop reply row, field by field (pop.lua's header says the same).
+POP_ROW = (
+    "task_id", "user", "priority", "payload", "handler", "attempt", "max_attempts",
+    "created_ms", "token", "deadline_ms", "stolen", "waited_ms", "trace",
+)  # fmt: skip
+
+
+def push_fields(s: QueueSession, task: Task) -> list[str | int | float]:
+    check_user_id(task.user_id)
+    check_task_id(task.task_id)
+    pri = check_priority(
+        int(task.priority) if isinstance(task.priority, Priority) else task.priority
+    )
+    text = task.payload_json
+    limit = s.queue.max_payload_bytes
+    # A str of n characters is n..4n bytes in UTF-8: encode only when it could be too big.
+    if len(text) * 4 > limit and (size := len(text.encode())) > limit:
+        raise InvalidPayload(f"payload is {size} bytes as JSON; the queue's limit is {limit}")
+    due = "" if task.execute_after is None else str(int(task.execute_after.timestamp() * 1000))
+    delay = "" if task.delay is None else str(round(task.delay * 1000))
+    return [
+        task.task_id,
+        task.user_id,
+        pri,
+        text,
+        task.handler or "",
+        "" if task.max_attempts is None else task.max_attempts,
+        due,
+        delay,
+    ]
+
+
+def trim_sections(sections: list[list[str | int | float]]) -> list[list[str | int | float]]:
+    """The optional per-task sections up to the last one that carries a value."""
+    while sections and not any(sections[-1]):
+        sections = sections[:-1]
+    return sections
+
+
+def ran_ms(task: Task) -> str | int:
+    return "" if task.run_seconds is None else round(task.run_seconds * 1000)
+
+
+def ms_time(value: str) -> datetime:
+    return datetime.fromtimestamp(int(value) / 1000.0, UTC)
+
+
+def parse_task(row: list[Any], worker_id: str) -> tuple[Task | None, str]:
+    """A leased task from a pop reply row, or (None, why) when its payload is corrupt."""
+    task_id, user, pri, payload, handler, att, max_att, created, token, deadline, stolen = row[:11]
+    waited, trace = row[11:13]
+    try:
+        data = decode_json(payload)
+    except ValueError as exc:
+        return None, f"corrupt: payload is not valid JSON ({exc.args[0][:80]})"
+    task = Task.model_construct(
+        task_id=task_id,
+        user_id=user,
+        priority=Priority(int(pri)),
+        payload=data,
+        handler=handler or None,
+        max_attempts=int(max_att) if max_att else None,
+        execute_after=None,
+        delay=None,
+        state=TaskState.LEASED,
+        attempts=int(att),
+        created_at=ms_time(created) if created else None,
+        trace=parse_carrier(trace),
+        lease=Lease.model_construct(
+            token=token,
+            worker_id=worker_id,
+            deadline=ms_time(deadline),
+            attempt=int(att),
+            stolen=bool(int(stolen)),
+            waited_ms=int(waited),
+        ),
+    )
+    return task.keep_json(payload), ""
+
+
+def lease_of(task: Task) -> Lease:
+    if task.lease is None:
+        raise FairQueueError(f"task {task.task_id} holds no lease: only a popped task can be acked")
+    return task.lease
+
+
+def token_args(tasks: Iterable[Task]) -> list[str | int | float]:
+    args: list[str | int | float] = []
+    for task in tasks:
+        args += [task.task_id, lease_of(task).token]
+    return args
