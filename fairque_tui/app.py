@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
+from functools import partial
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -13,7 +13,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.scrollbar import ScrollBar
 
-from fairque.monitoring.models import Alert
+from fairque_tui.context import AppState, TuiContext, utc_now
+from fairque_tui.screens.base import LiveScreen
 from fairque_tui.screens.bench import BenchScreen
 from fairque_tui.screens.dlq import DLQScreen
 from fairque_tui.screens.overview import OverviewScreen
@@ -22,34 +23,14 @@ from fairque_tui.source import DataSource
 from fairque_tui.widgets.modals import HelpModal
 from fairque_tui.widgets.scrollbar import WholeCellScrollBarRender
 
-RECENT_ALERTS = 20
-
-
-@dataclass
-class AppState:
-    """What the status bar and banner show; changed only on the UI thread."""
-
-    queue: str
-    label: str
-    server: str | None = None
-    version: str | None = None
-    fetch_ms: float = 0.0
-    updated_at: datetime | None = None
-    connection_error: str | None = None
-    live_alerts: dict[tuple[str, str], Alert] = field(default_factory=dict)
-    cleared_alerts: list[tuple[Alert, datetime]] = field(default_factory=list)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
 
 class FairqueApp(App[None]):
     """Live per-user queues, DLQ, workers, schedules, alerts and benchmarks of one queue."""
 
     CSS_PATH = "app.tcss"
     TITLE = "fairque"
-    MODES = {
+    # The views (Textual modes); each screen is made with the app's TuiContext.
+    SCREENS_BY_MODE: dict[str, Callable[[TuiContext], Screen[None]]] = {
         "overview": OverviewScreen,
         "dlq": DLQScreen,
         "workers": WorkersScreen,
@@ -92,44 +73,37 @@ class FairqueApp(App[None]):
         super().__init__()
         # Every scrollbar of the app (one Textual app per process): thumbs in whole cells.
         ScrollBar.renderer = WholeCellScrollBarRender
-        self.source = source
-        self.refresh_seconds = refresh_seconds
-        self.clock = clock  # frozen in snapshot tests
-        self.timer = timer  # ditto: fetch durations read 0 ms there
-        self.state = AppState(queue=source.queue, label=source.label)
+        self.ctx = TuiContext(source, refresh_seconds, clock, timer)
+        for mode, screen in self.SCREENS_BY_MODE.items():
+            self.add_mode(mode, partial(screen, self.ctx))  # made when first shown
+
+    @property
+    def source(self) -> DataSource:
+        return self.ctx.source
+
+    @property
+    def state(self) -> AppState:
+        return self.ctx.state
 
     # -- what the screens report ---------------------------------------------------------------
 
     def _changed(self) -> None:
         self.status_changed += 1
 
-    def fetched(self, fetch_ms: float) -> None:
-        self.state.fetch_ms = fetch_ms
-        self.state.updated_at = self.clock()
+    def on_live_screen_fetched(self, message: LiveScreen.Fetched) -> None:
+        self.state.fetch_ms = message.fetch_ms
+        self.state.updated_at = self.ctx.clock()
         self.state.connection_error = None
         self._changed()
 
-    def connection_lost(self, error: str) -> None:
-        self.state.connection_error = error
+    def on_live_screen_fetch_failed(self, message: LiveScreen.FetchFailed) -> None:
+        self.state.connection_error = message.error
         self._changed()
 
-    def server_seen(self, name: str, version: str) -> None:
-        if (self.state.server, self.state.version) != (name, version):
-            self.state.server, self.state.version = name, version
+    def on_live_screen_server_seen(self, message: LiveScreen.ServerSeen) -> None:
+        if (self.state.server, self.state.version) != (message.name, message.version):
+            self.state.server, self.state.version = message.name, message.version
             self._changed()
-
-    def alerts_seen(self, alerts: Iterable[Alert]) -> None:
-        """Remember alerts that stopped firing, for the Alerts screen's "recently cleared"."""
-        live = {(a.rule, a.subject): a for a in alerts}
-        now = self.clock()
-        for key, alert in self.state.live_alerts.items():
-            if key not in live:
-                self.state.cleared_alerts = [
-                    (a, at) for a, at in self.state.cleared_alerts if (a.rule, a.subject) != key
-                ]
-                self.state.cleared_alerts.insert(0, (alert, now))
-        del self.state.cleared_alerts[RECENT_ALERTS:]
-        self.state.live_alerts = live
 
     # -- navigation ------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import getpass
 import socket
 import threading
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from fairque.core.config import FairQueueConfig
 from fairque.core.models import DLQEntry
@@ -90,94 +90,76 @@ class LiveSource:
         self.read_only = read_only
         self.label = mask_url(config.redis.url)
         self.queue = config.queue.name
-        self._lock = threading.Lock()  # the Inspector's alert tracker is not thread-safe
+        # Only opening is serialised: reads and actions run side by side (the queue's client
+        # is thread-safe, and so is the Inspector's alert tracker).
+        self._opening = threading.Lock()
         self._tq = TaskQueue(config)
         self._inspector: Inspector | None = None
         self._admin: Admin | None = None
 
     def _ins(self) -> Inspector:
-        if self._inspector is None:
-            self._inspector = Inspector(self.config, queue=self._tq)  # opens: may raise
-        return self._inspector
+        with self._opening:
+            if self._inspector is None:
+                self._inspector = Inspector(self.config, queue=self._tq)  # opens: may raise
+            return self._inspector
 
     def _adm(self) -> Admin:
-        if self._admin is None:
-            actor = f"tui:{getpass.getuser()}@{socket.gethostname()}"
-            self._admin = Admin(self.config, queue=self._tq, read_only=self.read_only, actor=actor)
-        return self._admin
+        with self._opening:
+            if self._admin is None:
+                actor = f"tui:{getpass.getuser()}@{socket.gethostname()}"
+                self._admin = Admin(
+                    self.config, queue=self._tq, read_only=self.read_only, actor=actor
+                )
+            return self._admin
 
     def overview(self, sort: str) -> OverviewData:
-        with self._lock:
-            ins = self._ins()
-            return OverviewData(
-                overview=ins.overview(),
-                users=sort_rows(ins.users(limit=USERS_SHOWN, sort=sort, include_idle=True), sort),
-                workers=ins.workers(),
-                alerts=ins.alerts(),
-            )
+        ins = self._ins()
+        return OverviewData(
+            overview=ins.overview(),
+            users=sort_rows(ins.users(limit=USERS_SHOWN, sort=sort, include_idle=True), sort),
+            workers=ins.workers(),
+            alerts=ins.alerts(),
+        )
 
     def user(self, user_id: str, offset: int, limit: int) -> UserDetail:
-        with self._lock:
-            return self._ins().user(user_id, offset, limit)
+        return self._ins().user(user_id, offset, limit)
 
     def explain(self, task_id: str) -> Explanation | None:
-        with self._lock:
-            return self._ins().explain(task_id)
+        return self._ins().explain(task_id)
 
     def dlq(self, offset: int, limit: int) -> list[DLQEntry]:
-        with self._lock:
-            return self._ins().dlq(limit, offset)
+        return self._ins().dlq(limit, offset)
 
     def dlq_groups(self, by: str) -> DLQGroups:
-        with self._lock:
-            return self._ins().dlq_groups(by)
+        return self._ins().dlq_groups(by)
 
     def workers(self) -> list[WorkerInfo]:
-        with self._lock:
-            return self._ins().workers()
+        return self._ins().workers()
 
     def schedules(self) -> list[ScheduleInfo]:
-        with self._lock:
-            return self._ins().schedules()
+        return self._ins().schedules()
 
     def alerts(self) -> list[Alert]:
-        with self._lock:
-            return self._ins().alerts()
+        return self._ins().alerts()
 
     def bench_url(self) -> str | None:
         return self.config.redis.url
 
-    def requeue(
-        self,
-        *,
-        task_ids: list[str] | None = None,
-        user: str | None = None,
-        error: str | None = None,
-    ) -> AdminResult:
-        with self._lock:
-            return self._adm().requeue(task_ids, user=user, error=error)
+    def requeue(self, **selection: Any) -> AdminResult:
+        """``task_ids``, ``user`` or ``error``: see :meth:`DataSource.requeue`."""
+        return self._adm().requeue(selection.pop("task_ids", None), **selection)
 
-    def purge(
-        self,
-        *,
-        task_ids: list[str] | None = None,
-        user: str | None = None,
-        error: str | None = None,
-    ) -> AdminResult:
-        with self._lock:
-            return self._adm().purge(task_ids, user=user, error=error)
+    def purge(self, **selection: Any) -> AdminResult:
+        return self._adm().purge(selection.pop("task_ids", None), **selection)
 
     def drain(self, user: str) -> AdminResult:
-        with self._lock:
-            return self._adm().drain(user)
+        return self._adm().drain(user)
 
     def pause(self, user: str) -> AdminResult:
-        with self._lock:
-            return self._adm().pause(user)
+        return self._adm().pause(user)
 
     def resume(self, user: str) -> AdminResult:
-        with self._lock:
-            return self._adm().resume(user)
+        return self._adm().resume(user)
 
     def close(self) -> None:
         self._tq.close()

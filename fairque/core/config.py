@@ -8,37 +8,42 @@ accepted as shortcuts. Every model forbids unknown keys, and every error names i
 
 from __future__ import annotations
 
-import json
 import os
-import tomllib
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.fields import FieldInfo
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from fairque.core.codec import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH
+from fairque.core.config_sections import AlertsConfig, SchedulerConfig, WorkerConfig, _Section
+from fairque.core.config_sources import (
+    ENV_PREFIX,
+    EnvSource,
+    TomlSource,
+    describe_validation_error,
+    toml_path,
+)
 from fairque.core.exceptions import ConfigError
 from fairque.core.rates import default_burst, parse_rate
-from fairque.core.schedule import ScheduledTask
 from fairque.core.validation import check_queue_name, check_tenant_id, check_user_id
 
-ENV_PREFIX = "FAIRQUE_"
+__all__ = [
+    "DEFAULT_CONFIG_FILE",
+    "ENV_PREFIX",
+    "AlertsConfig",
+    "FairQueueConfig",
+    "QueueConfig",
+    "RedisConfig",
+    "SchedulerConfig",
+    "TenantSettings",
+    "UserSettings",
+    "WorkerConfig",
+    "describe_validation_error",
+]
+
 DEFAULT_CONFIG_FILE = "fairque.toml"
-_SECTIONS = ("redis", "queue", "workers", "scheduler", "alerts")
-_SHORTCUTS = {
-    "FAIRQUE_REDIS_URL": ("redis", "url"),
-    "FAIRQUE_REDIS_CLUSTER": ("redis", "cluster"),
-    "FAIRQUE_QUEUE": ("queue", "name"),
-}
-_toml_path: ContextVar[Path | None] = ContextVar("fairque_toml_path", default=None)
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
 class RedisConfig(_Section):
@@ -202,168 +207,6 @@ class QueueConfig(_Section):
         return value
 
 
-def _split_list(value: Any) -> Any:
-    if isinstance(value, str) and value != "*":
-        return [item.strip() for item in value.split(",") if item.strip()]
-    return value
-
-
-class WorkerConfig(_Section):
-    """One worker's identity and scope: its own users first, then the users it may steal."""
-
-    id: str
-    assigned_users: list[str] = Field(default_factory=list)
-    steal_targets: list[str] | Literal["*"] = Field(default_factory=list)
-    concurrency: int = Field(default=1, ge=1, le=10_000)
-    heartbeat_interval: float | None = Field(
-        default=None, gt=0, description="lease heartbeat period; default visibility_timeout / 4"
-    )
-    task_timeout: float | None = Field(default=None, gt=0, description="per-task time limit")
-    shutdown_grace: float = Field(default=5.0, ge=0, description="time to finish on stop")
-    poll_interval: float = Field(default=0.05, gt=0, le=5, description="longest idle poll wait")
-    steal_after: float = Field(
-        default=0.2,
-        ge=0,
-        le=3600,
-        description="steal a user's work only once it waited this long, if a worker is "
-        "assigned that user (it gets the first chance); 0 = at once",
-    )
-    partitions: list[int] | None = Field(
-        default=None, description="the partitions this worker consumes (default: all)"
-    )
-    health_port: int | None = Field(
-        default=None, ge=0, le=65535, description="serve /healthz, /readyz, /metrics here"
-    )
-    health_host: str = Field(default="127.0.0.1", description="address of the probe server")
-    log_format: Literal["text", "json"] = Field(default="text", description="`fairque worker` logs")
-    log_tasks: bool = Field(default=False, description="a log line per completed task too")
-    log_payloads: bool = Field(default=False, description="payloads in task log lines")
-
-    @field_validator("id")
-    @classmethod
-    def _id(cls, value: str) -> str:
-        return check_user_id(value)
-
-    @field_validator("assigned_users", "steal_targets", mode="before")
-    @classmethod
-    def _lists(cls, value: Any) -> Any:
-        return _split_list(value)
-
-    @field_validator("assigned_users")
-    @classmethod
-    def _assigned(cls, value: list[str]) -> list[str]:
-        for user in value:
-            check_user_id(user)
-        return value
-
-    @field_validator("steal_targets")
-    @classmethod
-    def _steal(cls, value: list[str] | Literal["*"]) -> list[str] | Literal["*"]:
-        if value != "*":
-            for user in value:
-                check_user_id(user)
-        return value
-
-
-class SchedulerConfig(_Section):
-    """The cron scheduler's leader lock, tick, and schedules declared in the config."""
-
-    lock_ttl_seconds: float = Field(default=10.0, gt=0)
-    tick_seconds: float = Field(default=1.0, gt=0)
-    schedules: list[ScheduledTask] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _tick_fits(self) -> SchedulerConfig:
-        if self.tick_seconds * 2 > self.lock_ttl_seconds:
-            raise ValueError("scheduler.tick_seconds must be at most half of lock_ttl_seconds")
-        return self
-
-
-class AlertsConfig(_Section):
-    """Thresholds of the alert rules (docs/operations.md); each rule can be tuned, none
-    switched off."""
-
-    dlq_size: int = Field(default=100, ge=1, description="dead tasks in the DLQ")
-    dlq_growth_5m: int = Field(default=50, ge=1, description="tasks buried in 5 minutes")
-    backlog: int = Field(default=10_000, ge=1, description="ready tasks of one user")
-    oldest_age_seconds: float = Field(default=600, gt=0, description="a user's oldest ready task")
-    starvation_seconds: float = Field(default=300, gt=0, description="backlogged, not served")
-    noisy_factor: float = Field(default=5.0, gt=1, description="push share over fair share")
-    noisy_min_pushes_5m: int = Field(default=1000, ge=1)
-    worker_stale_seconds: float = Field(default=60, gt=0, description="no heartbeat for this long")
-    failure_rate: float = Field(default=0.2, gt=0, le=1, description="failed / finished, 5 min")
-    failure_min_events_5m: int = Field(default=20, ge=1)
-    memory_ratio: float = Field(default=0.9, gt=0, le=1, description="used / maxmemory")
-
-
-def _env_value(raw: str) -> Any:
-    text = raw.strip()
-    if text[:1] in "[{":
-        try:
-            return json.loads(text)
-        except ValueError:
-            return raw
-    return raw
-
-
-class _EnvSource(PydanticBaseSettingsSource):
-    """``FAIRQUE_<SECTION>__<FIELD>[__<SUB>...]`` plus the shortcuts; other names are ignored."""
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # everything is done in __call__
-
-    def __call__(self) -> dict[str, Any]:
-        data: dict[str, Any] = {}
-        for name, raw in os.environ.items():
-            if not name.startswith(ENV_PREFIX):
-                continue
-            if name in _SHORTCUTS and not (name == "FAIRQUE_QUEUE" and raw.strip()[:1] == "{"):
-                path: list[str] = list(_SHORTCUTS[name])
-            else:
-                path = name[len(ENV_PREFIX) :].lower().split("__")
-                if path[0] not in _SECTIONS:
-                    continue
-            node = data
-            for part in path[:-1]:
-                child = node.setdefault(part, {})
-                if not isinstance(child, dict):
-                    break
-                node = child
-            else:
-                node[path[-1]] = _env_value(raw)
-        return data
-
-
-class _TomlSource(PydanticBaseSettingsSource):
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        path = _toml_path.get()
-        if path is None:
-            return {}
-        try:
-            with path.open("rb") as fh:
-                return tomllib.load(fh)
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-
-
-def describe_validation_error(exc: pydantic.ValidationError, source: str = "") -> str:
-    """One line per problem, each naming the dotted field path."""
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        lines.append(f"{loc}: {msg}")
-    where = f" in {source}" if source else ""
-    return f"invalid configuration{where}: " + "; ".join(lines)
-
-
 class FairQueueConfig(BaseSettings):
     """All of fairque's settings. Use :meth:`load` or :meth:`create_default`."""
 
@@ -379,7 +222,7 @@ class FairQueueConfig(BaseSettings):
         try:
             super().__init__(**data)
         except pydantic.ValidationError as exc:
-            path = _toml_path.get()
+            path = toml_path.get()
             raise ConfigError(describe_validation_error(exc, str(path) if path else "")) from None
 
     @classmethod
@@ -391,7 +234,7 @@ class FairQueueConfig(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, _EnvSource(settings_cls), _TomlSource(settings_cls)
+        return init_settings, EnvSource(settings_cls), TomlSource(settings_cls)
 
     @model_validator(mode="after")
     def _workers_fit(self) -> FairQueueConfig:
@@ -453,11 +296,11 @@ class FairQueueConfig(BaseSettings):
             chosen = Path(os.environ["FAIRQUE_CONFIG"])
         else:
             chosen = Path(DEFAULT_CONFIG_FILE) if Path(DEFAULT_CONFIG_FILE).exists() else None
-        token = _toml_path.set(chosen)
+        token = toml_path.set(chosen)
         try:
             return cls(**overrides)
         finally:
-            _toml_path.reset(token)
+            toml_path.reset(token)
 
     @classmethod
     def create_default(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -206,15 +207,18 @@ class AlertTracker:
     """Remembers since when each alert fires; forgets it when it clears."""
 
     first_seen: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # threads may share one
 
     def update(self, findings: list[Finding], now: datetime) -> list[Alert]:
         live = {(f.rule, f.subject): f for f in findings}
-        for key in list(self.first_seen):
-            if key not in live:
-                del self.first_seen[key]
+        with self._lock:
+            for key in list(self.first_seen):
+                if key not in live:
+                    del self.first_seen[key]
+            since_of = {key: self.first_seen.setdefault(key, now) for key in live}
         alerts = []
         for key, f in live.items():
-            since = self.first_seen.setdefault(key, now)
+            since = since_of[key]
             value = f.value if math.isfinite(f.value) else 0.0
             alerts.append(
                 Alert(

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
+from typing import Any, ClassVar, Generic, TypeVar
 
 from textual import work
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable
 
 from fairque.core.exceptions import FairQueueError
 from fairque.monitoring.models import AdminResult
+from fairque_tui.context import TuiContext
+from fairque_tui.source import DataSource
 from fairque_tui.widgets.modals import ConfirmModal
-
-if TYPE_CHECKING:
-    from fairque_tui.app import FairqueApp
-    from fairque_tui.source import DataSource
 
 T = TypeVar("T")
 
@@ -28,23 +27,43 @@ class LiveScreen(Screen[None], Generic[T]):
     The next fetch is scheduled when the last one finishes, so a slow server never piles
     requests up; a failed fetch raises the banner and the loop goes on, so a lost connection
     recovers by itself. Screens implement ``load`` (worker thread) and ``show`` (UI thread).
+    What the App tracks (fetch times, a lost connection, the server) goes up as messages.
     """
+
+    class Fetched(Message):
+        """A fetch succeeded and took ``fetch_ms``."""
+
+        def __init__(self, fetch_ms: float) -> None:
+            super().__init__()
+            self.fetch_ms = fetch_ms
+
+    class FetchFailed(Message):
+        """A fetch could not reach the server."""
+
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
+    class ServerSeen(Message):
+        """The server answered as ``name`` ``version``."""
+
+        def __init__(self, name: str, version: str) -> None:
+            super().__init__()
+            self.name = name
+            self.version = version
 
     MUTATING: ClassVar[frozenset[str]] = frozenset()
     TABLE: ClassVar[str] = "DataTable"  # the table j and k move in
 
-    def __init__(self) -> None:
+    def __init__(self, ctx: TuiContext) -> None:
         super().__init__()
+        self.ctx = ctx
         self._timer: Timer | None = None
         self.loaded = False  # the first fetch has been shown (tests wait on it)
 
     @property
-    def fq(self) -> FairqueApp:
-        return cast("FairqueApp", self.app)
-
-    @property
     def source(self) -> DataSource:
-        return self.fq.source
+        return self.ctx.source
 
     def load(self) -> T:
         raise NotImplementedError
@@ -66,13 +85,13 @@ class LiveScreen(Screen[None], Generic[T]):
 
     @work(thread=True, exclusive=True, group="fetch")
     def _fetch(self) -> None:
-        started = self.fq.timer()
+        started = self.ctx.timer()
         try:
             data = self.load()
         except FairQueueError as exc:
-            self._from_thread(self.fq.connection_lost, str(exc))
+            self.post_message(self.FetchFailed(str(exc)))  # thread-safe
         else:
-            self._from_thread(self._loaded, data, (self.fq.timer() - started) * 1000)
+            self._from_thread(self._loaded, data, (self.ctx.timer() - started) * 1000)
         self._from_thread(self._schedule_next)
 
     def _from_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
@@ -80,13 +99,13 @@ class LiveScreen(Screen[None], Generic[T]):
             self.app.call_from_thread(fn, *args, **kwargs)
 
     def _loaded(self, data: T, fetch_ms: float) -> None:
-        self.fq.fetched(fetch_ms)
+        self.post_message(self.Fetched(fetch_ms))
         self.show(data)
         self.loaded = True
 
     def _schedule_next(self) -> None:
-        if self.fq.refresh_seconds > 0 and self.is_attached:
-            self._timer = self.set_timer(self.fq.refresh_seconds, self._tick)
+        if self.ctx.refresh_seconds > 0 and self.is_attached:
+            self._timer = self.set_timer(self.ctx.refresh_seconds, self._tick)
 
     def _tick(self) -> None:
         self._timer = None

@@ -23,6 +23,7 @@ from textual.widgets import (
 
 from fairque.bench import SCENARIOS, BenchReport
 from fairque.core.exceptions import FairQueueError
+from fairque_tui.context import TuiContext
 from fairque_tui.widgets.charts import FiguresChart
 from fairque_tui.widgets.status import Banner, StatusBar
 
@@ -38,16 +39,17 @@ class BenchScreen(Screen[None]):
         Binding("ctrl+r", "run", "Run"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, ctx: TuiContext) -> None:
         super().__init__()
+        self.ctx = ctx
         self.figures: dict[str, float] = {}
         self.running = False
         self.report: BenchReport | None = None
 
     def compose(self) -> ComposeResult:
-        read_only = getattr(self.app, "source", None) is not None and self.app.source.read_only  # type: ignore[attr-defined]
-        yield StatusBar()
-        yield Banner()
+        read_only = self.ctx.source.read_only
+        yield StatusBar(self.ctx)
+        yield Banner(self.ctx)
         with Horizontal(id="bench-form"):
             with Vertical(classes="field"):
                 yield Label("scenario")
@@ -93,7 +95,7 @@ class BenchScreen(Screen[None]):
             self.notify("tasks must be a whole number", severity="error")
             return
         connected = self.query_one("#connected", RadioButton).value
-        url = self.app.source.bench_url() if connected else None  # type: ignore[attr-defined]
+        url = self.ctx.source.bench_url() if connected else None
         self.running = True
         self.figures = {}
         self.query_one("#summary", DataTable).clear()

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Static
 from fairque.core.models import DLQEntry
 from fairque.monitoring.models import AdminResult, DLQGroups
 from fairque_tui import format as fmt
+from fairque_tui.context import TuiContext
 from fairque_tui.screens.base import LiveScreen
 from fairque_tui.widgets.modals import TextModal
 from fairque_tui.widgets.status import Banner, StatusBar
@@ -43,16 +44,16 @@ class DLQScreen(LiveScreen[DLQView]):
     ]
     MUTATING = frozenset({"requeue", "delete"})
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, ctx: TuiContext) -> None:
+        super().__init__(ctx)
         self.mode = "entries"
         self.page_offset = 0
         self.selected: set[str] = set()
         self.view: DLQView | None = None
 
     def compose(self) -> ComposeResult:
-        yield StatusBar()
-        yield Banner()
+        yield StatusBar(self.ctx)
+        yield Banner(self.ctx)
         yield Static(id="dlq-summary")
         yield DataTable(id="dlq", cursor_type="row", zebra_stripes=True)
         yield Footer()
@@ -74,7 +75,7 @@ class DLQScreen(LiveScreen[DLQView]):
                 [("task", "task"), ("sel", "✓"), ("user", "user"), ("attempts", "att"),
                  ("failed", "failed"), ("error", "error")],
             )  # fmt: skip
-            now = self.fq.clock()
+            now = self.ctx.clock()
             self.selected &= {e.task_id for e in data.entries}
             rows = [
                 (e.task_id, [e.task_id, "✓" if e.task_id in self.selected else "", e.user_id,

@@ -12,7 +12,9 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from fairque.monitoring.models import Alert, UserRow, WorkerInfo
 from fairque_tui import format as fmt
+from fairque_tui.context import TuiContext
 from fairque_tui.screens.base import LiveScreen
+from fairque_tui.screens.user import UserScreen
 from fairque_tui.source import OverviewData
 from fairque_tui.widgets.charts import ThroughputChart
 from fairque_tui.widgets.status import Banner, StatusBar
@@ -94,15 +96,15 @@ class OverviewScreen(LiveScreen[OverviewData]):
     TABLE = "#users"
     GLOSSARY = GLOSSARY
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, ctx: TuiContext) -> None:
+        super().__init__(ctx)
         self.sort = "backlog"
         self.filter_text = ""
         self.data: OverviewData | None = None
 
     def compose(self) -> ComposeResult:
-        yield StatusBar()
-        yield Banner()
+        yield StatusBar(self.ctx)
+        yield Banner(self.ctx)
         yield Static(id="totals")
         yield Input(placeholder="filter users (esc clears)", id="filter")
         yield DataTable(id="users", cursor_type="row", zebra_stripes=True)
@@ -124,8 +126,8 @@ class OverviewScreen(LiveScreen[OverviewData]):
 
     def show(self, data: OverviewData) -> None:
         self.data = data
-        self.fq.server_seen(data.overview.server.name, data.overview.server.version)
-        self.fq.alerts_seen(data.alerts)
+        self.post_message(self.ServerSeen(data.overview.server.name, data.overview.server.version))
+        self.ctx.state.alerts_seen(data.alerts, self.ctx.clock())
         t = data.overview.totals
         self.query_one("#totals", Static).update(
             f"ready [b]{t.ready:,}[/b] · delayed {t.delayed:,} · in flight {t.inflight:,} · "
@@ -159,7 +161,7 @@ class OverviewScreen(LiveScreen[OverviewData]):
 
     def _show_workers(self, workers: list[WorkerInfo]) -> None:
         table = self.query_one("#workers", DataTable)
-        now = self.fq.clock()
+        now = self.ctx.clock()
         rows = []
         for w in workers:
             beat = Text(fmt.since(w.last_beat, now), style="red" if w.stale else "")
@@ -179,9 +181,7 @@ class OverviewScreen(LiveScreen[OverviewData]):
     def action_open_user(self) -> None:
         user = self.selected_user()
         if user is not None:
-            from fairque_tui.screens.user import UserScreen
-
-            self.app.push_screen(UserScreen(user))
+            self.app.push_screen(UserScreen(self.ctx, user))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "users":

@@ -28,8 +28,8 @@ class _TableScreen(LiveScreen[object]):
     caption = ""
 
     def compose(self) -> ComposeResult:
-        yield StatusBar()
-        yield Banner()
+        yield StatusBar(self.ctx)
+        yield Banner(self.ctx)
         yield Static(self.caption, id="caption")
         yield DataTable(cursor_type="row", zebra_stripes=True)
         yield Footer()
@@ -50,7 +50,7 @@ class WorkersScreen(_TableScreen):
 
     def show(self, data: object) -> None:
         workers: list[WorkerInfo] = data  # type: ignore[assignment]
-        now = self.fq.clock()
+        now = self.ctx.clock()
         table = self.query_one(DataTable)
         set_columns(
             table,
@@ -107,8 +107,8 @@ class AlertsScreen(_TableScreen):
     caption = "alerts"
 
     def compose(self) -> ComposeResult:
-        yield StatusBar()
-        yield Banner()
+        yield StatusBar(self.ctx)
+        yield Banner(self.ctx)
         yield Static("active", id="caption")
         yield DataTable(id="active", cursor_type="row", zebra_stripes=True)
         yield Static("recently cleared", id="caption-recent")
@@ -129,8 +129,8 @@ class AlertsScreen(_TableScreen):
 
     def show(self, data: object) -> None:
         alerts: list[Alert] = data  # type: ignore[assignment]
-        self.fq.alerts_seen(alerts)
-        now = self.fq.clock()
+        self.ctx.state.alerts_seen(alerts, self.ctx.clock())
+        now = self.ctx.clock()
 
         def cells(a: Alert, when: str) -> list[object]:
             colour = "red" if a.severity == "critical" else "yellow"
@@ -140,7 +140,7 @@ class AlertsScreen(_TableScreen):
             self.query_one("#active", DataTable),
             [(f"{a.rule} · {a.subject}", cells(a, fmt.since(a.since, now))) for a in alerts],
         )
-        recent = self.fq.state.cleared_alerts
+        recent = self.ctx.state.cleared_alerts
         sync_rows(
             self.query_one("#recent", DataTable),
             [(f"{a.rule} · {a.subject}", cells(a, f"cleared {fmt.since(at, now)}"))

@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Footer, Sparkline, Static
 from fairque.core.exceptions import FairQueueError
 from fairque.monitoring.models import Explanation, UserDetail
 from fairque_tui import format as fmt
+from fairque_tui.context import TuiContext
 from fairque_tui.screens.base import LiveScreen
 from fairque_tui.widgets.modals import TextModal
 from fairque_tui.widgets.status import Banner, StatusBar
@@ -32,15 +33,15 @@ class UserScreen(LiveScreen[UserDetail]):
     ]
     MUTATING = frozenset({"pause", "drain"})
 
-    def __init__(self, user_id: str) -> None:
-        super().__init__()
+    def __init__(self, ctx: TuiContext, user_id: str) -> None:
+        super().__init__(ctx)
         self.user_id = user_id
         self.page_offset = 0
         self.detail: UserDetail | None = None
 
     def compose(self) -> ComposeResult:
-        yield StatusBar()
-        yield Banner()
+        yield StatusBar(self.ctx)
+        yield Banner(self.ctx)
         yield Static(id="summary")
         yield Static("backlog, last 60 minutes", id="spark-label")
         yield Sparkline([], id="backlog")

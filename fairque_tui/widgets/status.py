@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import Any
 
 from textual.widgets import Static
 
 from fairque_tui import format as fmt
-
-if TYPE_CHECKING:
-    from fairque_tui.app import FairqueApp
+from fairque_tui.context import TuiContext
 
 
 class StatusBar(Static):
@@ -24,22 +22,25 @@ class StatusBar(Static):
     }
     """
 
+    def __init__(self, ctx: TuiContext, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ctx = ctx
+
     def on_mount(self) -> None:
         self.watch(self.app, "status_changed", self._redraw)
         self.set_interval(1.0, self._redraw)  # the data's age moves on by itself
 
     def _redraw(self, _: object = None) -> None:
-        app = cast("FairqueApp", self.app)
-        s = app.state
+        s, ctx = self.ctx.state, self.ctx
         parts = [
             f"[b]fairque[/b] {s.queue}",
             f"{s.server or 'server'} {s.version or ''}".strip() + f" @ {s.label}",
         ]
         if s.updated_at is not None:
-            parts.append(f"fetched in {s.fetch_ms:.0f} ms, {fmt.since(s.updated_at, app.clock())}")
+            parts.append(f"fetched in {s.fetch_ms:.0f} ms, {fmt.since(s.updated_at, ctx.clock())}")
         else:
             parts.append("fetching…")
-        if app.source.read_only:
+        if ctx.source.read_only:
             parts.append("[reverse] READ-ONLY [/reverse]")
         self.update(" │ ".join(parts))
 
@@ -60,15 +61,18 @@ class Banner(Static):
     }
     """
 
+    def __init__(self, ctx: TuiContext, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ctx = ctx
+
     def on_mount(self) -> None:
         self.watch(self.app, "status_changed", self._redraw)
 
     def _redraw(self, _: object = None) -> None:
-        app = cast("FairqueApp", self.app)
-        error = app.state.connection_error
+        error = self.ctx.state.connection_error
         self.set_class(error is not None, "-shown")
         if error is not None:
             self.update(
                 f"connection lost: {fmt.one_line(error, 200)} — retrying every "
-                f"{app.refresh_seconds:g} s"
+                f"{self.ctx.refresh_seconds:g} s"
             )
