@@ -22,6 +22,7 @@ from redis.cluster import RedisCluster
 
 from fairque import AsyncTaskQueue, FairQueueConfig, TaskQueue
 from fairque.cluster_server import EmbeddedCluster
+from fairque.monitoring import AsyncAdmin, AsyncInspector
 from fairque.server import EmbeddedServer
 
 CLUSTER = os.environ.get("FAIRQUE_TEST_CLUSTER") == "1"
@@ -62,9 +63,10 @@ def queue_name() -> str:
 
 
 class SyncFacade:
-    """Runs an AsyncTaskQueue's coroutines on a private loop, so one test body drives both."""
+    """Runs an asyncio object's coroutines (an AsyncTaskQueue, AsyncInspector, AsyncAdmin) on
+    a private loop, so one test body drives both forms."""
 
-    def __init__(self, inner: AsyncTaskQueue) -> None:
+    def __init__(self, inner: Any) -> None:
         self._inner = inner
         self._runner = asyncio.Runner()
 
@@ -85,6 +87,26 @@ QueueFactory = Callable[..., Any]
 @pytest.fixture(params=["sync", "async"])
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture(params=["sync", "async"])
+def monitor(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+    """Make an Inspector or an Admin, or (the test runs for both) its asyncio twin over its
+    own asyncio queue, driven through a SyncFacade: ``monitor(Inspector, config)``."""
+    made: list[Any] = []
+
+    def build(cls: type, config: FairQueueConfig, **kwargs: Any) -> Any:
+        if request.param == "sync":
+            made.append(cls(config, **kwargs))
+            return made[-1]
+        twin = {"Inspector": AsyncInspector, "Admin": AsyncAdmin}[cls.__name__]
+        made.append(SyncFacade(twin(config, **kwargs)))
+        made[-1].open()
+        return made[-1]
+
+    yield build
+    for obj in made:
+        obj.close()
 
 
 @pytest.fixture

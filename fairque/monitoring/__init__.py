@@ -1,7 +1,10 @@
-"""Monitoring: the Inspector (read-only snapshots), Admin (mutations), alerts and metrics.
-The CLI and the TUI are built on this and never talk to Redis directly."""
+"""Monitoring: the Inspector (read-only snapshots), Admin (changes), alerts and metrics, each
+with an asyncio twin. The CLI and the TUI are built on this and never talk to Redis directly."""
 
-from fairque.monitoring.admin import Admin, ReadOnlyError
+from fairque.monitoring.admin import Admin
+from fairque.monitoring.admin_ops import ReadOnlyError
+from fairque.monitoring.async_admin import AsyncAdmin
+from fairque.monitoring.async_inspector import AsyncInspector
 from fairque.monitoring.inspector import Inspector
 
-__all__ = ["Admin", "Inspector", "ReadOnlyError"]
+__all__ = ["Admin", "AsyncAdmin", "AsyncInspector", "Inspector", "ReadOnlyError"]

@@ -15,8 +15,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
-
 from fairque.core.config import FairQueueConfig
 from fairque.core.cron import due_fire_times, latest_fire, next_runs
 from fairque.core.exceptions import FairQueueError, ScheduleNotFound, ServerUnreachable
@@ -24,27 +22,20 @@ from fairque.core.models import Task
 from fairque.core.schedule import MissedRuns, ScheduledTask
 from fairque.queue import TaskQueue
 from fairque.queue.ops import CommandCall, single
+from fairque.scheduler import schedule_ops
+from fairque.scheduler.schedule_ops import (
+    SOURCE_API,
+    SOURCE_CONFIG,
+    ScheduleInfo,
+    from_ms,
+    load_schedule,
+)
 
 log = logging.getLogger("fairque.scheduler")
-SOURCE_API = "api"
-SOURCE_CONFIG = "config"
-
-
-class ScheduleInfo(BaseModel):
-    """A schedule with its last and next run."""
-
-    schedule: ScheduledTask
-    source: str
-    last_run: datetime | None
-    next_run: datetime | None
 
 
 def _ms(dt: datetime) -> int:
     return round(dt.timestamp() * 1000)
-
-
-def _from_ms(ms: int | str) -> datetime:
-    return datetime.fromtimestamp(int(ms) / 1000, UTC)
 
 
 class TaskScheduler:
@@ -72,10 +63,6 @@ class TaskScheduler:
         """The server's clock: every scheduler process agrees on it."""
         sec, usec = self._cmd("TIME")
         return datetime.fromtimestamp(int(sec) + int(usec) / 1e6, UTC)
-
-    def _load(self, raw: str) -> tuple[ScheduledTask, str]:
-        doc = json.loads(raw)
-        return ScheduledTask(**doc["schedule"]), str(doc.get("source", SOURCE_API))
 
     def _store(self, st: ScheduledTask, source: str) -> None:
         doc = {"schedule": st.model_dump(mode="json"), "source": source}
@@ -108,33 +95,18 @@ class TaskScheduler:
 
     def get(self, name: str) -> ScheduledTask | None:
         raw = self._cmd("HGET", self._defs, name)
-        return None if raw is None else self._load(raw)[0]
+        return None if raw is None else load_schedule(raw)[0]
 
     def set_enabled(self, name: str, enabled: bool) -> None:
         raw = self._cmd("HGET", self._defs, name)
         if raw is None:
             raise ScheduleNotFound(f"no schedule named {name!r}")
-        st, source = self._load(raw)
+        st, source = load_schedule(raw)
         self._store(st.model_copy(update={"enabled": enabled}), source)
 
     def schedules(self) -> list[ScheduleInfo]:
-        defs: dict[str, str] = self._cmd("HGETALL", self._defs)
-        lasts: dict[str, str] = self._cmd("HGETALL", self._last)
-        now = self.server_now()
-        out = []
-        for name in sorted(defs):
-            st, source = self._load(defs[name])
-            last = lasts.get(name)
-            nxt = next_runs(st.cron, st.timezone, now, 1)[0] if st.enabled else None
-            out.append(
-                ScheduleInfo(
-                    schedule=st,
-                    source=source,
-                    last_run=_from_ms(last) if last else None,
-                    next_run=nxt,
-                )
-            )
-        return out
+        """Every schedule with its last and next run."""
+        return self.queue.run(schedule_ops.schedules(self.queue.session))
 
     def next_runs(self, name: str, count: int = 5) -> list[datetime]:
         st = self.get(name)
@@ -150,7 +122,7 @@ class TaskScheduler:
             self.add(st, replace=True, source=SOURCE_CONFIG)
         defs: dict[str, str] = self._cmd("HGETALL", self._defs)
         for name, raw in defs.items():
-            if name not in declared and self._load(raw)[1] == SOURCE_CONFIG:
+            if name not in declared and load_schedule(raw)[1] == SOURCE_CONFIG:
                 self.remove(name)
 
     # -- firing -------------------------------------------------------------------------------
@@ -164,7 +136,7 @@ class TaskScheduler:
         if st.missed == MissedRuns.CATCH_UP:
             times, dropped = due_fire_times(st.cron, st.timezone, last, now, st.catch_up_max)
         else:
-            start = max(last, _from_ms(_ms(now) - round(st.misfire_grace_seconds * 1000)))
+            start = max(last, from_ms(_ms(now) - round(st.misfire_grace_seconds * 1000)))
             times, dropped = due_fire_times(st.cron, st.timezone, start, now, 10_000)
         if dropped:
             log.warning("schedule %s: %d missed fire times skipped", st.name, dropped)
@@ -179,10 +151,10 @@ class TaskScheduler:
         tasks: list[Task] = []
         advance: list[str | int] = []
         for name, raw in defs.items():
-            st, _ = self._load(raw)
+            st, _ = load_schedule(raw)
             if not st.enabled:
                 continue
-            last = _from_ms(lasts[name]) if name in lasts else now
+            last = from_ms(lasts[name]) if name in lasts else now
             times, reached = self.due(st, last, now)
             tasks += [
                 Task.create(

@@ -20,8 +20,8 @@ def q(make_config):
 
 
 @pytest.fixture
-def admin(q):
-    return Admin(q.config, queue=q, actor="ops@test")
+def admin(q, monitor):
+    return monitor(Admin, q.config, actor="ops@test")
 
 
 def bury(q, user, n, error="boom", prefix=None):

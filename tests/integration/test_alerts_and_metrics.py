@@ -39,8 +39,8 @@ def q(make_config):
 
 
 @pytest.fixture
-def ins(q):
-    return Inspector(q.config, queue=q)
+def ins(q, monitor):
+    return monitor(Inspector, q.config)
 
 
 def firing(ins, rule):

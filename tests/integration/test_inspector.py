@@ -27,9 +27,8 @@ def q(cfg):
 
 
 @pytest.fixture
-def ins(cfg, q):
-    inspector = Inspector(cfg, queue=q)
-    yield inspector
+def ins(cfg, q, monitor):
+    return monitor(Inspector, cfg)
 
 
 def workload(q: TaskQueue) -> None:

@@ -1,0 +1,95 @@
+"""The Inspector's smaller reads as sans-IO operations: the audit log, the wait histogram,
+per-user served and pushed counts of the last minutes (alert inputs), the server's clock,
+and which keys have the wrong type (when a snapshot breaks on one)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fairque.monitoring import read_helpers as rh
+from fairque.monitoring.models import AuditEntry
+from fairque.queue.session import CommandCall, Op, QueueSession
+
+
+def audit(s: QueueSession, limit: int) -> Op[list[AuditEntry]]:
+    """The newest ``limit`` audit entries, newest first."""
+    rows = yield CommandCall(("XREVRANGE", s.keys.key("audit"), "+", "-", "COUNT", limit))
+    return [
+        AuditEntry(
+            id=entry_id,
+            at=rh._ts(entry_id.split("-")[0]) or rh.server_now(["0", "0"])[0],
+            actor=fields.get("actor", "?"),
+            action=fields.get("action", "?"),
+            target=fields.get("target", ""),
+            count=rh._i(fields.get("count")),
+            detail=fields.get("detail", ""),
+        )
+        for entry_id, fields in rows
+    ]
+
+
+def wait_histogram(s: QueueSession) -> Op[dict[str, int]]:
+    """Bucket upper bound in ms (or ``+Inf``) -> count, plus ``sum_ms``."""
+    raw: dict[str, Any] = yield CommandCall(("HGETALL", s.keys.key("waith")))
+    return {k: rh._i(v) for k, v in raw.items()}
+
+
+def served(s: QueueSession, names: list[str], minutes: range) -> Op[dict[str, int]]:
+    """Tasks started per user over ``minutes`` (minute numbers), for ``names``."""
+    if not names:
+        return {}
+    replies = yield [CommandCall(("HMGET", s.keys.key("srv", minute=m), *names)) for m in minutes]
+    total: dict[str, int] = {}
+    for reply in replies:
+        for user, v in zip(names, reply, strict=True):
+            total[user] = total.get(user, 0) + rh._i(v)
+    return total
+
+
+def pushed(s: QueueSession, minutes: range) -> Op[dict[str, int]]:
+    """Tasks pushed per user over ``minutes`` (minute numbers)."""
+    replies = yield [CommandCall(("HGETALL", s.keys.key("psh", minute=m))) for m in minutes]
+    total: dict[str, int] = {}
+    for reply in replies:
+        for user, v in reply.items():
+            total[user] = total.get(user, 0) + rh._i(v)
+    return total
+
+
+def server_time(s: QueueSession) -> Op[datetime]:
+    reply = yield CommandCall(("TIME",), route=s.keys.meta)
+    return rh.server_now(reply)[0]
+
+
+def wrong_type_keys(s: QueueSession) -> Op[list[str]]:
+    """The queue's keys whose type is not the one fairque writes (something wrote over them)."""
+    k = s.keys
+    expected = {
+        k.key("stats"): "hash",
+        k.key("backlog"): "hash",
+        k.key("ubacklog"): "zset",
+        k.key("inflight"): "zset",
+        k.key("delayed"): "zset",
+        k.key("dlq"): "zset",
+        k.key("paused"): "set",
+        k.key("workers"): "zset",
+        k.key("readyidx"): "zset",
+        k.key("routes"): "hash",
+        k.key("settings"): "hash",
+    }
+    types = yield [CommandCall(("TYPE", key)) for key in expected]
+    return [
+        key
+        for (key, want), got in zip(expected.items(), types, strict=True)
+        if got not in (want, "none")
+    ]
+
+
+def summed(counts: list[dict[str, int]]) -> dict[str, int]:
+    """Per-partition counts added up."""
+    total: dict[str, int] = {}
+    for part in counts:
+        for key, n in part.items():
+            total[key] = total.get(key, 0) + n
+    return total

@@ -1,0 +1,210 @@
+"""``AsyncInspector``: typed, read-only snapshots of one queue for the CLI, the TUI and
+metrics.
+
+Every read is a sans-IO operation (``inspect_ops``, ``user_ops``, ``explain_ops``,
+``activity_ops``, ``config_ops``, ``schedule_ops``); this class only drives them over a queue
+connection and merges partitions. ``async_inspector.py`` is written by hand;
+``inspector.py`` is generated from it by ``scripts/unasync.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fairque.core.config import FairQueueConfig
+from fairque.core.exceptions import ServerError
+from fairque.core.models import DLQEntry, TaskInfo
+from fairque.monitoring import activity_ops, explain_ops, merge, user_ops
+from fairque.monitoring import inspect_ops as io
+from fairque.monitoring.alerts import AlertInputs, AlertTracker, Finding, evaluate
+from fairque.monitoring.config_ops import config_state
+from fairque.monitoring.models import (
+    Alert,
+    AuditEntry,
+    ConfigState,
+    DLQGroups,
+    Explanation,
+    Overview,
+    UserDetail,
+    UserPage,
+    WorkerInfo,
+)
+from fairque.queue import AsyncTaskQueue
+from fairque.queue.ops import Op, QueueSession, gather
+from fairque.scheduler.schedule_ops import ScheduleInfo, schedules
+
+T = TypeVar("T")
+ALERT_TOP_USERS = 200  # per-user rules look at the users with the most backlog
+
+
+class AsyncInspector:
+    """Read-only views of a queue. Keep one around to track since when alerts fire.
+
+    Args:
+        config: the queue's settings (``FairQueueConfig.load()`` when omitted).
+        queue: a queue client to read through (its connection is shared; the caller closes
+            it); one is made from ``config`` otherwise.
+
+    Every method may raise ``ServerUnreachable`` (or another ``FairQueueError``) when the
+    server cannot answer. Nothing here writes to the server: an account limited to reads
+    (see docs/operations.md) can run every method.
+    """
+
+    def __init__(
+        self, config: FairQueueConfig | None = None, *, queue: AsyncTaskQueue | None = None
+    ) -> None:
+        self.config = config if config is not None else FairQueueConfig.load()
+        self.queue = queue if queue is not None else AsyncTaskQueue(self.config)
+        self._own_queue = queue is None
+        self._tracker = AlertTracker()
+        # unasync: sync-only self.queue.open()  # the sync form checks the server at once
+
+    async def open(self) -> AsyncInspector:
+        """Check the connection and the server; returns self."""
+        await self.queue.open()
+        return self
+
+    async def close(self) -> None:
+        """Close the queue connection if this Inspector made it."""
+        if self._own_queue:
+            await self.queue.close()
+
+    async def __aenter__(self) -> AsyncInspector:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def session(self) -> Any:
+        """Partition 0 (the only one of an unpartitioned queue): schedules, audit."""
+        return self.queue.session
+
+    @property
+    def _sessions(self) -> list[QueueSession]:
+        return self.queue.parts.sessions
+
+    async def _each(self, make: Callable[[QueueSession], Op[T]]) -> list[T]:
+        """One operation per partition, side by side (the round trips of one)."""
+        return await self.queue.run(gather([make(s) for s in self._sessions]))
+
+    async def overview(self) -> Overview:
+        """Counters, rates, wait percentiles, the server and its memory, in one snapshot."""
+        return merge.overviews(await self._each(io.overview))
+
+    async def users(
+        self, offset: int = 0, limit: int = 50, sort: str = "backlog", include_idle: bool = False
+    ) -> UserPage:
+        """A page of per-user rows.
+
+        Args:
+            offset, limit: the page.
+            sort: ``backlog`` (largest first), ``wait`` (p95, longest first) or ``name``.
+            include_idle: add users with nothing queued that are in flight, paused or were
+                served in the last minutes.
+        """
+        if len(self._sessions) == 1:
+            return await self.queue.run(
+                user_ops.users(self.session, offset, limit, sort, include_idle=include_idle)
+            )
+        pages = await self._each(
+            lambda s: user_ops.users(s, 0, offset + limit, sort, include_idle=include_idle)
+        )
+        return merge.user_pages(pages, offset, limit, sort)
+
+    async def user(self, user_id: str, offset: int = 0, limit: int = 20) -> UserDetail:
+        """One user: settings in force, limits, backlog by priority and a page of its tasks."""
+        s = self.queue.parts.of_user(user_id)
+        return await self.queue.run(user_ops.user_detail(s, user_id, offset, limit))
+
+    async def task(self, task_id: str) -> TaskInfo | None:
+        """A task's state, attempts, result or error (None if unknown or expired)."""
+        return await self.queue.get_task(task_id)
+
+    async def explain(self, task_id: str) -> Explanation | None:
+        """Why a ready task waits: its place in its user's queue and the user's turn."""
+        found = await self._each(lambda s: explain_ops.explain(s, task_id))
+        return next((e for e in found if e is not None), None)
+
+    async def dlq(self, limit: int = 50, offset: int = 0) -> list[DLQEntry]:
+        """A page of the dead-letter queue, newest first."""
+        return await self.queue.dlq(limit, offset)
+
+    async def dlq_groups(self, by: str = "error", scan: int = 10_000) -> DLQGroups:
+        """Dead tasks grouped by ``error`` type or ``user`` (the newest ``scan`` looked at)."""
+        return merge.dlq_groups(await self._each(lambda s: io.dlq_groups(s, by, scan)))
+
+    async def workers(self) -> list[WorkerInfo]:
+        """Registered workers, each with the users it registered to serve."""
+        stale = self.config.alerts.worker_stale_seconds
+        found = merge.workers(await self._each(lambda s: io.workers(s, stale)))
+        routes = {r.worker_id: r for r in (await self.config_state()).routes}
+        return [
+            w.model_copy(
+                update={
+                    "assigned_users": routes[w.worker_id].assigned_users,
+                    "steal_targets": routes[w.worker_id].steal_targets,
+                }
+            )
+            if w.worker_id in routes
+            else w
+            for w in found
+        ]
+
+    async def config_state(self) -> ConfigState:
+        """The settings in force (who wrote them, when), the routing derived from the live
+        workers' registrations, and every worker whose settings differ."""
+        return merge.config_states(await self._each(config_state))
+
+    async def schedules(self) -> list[ScheduleInfo]:
+        """Every schedule with its last and next run."""
+        return await self.queue.run(schedules(self.session))
+
+    async def audit(self, limit: int = 50) -> list[AuditEntry]:
+        """The newest operator actions (Admin writes one entry per change)."""
+        return await self.queue.run(activity_ops.audit(self.session, limit))
+
+    async def wait_histogram(self) -> dict[str, int]:
+        """Wait (ready -> start) histogram: bucket upper bound in ms (or ``+Inf``) -> count,
+        plus ``sum_ms``."""
+        return activity_ops.summed(await self._each(activity_ops.wait_histogram))
+
+    async def alert_inputs(self) -> AlertInputs:
+        """What the alert rules need, in a handful of round trips."""
+        cfg = self.config.alerts
+        overview = await self.overview()
+        page = await self.users(limit=ALERT_TOP_USERS)
+        minute = int(overview.fetched_at.timestamp() // 60)
+        window = max(1, math.ceil(cfg.starvation_seconds / 60))
+        names = [r.user_id for r in page.rows]
+        recent = range(minute - window + 1, minute + 1)
+        served = await self._each(lambda s: activity_ops.served(s, names, recent))
+        pushed = await self._each(lambda s: activity_ops.pushed(s, range(minute - 4, minute + 1)))
+        state = await self.config_state()
+        return AlertInputs(
+            overview,
+            page.rows,
+            activity_ops.summed(served),
+            activity_ops.summed(pushed),
+            await self.workers(),
+            state,
+        )
+
+    async def alerts(self) -> list[Alert]:
+        """Alerts firing now, each with since when (as seen by this Inspector)."""
+        try:
+            inputs = await self.alert_inputs()
+        except ServerError as exc:
+            if "WRONGTYPE" not in str(exc):
+                raise
+            # A key of the wrong type (something wrote over it) breaks the snapshot itself.
+            wrong = await self._each(activity_ops.wrong_type_keys)
+            what = ", ".join(key for keys in wrong for key in keys) or "unknown"
+            msg = f"queue unhealthy: keys of the wrong type: {what}"
+            finding = Finding("queue_unhealthy", "critical", "queue", msg, 1)
+            now = await self.queue.run(activity_ops.server_time(self.session))
+            return self._tracker.update([finding], now)
+        findings = evaluate(self.config.alerts, inputs)
+        return self._tracker.update(findings, inputs.overview.fetched_at)
