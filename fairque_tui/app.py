@@ -105,6 +105,9 @@ class FairqueApp(App[None]):
             self.state.server, self.state.version = message.name, message.version
             self._changed()
 
+    async def on_unmount(self) -> None:
+        await self.ctx.source.close()
+
     # -- navigation ------------------------------------------------------------------------------
 
     def action_go_back(self) -> None:

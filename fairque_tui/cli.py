@@ -77,10 +77,7 @@ def connect(
     from fairque_tui.source import LiveSource
 
     source = LiveSource(load_config(url, queue, config_path, cluster), read_only=read_only)
-    try:
-        FairqueApp(source, refresh_seconds=refresh).run()
-    finally:
-        source.close()
+    FairqueApp(source, refresh_seconds=refresh).run()  # closes the source as it ends
 
 
 @main.command()
@@ -167,7 +164,6 @@ def run_demo_tui(
             else:
                 app.run(headless=True, size=shot.size, auto_pilot=shot)
         finally:
-            source.close()
             run.stop()
     finally:
         if server is not None:

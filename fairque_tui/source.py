@@ -1,21 +1,21 @@
 """Where the TUI's data comes from. The screens know only :class:`DataSource`.
 
 :class:`LiveSource` reads through the Inspector and changes through the Admin of one queue;
-the tests' snapshots use fixed data behind the same interface. Every method may be called
-from a worker thread and may raise :class:`~fairque.FairQueueError` (a lost connection).
+the tests' snapshots use fixed data behind the same interface. Every method is a coroutine
+run on the app's event loop (no threads, no locks) and may raise
+:class:`~fairque.FairQueueError` (a lost connection).
 """
 
 from __future__ import annotations
 
 import getpass
 import socket
-import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from fairque.core.config import FairQueueConfig
 from fairque.core.models import DLQEntry
-from fairque.monitoring import Admin, Inspector
+from fairque.monitoring import AsyncAdmin, AsyncInspector
 from fairque.monitoring.merge import user_order
 from fairque.monitoring.models import (
     AdminResult,
@@ -27,7 +27,7 @@ from fairque.monitoring.models import (
     UserPage,
     WorkerInfo,
 )
-from fairque.queue import TaskQueue
+from fairque.queue import AsyncTaskQueue
 from fairque.scheduler import ScheduleInfo
 from fairque.util import mask_url
 
@@ -57,28 +57,28 @@ class DataSource(Protocol):
     queue: str
     read_only: bool
 
-    def overview(self, sort: str) -> OverviewData: ...
-    def user(self, user_id: str, offset: int, limit: int) -> UserDetail: ...
-    def explain(self, task_id: str) -> Explanation | None: ...
-    def dlq(self, offset: int, limit: int) -> list[DLQEntry]: ...
-    def dlq_groups(self, by: str) -> DLQGroups: ...
-    def workers(self) -> list[WorkerInfo]: ...
-    def schedules(self) -> list[ScheduleInfo]: ...
-    def alerts(self) -> list[Alert]: ...
+    async def overview(self, sort: str) -> OverviewData: ...
+    async def user(self, user_id: str, offset: int, limit: int) -> UserDetail: ...
+    async def explain(self, task_id: str) -> Explanation | None: ...
+    async def dlq(self, offset: int, limit: int) -> list[DLQEntry]: ...
+    async def dlq_groups(self, by: str) -> DLQGroups: ...
+    async def workers(self) -> list[WorkerInfo]: ...
+    async def schedules(self) -> list[ScheduleInfo]: ...
+    async def alerts(self) -> list[Alert]: ...
     def bench_url(self) -> str | None: ...
 
-    def requeue(
+    async def requeue(
         self, *, task_ids: list[str] | None = None, user: str | None = None,
         error: str | None = None,
     ) -> AdminResult: ...  # fmt: skip
-    def purge(
+    async def purge(
         self, *, task_ids: list[str] | None = None, user: str | None = None,
         error: str | None = None,
     ) -> AdminResult: ...  # fmt: skip
-    def drain(self, user: str) -> AdminResult: ...
-    def pause(self, user: str) -> AdminResult: ...
-    def resume(self, user: str) -> AdminResult: ...
-    def close(self) -> None: ...
+    async def drain(self, user: str) -> AdminResult: ...
+    async def pause(self, user: str) -> AdminResult: ...
+    async def resume(self, user: str) -> AdminResult: ...
+    async def close(self) -> None: ...
 
 
 class LiveSource:
@@ -90,76 +90,81 @@ class LiveSource:
         self.read_only = read_only
         self.label = mask_url(config.redis.url)
         self.queue = config.queue.name
-        # Only opening is serialised: reads and actions run side by side (the queue's client
-        # is thread-safe, and so is the Inspector's alert tracker).
-        self._opening = threading.Lock()
-        self._tq = TaskQueue(config)
-        self._inspector: Inspector | None = None
-        self._admin: Admin | None = None
+        # Made on first use, inside the app's event loop (an asyncio client belongs to one).
+        self._queue: AsyncTaskQueue | None = None
+        self._inspector: AsyncInspector | None = None
+        self._admin: AsyncAdmin | None = None
 
-    def _ins(self) -> Inspector:
-        with self._opening:
-            if self._inspector is None:
-                self._inspector = Inspector(self.config, queue=self._tq)  # opens: may raise
-            return self._inspector
+    def _q(self) -> AsyncTaskQueue:
+        if self._queue is None:
+            self._queue = AsyncTaskQueue(self.config)
+        return self._queue
 
-    def _adm(self) -> Admin:
-        with self._opening:
-            if self._admin is None:
-                actor = f"tui:{getpass.getuser()}@{socket.gethostname()}"
-                self._admin = Admin(
-                    self.config, queue=self._tq, read_only=self.read_only, actor=actor
-                )
-            return self._admin
+    def _ins(self) -> AsyncInspector:
+        if self._inspector is None:
+            self._inspector = AsyncInspector(self.config, queue=self._q())
+        return self._inspector
 
-    def overview(self, sort: str) -> OverviewData:
+    def _adm(self) -> AsyncAdmin:
+        if self._admin is None:
+            actor = f"tui:{getpass.getuser()}@{socket.gethostname()}"
+            self._admin = AsyncAdmin(
+                self.config, queue=self._q(), read_only=self.read_only, actor=actor
+            )
+        return self._admin
+
+    async def overview(self, sort: str) -> OverviewData:
         ins = self._ins()
+        overview = await ins.overview()
+        page = await ins.users(limit=USERS_SHOWN, sort=sort, include_idle=True)
         return OverviewData(
-            overview=ins.overview(),
-            users=sort_rows(ins.users(limit=USERS_SHOWN, sort=sort, include_idle=True), sort),
-            workers=ins.workers(),
-            alerts=ins.alerts(),
+            overview=overview,
+            users=sort_rows(page, sort),
+            workers=await ins.workers(),
+            alerts=await ins.alerts(),
         )
 
-    def user(self, user_id: str, offset: int, limit: int) -> UserDetail:
-        return self._ins().user(user_id, offset, limit)
+    async def user(self, user_id: str, offset: int, limit: int) -> UserDetail:
+        return await self._ins().user(user_id, offset, limit)
 
-    def explain(self, task_id: str) -> Explanation | None:
-        return self._ins().explain(task_id)
+    async def explain(self, task_id: str) -> Explanation | None:
+        return await self._ins().explain(task_id)
 
-    def dlq(self, offset: int, limit: int) -> list[DLQEntry]:
-        return self._ins().dlq(limit, offset)
+    async def dlq(self, offset: int, limit: int) -> list[DLQEntry]:
+        return await self._ins().dlq(limit, offset)
 
-    def dlq_groups(self, by: str) -> DLQGroups:
-        return self._ins().dlq_groups(by)
+    async def dlq_groups(self, by: str) -> DLQGroups:
+        return await self._ins().dlq_groups(by)
 
-    def workers(self) -> list[WorkerInfo]:
-        return self._ins().workers()
+    async def workers(self) -> list[WorkerInfo]:
+        return await self._ins().workers()
 
-    def schedules(self) -> list[ScheduleInfo]:
-        return self._ins().schedules()
+    async def schedules(self) -> list[ScheduleInfo]:
+        return await self._ins().schedules()
 
-    def alerts(self) -> list[Alert]:
-        return self._ins().alerts()
+    async def alerts(self) -> list[Alert]:
+        return await self._ins().alerts()
 
     def bench_url(self) -> str | None:
         return self.config.redis.url
 
-    def requeue(self, **selection: Any) -> AdminResult:
+    async def requeue(self, **selection: Any) -> AdminResult:
         """``task_ids``, ``user`` or ``error``: see :meth:`DataSource.requeue`."""
-        return self._adm().requeue(selection.pop("task_ids", None), **selection)
+        return await self._adm().requeue(selection.pop("task_ids", None), **selection)
 
-    def purge(self, **selection: Any) -> AdminResult:
-        return self._adm().purge(selection.pop("task_ids", None), **selection)
+    async def purge(self, **selection: Any) -> AdminResult:
+        return await self._adm().purge(selection.pop("task_ids", None), **selection)
 
-    def drain(self, user: str) -> AdminResult:
-        return self._adm().drain(user)
+    async def drain(self, user: str) -> AdminResult:
+        return await self._adm().drain(user)
 
-    def pause(self, user: str) -> AdminResult:
-        return self._adm().pause(user)
+    async def pause(self, user: str) -> AdminResult:
+        return await self._adm().pause(user)
 
-    def resume(self, user: str) -> AdminResult:
-        return self._adm().resume(user)
+    async def resume(self, user: str) -> AdminResult:
+        return await self._adm().resume(user)
 
-    def close(self) -> None:
-        self._tq.close()
+    async def close(self) -> None:
+        if self._queue is not None:
+            await self._queue.close()
+            self._queue = self._inspector = self._admin = None

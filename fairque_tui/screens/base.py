@@ -1,10 +1,9 @@
-"""What every data screen shares: off-thread fetching, the refresh loop, guarded mutations."""
+"""What every data screen shares: fetching in a worker, the refresh loop, guarded mutations."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable
-from typing import Any, ClassVar, Generic, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import ClassVar, Generic, TypeVar
 
 from textual import work
 from textual.message import Message
@@ -22,11 +21,11 @@ T = TypeVar("T")
 
 
 class LiveScreen(Screen[None], Generic[T]):
-    """A screen whose data is fetched off the UI thread (a Textual worker).
+    """A screen whose data is fetched by a Textual worker (a coroutine on the app's loop).
 
     The next fetch is scheduled when the last one finishes, so a slow server never piles
     requests up; a failed fetch raises the banner and the loop goes on, so a lost connection
-    recovers by itself. Screens implement ``load`` (worker thread) and ``show`` (UI thread).
+    recovers by itself. Screens implement ``load`` (a coroutine) and ``show``.
     What the App tracks (fetch times, a lost connection, the server) goes up as messages.
     """
 
@@ -65,7 +64,7 @@ class LiveScreen(Screen[None], Generic[T]):
     def source(self) -> DataSource:
         return self.ctx.source
 
-    def load(self) -> T:
+    async def load(self) -> T:
         raise NotImplementedError
 
     def show(self, data: T) -> None:
@@ -83,20 +82,18 @@ class LiveScreen(Screen[None], Generic[T]):
             self._timer = None
         self._fetch()
 
-    @work(thread=True, exclusive=True, group="fetch")
-    def _fetch(self) -> None:
+    @work(exclusive=True, group="fetch")
+    async def _fetch(self) -> None:
         started = self.ctx.timer()
         try:
-            data = self.load()
+            data = await self.load()
         except FairQueueError as exc:
-            self.post_message(self.FetchFailed(str(exc)))  # thread-safe
+            self.post_message(self.FetchFailed(str(exc)))
         else:
-            self._from_thread(self._loaded, data, (self.ctx.timer() - started) * 1000)
-        self._from_thread(self._schedule_next)
-
-    def _from_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        with contextlib.suppress(RuntimeError):  # the app is shutting down
-            self.app.call_from_thread(fn, *args, **kwargs)
+            # Shown between the screen's own events, not from inside the worker: a table
+            # rebuilt from a worker kept its old column widths (the DLQ's group view).
+            self.call_next(self._loaded, data, (self.ctx.timer() - started) * 1000)
+        self._schedule_next()
 
     def _loaded(self, data: T, fetch_ms: float) -> None:
         self.post_message(self.Fetched(fetch_ms))
@@ -125,8 +122,10 @@ class LiveScreen(Screen[None], Generic[T]):
         # --read-only hides every mutating binding (the action itself refuses too).
         return not (action in self.MUTATING and self.source.read_only)
 
-    def mutate(self, what: str, call: Callable[[], AdminResult], question: str | None) -> None:
-        """Run an Admin change off the UI thread, after a confirmation if ``question``."""
+    def mutate(
+        self, what: str, call: Callable[[], Awaitable[AdminResult]], question: str | None
+    ) -> None:
+        """Run an Admin change in a worker, after a confirmation if ``question``."""
         if self.source.read_only:
             self.notify(f"read-only: {what} refused", severity="error")
             return
@@ -142,14 +141,14 @@ class LiveScreen(Screen[None], Generic[T]):
         else:
             self.app.push_screen(ConfirmModal(question), answered)
 
-    @work(thread=True, group="mutate")
-    def _mutate(self, what: str, call: Callable[[], AdminResult]) -> None:
+    @work(group="mutate")
+    async def _mutate(self, what: str, call: Callable[[], Awaitable[AdminResult]]) -> None:
         try:
-            result = call()
+            result = await call()
         except FairQueueError as exc:
-            self._from_thread(self.notify, f"{what} failed: {exc}", severity="error")
+            self.notify(f"{what} failed: {exc}", severity="error")
         else:
-            self._from_thread(self._mutated, what, result)
+            self._mutated(what, result)
 
     def _mutated(self, what: str, result: AdminResult) -> None:
         self.notify(f"{what}: {result.touched} of {result.matched}")

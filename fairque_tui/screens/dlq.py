@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
@@ -61,10 +61,10 @@ class DLQScreen(LiveScreen[DLQView]):
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()
 
-    def load(self) -> DLQView:
+    async def load(self) -> DLQView:
         if self.mode == "entries":
-            return DLQView(self.source.dlq(self.page_offset, PAGE), None)
-        return DLQView([], self.source.dlq_groups(self.mode))
+            return DLQView(await self.source.dlq(self.page_offset, PAGE), None)
+        return DLQView([], await self.source.dlq_groups(self.mode))
 
     def show(self, data: DLQView) -> None:
         self.view = data
@@ -168,7 +168,9 @@ class DLQScreen(LiveScreen[DLQView]):
     def action_delete(self) -> None:
         self._act("delete", self.source.purge, "For good: this cannot be undone.")
 
-    def _act(self, verb: str, call: Callable[..., AdminResult], consequence: str) -> None:
+    def _act(
+        self, verb: str, call: Callable[..., Awaitable[AdminResult]], consequence: str
+    ) -> None:
         target = self._targets()
         if target is None:
             return

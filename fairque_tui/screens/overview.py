@@ -121,8 +121,8 @@ class OverviewScreen(LiveScreen[OverviewData]):
         workers.add_columns("worker", "beat", "run", "stolen")
         self.query_one("#users", DataTable).focus()
 
-    def load(self) -> OverviewData:
-        return self.source.overview(self.sort)
+    async def load(self) -> OverviewData:
+        return await self.source.overview(self.sort)
 
     def show(self, data: OverviewData) -> None:
         self.data = data

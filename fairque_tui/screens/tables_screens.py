@@ -45,8 +45,8 @@ class WorkersScreen(_TableScreen):
     BINDINGS = _COMMON
     caption = "workers (stale: no heartbeat for three intervals)"
 
-    def load(self) -> list[WorkerInfo]:
-        return self.source.workers()
+    async def load(self) -> list[WorkerInfo]:
+        return await self.source.workers()
 
     def show(self, data: object) -> None:
         workers: list[WorkerInfo] = data  # type: ignore[assignment]
@@ -76,8 +76,8 @@ class SchedulesScreen(_TableScreen):
     BINDINGS = _COMMON
     caption = "schedules"
 
-    def load(self) -> list[ScheduleInfo]:
-        return self.source.schedules()
+    async def load(self) -> list[ScheduleInfo]:
+        return await self.source.schedules()
 
     def show(self, data: object) -> None:
         schedules: list[ScheduleInfo] = data  # type: ignore[assignment]
@@ -124,8 +124,8 @@ class AlertsScreen(_TableScreen):
             )  # fmt: skip
         self.query_one("#active", DataTable).focus()
 
-    def load(self) -> list[Alert]:
-        return self.source.alerts()
+    async def load(self) -> list[Alert]:
+        return await self.source.alerts()
 
     def show(self, data: object) -> None:
         alerts: list[Alert] = data  # type: ignore[assignment]

@@ -55,8 +55,8 @@ class UserScreen(LiveScreen[UserDetail]):
         )
         self.query_one(DataTable).focus()
 
-    def load(self) -> UserDetail:
-        return self.source.user(self.user_id, self.page_offset, PAGE)
+    async def load(self) -> UserDetail:
+        return await self.source.user(self.user_id, self.page_offset, PAGE)
 
     def show(self, data: UserDetail) -> None:
         self.detail = data
@@ -108,14 +108,14 @@ class UserScreen(LiveScreen[UserDetail]):
         if task_id is not None:
             self._explain(task_id)
 
-    @work(thread=True, group="explain")
-    def _explain(self, task_id: str) -> None:
+    @work(group="explain")
+    async def _explain(self, task_id: str) -> None:
         try:
-            info = self.source.explain(task_id)
+            info = await self.source.explain(task_id)
         except FairQueueError as exc:
-            self._from_thread(self.notify, str(exc), severity="error")
+            self.notify(str(exc), severity="error")
             return
-        self._from_thread(self._show_explanation, task_id, info)
+        self._show_explanation(task_id, info)
 
     def _show_explanation(self, task_id: str, info: Explanation | None) -> None:
         if info is None:

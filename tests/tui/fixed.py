@@ -147,11 +147,11 @@ class FixedSource:
             DLQ[i % len(DLQ)].model_copy(update={"task_id": f"task-{i:04d}"}) for i in range(dead)
         ]
 
-    def overview(self, sort: str) -> OverviewData:
+    async def overview(self, sort: str) -> OverviewData:
         page = UserPage(rows=ROWS, total_users=len(ROWS), offset=0)
         return OverviewData(OVERVIEW, sort_rows(page, sort), WORKERS, ALERTS)
 
-    def user(self, user_id: str, offset: int, limit: int) -> UserDetail:
+    async def user(self, user_id: str, offset: int, limit: int) -> UserDetail:
         row = next(r for r in ROWS if r.user_id == user_id)
         pending = {
             p: [
@@ -166,17 +166,17 @@ class FixedSource:
             fairness="time", tenant_weight=2.0 if row.tenant else None,
         )  # fmt: skip
 
-    def explain(self, task_id: str) -> Explanation | None:
+    async def explain(self, task_id: str) -> Explanation | None:
         return Explanation(
             task_id=task_id, state="ready", user_id="noisy", priority=3,
             summary="ready: 12 of this user's tasks run before it",
             ahead_in_user=12, dispatches_ahead=130, estimated_start_seconds=0.4,
         )  # fmt: skip
 
-    def dlq(self, offset: int, limit: int) -> list[DLQEntry]:
+    async def dlq(self, offset: int, limit: int) -> list[DLQEntry]:
         return self.dead[offset : offset + limit]
 
-    def dlq_groups(self, by: str) -> DLQGroups:
+    async def dlq_groups(self, by: str) -> DLQGroups:
         groups: dict[str, list[str]] = {}
         for e in DLQ:
             groups.setdefault(e.error if by == "error" else e.user_id, []).append(e.task_id)
@@ -189,13 +189,13 @@ class FixedSource:
             total=len(DLQ),
         )
 
-    def workers(self) -> list[WorkerInfo]:
+    async def workers(self) -> list[WorkerInfo]:
         return WORKERS
 
-    def schedules(self) -> list[ScheduleInfo]:
+    async def schedules(self) -> list[ScheduleInfo]:
         return SCHEDULES
 
-    def alerts(self) -> list[Alert]:
+    async def alerts(self) -> list[Alert]:
         return ALERTS
 
     def bench_url(self) -> str | None:
@@ -205,20 +205,20 @@ class FixedSource:
         self.calls.append((action, what))
         return AdminResult(action=action, matched=1, touched=1, dry_run=False)
 
-    def requeue(self, **kw: object) -> AdminResult:
+    async def requeue(self, **kw: object) -> AdminResult:
         return self._record("requeue", kw)
 
-    def purge(self, **kw: object) -> AdminResult:
+    async def purge(self, **kw: object) -> AdminResult:
         return self._record("purge", kw)
 
-    def drain(self, user: str) -> AdminResult:
+    async def drain(self, user: str) -> AdminResult:
         return self._record("drain", user)
 
-    def pause(self, user: str) -> AdminResult:
+    async def pause(self, user: str) -> AdminResult:
         return self._record("pause", user)
 
-    def resume(self, user: str) -> AdminResult:
+    async def resume(self, user: str) -> AdminResult:
         return self._record("resume", user)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         pass
