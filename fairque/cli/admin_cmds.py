@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import click
 
-from fairque.cli.context import CliContext, complete_users, pass_cli
+from fairque.cli.completion import complete_users
+from fairque.cli.context import CliContext, pass_cli
 from fairque.cli.format import fmt
 from fairque.cli.inspect_cmds import NotFound, ago
 from fairque.cli.output import confirm, console, emit_json, parse_duration, progress_bar, show_table

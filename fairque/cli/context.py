@@ -24,7 +24,7 @@ class CliContext:
     def refuse_if_read_only(self, action: str) -> None:
         """Exit code 3 for a mutation under ``--read-only``."""
         if self.read_only:
-            from fairque.cli.output import SafetyRefusal
+            from fairque.cli.refusals import SafetyRefusal
 
             raise SafetyRefusal(f"--read-only: {action} refused")
 
@@ -46,29 +46,3 @@ class CliContext:
 
 
 pass_cli = click.make_pass_decorator(CliContext)
-
-
-def complete_users(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
-    """Shell completion of user names: the users with the most backlog (cheap: one call)."""
-    try:
-        from fairque.cli.global_options import completion_context
-
-        config = completion_context(ctx).config()
-        fast = config.redis.model_copy(update={"socket_connect_timeout": 0.5})
-        config = config.model_copy(update={"redis": fast})
-        from fairque.queue import TaskQueue
-        from fairque.queue.ops import CommandCall, gather, single
-
-        with TaskQueue(config) as q:  # every partition's busiest users, in one step
-            tops = q.run(
-                gather(
-                    [
-                        single(CommandCall(("ZREVRANGE", s.keys.key("ubacklog"), 0, 199)))
-                        for s in q.parts.sessions
-                    ]
-                )
-            )
-        names = {str(n) for top in tops for n in top}
-        return sorted(n for n in names if n.startswith(incomplete))
-    except Exception:  # completion must never print a traceback into the shell
-        return []

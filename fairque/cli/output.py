@@ -17,21 +17,11 @@ from rich.progress import Progress
 from rich.text import Text
 
 from fairque.cli.context import CliContext
+from fairque.cli.refusals import Aborted, SafetyRefusal
 from fairque.cli.tables import Col, fit
-from fairque.core.exceptions import FairQueueError
 
 console = Console()
 errors = Console(stderr=True)
-
-
-class SafetyRefusal(FairQueueError):
-    """Refused for safety (exit code 3): read-only mode, or no --yes without a terminal."""
-
-    refusal = True  # the command line exits with 3
-
-
-class Aborted(FairQueueError):
-    """The operator answered no (exit code 1)."""
 
 
 def interactive() -> bool:

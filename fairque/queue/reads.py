@@ -172,3 +172,9 @@ def stats(s: QueueSession) -> Op[QueueStats]:
         counters=_int_map(counters),
         users=users,
     )
+
+
+def busiest_users(s: QueueSession, n: int) -> Op[list[str]]:
+    """The ``n`` users with the most ready tasks (shell completion of user names)."""
+    top = yield CommandCall(("ZREVRANGE", s.keys.key("ubacklog"), 0, n - 1))
+    return [str(user) for user in top]
