@@ -9,17 +9,8 @@ import sys
 import time
 from typing import Any
 
-from fairque.bench.common import (
-    SINGLE,
-    BenchReport,
-    Progress,
-    Target,
-    bench_config,
-    bench_server,
-    drop_queue,
-    quiet,
-    server_facts,
-)
+from fairque.bench import common
+from fairque.bench.common import SINGLE, BenchReport, Progress, Target, quiet
 from fairque.core.models import Task
 from fairque.queue import TaskQueue
 from fairque.queue.ops import Call, CommandCall, single
@@ -47,7 +38,7 @@ def _spawn(url: str, queue: str, kind: str, index: int, target: Target) -> subpr
 
 def drain_rate(url: str, tasks: int, processes: int, kind: str, target: Target = SINGLE) -> float:
     """Tasks per second drained by ``processes`` worker processes of ``kind``."""
-    config = bench_config(url, target)
+    config = common.bench_config(url, target)
     name = config.queue.name
     procs = [_spawn(url, name, kind, i, target) for i in range(processes)]
     try:
@@ -78,7 +69,7 @@ def drain_rate(url: str, tasks: int, processes: int, kind: str, target: Target =
             p.terminate()
         for p in procs:
             p.wait(30)
-        drop_queue(url, name, target)
+        common.drop_queue(url, name, target)
     return tasks / elapsed
 
 
@@ -89,10 +80,10 @@ def run_drain(
     target: Target = SINGLE,
 ) -> BenchReport:
     """Drain ``tasks`` no-op tasks with 1 and 2 processes of each worker kind."""
-    with bench_server(redis_url) as url:
+    with common.bench_server(redis_url) as url:
         report = BenchReport(
             scenario="drain",
-            server=server_facts(url),
+            server=common.server_facts(url),
             params={
                 "tasks": tasks,
                 "concurrency": CONCURRENCY,

@@ -13,15 +13,8 @@ from typing import Any
 
 import redis
 
-from fairque.bench.common import (
-    BenchReport,
-    Progress,
-    bench_config,
-    bench_server,
-    drop_queue,
-    quiet,
-    server_facts,
-)
+from fairque.bench import common
+from fairque.bench.common import BenchReport, Progress, quiet
 from fairque.bench.workload import Ledger
 from fairque.core.config import FairQueueConfig
 from fairque.core.models import Task
@@ -82,7 +75,7 @@ def _p(values: list[float], q: float) -> float:
 def _run_fairque(url: str, heavy: int, light: int, progress: Progress) -> list[Dispatch]:
     """The workload through fairque with real Worker threads; stops once the light users
     are served (the heavy user's remaining backlog is dropped)."""
-    base = bench_config(url)
+    base = common.bench_config(url)
     config = FairQueueConfig(
         redis=base.redis,
         queue=base.queue,
@@ -110,7 +103,7 @@ def _run_fairque(url: str, heavy: int, light: int, progress: Progress) -> list[D
             time.sleep(0.01)
         worker.stop()
         t.join(30)
-    drop_queue(url, config.queue.name)
+    common.drop_queue(url, config.queue.name)
     progress(f"fairque: {len(ledger.rows)} dispatches")
     return ledger.rows
 
@@ -163,10 +156,10 @@ def run_fairness(
 ) -> BenchReport:
     """Noisy neighbour: ``tasks`` heavy tasks first, then 9 light users with 200 each."""
     light = max(10, min(200, tasks // 10))
-    with bench_server(redis_url) as url:
+    with common.bench_server(redis_url) as url:
         report = BenchReport(
             scenario="fairness",
-            server=server_facts(url),
+            server=common.server_facts(url),
             params={"heavy_tasks": tasks, "light_users": len(LIGHT), "light_tasks_each": light,
                     "concurrency": CONCURRENCY, "work_ms": WORK_SECONDS * 1000, "window": WINDOW},
         )  # fmt: skip
@@ -209,8 +202,8 @@ def run_weights(
 ) -> BenchReport:
     """Users with weights 3:2:1, all backlogged: how far each share is from its weight."""
     weights = {"w3": 3.0, "w2": 2.0, "w1": 1.0}
-    with bench_server(redis_url) as url:
-        base = bench_config(url)
+    with common.bench_server(redis_url) as url:
+        base = common.bench_config(url)
         config = FairQueueConfig(
             redis=base.redis,
             queue={
@@ -220,7 +213,7 @@ def run_weights(
         )
         report = BenchReport(
             scenario="weights",
-            server=server_facts(url),
+            server=common.server_facts(url),
             params={"dispatches": tasks, "weights": weights},
         )
         with TaskQueue(config) as q:
@@ -234,7 +227,7 @@ def run_weights(
                 counts.update(t.user_id for t in batch)
                 q.complete_many((t, None) for t in batch)
                 done += len(batch)
-        drop_queue(url, config.queue.name)
+        common.drop_queue(url, config.queue.name)
     total_w = sum(weights.values())
     errors = {u: abs(counts[u] / tasks - w / total_w) / (w / total_w) for u, w in weights.items()}
     for u in weights:

@@ -7,15 +7,8 @@ import statistics
 import time
 from typing import Any
 
-from fairque.bench.common import (
-    BenchReport,
-    Progress,
-    bench_config,
-    bench_server,
-    drop_queue,
-    quiet,
-    server_facts,
-)
+from fairque.bench import common
+from fairque.bench.common import BenchReport, Progress, quiet
 from fairque.core.models import Task
 from fairque.monitoring import Inspector, user_ops
 from fairque.monitoring import inspect_ops as io
@@ -47,10 +40,12 @@ def run_inspect(
 ) -> BenchReport:
     """Fill a queue with ``tasks`` tasks over ``users`` users, then time the Inspector."""
     users = min(users, tasks)
-    with bench_server(redis_url) as url:
-        config = bench_config(url)
+    with common.bench_server(redis_url) as url:
+        config = common.bench_config(url)
         report = BenchReport(
-            scenario="inspect", server=server_facts(url), params={"tasks": tasks, "users": users}
+            scenario="inspect",
+            server=common.server_facts(url),
+            params={"tasks": tasks, "users": users},
         )
         with TaskQueue(config) as q:
             start = time.perf_counter()
@@ -68,7 +63,7 @@ def run_inspect(
             overview = ins.overview()
             assert overview.totals.ready == tasks and overview.totals.backlogged_users == users
         progress("dropping the queue")
-        drop_queue(url, config.queue.name)
+        common.drop_queue(url, config.queue.name)
     report.results = {
         "fill_s": round(fill, 1),
         "overview_ms": round(statistics.median(t for t, _ in runs) * 1000, 1),

@@ -14,16 +14,8 @@ import threading
 from collections import Counter
 from typing import Any
 
-from fairque.bench.common import (
-    BenchReport,
-    Progress,
-    Target,
-    bench_config,
-    bench_server,
-    drop_queue,
-    quiet,
-    server_facts,
-)
+from fairque.bench import common
+from fairque.bench.common import BenchReport, Progress, Target, quiet
 from fairque.bench.fairness import jain
 from fairque.core.models import Task
 from fairque.queue import TaskQueue
@@ -50,7 +42,7 @@ def layout_users(layout: tuple[int, ...] = LAYOUT) -> list[str]:
 
 def _run(url: str, users: list[str], dispatches: int, **queue: Any) -> Counter[str]:
     """Dispatches per user over the first ``dispatches`` (every user stays backlogged)."""
-    config = bench_config(url, **queue)
+    config = common.bench_config(url, **queue)
     per_user = dispatches // 3 + 200  # more than any user can take in the run
     counts: Counter[str] = Counter()
     lock = threading.Lock()
@@ -75,7 +67,7 @@ def _run(url: str, users: list[str], dispatches: int, **queue: Any) -> Counter[s
             t.start()
         for t in threads:
             t.join()
-    drop_queue(url, config.queue.name, target=Target(partitions=config.queue.partitions))
+    common.drop_queue(url, config.queue.name, target=Target(partitions=config.queue.partitions))
     return counts
 
 
@@ -94,10 +86,10 @@ def run_partitions(
     redis_url: str | None = None, tasks: int = 10_000, progress: Progress = quiet
 ) -> BenchReport:
     users = layout_users()
-    with bench_server(redis_url) as url:
+    with common.bench_server(redis_url) as url:
         report = BenchReport(
             scenario="partitions",
-            server=server_facts(url),
+            server=common.server_facts(url),
             params={"dispatches": tasks, "partitions": P, "users_per_partition": list(LAYOUT),
                     "poppers": POPPERS, "batch": BATCH, "weights": "equal"},
         )  # fmt: skip

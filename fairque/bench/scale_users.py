@@ -4,16 +4,8 @@ from home and as a ``"*"`` stealer). Fair selection must scan neither users nor 
 
 from __future__ import annotations
 
-from fairque.bench.common import (
-    BenchReport,
-    Progress,
-    bench_config,
-    bench_server,
-    drop_queue,
-    quiet,
-    rate,
-    server_facts,
-)
+from fairque.bench import common
+from fairque.bench.common import BenchReport, Progress, quiet
 from fairque.core.config import FairQueueConfig
 from fairque.core.models import Task
 from fairque.queue import TaskQueue, ops
@@ -25,7 +17,7 @@ WORKERS, PER_WORKER = 100, 100  # registered workers, assigned users each
 def _popper_rate(url: str, names: list[str], worker: dict[str, object], tasks: int) -> float:
     """Pop rate of ``worker`` with ``names`` configured (weights 1-3), the last one holding
     all the work. The popper registers before the clock starts (a worker does at start)."""
-    base = bench_config(url)
+    base = common.bench_config(url)
     config = FairQueueConfig(
         redis=base.redis,
         queue={
@@ -42,8 +34,8 @@ def _popper_rate(url: str, names: list[str], worker: dict[str, object], tasks: i
             for _ in range(tasks):
                 assert q.pop() is not None
 
-        result = rate(tasks, pop)
-    drop_queue(url, config.queue.name)
+        result = common.rate(tasks, pop)
+    common.drop_queue(url, config.queue.name)
     return result
 
 
@@ -55,7 +47,7 @@ def _pop_rate(url: str, users: int, tasks: int) -> float:
 def _registered_rate(url: str, tasks: int, popper: str) -> float:
     """Pop rate with WORKERS registered workers of PER_WORKER users each; ``popper`` is
     "home" (worker 0, whose user has the work) or "stealer" (``"*"``, no users of its own)."""
-    base = bench_config(url)
+    base = common.bench_config(url)
     names = [[f"user-{w}-{i}" for i in range(PER_WORKER)] for w in range(WORKERS)]
     for w in range(1, WORKERS):
         other = FairQueueConfig(
@@ -78,10 +70,10 @@ def run_scale_users(
     redis_url: str | None = None, tasks: int = 5000, progress: Progress = quiet
 ) -> BenchReport:
     """Pop ``tasks`` tasks with 1, 100, 1,000 and 10,000 configured users."""
-    with bench_server(redis_url) as url:
+    with common.bench_server(redis_url) as url:
         report = BenchReport(
             scenario="scale-users",
-            server=server_facts(url),
+            server=common.server_facts(url),
             params={"tasks": tasks, "users": list(USER_COUNTS)},
         )
         rates: dict[str, float] = {}

@@ -5,18 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fairque.bench.common import (
-    SINGLE,
-    BenchReport,
-    Progress,
-    Target,
-    bench_config,
-    bench_server,
-    drop_queue,
-    quiet,
-    rate,
-    server_facts,
-)
+from fairque.bench import common
+from fairque.bench.common import SINGLE, BenchReport, Progress, Target, quiet
 from fairque.bench.drain import drain_rate
 from fairque.core.models import Task
 from fairque.queue import TaskQueue
@@ -33,11 +23,11 @@ def run_throughput(
 ) -> BenchReport:
     """Measure the single-client rates; ``tasks`` sizes the sequential loops."""
     batch_tasks = max(tasks * 10, BATCH)
-    with bench_server(redis_url) as url:
-        config = bench_config(url, target)
+    with common.bench_server(redis_url) as url:
+        config = common.bench_config(url, target)
         report = BenchReport(
             scenario="throughput",
-            server=server_facts(url),
+            server=common.server_facts(url),
             params={"tasks": tasks, "batch": BATCH, "batch_tasks": batch_tasks,
                     "cluster": target.cluster, "partitions": target.partitions,
                     "partition_pick": target.partition_pick},
@@ -64,9 +54,9 @@ def run_throughput(
                         pipe.execute_command("EVALSHA", script.sha, 1, key, i)
                     pipe.execute()
 
-            evalsha_rate = rate(tasks, evalsha)
+            evalsha_rate = common.rate(tasks, evalsha)
             progress("baseline: pipelined EVALSHA", ("evalsha", evalsha_rate))
-            pipelined_rate = rate(batch_tasks, pipelined)
+            pipelined_rate = common.rate(batch_tasks, pipelined)
             progress("push", ("evalsha_pipelined", pipelined_rate))
 
             singles = [Task.create(f"user-{i % 10}", 3, {"i": i}) for i in range(tasks)]
@@ -75,7 +65,7 @@ def run_throughput(
                 for t in singles:
                     q.push(t)
 
-            push_rate = rate(tasks, push)
+            push_rate = common.rate(tasks, push)
 
             progress("push_batch", ("push", push_rate))
             batched = [Task.create(f"user-{i % 10}", 3, {"i": i}) for i in range(batch_tasks)]
@@ -84,7 +74,7 @@ def run_throughput(
                 for start in range(0, batch_tasks, BATCH):
                     q.push_batch(batched[start : start + BATCH])
 
-            batch_rate = rate(batch_tasks, push_batch)
+            batch_rate = common.rate(batch_tasks, push_batch)
 
             progress("pop + complete", ("push_batch", batch_rate))
 
@@ -94,8 +84,8 @@ def run_throughput(
                     assert t is not None
                     q.complete(t)
 
-            pop_complete_rate = rate(tasks, pop_complete)
-        drop_queue(url, config.queue.name, target)
+            pop_complete_rate = common.rate(tasks, pop_complete)
+        common.drop_queue(url, config.queue.name, target)
         progress("end to end: 2 worker processes", ("pop_complete", pop_complete_rate))
         e2e_rate = drain_rate(url, tasks * 4, 2, "sync", target)
         progress("done", ("e2e", e2e_rate))

@@ -10,11 +10,11 @@ import click
 from fairque.cli.completion import complete_users
 from fairque.cli.context import CliContext, pass_cli
 from fairque.cli.format import fmt
-from fairque.cli.inspect_cmds import NotFound, ago
+from fairque.cli.inspect_cmds import ago, read_or_fail
 from fairque.cli.output import confirm, console, emit_json, parse_duration, progress_bar, show_table
 from fairque.cli.schedule_cmd import parse_payload
 from fairque.cli.tables import Col
-from fairque.core.models import DLQEntry, Task
+from fairque.core.models import DLQEntry, Task, TaskInfo
 from fairque.monitoring import Admin, Inspector
 from fairque.monitoring.models import AdminResult
 from fairque.queue import TaskQueue
@@ -137,6 +137,11 @@ def print_dlq(entries: list[DLQEntry], now: datetime) -> None:
     show_table(f"DLQ ({len(entries)} shown; `fairque dlq show ID` for one)", cols, rows)
 
 
+def dead_task(ins: Inspector, task_id: str) -> TaskInfo | None:
+    info = ins.task(task_id)
+    return info if info is not None and info.state == "dead" else None
+
+
 def first_line(text: str) -> str:
     """The first line of an error (wrapped in its column; ``dlq show`` has the rest)."""
     return text.strip().split("\n", 1)[0]
@@ -147,10 +152,9 @@ def first_line(text: str) -> str:
 @pass_cli
 def dlq_show(cli: CliContext, task_id: str) -> None:
     """One dead task: payload, error and traceback."""
-    with Inspector(cli.config()) as ins:
-        info = ins.task(task_id)
-    if info is None or info.state != "dead":
-        raise NotFound(f"task {task_id!r} is not in the DLQ")
+    info = read_or_fail(
+        cli, lambda ins: dead_task(ins, task_id), f"task {task_id!r} is not in the DLQ"
+    )
     if cli.json:
         emit_json(info)
         return
@@ -278,13 +282,7 @@ def drain(
 @pass_cli
 def pause(cli: CliContext, user_id: str) -> None:
     """Take a user out of the round-robin (pushes are still accepted)."""
-    cli.refuse_if_read_only("pause")
-    with Admin(cli.config()) as admin:
-        result = admin.pause(user_id)
-    if cli.json:
-        emit_json(result)
-    else:
-        console.print(f"{user_id} paused" if result.touched else f"{user_id} was already paused")
+    _switch(cli, "pause", user_id, f"{user_id} paused", f"{user_id} was already paused")
 
 
 @click.command()
@@ -292,10 +290,15 @@ def pause(cli: CliContext, user_id: str) -> None:
 @pass_cli
 def resume(cli: CliContext, user_id: str) -> None:
     """Put a paused user back into the round-robin."""
-    cli.refuse_if_read_only("resume")
+    _switch(cli, "resume", user_id, f"{user_id} resumed", f"{user_id} was not paused")
+
+
+def _switch(cli: CliContext, action: str, user_id: str, done: str, unchanged: str) -> None:
+    """Pause or resume a user and say whether anything changed."""
+    cli.refuse_if_read_only(action)
     with Admin(cli.config()) as admin:
-        result = admin.resume(user_id)
+        result = admin.pause(user_id) if action == "pause" else admin.resume(user_id)
     if cli.json:
         emit_json(result)
     else:
-        console.print(f"{user_id} resumed" if result.touched else f"{user_id} was not paused")
+        console.print(done if result.touched else unchanged)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import click
 
@@ -20,6 +22,19 @@ from fairque.util import mask_url
 
 class NotFound(FairQueueError):
     """The task or user asked for does not exist."""
+
+
+GONE = " (unknown, or its result expired)"
+T = TypeVar("T")
+
+
+def read_or_fail(cli: CliContext, read: Callable[[Inspector], T | None], missing: str) -> T:
+    """What ``read`` finds through an Inspector, or NotFound (exit code 4) saying ``missing``."""
+    with Inspector(cli.config()) as ins:
+        found = read(ins)
+    if found is None:
+        raise NotFound(missing)
+    return found
 
 
 def ago(moment: datetime | None, now: datetime) -> str:
@@ -235,10 +250,7 @@ def task() -> None:
 @pass_cli
 def task_show(cli: CliContext, task_id: str) -> None:
     """State, attempts, payload, result or error of a task."""
-    with Inspector(cli.config()) as ins:
-        found = ins.task(task_id)
-    if found is None:
-        raise NotFound(f"no task {task_id!r} (unknown, or its result expired)")
+    found = read_or_fail(cli, lambda ins: ins.task(task_id), f"no task {task_id!r}{GONE}")
     if cli.json:
         emit_json(found)
         return
@@ -252,10 +264,7 @@ def task_show(cli: CliContext, task_id: str) -> None:
 @pass_cli
 def explain(cli: CliContext, task_id: str) -> None:
     """Why a task is where it is and what runs before it."""
-    with Inspector(cli.config()) as ins:
-        ex = ins.explain(task_id)
-    if ex is None:
-        raise NotFound(f"no task {task_id!r} (unknown, or its result expired)")
+    ex = read_or_fail(cli, lambda ins: ins.explain(task_id), f"no task {task_id!r}{GONE}")
     if cli.json:
         emit_json(ex)
         return

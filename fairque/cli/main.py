@@ -20,82 +20,52 @@ from fairque.core.exceptions import FairQueueError
 from fairque.version import __version__
 
 # command -> (module, attribute, the first paragraph of its help: what `--help` lists without
-# importing it; a test keeps these equal to the commands' own help)
-LAZY: dict[str, tuple[str, str, str]] = {
-    "alerts": (
-        "fairque.cli.inspect_cmds",
-        "alerts",
-        "Alerts firing now (with --watch, as they come and go).",
-    ),
-    "bench": (
-        "fairque.cli.bench_cmd",
-        "bench",
-        "Run benchmark scenarios (against --redis-url, or a fresh embedded Valkey).",
-    ),
-    "config": (
-        "fairque.cli.config_cmd",
-        "config_group",
-        "The user settings in force and the routing derived from live workers.",
-    ),
-    "demo": (
-        "fairque.cli.demo_cmd",
-        "demo",
-        "Embedded Valkey, producers for a dozen users (one noisy), and fair workers.",
-    ),
-    "dlq": ("fairque.cli.admin_cmds", "dlq", "The dead-letter queue."),
-    "drain": (
-        "fairque.cli.admin_cmds",
-        "drain",
-        "Cancel a user's ready tasks (optionally exporting them first).",
-    ),
-    "explain": (
-        "fairque.cli.inspect_cmds",
-        "explain",
-        "Why a task is where it is and what runs before it.",
-    ),
-    "health": (
-        "fairque.cli.health_cmd",
-        "health",
-        "Exit 0 if the worker's (or every worker's) heartbeat is at most --max-age old, else 1.",
-    ),
-    "info": (
-        "fairque.cli.inspect_cmds",
-        "info",
-        "Server, queue totals by state, workers, active alerts.",
-    ),
-    "metrics": ("fairque.cli.metrics_cmd", "metrics", "Prometheus metrics."),
-    "pause": (
-        "fairque.cli.admin_cmds",
-        "pause",
-        "Take a user out of the round-robin (pushes are still accepted).",
-    ),
-    "push": ("fairque.cli.admin_cmds", "push", "Push one task."),
-    "resume": ("fairque.cli.admin_cmds", "resume", "Put a paused user back into the round-robin."),
-    "schedule": ("fairque.cli.schedule_cmd", "schedule", "Manage recurring tasks."),
-    "scheduler": ("fairque.cli.schedule_cmd", "scheduler", "Run the cron scheduler."),
-    "server": (
-        "fairque.cli.server_cmd",
-        "server",
-        "Run the embedded Valkey (or a local cluster) in the foreground until Ctrl-C.",
-    ),
-    "task": ("fairque.cli.inspect_cmds", "task", "One task."),
-    "tenant": (
-        "fairque.cli.limits_cmd",
-        "tenant",
-        "A tenant's rate limit (all its users together).",
-    ),
-    "user": ("fairque.cli.limits_cmd", "user", "One user."),
-    "users": (
-        "fairque.cli.inspect_cmds",
-        "users",
-        "Per-user table: backlog, in flight, oldest age, waits, served and fair shares.",
-    ),
-    "worker": (
-        "fairque.cli.worker_cmd",
-        "worker",
-        "Run a worker until SIGTERM/SIGINT, then finish or hand back what it holds.",
-    ),
-}
+# importing it; a test keeps these equal to the commands' own help). One line a command:
+# name, module:attribute (in fairque.cli), help; an indented line goes on with the help.
+_COMMANDS = """
+alerts     inspect_cmds:alerts      Alerts firing now (with --watch, as they come and go).
+bench      bench_cmd:bench          Run benchmark scenarios (against --redis-url, or a fresh
+                                    embedded Valkey).
+config     config_cmd:config_group  The user settings in force and the routing derived from live
+                                    workers.
+demo       demo_cmd:demo            Embedded Valkey, producers for a dozen users (one noisy), and
+                                    fair workers.
+dlq        admin_cmds:dlq           The dead-letter queue.
+drain      admin_cmds:drain         Cancel a user's ready tasks (optionally exporting them first).
+explain    inspect_cmds:explain     Why a task is where it is and what runs before it.
+health     health_cmd:health        Exit 0 if the worker's (or every worker's) heartbeat is at most
+                                    --max-age old, else 1.
+info       inspect_cmds:info        Server, queue totals by state, workers, active alerts.
+metrics    metrics_cmd:metrics      Prometheus metrics.
+pause      admin_cmds:pause         Take a user out of the round-robin (pushes are still accepted).
+push       admin_cmds:push          Push one task.
+resume     admin_cmds:resume        Put a paused user back into the round-robin.
+schedule   schedule_cmd:schedule    Manage recurring tasks.
+scheduler  schedule_cmd:scheduler   Run the cron scheduler.
+server     server_cmd:server        Run the embedded Valkey (or a local cluster) in the foreground
+                                    until Ctrl-C.
+task       inspect_cmds:task        One task.
+tenant     limits_cmd:tenant        A tenant's rate limit (all its users together).
+user       limits_cmd:user          One user.
+users      inspect_cmds:users       Per-user table: backlog, in flight, oldest age, waits, served
+                                    and fair shares.
+worker     worker_cmd:worker        Run a worker until SIGTERM/SIGINT, then finish or hand back what
+                                    it holds.
+"""
+
+
+def _lazy_table(text: str) -> dict[str, tuple[str, str, str]]:
+    rows: list[list[str]] = []
+    for line in text.strip().splitlines():
+        if line.startswith(" "):
+            rows[-1][2] += " " + line.strip()
+        else:
+            rows.append(line.split(None, 2))
+    return {name: (f"fairque.cli.{target.split(':')[0]}", target.split(":")[1], help_text)
+            for name, target, help_text in rows}  # fmt: skip
+
+
+LAZY = _lazy_table(_COMMANDS)
 
 
 class FairqueGroup(click.Group):

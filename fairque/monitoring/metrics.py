@@ -27,6 +27,25 @@ OTHER = "_other"
 EVENTS = ("pushed", "completed", "failed", "retried", "dead")
 
 
+# The per-user gauges: key, metric name, help, labels after queue and user.
+USER_GAUGES = (
+    ("backlog", "fairque_backlog", "Ready tasks by user and priority.", ("priority",)),
+    ("inflight", "fairque_inflight", "Leased tasks by user.", ()),
+    ("oldest", "fairque_oldest_age_seconds", "Age of the user's oldest ready task.", ()),
+    ("share", "fairque_user_share", "Served share (last 5 min) and fair share by weight.",
+     ("kind",)),
+    ("held", "fairque_user_held", "1 for a user the scheduler holds back: paused, capped (at "
+     "max in flight) or quarantined (a broken key).", ("reason",)),
+    ("run", "fairque_user_mean_run_seconds", "The user's mean run time (fairness by time "
+     "charges it up front per dispatch).", ()),
+    ("tenant", "fairque_user_tenant", "1 for each user's tenant (join on user to sum any user "
+     "series by tenant).", ("tenant",)),
+    ("throttled", "fairque_throttled", "1 for a user its rate limit holds out of the "
+     "round-robin until its next token.", ()),
+)  # fmt: skip
+USER_GAUGES_ORDER = tuple(key for key, *_ in USER_GAUGES)
+
+
 class FairqueCollector(Collector):
     """Reads the queue on every scrape (a few round trips, whatever the queue's size)."""
 
@@ -87,45 +106,10 @@ class FairqueCollector(Collector):
 
     def _users(self, queue: str, total_ready: int, quarantined: dict[str, str]) -> Iterator[Metric]:
         page = self.inspector.users(limit=self.top_users)
-        backlog = GaugeMetricFamily(
-            "fairque_backlog",
-            "Ready tasks by user and priority.",
-            labels=["queue", "user", "priority"],
-        )
-        inflight = GaugeMetricFamily(
-            "fairque_inflight", "Leased tasks by user.", labels=["queue", "user"]
-        )
-        oldest = GaugeMetricFamily(
-            "fairque_oldest_age_seconds",
-            "Age of the user's oldest ready task.",
-            labels=["queue", "user"],
-        )
-        share = GaugeMetricFamily(
-            "fairque_user_share",
-            "Served share (last 5 min) and fair share by weight.",
-            labels=["queue", "user", "kind"],
-        )
-        held = GaugeMetricFamily(
-            "fairque_user_held",
-            "1 for a user the scheduler holds back: paused, capped (at max in flight) or "
-            "quarantined (a broken key).",
-            labels=["queue", "user", "reason"],
-        )
-        run = GaugeMetricFamily(
-            "fairque_user_mean_run_seconds",
-            "The user's mean run time (fairness by time charges it up front per dispatch).",
-            labels=["queue", "user"],
-        )
-        tenant = GaugeMetricFamily(
-            "fairque_user_tenant",
-            "1 for each user's tenant (join on user to sum any user series by tenant).",
-            labels=["queue", "user", "tenant"],
-        )
-        throttled = GaugeMetricFamily(
-            "fairque_throttled",
-            "1 for a user its rate limit holds out of the round-robin until its next token.",
-            labels=["queue", "user"],
-        )
+        g = {key: GaugeMetricFamily(name, text, labels=["queue", "user", *extra])
+             for key, name, text, extra in USER_GAUGES}  # fmt: skip
+        backlog, inflight, oldest, share, held = (g[k] for k in USER_GAUGES_ORDER[:5])
+        run, tenant, throttled = (g[k] for k in USER_GAUGES_ORDER[5:])
         for user in quarantined:
             held.add_metric([queue, user, "quarantined"], 1)
         shown = 0
@@ -150,7 +134,7 @@ class FairqueCollector(Collector):
         if page.total_users > len(page.rows):
             # Everyone past the top N, in one series (its split by priority is not fetched).
             backlog.add_metric([queue, OTHER, "all"], max(total_ready - shown, 0))
-        yield from (backlog, inflight, oldest, share, held, run, tenant, throttled)
+        yield from g.values()
 
     def _waits(self, queue: str) -> Metric:
         hist = self.inspector.wait_histogram()
