@@ -89,17 +89,10 @@ def schedule_add(
     """Add schedule NAME firing on CRON (5 fields, or 6 with seconds last)."""
     cli.refuse_if_read_only("schedule add")
     st = ScheduledTask(
-        name=name,
-        cron=cron,
-        timezone=timezone,
-        user_id=user_id,
-        priority=priority,
-        payload=parse_payload(payload),
-        handler=handler,
-        missed=MissedRuns(missed),
-        catch_up_max=catch_up_max,
-        enabled=not disabled,
-    )
+        name=name, cron=cron, timezone=timezone, user_id=user_id, priority=priority,
+        payload=parse_payload(payload), handler=handler, missed=MissedRuns(missed),
+        catch_up_max=catch_up_max, enabled=not disabled,
+    )  # fmt: skip
     s = TaskScheduler(cli.config())
     if not s.add(st, replace=replace) and not replace:
         raise click.ClickException(
@@ -167,8 +160,7 @@ def schedule_rm(cli: CliContext, name: str) -> None:
 @pass_cli
 def schedule_enable(cli: CliContext, name: str) -> None:
     """Enable schedule NAME."""
-    cli.refuse_if_read_only("schedule enable")
-    TaskScheduler(cli.config()).set_enabled(name, True)
+    _set_enabled(cli, name, True)
 
 
 @schedule.command("disable")
@@ -176,5 +168,9 @@ def schedule_enable(cli: CliContext, name: str) -> None:
 @pass_cli
 def schedule_disable(cli: CliContext, name: str) -> None:
     """Disable schedule NAME (it keeps its last run)."""
-    cli.refuse_if_read_only("schedule disable")
-    TaskScheduler(cli.config()).set_enabled(name, False)
+    _set_enabled(cli, name, False)
+
+
+def _set_enabled(cli: CliContext, name: str, enabled: bool) -> None:
+    cli.refuse_if_read_only("schedule enable" if enabled else "schedule disable")
+    TaskScheduler(cli.config()).set_enabled(name, enabled)

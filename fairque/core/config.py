@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from fairque.core.codec import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH
@@ -180,11 +180,12 @@ class QueueConfig(_Section):
     def _name(cls, value: str) -> str:
         return check_queue_name(value)
 
-    @field_validator("users")
+    @field_validator("users", "tenants")
     @classmethod
-    def _users(cls, value: dict[str, UserSettings]) -> dict[str, UserSettings]:
-        for user in value:
-            check_user_id(user)
+    def _names(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        check = check_user_id if info.field_name == "users" else check_tenant_id
+        for name in value:
+            check(name)
         return value
 
     @field_validator("default_rate")
@@ -198,13 +199,6 @@ class QueueConfig(_Section):
             return None
         per_second = parse_rate(self.default_rate)
         return per_second, self.default_burst or default_burst(per_second)
-
-    @field_validator("tenants")
-    @classmethod
-    def _tenants(cls, value: dict[str, TenantSettings]) -> dict[str, TenantSettings]:
-        for tenant in value:
-            check_tenant_id(tenant)
-        return value
 
 
 class FairQueueConfig(BaseSettings):

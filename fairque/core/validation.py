@@ -30,46 +30,42 @@ _TASK_RE = re.compile(r"[A-Za-z0-9._:@-]+")
 RESERVED_QUEUE_NAMES = frozenset({".", "..", "fq", "fairque", "_internal"})
 
 
-def _describe(value: str) -> str:
-    bad = sorted({ch for ch in value if not _USER_RE.fullmatch(ch)})
-    return ", ".join(repr(ch) for ch in bad[:5])
+def _checked_name(
+    value: object, what: str, limit: int, pattern: re.Pattern[str], allowed: str, error: Any
+) -> str:
+    """``value`` if it is a non-empty string of at most ``limit`` characters matching
+    ``pattern``; else ``error`` saying which rule it broke (and which characters)."""
+    if not isinstance(value, str):
+        raise error(f"{what} must be a string, got {type(value).__name__}")
+    if not value:
+        raise error(f"{what} must not be empty")
+    if len(value) > limit:
+        raise error(f"{what} is {len(value)} characters; at most {limit}")
+    if not pattern.fullmatch(value):
+        bad = ", ".join(
+            repr(ch) for ch in sorted({c for c in value if not pattern.fullmatch(c)})[:5]
+        )
+        raise error(f"{what} {value!r} has forbidden characters ({bad}); allowed: {allowed}")
+    return value
 
 
 def check_queue_name(name: object) -> str:
     """Return ``name`` if it can be a queue name, else raise :class:`InvalidQueueName`."""
-    if not isinstance(name, str):
-        raise InvalidQueueName(f"queue name must be a string, got {type(name).__name__}")
-    if not name:
-        raise InvalidQueueName("queue name must not be empty")
-    if len(name) > QUEUE_NAME_MAX:
-        raise InvalidQueueName(f"queue name is {len(name)} characters; at most {QUEUE_NAME_MAX}")
-    if not _QUEUE_RE.fullmatch(name):
-        bad = sorted({ch for ch in name if not _QUEUE_RE.fullmatch(ch)})
-        raise InvalidQueueName(
-            f"queue name {name!r} has forbidden characters "
-            f"({', '.join(repr(c) for c in bad[:5])}); allowed: A-Z a-z 0-9 . _ -"
-        )
-    if name.lower() in RESERVED_QUEUE_NAMES:
-        raise InvalidQueueName(f"queue name {name!r} is reserved")
-    return name
+    checked = _checked_name(
+        name, "queue name", QUEUE_NAME_MAX, _QUEUE_RE, "A-Z a-z 0-9 . _ -", InvalidQueueName
+    )
+    if checked.lower() in RESERVED_QUEUE_NAMES:
+        raise InvalidQueueName(f"queue name {checked!r} is reserved")
+    return checked
 
 
 def check_user_id(user_id: object) -> str:
     """Return ``user_id`` if valid, else raise :class:`InvalidUserId`."""
     if user_id is None:
         raise InvalidUserId("user_id is required")
-    if not isinstance(user_id, str):
-        raise InvalidUserId(f"user_id must be a string, got {type(user_id).__name__}")
-    if not user_id:
-        raise InvalidUserId("user_id must not be empty")
-    if len(user_id) > USER_ID_MAX:
-        raise InvalidUserId(f"user_id is {len(user_id)} characters; at most {USER_ID_MAX}")
-    if not _USER_RE.fullmatch(user_id):
-        raise InvalidUserId(
-            f"user_id {user_id!r} has forbidden characters ({_describe(user_id)}); "
-            "allowed: A-Z a-z 0-9 . _ : @ -"
-        )
-    return user_id
+    return _checked_name(
+        user_id, "user_id", USER_ID_MAX, _USER_RE, "A-Z a-z 0-9 . _ : @ -", InvalidUserId
+    )
 
 
 def check_tenant_id(tenant: object) -> str:
