@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar, TypeVar
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -22,10 +24,26 @@ _COMMON: list[BindingType] = [
 ]
 
 
-class _TableScreen(LiveScreen[object]):
-    """A status bar, a caption and one table."""
+T = TypeVar("T")
+Row = tuple[str, list[object]]  # key, cells
 
+
+class _TableScreen(LiveScreen[list[T]]):
+    """A status bar, a caption and one table: ``COLUMNS`` (key, label) and ``rows``."""
+
+    BINDINGS = _COMMON
     caption = ""
+    noun = ""  # what the caption counts
+    COLUMNS: ClassVar[list[tuple[str, str]]] = []
+
+    def rows(self, data: list[T]) -> list[Row]:
+        raise NotImplementedError
+
+    def show(self, data: list[T]) -> None:
+        table = self.query_one(DataTable)
+        set_columns(table, self.COLUMNS)
+        sync_rows(table, self.rows(data))
+        self.query_one("#caption", Static).update(f"{len(data)} {self.noun}(s)")
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.ctx)
@@ -41,26 +59,23 @@ class _TableScreen(LiveScreen[object]):
         self.refresh_now()
 
 
-class WorkersScreen(_TableScreen):
-    BINDINGS = _COMMON
+class WorkersScreen(_TableScreen[WorkerInfo]):
     caption = "workers (stale: no heartbeat for three intervals)"
+    noun = "worker"
+    COLUMNS = [
+        ("worker", "worker"), ("serves", "serves"), ("steals", "steals"), ("kind", "kind"),
+        ("status", "status"), ("host", "host:pid"), ("beat", "last beat"), ("run", "in flight"),
+        ("conc", "of"), ("done", "processed"), ("failed", "failed"), ("stolen", "stolen"),
+        ("up", "up since"),
+    ]  # fmt: skip
 
     async def load(self) -> list[WorkerInfo]:
         return await self.source.workers()
 
-    def show(self, data: object) -> None:
-        workers: list[WorkerInfo] = data  # type: ignore[assignment]
+    def rows(self, data: list[WorkerInfo]) -> list[Row]:
         now = self.ctx.clock()
-        table = self.query_one(DataTable)
-        set_columns(
-            table,
-            [("worker", "worker"), ("serves", "serves"), ("steals", "steals"), ("kind", "kind"),
-             ("status", "status"), ("host", "host:pid"), ("beat", "last beat"),
-             ("run", "in flight"), ("conc", "of"), ("done", "processed"), ("failed", "failed"),
-             ("stolen", "stolen"), ("up", "up since")],
-        )  # fmt: skip
-        rows = []
-        for w in workers:
+        rows: list[Row] = []
+        for w in data:
             status = Text("stale", style="bold red") if w.stale else Text(w.status or "-")
             rows.append((w.worker_id, [
                 w.worker_id, *w.registration_text(), w.kind or "-", status,
@@ -68,28 +83,23 @@ class WorkersScreen(_TableScreen):
                 str(w.concurrency or "-"), f"{w.processed:,}", f"{w.failed:,}", f"{w.stolen:,}",
                 fmt.clock(w.started_at),
             ]))  # fmt: skip
-        sync_rows(table, rows)
-        self.query_one("#caption", Static).update(f"{len(workers)} worker(s)")
+        return rows
 
 
-class SchedulesScreen(_TableScreen):
-    BINDINGS = _COMMON
+class SchedulesScreen(_TableScreen[ScheduleInfo]):
     caption = "schedules"
+    noun = "schedule"
+    COLUMNS = [
+        ("name", "name"), ("cron", "cron"), ("tz", "zone"), ("user", "user"), ("pri", "pri"),
+        ("on", "enabled"), ("next", "next run"), ("last", "last run"), ("source", "from"),
+    ]  # fmt: skip
 
     async def load(self) -> list[ScheduleInfo]:
         return await self.source.schedules()
 
-    def show(self, data: object) -> None:
-        schedules: list[ScheduleInfo] = data  # type: ignore[assignment]
-        table = self.query_one(DataTable)
-        set_columns(
-            table,
-            [("name", "name"), ("cron", "cron"), ("tz", "zone"), ("user", "user"),
-             ("pri", "pri"), ("on", "enabled"), ("next", "next run"), ("last", "last run"),
-             ("source", "from")],
-        )  # fmt: skip
-        rows = []
-        for info in schedules:
+    def rows(self, data: list[ScheduleInfo]) -> list[Row]:
+        rows: list[Row] = []
+        for info in data:
             s = info.schedule
             nxt = info.next_run.strftime("%Y-%m-%d %H:%M:%S") if info.next_run else "-"
             last = info.last_run.strftime("%Y-%m-%d %H:%M:%S") if info.last_run else "-"
@@ -97,12 +107,10 @@ class SchedulesScreen(_TableScreen):
                 s.name, s.cron, s.timezone, s.user_id, str(int(s.priority)),
                 "yes" if s.enabled else Text("no", style="yellow"), nxt, last, info.source,
             ]))  # fmt: skip
-        sync_rows(table, rows)
-        self.query_one("#caption", Static).update(f"{len(schedules)} schedule(s)")
+        return rows
 
 
-class AlertsScreen(_TableScreen):
-    BINDINGS = _COMMON
+class AlertsScreen(_TableScreen[Alert]):
     TABLE = "#active"
     caption = "alerts"
 
@@ -115,20 +123,19 @@ class AlertsScreen(_TableScreen):
         yield DataTable(id="recent", cursor_type="none", zebra_stripes=True)
         yield Footer()
 
+    COLUMNS = [("key", "rule · subject"), ("severity", "severity"), ("since", "since"),
+               ("message", "message")]  # fmt: skip
+
     def on_mount(self) -> None:
         for table in self.query(DataTable):
-            set_columns(
-                table,
-                [("key", "rule · subject"), ("severity", "severity"), ("since", "since"),
-                 ("message", "message")],
-            )  # fmt: skip
+            set_columns(table, self.COLUMNS)
         self.query_one("#active", DataTable).focus()
 
     async def load(self) -> list[Alert]:
         return await self.source.alerts()
 
-    def show(self, data: object) -> None:
-        alerts: list[Alert] = data  # type: ignore[assignment]
+    def show(self, data: list[Alert]) -> None:
+        alerts = data
         self.ctx.state.alerts_seen(alerts, self.ctx.clock())
         now = self.ctx.clock()
 
