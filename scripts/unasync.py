@@ -28,12 +28,16 @@ FILES = {
     "fairque/queue/async_fairqueue.py": "fairque/queue/fairqueue.py",
     "fairque/monitoring/async_inspector.py": "fairque/monitoring/inspector.py",
     "fairque/monitoring/async_admin.py": "fairque/monitoring/admin.py",
+    "fairque/queue/async_queue_user.py": "fairque/queue/queue_user.py",
 }
 
 SUBSTITUTIONS = {
     "AsyncTaskQueue": "TaskQueue",
     "AsyncInspector": "Inspector",
     "AsyncAdmin": "Admin",
+    "AsyncQueueUser": "QueueUser",
+    "fairque.queue.async_fairqueue": "fairque.queue.fairqueue",
+    "fairque.queue.async_queue_user": "fairque.queue.queue_user",
     "AsyncNodePipelines": "NodePipelines",
     "AsyncScript": "Script",
     "AsyncClient": "SyncClient",
@@ -68,19 +72,21 @@ def unasync(source: str, name: str, target: str) -> str:
 
 
 def ruff_format(code: str, filename: str) -> str:
-    """The twin as ruff formats it (dropping ``await`` can let a wrapped line fit)."""
+    """The twin as ruff sorts and formats it (renamed imports sort elsewhere; dropping
+    ``await`` can let a wrapped line fit)."""
     ruff = shutil.which("ruff")
     if ruff is None:
         raise SystemExit("ruff not found: run this script with `uv run`")
-    done = subprocess.run(
-        [ruff, "format", "--stdin-filename", filename, "-"],
-        input=code,
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    return done.stdout
+    for args in (["check", "--select", "I", "--fix", "--quiet"], ["format"]):
+        code = subprocess.run(
+            [ruff, *args, "--stdin-filename", filename, "-"],
+            input=code,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout
+    return code
 
 
 def main(argv: list[str]) -> int:

@@ -155,8 +155,7 @@ def dlq_show(cli: CliContext, task_id: str) -> None:
     info = read_or_fail(
         cli, lambda ins: dead_task(ins, task_id), f"task {task_id!r} is not in the DLQ"
     )
-    if cli.json:
-        emit_json(info)
+    if info is None:
         return
     console.print(
         f"[bold]{info.task_id}[/bold] user {info.user_id}, attempts {info.attempts}, "

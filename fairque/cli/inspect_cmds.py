@@ -28,12 +28,16 @@ GONE = " (unknown, or its result expired)"
 T = TypeVar("T")
 
 
-def read_or_fail(cli: CliContext, read: Callable[[Inspector], T | None], missing: str) -> T:
-    """What ``read`` finds through an Inspector, or NotFound (exit code 4) saying ``missing``."""
+def read_or_fail(cli: CliContext, read: Callable[[Inspector], T | None], missing: str) -> T | None:
+    """What ``read`` finds through an Inspector, or NotFound saying ``missing``.
+    With ``--json`` it is printed here and None comes back: nothing left to show."""
     with Inspector(cli.config()) as ins:
         found = read(ins)
     if found is None:
         raise NotFound(missing)
+    if cli.json:
+        emit_json(found)
+        return None
     return found
 
 
@@ -251,8 +255,7 @@ def task() -> None:
 def task_show(cli: CliContext, task_id: str) -> None:
     """State, attempts, payload, result or error of a task."""
     found = read_or_fail(cli, lambda ins: ins.task(task_id), f"no task {task_id!r}{GONE}")
-    if cli.json:
-        emit_json(found)
+    if found is None:
         return
     for key, value in found.model_dump().items():
         if value not in (None, ""):
@@ -265,8 +268,7 @@ def task_show(cli: CliContext, task_id: str) -> None:
 def explain(cli: CliContext, task_id: str) -> None:
     """Why a task is where it is and what runs before it."""
     ex = read_or_fail(cli, lambda ins: ins.explain(task_id), f"no task {task_id!r}{GONE}")
-    if cli.json:
-        emit_json(ex)
+    if ex is None:
         return
     console.print(f"[bold]{ex.task_id}[/bold] ({ex.state}): {ex.summary}", highlight=False)
     for key in (

@@ -92,6 +92,14 @@ def _check_rate(value: str | None) -> str | None:
     return value
 
 
+def _limit(rate: str | None, burst: int | None) -> tuple[float, int] | None:
+    """(tasks per second, burst) of a rate setting; None without one."""
+    if rate is None:
+        return None
+    per_second = parse_rate(rate)
+    return per_second, burst or default_burst(per_second)
+
+
 class _Limited(_Section):
     """A rate limit: ``rate = "50/s"`` (or ``/m``, ``/h``) with ``burst`` tokens."""
 
@@ -104,10 +112,7 @@ class _Limited(_Section):
 
     def limit(self) -> tuple[float, int] | None:
         """(tasks per second, burst) or None."""
-        if self.rate is None:
-            return None
-        per_second = parse_rate(self.rate)
-        return per_second, self.burst or default_burst(per_second)
+        return _limit(self.rate, self.burst)
 
 
 class UserSettings(_Limited):
@@ -195,10 +200,7 @@ class QueueConfig(_Section):
 
     def default_limit(self) -> tuple[float, int] | None:
         """(tasks per second, burst) for users without a rate of their own, or None."""
-        if self.default_rate is None:
-            return None
-        per_second = parse_rate(self.default_rate)
-        return per_second, self.default_burst or default_burst(per_second)
+        return _limit(self.default_rate, self.default_burst)
 
 
 class FairQueueConfig(BaseSettings):

@@ -28,6 +28,7 @@ from fairque.monitoring.config_ops import settings_in_force
 from fairque.monitoring.models import AdminResult
 from fairque.queue import TaskQueue
 from fairque.queue.ops import Op, QueueSession, gather, single
+from fairque.queue.queue_user import QueueUser
 from fairque.queue.routing import SettingsDoc
 
 __all__ = ["Admin", "Progress", "ReadOnlyError"]
@@ -39,7 +40,7 @@ def _quiet(done: int, total: int) -> None:
     """A progress callback that says nothing."""
 
 
-class Admin:
+class Admin(QueueUser):
     """Changes to one queue, each audited.
 
     Args:
@@ -60,28 +61,10 @@ class Admin:
         read_only: bool = False,
         actor: str | None = None,
     ) -> None:
-        self.config = config if config is not None else FairQueueConfig.load()
-        self.queue = queue if queue is not None else TaskQueue(self.config)
-        self._own_queue = queue is None
+        super().__init__(config, queue=queue)
         self.read_only = read_only
         self.actor = actor or f"{getpass.getuser()}@{socket.gethostname()}"
         self.queue.open()  # the sync form checks the server at once
-
-    def open(self) -> Admin:
-        """Check the connection and the server; returns self."""
-        self.queue.open()
-        return self
-
-    def close(self) -> None:
-        """Close the queue connection if this Admin made it."""
-        if self._own_queue:
-            self.queue.close()
-
-    def __enter__(self) -> Admin:
-        return self.open()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- plumbing -----------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from fairque.monitoring.admin_ops import CHUNK, ReadOnlyError, describe
 from fairque.monitoring.config_ops import settings_in_force
 from fairque.monitoring.models import AdminResult
 from fairque.queue import AsyncTaskQueue
+from fairque.queue.async_queue_user import AsyncQueueUser
 from fairque.queue.ops import Op, QueueSession, gather, single
 from fairque.queue.routing import SettingsDoc
 
@@ -39,7 +40,7 @@ def _quiet(done: int, total: int) -> None:
     """A progress callback that says nothing."""
 
 
-class AsyncAdmin:
+class AsyncAdmin(AsyncQueueUser):
     """Changes to one queue, each audited.
 
     Args:
@@ -60,28 +61,10 @@ class AsyncAdmin:
         read_only: bool = False,
         actor: str | None = None,
     ) -> None:
-        self.config = config if config is not None else FairQueueConfig.load()
-        self.queue = queue if queue is not None else AsyncTaskQueue(self.config)
-        self._own_queue = queue is None
+        super().__init__(config, queue=queue)
         self.read_only = read_only
         self.actor = actor or f"{getpass.getuser()}@{socket.gethostname()}"
         # unasync: sync-only self.queue.open()  # the sync form checks the server at once
-
-    async def open(self) -> AsyncAdmin:
-        """Check the connection and the server; returns self."""
-        await self.queue.open()
-        return self
-
-    async def close(self) -> None:
-        """Close the queue connection if this Admin made it."""
-        if self._own_queue:
-            await self.queue.close()
-
-    async def __aenter__(self) -> AsyncAdmin:
-        return await self.open()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     # -- plumbing -----------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from fairque.monitoring.models import (
     WorkerInfo,
 )
 from fairque.queue import AsyncTaskQueue
+from fairque.queue.async_queue_user import AsyncQueueUser
 from fairque.queue.ops import Op, QueueSession, gather
 from fairque.scheduler.schedule_ops import ScheduleInfo, schedules
 
@@ -39,7 +40,7 @@ T = TypeVar("T")
 ALERT_TOP_USERS = 200  # per-user rules look at the users with the most backlog
 
 
-class AsyncInspector:
+class AsyncInspector(AsyncQueueUser):
     """Read-only views of a queue. Keep one around to track since when alerts fire.
 
     Args:
@@ -55,27 +56,9 @@ class AsyncInspector:
     def __init__(
         self, config: FairQueueConfig | None = None, *, queue: AsyncTaskQueue | None = None
     ) -> None:
-        self.config = config if config is not None else FairQueueConfig.load()
-        self.queue = queue if queue is not None else AsyncTaskQueue(self.config)
-        self._own_queue = queue is None
+        super().__init__(config, queue=queue)
         self._tracker = AlertTracker()
         # unasync: sync-only self.queue.open()  # the sync form checks the server at once
-
-    async def open(self) -> AsyncInspector:
-        """Check the connection and the server; returns self."""
-        await self.queue.open()
-        return self
-
-    async def close(self) -> None:
-        """Close the queue connection if this Inspector made it."""
-        if self._own_queue:
-            await self.queue.close()
-
-    async def __aenter__(self) -> AsyncInspector:
-        return await self.open()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     @property
     def session(self) -> Any:

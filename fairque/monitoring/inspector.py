@@ -34,13 +34,14 @@ from fairque.monitoring.models import (
 )
 from fairque.queue import TaskQueue
 from fairque.queue.ops import Op, QueueSession, gather
+from fairque.queue.queue_user import QueueUser
 from fairque.scheduler.schedule_ops import ScheduleInfo, schedules
 
 T = TypeVar("T")
 ALERT_TOP_USERS = 200  # per-user rules look at the users with the most backlog
 
 
-class Inspector:
+class Inspector(QueueUser):
     """Read-only views of a queue. Keep one around to track since when alerts fire.
 
     Args:
@@ -56,27 +57,9 @@ class Inspector:
     def __init__(
         self, config: FairQueueConfig | None = None, *, queue: TaskQueue | None = None
     ) -> None:
-        self.config = config if config is not None else FairQueueConfig.load()
-        self.queue = queue if queue is not None else TaskQueue(self.config)
-        self._own_queue = queue is None
+        super().__init__(config, queue=queue)
         self._tracker = AlertTracker()
         self.queue.open()  # the sync form checks the server at once
-
-    def open(self) -> Inspector:
-        """Check the connection and the server; returns self."""
-        self.queue.open()
-        return self
-
-    def close(self) -> None:
-        """Close the queue connection if this Inspector made it."""
-        if self._own_queue:
-            self.queue.close()
-
-    def __enter__(self) -> Inspector:
-        return self.open()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @property
     def session(self) -> Any:

@@ -22,6 +22,7 @@ from fairque.core.models import Task
 from fairque.core.schedule import MissedRuns, ScheduledTask
 from fairque.queue import TaskQueue
 from fairque.queue.ops import CommandCall, single
+from fairque.queue.queue_user import QueueUser
 from fairque.scheduler import schedule_ops
 from fairque.scheduler.schedule_ops import (
     SOURCE_API,
@@ -38,15 +39,13 @@ def _ms(dt: datetime) -> int:
     return round(dt.timestamp() * 1000)
 
 
-class TaskScheduler:
+class TaskScheduler(QueueUser):
     """Manage schedules (add, update, remove, list, enable, disable) and fire them."""
 
     def __init__(
         self, config: FairQueueConfig | None = None, *, queue: TaskQueue | None = None
     ) -> None:
-        self.config = config if config is not None else FairQueueConfig.load()
-        self.queue = queue if queue is not None else TaskQueue(self.config)
-        self._own_queue = queue is None
+        super().__init__(config, queue=queue)
         self.token = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.is_leader = False
         self._stopping = False

@@ -16,11 +16,9 @@ for i = 0, n - 1 do
   local id, token, result = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local tk = K.task(id)
   local f = redis.call('HMGET', tk, 'state', 'token', 'user', 'deadline')
-  if not f[1] then
-    out[#out + 1] = 'missing'
-  elseif not lease_held(f[1], f[2], token, f[4]) then
-    out[#out + 1] = 'stale'
-    count('stale_acks')
+  local refused = ack_refused(f[1], f[2], token, f[4])
+  if refused then
+    out[#out + 1] = refused
   else
     redis.call('HSET', tk, 'state', 'completed', 'finished', istr(NOW_MS), 'result', result)
     redis.call('PEXPIRE', tk, ttl)

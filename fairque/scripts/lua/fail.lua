@@ -17,11 +17,9 @@ for i = 0, n - 1 do
   local tk = K.task(id)
   local f = redis.call('HMGET', tk, 'state', 'token', 'user', 'att', 'max_att', 'pri', 'worker',
     'deadline')
-  if not f[1] then
-    out[#out + 1] = 'missing'
-  elseif not lease_held(f[1], f[2], token, f[8]) then
-    out[#out + 1] = 'stale'
-    count('stale_acks')
+  local refused = ack_refused(f[1], f[2], token, f[8])
+  if refused then
+    out[#out + 1] = refused
   else
     local att = tonumber(f[4]) or 1
     local max_att = tonumber(f[5]) or default_max

@@ -28,6 +28,15 @@ local function lease_held(state, held_token, token, deadline)
   return state == 'leased' and held_token == token and (tonumber(deadline) or 0) >= NOW_MS
 end
 
+-- Why an acknowledgement is refused: 'missing' (no such task), 'stale' (the lease is lost or
+-- past its deadline; counted), or nil when the caller holds the lease.
+local function ack_refused(state, held_token, token, deadline)
+  if not state then return 'missing' end
+  if lease_held(state, held_token, token, deadline) then return nil end
+  count('stale_acks')
+  return 'stale'
+end
+
 -- A user with nothing queued and nothing in flight is idle: its per-user state is forgotten
 -- idle_ms() later (sweep_idle), unless it has work again by then.
 local function note_if_idle(user)
