@@ -14,12 +14,12 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
 import redis
 
 from fairque.core.exceptions import EmbeddedServerError
-from fairque.server import EmbeddedServer, find_server_binary, free_port
+from fairque.server import EmbeddedServer, StartStop, find_server_binary, free_port
 
 READY_TIMEOUT = 30.0
 BUS_OFFSET = 10_000  # each node also listens on port + 10000 (the cluster bus)
@@ -53,7 +53,7 @@ def find_cli_binary(server_binary: str) -> str:
     raise EmbeddedServerError("no valkey-cli/redis-cli found to create the cluster")
 
 
-class EmbeddedCluster:
+class EmbeddedCluster(StartStop):
     """``primaries`` cluster nodes (and ``replicas`` per primary), created and stopped together."""
 
     def __init__(
@@ -92,7 +92,7 @@ class EmbeddedCluster:
     def ports(self) -> list[int]:
         return [n.port for n in self.nodes]
 
-    def start(self) -> EmbeddedCluster:
+    def start(self) -> Self:
         for node in self.nodes:
             node.start()
         create = [
@@ -141,11 +141,3 @@ class EmbeddedCluster:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
-
-    def __enter__(self) -> EmbeddedCluster:
-        return self.start()
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

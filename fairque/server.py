@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
 import redis
 
@@ -49,7 +49,23 @@ def free_port() -> int:
         return port
 
 
-class EmbeddedServer:
+class StartStop:
+    """A server that ``with`` starts and stops."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class EmbeddedServer(StartStop):
     """Start a private server on loopback; stop it (and remove its files) on exit.
 
     ``appendonly=True`` turns on AOF (``appendfsync everysec``) so that a restart in the same
@@ -105,7 +121,7 @@ class EmbeddedServer:
             *self.extra_args,
         ]  # fmt: skip
 
-    def start(self) -> EmbeddedServer:
+    def start(self) -> Self:
         """Start the server and wait until it answers PING."""
         if self.process is not None and self.process.poll() is None:
             return self
@@ -169,11 +185,3 @@ class EmbeddedServer:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
-
-    def __enter__(self) -> EmbeddedServer:
-        return self.start()
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

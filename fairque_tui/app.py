@@ -122,7 +122,12 @@ class FairqueApp(App[None]):
         screen = self.screen
         bindings: list[tuple[str, str]] = []
         seen: set[tuple[str, str]] = set()
-        for active in screen.active_bindings.values():
+        # The base screen's j/k come first in Textual's order; list them after the screen's own.
+        actives = sorted(
+            screen.active_bindings.values(),
+            key=lambda a: (a.node is self, a.binding.action.startswith("cursor_")),
+        )
+        for active in actives:
             binding = active.binding
             if active.node not in (screen, self) or not active.enabled:
                 continue

@@ -10,7 +10,7 @@ import click
 from fairque.cli.completion import complete_users
 from fairque.cli.context import CliContext, pass_cli
 from fairque.cli.format import fmt
-from fairque.cli.inspect_cmds import ago, read_or_fail
+from fairque.cli.inspect_cmds import ago, read_and_show
 from fairque.cli.output import confirm, console, emit_json, parse_duration, progress_bar, show_table
 from fairque.cli.schedule_cmd import parse_payload
 from fairque.cli.tables import Col
@@ -152,11 +152,11 @@ def first_line(text: str) -> str:
 @pass_cli
 def dlq_show(cli: CliContext, task_id: str) -> None:
     """One dead task: payload, error and traceback."""
-    info = read_or_fail(
-        cli, lambda ins: dead_task(ins, task_id), f"task {task_id!r} is not in the DLQ"
-    )
-    if info is None:
-        return
+    missing = f"task {task_id!r} is not in the DLQ"
+    read_and_show(cli, lambda ins: dead_task(ins, task_id), missing, _show_dead)
+
+
+def _show_dead(info: TaskInfo) -> None:
     console.print(
         f"[bold]{info.task_id}[/bold] user {info.user_id}, attempts {info.attempts}, "
         f"worker {info.worker_id}"

@@ -14,9 +14,17 @@ from fairque.cli.format import age, fmt, ms, share
 from fairque.cli.output import console, emit_json, show_table
 from fairque.cli.tables import Col
 from fairque.core.exceptions import FairQueueError
+from fairque.core.models import TaskInfo
 from fairque.monitoring import Inspector
 from fairque.monitoring.merge import user_order
-from fairque.monitoring.models import Alert, Overview, UserPage, UserRow, WorkerInfo
+from fairque.monitoring.models import (
+    Alert,
+    Explanation,
+    Overview,
+    UserPage,
+    UserRow,
+    WorkerInfo,
+)
 from fairque.util import mask_url
 
 
@@ -28,17 +36,19 @@ GONE = " (unknown, or its result expired)"
 T = TypeVar("T")
 
 
-def read_or_fail(cli: CliContext, read: Callable[[Inspector], T | None], missing: str) -> T | None:
-    """What ``read`` finds through an Inspector, or NotFound saying ``missing``.
-    With ``--json`` it is printed here and None comes back: nothing left to show."""
+def read_and_show(
+    cli: CliContext, read: Callable[[Inspector], T | None], missing: str, show: Callable[[T], None]
+) -> None:
+    """Show what ``read`` finds through an Inspector: as JSON with ``--json``, else with
+    ``show``; NotFound saying ``missing`` when it finds nothing."""
     with Inspector(cli.config()) as ins:
         found = read(ins)
     if found is None:
         raise NotFound(missing)
     if cli.json:
         emit_json(found)
-        return None
-    return found
+    else:
+        show(found)
 
 
 def ago(moment: datetime | None, now: datetime) -> str:
@@ -254,9 +264,10 @@ def task() -> None:
 @pass_cli
 def task_show(cli: CliContext, task_id: str) -> None:
     """State, attempts, payload, result or error of a task."""
-    found = read_or_fail(cli, lambda ins: ins.task(task_id), f"no task {task_id!r}{GONE}")
-    if found is None:
-        return
+    read_and_show(cli, lambda ins: ins.task(task_id), f"no task {task_id!r}{GONE}", _show_task)
+
+
+def _show_task(found: TaskInfo) -> None:
     for key, value in found.model_dump().items():
         if value not in (None, ""):
             console.print(f"[bold]{key}[/bold]: {fmt(value)}", highlight=False)
@@ -267,9 +278,11 @@ def task_show(cli: CliContext, task_id: str) -> None:
 @pass_cli
 def explain(cli: CliContext, task_id: str) -> None:
     """Why a task is where it is and what runs before it."""
-    ex = read_or_fail(cli, lambda ins: ins.explain(task_id), f"no task {task_id!r}{GONE}")
-    if ex is None:
-        return
+    missing = f"no task {task_id!r}{GONE}"
+    read_and_show(cli, lambda ins: ins.explain(task_id), missing, _show_explanation)
+
+
+def _show_explanation(ex: Explanation) -> None:
     console.print(f"[bold]{ex.task_id}[/bold] ({ex.state}): {ex.summary}", highlight=False)
     for key in (
         "ahead_in_user",

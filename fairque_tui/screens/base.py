@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import ClassVar, Generic, TypeVar
 
 from textual import work
+from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -51,6 +52,11 @@ class LiveScreen(Screen[None], Generic[T]):
             self.name = name
             self.version = version
 
+    # Every data screen moves its table with j and k (its own BINDINGS add to these).
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
     MUTATING: ClassVar[frozenset[str]] = frozenset()
     TABLE: ClassVar[str] = "DataTable"  # the table j and k move in
 
@@ -153,3 +159,10 @@ class LiveScreen(Screen[None], Generic[T]):
     def _mutated(self, what: str, result: AdminResult) -> None:
         self.notify(f"{what}: {result.touched} of {result.matched}")
         self.refresh_now()
+
+
+# Paging through a long table: ] and [.
+PAGING = [
+    Binding("right_square_bracket", "page(1)", "Next page"),
+    Binding("left_square_bracket", "page(-1)", "Prev page"),
+]

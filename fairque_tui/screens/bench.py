@@ -34,10 +34,7 @@ DEFAULT_TASKS = {"throughput": 2000, "fairness": 2000, "weights": 3000, "scale-u
 class BenchScreen(Screen[None]):
     """Scenario, target (the connected server or a fresh embedded Valkey), size; run."""
 
-    BINDINGS = [
-        Binding("escape", "app.go_back", "Back"),
-        Binding("ctrl+r", "run", "Run"),
-    ]
+    BINDINGS = [Binding("escape", "app.go_back", "Back"), Binding("ctrl+r", "run", "Run")]
 
     def __init__(self, ctx: TuiContext) -> None:
         super().__init__()

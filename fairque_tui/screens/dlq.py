@@ -14,7 +14,7 @@ from fairque.core.models import DLQEntry
 from fairque.monitoring.models import AdminResult, DLQGroups
 from fairque_tui import format as fmt
 from fairque_tui.context import TuiContext
-from fairque_tui.screens.base import LiveScreen
+from fairque_tui.screens.base import PAGING, LiveScreen
 from fairque_tui.widgets.modals import TextModal
 from fairque_tui.widgets.status import Banner, StatusBar
 from fairque_tui.widgets.tables import cursor_key, set_columns, sync_rows
@@ -36,11 +36,8 @@ class DLQScreen(LiveScreen[DLQView]):
         Binding("enter", "inspect", "Inspect"),
         Binding("r", "requeue", "Requeue"),
         Binding("d", "delete", "Delete"),
-        Binding("right_square_bracket", "page(1)", "Next page"),
-        Binding("left_square_bracket", "page(-1)", "Prev page"),
+        *PAGING,
         Binding("escape", "app.go_back", "Back", show=False),
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
     ]
     MUTATING = frozenset({"requeue", "delete"})
 

@@ -89,8 +89,6 @@ class OverviewScreen(LiveScreen[OverviewData]):
         Binding("d", "drain", "Drain"),
         Binding("r", "refresh", "Refresh"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
     ]
     MUTATING = frozenset({"pause", "drain"})
     TABLE = "#users"

@@ -19,8 +19,6 @@ from fairque_tui.widgets.tables import set_columns, sync_rows
 _COMMON: list[BindingType] = [
     Binding("escape", "app.go_back", "Back", show=False),
     Binding("r", "refresh", "Refresh"),
-    Binding("j", "cursor_down", "Down", show=False),
-    Binding("k", "cursor_up", "Up", show=False),
 ]
 
 

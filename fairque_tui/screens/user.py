@@ -11,7 +11,7 @@ from fairque.core.exceptions import FairQueueError
 from fairque.monitoring.models import Explanation, UserDetail
 from fairque_tui import format as fmt
 from fairque_tui.context import TuiContext
-from fairque_tui.screens.base import LiveScreen
+from fairque_tui.screens.base import PAGING, LiveScreen
 from fairque_tui.widgets.modals import TextModal
 from fairque_tui.widgets.status import Banner, StatusBar
 from fairque_tui.widgets.tables import cursor_key, set_columns, sync_rows
@@ -25,11 +25,8 @@ class UserScreen(LiveScreen[UserDetail]):
         Binding("p", "pause", "Pause/resume"),
         Binding("d", "drain", "Drain"),
         Binding("enter", "explain", "Explain task"),
-        Binding("right_square_bracket", "page(1)", "Next page"),
-        Binding("left_square_bracket", "page(-1)", "Prev page"),
+        *PAGING,
         Binding("r", "refresh", "Refresh"),
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
     ]
     MUTATING = frozenset({"pause", "drain"})
 
