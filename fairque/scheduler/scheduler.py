@@ -40,7 +40,20 @@ def _ms(dt: datetime) -> int:
 
 
 class TaskScheduler(QueueUser):
-    """Manage schedules (add, update, remove, list, enable, disable) and fire them."""
+    """Manage schedules (add, update, remove, list, enable, disable) and fire them.
+
+    Any number of scheduler processes may run: the one holding the leader lock fires, and a
+    fire time becomes a task whose id is derived from the schedule and the time, so it is
+    enqueued once even if two believe they lead.
+
+    Args:
+        config: the settings (``FairQueueConfig.load()`` when omitted); ``[scheduler]``
+            holds the lock TTL, the tick and the schedules kept in the file.
+        queue: a queue client to use (the caller closes it); one is made otherwise.
+
+    Raises (any method): ``ScheduleNotFound`` for an unknown name, ``InvalidSchedule`` /
+    ``InvalidCronExpression`` / ``InvalidTimezone`` for a bad schedule, ``ServerUnreachable``.
+    """
 
     def __init__(
         self, config: FairQueueConfig | None = None, *, queue: TaskQueue | None = None

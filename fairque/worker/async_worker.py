@@ -21,7 +21,14 @@ log = logging.getLogger("fairque.worker")
 
 
 class AsyncWorker(WorkerBase):
-    """The asyncio twin of :class:`~fairque.Worker`. ``await run()`` until ``stop()``."""
+    """The asyncio worker: up to ``concurrency`` handlers as asyncio tasks (sync handlers in
+    threads); a timeout cancels the task. ``await run()`` until ``stop()`` (safe from any
+    thread and from signal handlers). Arguments as :class:`~fairque.worker.base.WorkerBase`.
+
+    Example::
+
+        await AsyncWorker(config, handler=my_async_handler, worker_id="w1").run()
+    """
 
     kind = "async"
     queue_class = AsyncTaskQueue

@@ -18,7 +18,22 @@ log = logging.getLogger("fairque.worker")
 
 class WorkerBase:
     """What both workers are built from: the config, the handler(s), the shared core and a
-    queue of the worker's kind (``queue_class``)."""
+    queue of the worker's kind (``queue_class``).
+
+    Args:
+        config: the settings (``FairQueueConfig.load()`` when omitted); the worker serves the
+            ``[[workers]]`` entry named ``worker_id`` (the only one when there is one).
+        handler: the handler for tasks that name none: a ``TaskHandler``/``AsyncTaskHandler``
+            or a plain function of the task.
+        worker_id: which ``[[workers]]`` entry this is (its users, steal targets, concurrency,
+            timeouts).
+        handlers: the registry tasks' ``handler`` names are looked up in (the ``@task``
+            registry by default); an unknown name sends the task to the DLQ.
+
+    Raises:
+        ConfigError: invalid settings, or a ``worker_id`` the config does not have.
+        ValueError: no ``worker_id`` while the config has several ``[[workers]]`` entries.
+    """
 
     kind = "sync"
     queue_class: Any = None

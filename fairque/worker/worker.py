@@ -20,10 +20,17 @@ log = logging.getLogger("fairque.worker")
 
 
 class Worker(WorkerBase):
-    """A thread-pool worker. ``run()`` blocks until ``stop()`` (thread- and signal-safe).
+    """A thread-pool worker: ``concurrency`` threads run handlers, one loop leases, acks in
+    batches, beats and enforces timeouts. ``run()`` blocks until ``stop()`` (thread- and
+    signal-safe); the caller installs signal handlers (the CLI does).
 
     A task past ``task_timeout`` is failed at once and its thread slot handed to a fresh
     thread; the stuck thread's late result is dropped (the lease token no longer matches).
+    Arguments as :class:`~fairque.worker.base.WorkerBase`.
+
+    Example::
+
+        Worker(config, handler=lambda task: print(task.payload), worker_id="w1").run()
     """
 
     kind = "sync"
