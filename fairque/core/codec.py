@@ -50,8 +50,8 @@ def encode_json(
         raise InvalidPayload(f"{what} is not JSON-serializable: {exc}") from None
     except RecursionError:
         raise InvalidPayload(f"{what} is nested too deeply (or refers to itself)") from None
-    size = len(text.encode("utf-8"))
-    if size > max_bytes:
+    # A str of n characters is n..4n bytes in UTF-8: encode only when it could be too big.
+    if len(text) * 4 > max_bytes and (size := len(text.encode("utf-8"))) > max_bytes:
         raise InvalidPayload(f"{what} is {size} bytes as JSON; the limit is {max_bytes}")
     return text
 

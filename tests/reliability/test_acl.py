@@ -3,7 +3,9 @@ and denies what fairque never needs (FLUSHALL, KEYS, CONFIG, other key prefixes)
 
 from __future__ import annotations
 
+import asyncio
 import urllib.request
+from typing import Any
 
 import pytest
 import redis
@@ -155,12 +157,17 @@ def test_the_tui_and_shell_completion_work_read_only(read_only):  # type: ignore
     words = f"fairque --redis-url {read_only.redis.url} --queue ro pause --user ac"
     env = {"_FAIRQUE_COMPLETE": "bash_complete", "COMP_CWORD": "7", "COMP_WORDS": words}
     assert "acme" in CliRunner().invoke(cli, [], prog_name="fairque", env=env).output
-    source = LiveSource(read_only, read_only=True)  # what each screen of the TUI reads
+    asyncio.run(_read_everything(LiveSource(read_only, read_only=True)))
+
+
+async def _read_everything(source: Any) -> None:
+    """What each screen of the TUI reads, on one event loop as the app does."""
     try:
-        assert source.overview("backlog").users.rows
-        assert source.user("acme", 0, 10).row.user_id == "acme"
-        assert source.dlq(0, 10) and source.dlq_groups("error").groups
-        assert source.workers() == [] and source.schedules() and source.alerts() is not None
-        assert source.explain("acme-3-2") is not None
+        assert (await source.overview("backlog")).users.rows
+        assert (await source.user("acme", 0, 10)).row.user_id == "acme"
+        assert await source.dlq(0, 10) and (await source.dlq_groups("error")).groups
+        assert await source.workers() == [] and await source.schedules()
+        assert await source.alerts() is not None
+        assert await source.explain("acme-3-2") is not None
     finally:
-        source.close()
+        await source.close()
