@@ -82,22 +82,35 @@ def _blocks(helpers: str) -> list[tuple[str | None, str]]:
     return blocks
 
 
+_CALL = re.compile(r"\b(\w+)\(")
+
+
+@cache
+def _helpers() -> tuple[list[tuple[str | None, str]], dict[str, set[str]]]:
+    """The helper files' blocks (read and split once per process) and, for each helper
+    function, the helper functions it calls."""
+    blocks = _blocks("".join(_read(name) for name in HELPER_FILES))
+    names = {fn for fn, _ in blocks if fn}
+    calls = {fn: set(_CALL.findall(text)) & names for fn, text in blocks if fn}
+    # Top-level statements between functions run in every script: what they call is needed.
+    top = "".join(t for n, t in blocks if n is None)
+    calls[""] = set(_CALL.findall(top)) & names
+    return blocks, calls
+
+
 def _needed_common(body: str) -> str:
     """The parts of the helper files that ``body`` uses, directly or through each other.
 
     Scripts run their whole source on every call, so defining helpers (closures) a script
     never calls is measurable work on the hot path; this leaves them out."""
-    blocks = _blocks("".join(_read(name) for name in HELPER_FILES))
-    text = body + "".join(t for n, t in blocks if n is None)
+    blocks, calls = _helpers()
     needed: set[str] = set()
-    grew = True
-    while grew:
-        grew = False
-        for fn, block in blocks:
-            if fn and fn not in needed and re.search(rf"\b{fn}\(", text):
-                needed.add(fn)
-                text += block
-                grew = True
+    todo = (set(_CALL.findall(body)) & set(calls)) | calls[""]
+    while todo:
+        fn = todo.pop()
+        if fn not in needed:
+            needed.add(fn)
+            todo |= calls[fn] - needed
     return "".join(t for n, t in blocks if n is None or n in needed)
 
 
