@@ -6,7 +6,14 @@ Each peer is installed into its own virtualenv under ``benchmarks/.venvs/`` (the
 arq needs redis<6, taskiq-redis must match taskiq). Every driver in ``benchmarks/peers/``
 enqueues N tasks that each INCR a counter, starts the worker processes, and reports
 (N - 1) / (time of the last INCR - time of the first), so enqueueing and start-up are not
-counted for anyone. All run against one embedded Valkey, one after another, in one run.
+counted for anyone. All run against one embedded Valkey, one after another, in one run:
+``--repeat`` rounds (3 by default), each round every peer and process count once, so a slow
+spell of a shared machine hits every peer alike; each figure is the median of its rounds.
+
+Every peer runs with its own documented throughput settings and no per-task log lines
+(huey's consumer with ``-q``, rq at WARNING, taskiq ``--log-level WARNING``; arq and SAQ
+log jobs at INFO through loggers nobody configured here). The JSON records each peer's
+settings and concurrency.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ VENVS = HERE / ".venvs"
 # peer -> what to pip-install into its own virtualenv ("" = the project's own environment)
 PEERS: dict[str, str] = {
     "fairque": "",
+    "fairque_async": "",  # the asyncio worker, 32 at once
     "fairque_observed": "",  # probes, run metrics and JSON logs on (overhead check)
     "fairque_tasklog": "",  # the same with a JSON line per completed task
     "huey": "huey redis",
@@ -92,42 +100,49 @@ def main() -> None:
     )
     ap.add_argument("--tasks", type=int, default=20000)
     ap.add_argument("--processes", default="1,2", help="worker process counts, comma-separated")
-    ap.add_argument("--repeat", type=int, default=1, help="runs per figure; the median is kept")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds; each figure is the median")
     ap.add_argument("--peers", default=",".join(PEERS), help="which queues, comma-separated")
     ap.add_argument("--json", action="store_true", help="print the JSON document only")
     ap.add_argument("--out", help="also write the JSON document here")
     args = ap.parse_args()
     counts = [int(p) for p in args.processes.split(",")]
     peers = [p for p in args.peers.split(",") if p in PEERS]
-    results: dict[str, dict[str, int]] = {}
+    runs: dict[tuple[str, int], list[int]] = {}
     versions: dict[str, str] = {}
+    settings: dict[str, dict[str, str]] = {}
     with EmbeddedServer() as server:
         client = redis.Redis.from_url(server.url)
         info = client.info("server")
-        for peer in peers:
-            py = python_for(peer)
-            if py is None:
-                continue
-            for processes in counts:
-                runs = []
-                for _ in range(args.repeat):
+        pythons = {peer: python_for(peer) for peer in peers}
+        for round_no in range(args.repeat):
+            for peer in peers:
+                py = pythons[peer]
+                if py is None:
+                    continue
+                for processes in counts:
                     client.flushdb()
                     got = run_driver(peer, py, server.url, args.tasks, processes)
-                    if got:
-                        runs.append(got["e2e_per_s"])
-                        versions[peer] = got["version"]
-                if runs:
-                    results.setdefault(peer, {})[f"x{processes}"] = round(statistics.median(runs))
-                    print(
-                        f"{peer} x{processes}: {results[peer][f'x{processes}']:,}/s",
-                        file=sys.stderr,
-                    )
+                    if not got:
+                        continue
+                    runs.setdefault((peer, processes), []).append(got["e2e_per_s"])
+                    versions[peer] = got["version"]
+                    settings[peer] = {
+                        "concurrency": str(got.get("concurrency", "")),
+                        "settings": str(got.get("settings", "")),
+                    }
+                    print(f"round {round_no + 1}: {peer} x{processes}: "
+                          f"{got['e2e_per_s']:,}/s", file=sys.stderr)  # fmt: skip
+    results: dict[str, dict[str, int]] = {}
+    for (peer, processes), rates in runs.items():
+        results.setdefault(peer, {})[f"x{processes}"] = round(statistics.median(rates))
     ratios = {
-        f"vs_{peer}_x{p}": round(results["fairque"][f"x{p}"] / r[f"x{p}"], 2)
+        f"{ours}_vs_{peer}_x{p}": round(results[ours][f"x{p}"] / r[f"x{p}"], 2)
+        for ours in ("fairque", "fairque_async")
+        if ours in results
         for peer, r in results.items()
-        if peer != "fairque" and "fairque" in results
+        if not peer.startswith("fairque")
         for p in counts
-        if f"x{p}" in r and f"x{p}" in results["fairque"]
+        if f"x{p}" in r and f"x{p}" in results[ours]
     }
     doc = {
         "scenario": "peers",
@@ -139,6 +154,7 @@ def main() -> None:
         },
         "params": {"tasks": args.tasks, "processes": counts, "repeat": args.repeat},
         "versions": versions,
+        "settings": settings,
         "results": {"e2e_per_s": results},
         "ratios": ratios,
     }
@@ -152,17 +168,20 @@ def main() -> None:
 
 def print_table(doc: dict[str, Any], counts: list[int]) -> None:
     results = doc["results"]["e2e_per_s"]
-    head = "| queue | version | " + " | ".join(f"{p} proc/s" for p in counts) + " | fairque / it |"
+    ours = [o for o in ("fairque", "fairque_async") if o in results]
+    head = "| queue | version | concurrency | " + " | ".join(f"W={p} /s" for p in counts)
+    head += "".join(f" | {o} / it (W={','.join(map(str, counts))})" for o in ours) + " |"
     print(head)
-    print("|" + "---|" * (3 + len(counts)))
+    print("|" + "---|" * (3 + len(counts) + len(ours)))
     for peer, r in sorted(results.items(), key=lambda kv: -kv[1].get(f"x{counts[-1]}", 0)):
-        ratio = " / ".join(
-            f"{results['fairque'][f'x{p}'] / r[f'x{p}']:.2f}"
-            for p in counts
-            if f"x{p}" in r and "fairque" in results
-        )
         cells = " | ".join(f"{r.get(f'x{p}', 0):,}" for p in counts)
-        print(f"| {peer} | {doc['versions'].get(peer, '')} | {cells} | {ratio} |")
+        ratio_cells = "".join(
+            " | " + " / ".join(f"{results[o][f'x{p}'] / r[f'x{p}']:.2f}"
+                               for p in counts if f"x{p}" in r and f"x{p}" in results[o])
+            for o in ours
+        )  # fmt: skip
+        conc = doc["settings"].get(peer, {}).get("concurrency", "")
+        print(f"| {peer} | {doc['versions'].get(peer, '')} | {conc} | {cells}{ratio_cells} |")
     try:
         import plotext as plt
     except ImportError:

@@ -1,4 +1,4 @@
-"""fairque: thread workers (8 per process), tasks pushed with push_batch."""
+"""fairque: thread workers (8 per process; asyncio: 32), tasks pushed with push_batch."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def noop(task: Task) -> None:
     count(client, task.payload["n"])
 
 
-def main(extra: tuple[str, ...] = (), name: str = "fairque") -> None:
+def main(extra: tuple[str, ...] = (), name: str = "fairque", use_async: bool = False) -> None:
     url, n, processes = parse_args()
     r = redis.Redis.from_url(url)
     reset(r)
@@ -30,10 +30,13 @@ def main(extra: tuple[str, ...] = (), name: str = "fairque") -> None:
             q.push_batch([Task.create(f"user-{j % 10}", 3, {"n": n, "url": url}) for j in chunk])
     cmd = [
         *(sys.executable, "-m", "fairque.cli", "--redis-url", url, "--queue", "peerbench"),
-        *("worker", "--handler", "fairque_drain:noop", "--concurrency", "8", *extra),
+        *("worker", "--handler", "fairque_drain:noop", *extra),
+        *(("--async", "--concurrency", "32") if use_async else ("--concurrency", "8")),
     ]
+    concurrency = "32 async" if use_async else "8 threads"
     rate = measure(r, n, spawn(cmd, processes))
-    report(name, __version__, rate, concurrency="8 threads")
+    # Completed tasks are not logged unless log_tasks is set (the default).
+    report(name, __version__, rate, concurrency=concurrency, settings=" ".join(cmd[7:]))
 
 
 if __name__ == "__main__":

@@ -33,10 +33,12 @@ def main() -> None:
             pipe.execute()
     code = (
         f"import redis, rq; r = redis.Redis.from_url({url!r})\n"
-        "rq.SimpleWorker([rq.Queue('peerbench', connection=r)], connection=r).work(burst=True)\n"
+        "rq.SimpleWorker([rq.Queue('peerbench', connection=r)], connection=r)"
+        ".work(burst=True, logging_level='WARNING')\n"
     )
     rate = measure(r, n, spawn([sys.executable, "-c", code], processes))
-    report("rq", version("rq"), rate, concurrency="1 (SimpleWorker)")
+    report("rq", version("rq"), rate, concurrency="1 (SimpleWorker)",
+           settings="SimpleWorker.work(burst=True, logging_level='WARNING')")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -40,7 +40,8 @@ def main() -> None:
 
     asyncio.run(streaq_drain.enqueue(n))
     cmd = [sys.executable, "-m", "streaq", "run", "streaq_drain:worker"]
-    report("streaq", version("streaq"), measure(r, n, spawn(cmd, processes)), concurrency="32")
+    rate = measure(r, n, spawn(cmd, processes))
+    report("streaq", version("streaq"), rate, concurrency="32", settings=" ".join(cmd[3:]))
 
 
 if __name__ == "__main__":

@@ -39,13 +39,14 @@ def main() -> None:
     r = redis.Redis.from_url(url)
     reset(r)
     cmd = [sys.executable, "-m", "taskiq", "worker", "taskiq_drain:broker", "--workers", "1",
-           "--max-async-tasks", "32"]  # fmt: skip
+           "--max-async-tasks", "32", "--log-level", "WARNING"]  # fmt: skip
     procs = spawn(cmd, processes)  # streams: the consumer group must exist before enqueueing
     time.sleep(3)
     import taskiq_drain
 
     asyncio.run(taskiq_drain.enqueue(n))
-    report("taskiq", version("taskiq"), measure(r, n, procs), concurrency="32 async")
+    report("taskiq", version("taskiq"), measure(r, n, procs), concurrency="32 async",
+           settings=" ".join(cmd[3:]))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -138,6 +138,14 @@ class QueueKeys:
         return self.key("ready", pool=pool)
 
 
+def _lua_concat(template: str, args: list[str]) -> str:
+    """The Lua expression of a key: ``PREFIX`` and the template's text, each field replaced
+    by its argument (parenthesised: an argument may hold ``or``, which binds looser)."""
+    fields = iter(args)
+    body = "PREFIX .. '" + _FIELD.sub(lambda m: "' .. " + next(fields) + " .. '", template) + "'"
+    return body.replace(" .. ''", "")
+
+
 def lua_key_functions(only: set[str] | None = None) -> str:
     """Lua functions ``K.<name>(id)`` building each key from ``PREFIX`` (set by the script);
     ``only`` limits them to the names a script uses."""
@@ -146,7 +154,15 @@ def lua_key_functions(only: set[str] | None = None) -> str:
         if only is not None and name not in only:
             continue
         params = _FIELD.findall(template)
-        body = "PREFIX .. '" + _FIELD.sub(lambda m: "' .. " + m.group(1) + " .. '", template) + "'"
-        body = body.replace(" .. ''", "")
-        lines.append(f"K.{name} = function({', '.join(params)}) return {body} end")
+        lines.append(
+            f"K.{name} = function({', '.join(params)}) return {_lua_concat(template, params)} end"
+        )
     return "\n".join(lines) + "\n"
+
+
+def lua_key_expression(name: str, args: list[str]) -> str:
+    """``K.<name>(args)`` written out as one expression (no function call at run time)."""
+    template = TEMPLATES[name]
+    if len(args) != len(_FIELD.findall(template)):
+        raise ValueError(f"K.{name} takes {len(_FIELD.findall(template))} arguments: {args}")
+    return "(" + _lua_concat(template, [f"({a.strip()})" for a in args]) + ")"

@@ -17,7 +17,7 @@ from functools import cache
 from importlib import resources
 
 from fairque.core.config import QueueConfig
-from fairque.core.keys import lua_key_functions
+from fairque.core.keys import lua_key_expression, lua_key_functions
 
 SCRIPT_NAMES = (
     "push",
@@ -59,7 +59,7 @@ def _read(name: str) -> str:
 
 
 _FUNCTION = re.compile(r"^local function (\w+)\(")
-_KEY_USE = re.compile(r"\bK\.(\w+)")
+_KEY_USE = re.compile(r"\bK\.(\w+)\b(?!\()")
 
 
 def _blocks(helpers: str) -> list[tuple[str | None, str]]:
@@ -114,6 +114,54 @@ def _needed_common(body: str) -> str:
     return "".join(t for n, t in blocks if n is None or n in needed)
 
 
+_KEY_CALL = re.compile(r"\bK\.(\w+)\(")
+
+
+def _inline_key_calls(text: str) -> str:
+    """Every ``K.<name>(args)`` call written out as its string expression.
+
+    A script runs its whole source on each call: a key function defined there is a closure
+    made every time, and each use a Lua call. Written out, neither happens. Key functions
+    passed as values (``bump(K.tp, ...)``) stay functions."""
+    out: list[str] = []
+    pos = 0
+    while (m := _KEY_CALL.search(text, pos)) is not None:
+        args, end = _call_args(text, m.end())
+        out.append(text[pos : m.start()])
+        out.append(lua_key_expression(m.group(1), [_inline_key_calls(a) for a in args]))
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _call_args(text: str, start: int) -> tuple[list[str], int]:
+    """The comma-separated arguments of a call whose ``(`` ends at ``start``, and where the
+    call ends (after its ``)``). Nested brackets and quoted strings are skipped whole."""
+    args: list[str] = []
+    depth, i, begin, quote = 0, start, start, ""
+    while True:
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            if depth == 0:
+                if text[begin:i].strip() or args:
+                    args.append(text[begin:i])
+                return args, i + 1
+            depth -= 1
+        elif ch == "," and depth == 0:
+            args.append(text[begin:i])
+            begin = i + 1
+        i += 1
+
+
 @cache
 def load_script(name: str) -> LuaScript:
     """Compose script ``name`` (cached)."""
@@ -121,7 +169,8 @@ def load_script(name: str) -> LuaScript:
         raise KeyError(f"no Lua script named {name!r}")
     body = _read(name)
     common = _needed_common(body)
-    keys = set(_KEY_USE.findall(common + body)) | {"meta"}
+    body, common = _inline_key_calls(body), _inline_key_calls(common)
+    keys = set(_KEY_USE.findall(common + body))  # the ones still used as values
     source = "\n".join(
         [
             f"-- fairque script: {name}",

@@ -63,6 +63,9 @@ class RunObserver:
             buckets=FETCH_BUCKETS,
             registry=self.registry,
         )
+        self._fetch = self.fetch.labels(worker_id)
+        self._inflight = self.inflight.labels(worker_id)
+        self._run_children: dict[tuple[str, str], Any] = {}
         self.errors = Counter(
             "fairque_worker_server_errors",
             "Failed round trips to the server (connection lost, server errors).",
@@ -71,8 +74,8 @@ class RunObserver:
         )
 
     def exchanged(self, seconds: float, held: int) -> None:
-        self.fetch.labels(self.worker_id).observe(seconds)
-        self.inflight.labels(self.worker_id).set(held)
+        self._fetch.observe(seconds)
+        self._inflight.set(held)
 
     def server_error(self) -> None:
         self.errors.labels(self.worker_id).inc()
@@ -81,7 +84,11 @@ class RunObserver:
         for r in runs:
             ack = acks.get(r.task_id)
             outcome = outcome_of(r.failed, r.error_type, ack)
-            self.runs.labels(self.worker_id, r.handler, outcome).observe(r.seconds)
+            key = (r.handler, outcome)
+            child = self._run_children.get(key)
+            if child is None:  # labels() costs a lock and a lookup: once per label pair
+                child = self._run_children[key] = self.runs.labels(self.worker_id, *key)
+            child.observe(r.seconds)
             if outcome == "completed" and not self.log_tasks:
                 continue
             fields: dict[str, Any] = {

@@ -169,6 +169,7 @@ local function recount(user)
 end
 
 -- Wait (ready -> leased) of each dispatch: the user's last 100, and a histogram.
+local WAITS = {}  -- histogram increments of this pop: bucket (or sum_ms) -> n
 local WAIT_BOUNDS = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}
 local function record_wait(user, wait)
   if wait < 0 then wait = 0 end
@@ -180,8 +181,12 @@ local function record_wait(user, wait)
   for _, b in ipairs(WAIT_BOUNDS) do
     if wait <= b then le = tostring(b) break end
   end
-  redis.call('HINCRBY', K.waith(), le, 1)
-  redis.call('HINCRBY', K.waith(), 'sum_ms', wait)
+  -- The histogram is written once per pop, for all its dispatches (flush_waits).
+  WAITS[le] = (WAITS[le] or 0) + 1
+  WAITS.sum_ms = (WAITS.sum_ms or 0) + wait
+end
+local function flush_waits()
+  for field, n in pairs(WAITS) do redis.call('HINCRBY', K.waith(), field, n) end
 end
 
 -- A stealer leaves a user's fresh work to the workers assigned that user: it steals only work
@@ -261,7 +266,9 @@ while #out < want and guard > 0 do
       user .. '|4', user .. '|5', user .. '|6')
   else
     local tk = K.task(id)
-    local f = redis.call('HMGET', tk, 'user', 'pri', 'payload', 'att', 'state')
+    -- One read of every field a dispatch needs (the later writes touch none of 6..12).
+    local f = redis.call('HMGET', tk, 'user', 'pri', 'payload', 'att', 'state', 'handler',
+      'max_att', 'created', 'due', 'requeued', 'trace', 'cost')
     local pri = tonumber(f[2])
     local weight, cap = user_cfg(user)
     local dispatched = false
@@ -284,8 +291,7 @@ while #out < want and guard > 0 do
         'worker', worker, 'deadline', istr(deadline), 'started', istr(NOW_MS))
       redis.call('ZADD', K.inflight(), istr(deadline), id)
       local held = redis.call('HINCRBY', K.uinflight(), user, 1)
-      local h = redis.call('HMGET', tk, 'handler', 'max_att', 'created', 'due', 'requeued', 'trace',
-        'cost')
+      local h = {f[6], f[7], f[8], f[9], f[10], f[11], f[12]}
       local wait = NOW_MS - math.max(tonumber(h[3]) or NOW_MS, tonumber(h[4]) or 0,
         tonumber(h[5]) or 0)
       record_wait(user, wait)
@@ -353,6 +359,7 @@ if vt_floor > 0 and (not vt or vt < vt_floor) then
 end
 if vt then redis.call('HSET', K.meta(), 'vt', fstr(vt)) end
 if #out > 0 then count('popped', #out) end
+flush_waits()
 if report_view then
   local head = redis.call('ZRANGE', K.readyidx(), 0, 0, 'WITHSCORES')
   out[#out + 1] = {'', head[2] or '', redis.call('HGET', K.meta(), 'vt') or '0'}
