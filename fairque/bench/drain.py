@@ -73,12 +73,8 @@ def drain_rate(url: str, tasks: int, processes: int, kind: str, target: Target =
     return tasks / elapsed
 
 
-def run_drain(
-    redis_url: str | None = None,
-    tasks: int = 20000,
-    progress: Progress = quiet,
-    target: Target = SINGLE,
-) -> BenchReport:
+def run_drain(redis_url: str | None = None, tasks: int = 20000, progress: Progress = quiet,
+              target: Target = SINGLE) -> BenchReport:  # fmt: skip
     """Drain ``tasks`` no-op tasks with 1 and 2 processes of each worker kind."""
     with common.bench_server(redis_url) as url:
         report = BenchReport(

@@ -101,12 +101,8 @@ def _share(rows: Sequence[Dispatch], is_member: Callable[[str], bool]) -> float:
     return sum(1 for d in measured if is_member(d.user)) / len(measured) if measured else 0.0
 
 
-def run_sybil(
-    redis_url: str | None = None,
-    tasks: int = 10_000,
-    progress: Progress = quiet,
-    seconds: float = 10,
-) -> BenchReport:
+def run_sybil(redis_url: str | None = None, tasks: int = 10_000, progress: Progress = quiet,
+              seconds: float = 10) -> BenchReport:  # fmt: skip
     """One tenant over 100 user ids against 10 single-id tenants, all backlogged: the
     splitter's share of dispatches with tenants (1/11 is fair), without them, and by FIFO."""
     # Half the tasks on each side; each run stops when the first user runs dry.

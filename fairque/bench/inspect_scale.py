@@ -32,12 +32,8 @@ def _timed(q: TaskQueue, op: Op[Any]) -> tuple[float, int]:
     return time.perf_counter() - start, steps
 
 
-def run_inspect(
-    redis_url: str | None = None,
-    tasks: int = 1_000_000,
-    progress: Progress = quiet,
-    users: int = 10_000,
-) -> BenchReport:
+def run_inspect(redis_url: str | None = None, tasks: int = 1_000_000, progress: Progress = quiet,
+                users: int = 10_000) -> BenchReport:  # fmt: skip
     """Fill a queue with ``tasks`` tasks over ``users`` users, then time the Inspector."""
     users = min(users, tasks)
     with common.bench_server(redis_url) as url:

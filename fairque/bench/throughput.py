@@ -15,12 +15,8 @@ BASELINE_LUA = "return redis.call('LPUSH', KEYS[1], ARGV[1])"
 BATCH = 1000
 
 
-def run_throughput(
-    redis_url: str | None = None,
-    tasks: int = 5000,
-    progress: Progress = quiet,
-    target: Target = SINGLE,
-) -> BenchReport:
+def run_throughput(redis_url: str | None = None, tasks: int = 5000, progress: Progress = quiet,
+                   target: Target = SINGLE) -> BenchReport:  # fmt: skip
     """Measure the single-client rates; ``tasks`` sizes the sequential loops."""
     batch_tasks = max(tasks * 10, BATCH)
     with common.bench_server(redis_url) as url:

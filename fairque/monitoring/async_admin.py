@@ -122,16 +122,10 @@ class AsyncAdmin(AsyncQueueUser):
     # -- DLQ ----------------------------------------------------------------------------------
 
     async def requeue(
-        self,
-        task_ids: list[str] | None = None,
-        *,
-        all: bool = False,
-        user: str | None = None,
-        error: str | None = None,
-        dry_run: bool = False,
-        rate: float | None = None,
+        self, task_ids: list[str] | None = None, *, all: bool = False, user: str | None = None,
+        error: str | None = None, dry_run: bool = False, rate: float | None = None,
         progress: Progress = _quiet,
-    ) -> AdminResult:
+    ) -> AdminResult:  # fmt: skip
         """Put dead tasks back to ready (ids kept, attempts reset).
 
         Args:
@@ -159,16 +153,10 @@ class AsyncAdmin(AsyncQueueUser):
         return await self._result("requeue", len(ids), moved, False, target)
 
     async def purge(
-        self,
-        task_ids: list[str] | None = None,
-        *,
-        all: bool = False,
-        user: str | None = None,
-        error: str | None = None,
-        older_than: float | None = None,
-        dry_run: bool = False,
+        self, task_ids: list[str] | None = None, *, all: bool = False, user: str | None = None,
+        error: str | None = None, older_than: float | None = None, dry_run: bool = False,
         progress: Progress = _quiet,
-    ) -> AdminResult:
+    ) -> AdminResult:  # fmt: skip
         """Delete dead tasks for good: by ids, all, or by user / error text / older than
         ``older_than`` seconds (same selection rules as :meth:`requeue`)."""
         if not dry_run:
