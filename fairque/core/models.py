@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
@@ -47,6 +47,22 @@ class TaskState(StrEnum):
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def trusted(cls: type[M], fields: dict[str, Any], private: dict[str, Any] | None = None) -> M:
+    """An instance of ``cls`` from a complete set of fields already checked (a popped task:
+    the server validated it at push). What ``model_construct`` does, without its per-field
+    defaults pass: a worker builds two models per task, and that pass was a fifth of its
+    CPU per task. ``fields`` must name every field of ``cls``."""
+    obj = cls.__new__(cls)
+    object.__setattr__(obj, "__dict__", fields)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", private)
+    return obj
 
 
 class Lease(BaseModel):

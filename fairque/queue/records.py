@@ -12,7 +12,7 @@ from typing import Any
 
 from fairque.core.codec import decode_json
 from fairque.core.exceptions import FairQueueError, InvalidPayload
-from fairque.core.models import Lease, Priority, Task, TaskState
+from fairque.core.models import Lease, Priority, Task, TaskState, trusted
 from fairque.core.validation import check_priority, check_task_id, check_user_id
 from fairque.queue.session import QueueSession
 from fairque.tracing import parse_carrier
@@ -72,28 +72,18 @@ def parse_task(row: list[Any], worker_id: str) -> tuple[Task | None, str]:
         data = decode_json(payload)
     except ValueError as exc:
         return None, f"corrupt: payload is not valid JSON ({exc.args[0][:80]})"
-    task = Task.model_construct(
-        task_id=task_id,
-        user_id=user,
-        priority=Priority(int(pri)),
-        payload=data,
-        handler=handler or None,
-        max_attempts=int(max_att) if max_att else None,
-        execute_after=None,
-        delay=None,
-        state=TaskState.LEASED,
-        attempts=int(att),
-        created_at=ms_time(created) if created else None,
-        trace=parse_carrier(trace),
-        lease=Lease.model_construct(
-            token=token,
-            worker_id=worker_id,
-            deadline=ms_time(deadline),
-            attempt=int(att),
-            stolen=bool(int(stolen)),
-            waited_ms=int(waited),
-        ),
-    )
+    lease = trusted(Lease, {
+        "token": token, "worker_id": worker_id, "deadline": ms_time(deadline),
+        "attempt": int(att), "stolen": bool(int(stolen)), "waited_ms": int(waited),
+    })  # fmt: skip
+    fields = {
+        "task_id": task_id, "user_id": user, "priority": Priority(int(pri)), "payload": data,
+        "handler": handler or None, "max_attempts": int(max_att) if max_att else None,
+        "execute_after": None, "delay": None, "state": TaskState.LEASED, "attempts": int(att),
+        "created_at": ms_time(created) if created else None, "lease": lease,
+        "trace": parse_carrier(trace), "tenant": None, "cost": None,
+    }  # fmt: skip
+    task = trusted(Task, fields, {"_payload_json": None, "_run_seconds": None})
     return task.keep_json(payload), ""
 
 

@@ -1,11 +1,11 @@
 """``AsyncWorker``: runs up to ``concurrency`` handlers as asyncio tasks; a timeout cancels
-the task. Sync handlers run in threads. Signal handling is left to the entry point."""
+the task. Sync handlers run on reused daemon threads (``HandlerThreads``). Signal handling is
+left to the entry point."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import inspect
 import logging
 import threading
@@ -15,6 +15,7 @@ from fairque.core.exceptions import FairQueueError, ServerUnreachable
 from fairque.queue import AsyncTaskQueue
 from fairque.tracing import process_span
 from fairque.worker.base import WorkerBase
+from fairque.worker.handler_threads import HandlerThreads
 from fairque.worker.runs import Outcome, Running, WorkerStatus
 
 log = logging.getLogger("fairque.worker")
@@ -35,6 +36,7 @@ class AsyncWorker(WorkerBase):
     queue: AsyncTaskQueue
 
     def _setup(self) -> None:
+        self._threads = HandlerThreads()
         self._stop_requested = threading.Event()
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -56,7 +58,7 @@ class AsyncWorker(WorkerBase):
                     if handler.is_async:
                         result = await handler.process(run.task)
                     else:
-                        result = await _in_daemon_thread(handler.process, run.task)
+                        result = await self._threads.run(handler.process, run.task)
         except TimeoutError:
             self.core.note_timeout(run)
             await _hook(handler.on_timeout, run.task)
@@ -179,36 +181,9 @@ class AsyncWorker(WorkerBase):
         except FairQueueError as exc:
             error = exc
         finally:
+            self._threads.close()
             await self.queue.close()
             self.core.stopped(error)
-
-
-def _in_daemon_thread(fn: Any, *args: Any) -> asyncio.Future[Any]:
-    """Run a sync handler in a daemon thread. Unlike ``asyncio.to_thread``, a handler that
-    never returns cannot hold up the loop's (or the process's) exit after a timeout."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-
-    def settle(value: Any, error: BaseException | None) -> None:
-        if future.done():
-            return  # cancelled by a timeout or a shutdown: the late result is dropped
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(value)
-
-    context = contextvars.copy_context()  # the handler's spans nest in the task's span
-
-    def target() -> None:
-        try:
-            value, error = context.run(fn, *args), None
-        except BaseException as exc:
-            value, error = None, exc
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-            loop.call_soon_threadsafe(settle, value, error)
-
-    threading.Thread(target=target, name="fairque-sync-handler", daemon=True).start()
-    return future
 
 
 async def _hook(fn: Any, *args: Any) -> None:

@@ -82,3 +82,23 @@ def test_corrupt_records_and_a_wrong_type_key(
         )
         assert t.lost == set() and t.duplicated == set() and t.phantom == set()
         assert q.stats().counters.get("phantom", 0) >= 1
+
+
+def test_several_corrupt_payloads_in_one_pop_are_each_buried(make_config, raw):
+    """Payloads that are not JSON are found by the popper, which buries them in one call:
+    each with its own reason (the call carries every field of each; a missing one once
+    shifted the second task's fields onto the first's)."""
+    with TaskQueue(make_config()) as q:
+        k = q.session.keys
+        q.push_batch([Task.create("u", 3, {}, task_id=f"bad{i}") for i in range(3)])
+        q.push(Task.create("u", 3, {"ok": True}, task_id="good"))
+        for i in range(3):
+            raw.hset(k.task(f"bad{i}"), "payload", "{not json")
+        popped = q.pop_many(10)
+        assert [t.task_id for t in popped] == ["good"]
+        dead = {e.task_id: e for e in q.dlq()}
+        assert set(dead) == {"bad0", "bad1", "bad2"}
+        for entry in dead.values():
+            assert entry.error.startswith("corrupt: payload is not valid JSON")
+            assert entry.error_type == "CorruptTask"
+        assert q.stats().inflight == 1

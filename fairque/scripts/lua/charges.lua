@@ -37,8 +37,9 @@ end
 -- measured it (at most the lease's age), or the lease's age when nil. With `learn`, the run
 -- also updates the user's and the queue's mean run time (expired and released leases do not:
 -- they say nothing about how long the work takes).
-local function settle_charge(tk, ran_ms, learn)
-  local f = redis.call('HMGET', tk, 'chg', 'started', 'user')
+local function settle_charge(tk, ran_ms, learn, known)
+  -- known: {chg, started, user} when the caller has read them already (one read less)
+  local f = known or redis.call('HMGET', tk, 'chg', 'started', 'user')
   if not f[1] or not f[3] then return end
   redis.call('HDEL', tk, 'chg')
   local est, uw, t, tw = string.match(f[1], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')

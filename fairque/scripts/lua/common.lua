@@ -19,16 +19,29 @@ local function bump(bucket, field, n, ttl)
   if redis.call('HINCRBY', k, field, n) == n then redis.call('EXPIRE', k, ttl or BUCKET_TTL) end
 end
 
--- How long per-user state outlives a user's work ('#idle_ms' in the settings in force,
--- queue.idle_user_seconds): its pass, its wait samples, its per-minute counts.
-local IDLE_MS = nil
+-- The queue-wide settings in force a script may read, fetched together on first use: one
+-- HMGET per call instead of one HGET each (a user's own entry rides along when a user's
+-- settings are what asked first). '#idle_ms' (queue.idle_user_seconds) is how long per-user
+-- state outlives a user's work: its pass, its wait samples, its per-minute counts.
+local FLAGS = nil
 local SWEEP_BATCH = 200  -- idle users forgotten per pop or beat, at most
-local function idle_ms()
-  if not IDLE_MS then
-    IDLE_MS = tonumber(redis.call('HGET', K.settings(), '#idle_ms') or '') or DEFAULT_IDLE_MS
-  end
-  return IDLE_MS
+local function read_flags(user)
+  local r = redis.call('HMGET', K.settings(), '#idle_ms', '*', '#fairness', '#limits',
+    '#max_payload', user or '*')
+  FLAGS = {
+    idle_ms = tonumber(r[1] or '') or DEFAULT_IDLE_MS,
+    weight = tonumber(r[2] or '1') or 1,
+    by_time = r[3] == 'time',
+    limits = r[4] == '1',
+    max_payload = tonumber(r[5] or ''),  -- the stored limit (nil: none)
+  }
+  return r[6]
 end
+local function flags()
+  if not FLAGS then read_flags() end
+  return FLAGS
+end
+local function idle_ms() return flags().idle_ms end
 
 -- Per-user per-minute counts (served, pushed) live as long as the idle retention, at most
 -- as long as the queue-wide buckets.
@@ -38,15 +51,10 @@ end
 
 -- A user's settings in force: weight and max_inflight (0 = no cap). An entry
 -- "weight|cap|boosted weight|until ms" carries a temporary boost, which ends by itself.
-local DEFAULT_WEIGHT = nil
-local function default_weight()
-  if not DEFAULT_WEIGHT then
-    DEFAULT_WEIGHT = tonumber(redis.call('HGET', K.settings(), '*') or '1') or 1
-  end
-  return DEFAULT_WEIGHT
-end
+local function default_weight() return flags().weight end
 local function user_cfg(user)
-  local raw = redis.call('HGET', K.settings(), user)
+  local raw
+  if FLAGS then raw = redis.call('HGET', K.settings(), user) else raw = read_flags(user) end
   if raw then
     local w, cap, rest = string.match(raw, '^([^|]*)|([^|]*)(.*)$')
     if w then
@@ -61,11 +69,7 @@ end
 
 -- Fairness by run time ('#fairness' = 'time', queue.fairness): users are charged for the time
 -- their tasks ran rather than one unit per task.
-local BY_TIME = nil
-local function by_time()
-  if BY_TIME == nil then BY_TIME = redis.call('HGET', K.settings(), '#fairness') == 'time' end
-  return BY_TIME
-end
+local function by_time() return flags().by_time end
 
 -- A tenant's weight ('+<tenant>' in the settings in force; 1 when not configured).
 local function tenant_weight(tenant)

@@ -15,14 +15,14 @@ for i = 0, n - 1 do
   local b = 4 + i * 4
   local id, token, result = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local tk = K.task(id)
-  local f = redis.call('HMGET', tk, 'state', 'token', 'user', 'deadline')
+  local f = redis.call('HMGET', tk, 'state', 'token', 'user', 'deadline', 'chg', 'started')
   local refused = ack_refused(f[1], f[2], token, f[4])
   if refused then
     out[#out + 1] = refused
   else
     redis.call('HSET', tk, 'state', 'completed', 'finished', istr(NOW_MS), 'result', result)
     redis.call('PEXPIRE', tk, ttl)
-    lease_ended(id, f[3], tonumber(ARGV[b + 3]), true)
+    lease_ended(id, f[3], tonumber(ARGV[b + 3]), true, {f[5], f[6], f[3]})
     done = done + 1
     out[#out + 1] = 'ok'
   end

@@ -78,8 +78,8 @@ end
 
 -- A lease ended (complete, fail, expiry, release): settle a charge by run time, free the
 -- user's in-flight slot and, for a capped user, let it back into the round-robin.
-local function lease_ended(task_id, user, ran_ms, learn)
-  settle_charge(K.task(task_id), ran_ms, learn)
+local function lease_ended(task_id, user, ran_ms, learn, known)
+  settle_charge(K.task(task_id), ran_ms, learn, known)
   redis.call('ZREM', K.inflight(), task_id)
   if redis.call('HINCRBY', K.uinflight(), user, -1) <= 0 then
     redis.call('HDEL', K.uinflight(), user)

@@ -8,8 +8,7 @@ local MAX_INTERVAL_MS = 3600000  -- the slowest rate is 1/h: no token is ever fu
 local LIMITS = nil
 local function limits_on()
   if LIMITS == nil then
-    LIMITS = redis.call('HGET', K.settings(), '#limits') == '1'
-      or redis.call('EXISTS', K.rlover()) == 1
+    LIMITS = flags().limits or redis.call('EXISTS', K.rlover()) == 1
   end
   return LIMITS
 end

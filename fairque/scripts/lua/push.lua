@@ -15,7 +15,7 @@
 --          "TENANT_MISMATCH <task_id> <user> <its tenant>" (a user belongs to one tenant while
 --          it has work queued or in flight) / "BAD_COST <task_id>"; nothing is written then.
 local max_bytes = tonumber(ARGV[2])
-local stored_max = tonumber(redis.call('HGET', K.settings(), '#max_payload') or '')
+local stored_max = flags().max_payload
 if stored_max and stored_max < max_bytes then max_bytes = stored_max end
 local n = tonumber(ARGV[3])
 local W = 8

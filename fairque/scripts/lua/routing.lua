@@ -192,7 +192,7 @@ local function write_settings(sfp, doc, writer, how)
   end
   if limited then redis.call('HSET', K.settings(), '#limits', '1') end
   for user, mode in pairs(d.modes or {}) do redis.call('HSET', K.settings(), '%' .. user, mode) end
-  DEFAULT_WEIGHT, BY_TIME, LIMITS = nil, nil, nil
+  FLAGS, LIMITS = nil, nil  -- read again after this write
   local batch = {}
   local function put(user, entry)
     batch[#batch + 1] = user
