@@ -166,3 +166,9 @@ PAGING = [
     Binding("right_square_bracket", "page(1)", "Next page"),
     Binding("left_square_bracket", "page(-1)", "Prev page"),
 ]
+
+# What the overview and the user screen can do to the user under the cursor.
+USER_ACTIONS = [
+    Binding("p", "pause", "Pause/resume"),
+    Binding("d", "drain", "Drain"),
+]

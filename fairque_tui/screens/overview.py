@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from fairque.monitoring.models import Alert, UserRow, WorkerInfo
 from fairque_tui import format as fmt
 from fairque_tui.context import TuiContext
-from fairque_tui.screens.base import LiveScreen
+from fairque_tui.screens.base import USER_ACTIONS, LiveScreen
 from fairque_tui.screens.user import UserScreen
 from fairque_tui.source import OverviewData
 from fairque_tui.widgets.charts import ThroughputChart
@@ -85,8 +85,7 @@ class OverviewScreen(LiveScreen[OverviewData]):
         Binding("enter", "open_user", "Open user"),
         Binding("slash", "filter", "Filter"),
         Binding("s", "sort", "Sort"),
-        Binding("p", "pause", "Pause/resume"),
-        Binding("d", "drain", "Drain"),
+        *USER_ACTIONS,
         Binding("r", "refresh", "Refresh"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]

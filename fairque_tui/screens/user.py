@@ -11,7 +11,7 @@ from fairque.core.exceptions import FairQueueError
 from fairque.monitoring.models import Explanation, UserDetail
 from fairque_tui import format as fmt
 from fairque_tui.context import TuiContext
-from fairque_tui.screens.base import PAGING, LiveScreen
+from fairque_tui.screens.base import PAGING, USER_ACTIONS, LiveScreen
 from fairque_tui.widgets.modals import TextModal
 from fairque_tui.widgets.status import Banner, StatusBar
 from fairque_tui.widgets.tables import cursor_key, set_columns, sync_rows
@@ -22,8 +22,7 @@ PAGE = 20  # tasks per priority per page
 class UserScreen(LiveScreen[UserDetail]):
     BINDINGS = [
         Binding("escape", "app.go_back", "Back"),
-        Binding("p", "pause", "Pause/resume"),
-        Binding("d", "drain", "Drain"),
+        *USER_ACTIONS,
         Binding("enter", "explain", "Explain task"),
         *PAGING,
         Binding("r", "refresh", "Refresh"),
