@@ -29,16 +29,18 @@ class DLQView:
     groups: DLQGroups | None
 
 
+# What the DLQ screen does to the dead tasks under the cursor or selected.
+DLQ_ACTIONS = [
+    Binding("g", "group", "Group by"),
+    Binding("space", "select", "Select"),
+    Binding("enter", "inspect", "Inspect"),
+    Binding("r", "requeue", "Requeue"),
+    Binding("d", "delete", "Delete"),
+]
+
+
 class DLQScreen(LiveScreen[DLQView]):
-    BINDINGS = [
-        Binding("g", "group", "Group by"),
-        Binding("space", "select", "Select"),
-        Binding("enter", "inspect", "Inspect"),
-        Binding("r", "requeue", "Requeue"),
-        Binding("d", "delete", "Delete"),
-        *PAGING,
-        Binding("escape", "app.go_back", "Back", show=False),
-    ]
+    BINDINGS = [*DLQ_ACTIONS, *PAGING, Binding("escape", "app.go_back", "Back", show=False)]
     MUTATING = frozenset({"requeue", "delete"})
 
     def __init__(self, ctx: TuiContext) -> None:
