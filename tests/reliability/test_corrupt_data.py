@@ -39,7 +39,11 @@ def test_corrupt_records_and_a_wrong_type_key(
             else:
                 raw.hset(k.task(task_id), name, value)
         raw.rpush(k.prio("a", 3), "1|ghost")  # an entry whose task hash never existed
-        raw.set(k.prio("c", 5), "written over by someone else")  # the wrong type
+        # c's queue at priority 5 (one task) is written over with a value of the wrong type:
+        # that task's entry is gone with it, its other tasks wait at priority 3.
+        q.push(Task.create("c", 5, {}, task_id="c-overwritten"))
+        raw.delete(k.prio("c", 5))
+        raw.set(k.prio("c", 5), "written over by someone else")
 
         # A producer pushing to c's broken list is refused, and nothing is written.
         before = raw.dbsize()

@@ -26,5 +26,6 @@ for p in string.gmatch(ARGV[3], '%d') do
     end
   end
 end
+flush_backlog()
 if pending_count(user) == 0 then leave_round_robin(user) end
 return out

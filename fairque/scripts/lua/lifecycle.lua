@@ -7,13 +7,25 @@ local function next_seq()
   return NOW_US
 end
 
+-- The queue-wide ready count ('*') only adds up: a script that takes many tasks changes it
+-- once, at its end (flush_backlog), instead of once per task.
+local QUEUED_DELTA = 0
+local function flush_backlog()
+  if QUEUED_DELTA ~= 0 then redis.call('HINCRBY', K.backlog(), '*', QUEUED_DELTA) end
+  QUEUED_DELTA = 0
+end
+
+-- One ready task of a user left its queue: returns how many the user has left.
 local function backlog_dec(user, pri)
-  if tonumber(redis.call('ZINCRBY', K.ubacklog(), -1, user)) <= 0 then
+  local left = tonumber(redis.call('ZINCRBY', K.ubacklog(), -1, user))
+  if left <= 0 then
     redis.call('ZREM', K.ubacklog(), user)
+    left = 0
   end
-  redis.call('HINCRBY', K.backlog(), '*', -1)
+  QUEUED_DELTA = QUEUED_DELTA - 1
   local f = user .. '|' .. pri
   if redis.call('HINCRBY', K.backlog(), f, -1) <= 0 then redis.call('HDEL', K.backlog(), f) end
+  return left
 end
 
 local function count(event, n)

@@ -124,26 +124,59 @@ local function read(cmd, key, ...)
   return r
 end
 
-local function take(user)
-  local taken = 6
-  local entry, bad = read('LPOP', K.prio(user, 6))
+-- The entry's task id and priority after popping the head of `best_p` (nil when empty).
+local function pop_head(user, best_p)
+  local entry, bad = read('LPOP', K.prio(user, best_p))
   if bad then return nil, nil, bad end
-  if not entry then
-    local best_p, best_score
-    for p = 5, 1, -1 do
-      local head
-      head, bad = read('LINDEX', K.prio(user, p), 0)
-      if bad then return nil, nil, bad end
-      if head then
-        local score = tonumber(string.match(head, '^(%d+)|')) - p * aging_us
-        if not best_p or score < best_score then best_p, best_score = p, score end
-      end
+  if not entry then return nil end
+  return string.match(entry, '^%d+|(.+)$'), best_p
+end
+
+-- The highest-priority head among `pris` (aged), or a wrong-type key.
+local function best_head(user, pris)
+  local best_p, best_score
+  for _, p in ipairs(pris) do
+    local head, bad = read('LINDEX', K.prio(user, p), 0)
+    if bad then return nil, bad end
+    if head then
+      local score = tonumber(string.match(head, '^(%d+)|')) - p * aging_us
+      if not best_p or score < best_score then best_p, best_score = p, score end
     end
-    if not best_p then return nil end
-    taken = best_p
-    entry = redis.call('LPOP', K.prio(user, best_p))
   end
-  return string.match(entry, '^%d+|(.+)$'), taken
+  return best_p
+end
+
+-- Every list looked at: when the counters disagree with the lists (edited from outside).
+local function take_probing(user)
+  local id, taken, bad = pop_head(user, 6)
+  if id or bad then return id, taken, bad end
+  local best_p
+  best_p, bad = best_head(user, {5, 4, 3, 2, 1})
+  if bad then return nil, nil, bad end
+  if not best_p then return nil end
+  return pop_head(user, best_p)
+end
+
+-- The backlog counters say which of the user's lists hold work: one read, and the heads of
+-- only those are compared (a user with work at one priority costs two calls, not seven).
+local function take(user)
+  local c = redis.call('HMGET', K.backlog(), user .. '|6', user .. '|5', user .. '|4',
+    user .. '|3', user .. '|2', user .. '|1')
+  local counted = {}
+  for i = 1, 6 do
+    if (tonumber(c[i]) or 0) > 0 then counted[#counted + 1] = 7 - i end
+  end
+  local best_p, bad = counted[1], nil
+  if #counted > 1 and best_p ~= 6 then
+    best_p, bad = best_head(user, counted)
+    if bad then return nil, nil, bad end
+  end
+  if best_p then
+    local id, taken
+    id, taken, bad = pop_head(user, best_p)
+    if id or bad then return id, taken, bad end
+  end
+  return take_probing(user)
 end
 
 -- Counters can drift from the lists when something outside fairque edits them (an entry
@@ -151,6 +184,21 @@ end
 -- lists and repair the counters, so no task is ever stranded behind a wrong count. This runs
 -- only when a user drains, not per dispatch.
 local function recount(user)
+  local lists = {}
+  for p = 1, 6 do lists[p] = K.prio(user, p) end
+  if redis.call('EXISTS', unpack(lists)) == 0 then  -- the usual case: nothing left anywhere
+    local c = redis.call('HMGET', K.backlog(), user .. '|1', user .. '|2', user .. '|3',
+      user .. '|4', user .. '|5', user .. '|6')
+    for p = 1, 6 do
+      if c[p] then redis.call('HDEL', K.backlog(), user .. '|' .. p) end
+    end
+    local counted = pending_count(user)
+    if counted ~= 0 then
+      redis.call('HINCRBY', K.backlog(), '*', -counted)
+      redis.call('ZREM', K.ubacklog(), user)
+    end
+    return 0
+  end
   local total = 0
   for p = 1, 6 do
     local f = user .. '|' .. p
@@ -171,12 +219,16 @@ end
 -- Wait (ready -> leased) of each dispatch: the user's last 100, and a histogram.
 local WAITS = {}  -- histogram increments of this pop: bucket (or sum_ms) -> n
 local WAIT_BOUNDS = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}
+-- The samples list is trimmed back to 100 once it holds 150 (readers take the newest 100),
+-- and has no TTL: it goes with the rest of the user's state when the user has been idle for
+-- the retention (sweep_idle).
+local WAIT_KEEP = 100
 local function record_wait(user, wait)
   if wait < 0 then wait = 0 end
   bump_user(K.srv, user, 1)
-  redis.call('LPUSH', K.waits(user), istr(wait))
-  redis.call('LTRIM', K.waits(user), 0, 99)
-  redis.call('PEXPIRE', K.waits(user), idle_ms())
+  if redis.call('LPUSH', K.waits(user), istr(wait)) >= WAIT_KEEP + 50 then
+    redis.call('LTRIM', K.waits(user), 0, WAIT_KEEP - 1)
+  end
   local le = '+Inf'
   for _, b in ipairs(WAIT_BOUNDS) do
     if wait <= b then le = tostring(b) break end
@@ -222,6 +274,18 @@ local function lowest_soft()
     if in_spec(steal_spec, pool) then return r[i], tonumber(r[i + 1]), pool, 1 end
   end
   return nil
+end
+
+-- Lease sequence numbers are reserved for the whole pop with one increment (a number a pop
+-- reserved and did not use is skipped: they stay unique and in dispatch order).
+local SEQ_NEXT, SEQ_LAST = 1, 0
+local function next_lease_seq(wanted)
+  if SEQ_NEXT > SEQ_LAST then
+    SEQ_LAST = redis.call('HINCRBY', K.meta(), 'lease_seq', wanted)
+    SEQ_NEXT = SEQ_LAST - wanted + 1
+  end
+  SEQ_NEXT = SEQ_NEXT + 1
+  return SEQ_NEXT - 1
 end
 
 local out = {}
@@ -272,6 +336,7 @@ while #out < want and guard > 0 do
     local pri = tonumber(f[2])
     local weight, cap = user_cfg(user)
     local dispatched = false
+    local left = nil  -- the user's ready tasks after this one
     if not (f[1] or f[2] or f[3] or f[4] or f[5]) then
       backlog_dec(user, queued_pri)
       count('phantom')  -- an index entry whose task hash is gone
@@ -283,9 +348,9 @@ while #out < want and guard > 0 do
       bury(id, tk, 'corrupt: ' .. what, 'CorruptTask', '', worker)
       count('corrupt')
     else
-      backlog_dec(user, queued_pri)
+      left = backlog_dec(user, queued_pri)
       local att = (tonumber(f[4]) or 0) + 1
-      local token = istr(redis.call('HINCRBY', K.meta(), 'lease_seq', 1)) .. '.' .. ARGV[12]
+      local token = istr(next_lease_seq(want - #out)) .. '.' .. ARGV[12]
       local deadline = NOW_MS + lease_ms
       redis.call('HSET', tk, 'state', 'leased', 'att', istr(att), 'token', token,
         'worker', worker, 'deadline', istr(deadline), 'started', istr(NOW_MS))
@@ -319,7 +384,7 @@ while #out < want and guard > 0 do
       -- its tenant only while one of its users is there.
       local nextp = pass + charge / weight
       local zk = t and K.tready(pool, t) or K.ready(pool)
-      local more = pending_count(user) > 0 or recount(user) > 0
+      local more = left > 0 or recount(user) > 0
       if soft then  -- served over its cap: it stays a fallback while it has work
         if more then redis.call('ZADD', K.soft(), fstr(nextp), user) else
           redis.call('ZREM', K.soft(), user)
@@ -360,6 +425,7 @@ end
 if vt then redis.call('HSET', K.meta(), 'vt', fstr(vt)) end
 if #out > 0 then count('popped', #out) end
 flush_waits()
+flush_backlog()
 if report_view then
   local head = redis.call('ZRANGE', K.readyidx(), 0, 0, 'WITHSCORES')
   out[#out + 1] = {'', head[2] or '', redis.call('HGET', K.meta(), 'vt') or '0'}
