@@ -1,4 +1,4 @@
-"""Configuration: ``fairque.toml`` and ``FAIRQUE_*`` environment variables (pydantic-settings).
+"""Configuration: ``fairque.toml`` and ``FAIRQUE_*`` environment variables.
 
 Precedence, highest first: arguments given in code, environment variables, the TOML file,
 defaults. Nested fields use ``__`` in env var names (``FAIRQUE_QUEUE__AGING_SECONDS=60``);
@@ -13,17 +13,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
-from pydantic import Field, ValidationInfo, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from fairque.core.codec import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH
 from fairque.core.config_sections import AlertsConfig, SchedulerConfig, WorkerConfig, _Section
 from fairque.core.config_sources import (
     ENV_PREFIX,
-    EnvSource,
-    TomlSource,
     describe_validation_error,
+    env_settings,
+    layered,
     toml_path,
+    toml_settings,
 )
 from fairque.core.exceptions import ConfigError
 from fairque.core.rates import default_burst, parse_rate
@@ -203,10 +203,13 @@ class QueueConfig(_Section):
         return _limit(self.default_rate, self.default_burst)
 
 
-class FairQueueConfig(BaseSettings):
-    """All of fairque's settings. Use :meth:`load` or :meth:`create_default`."""
+class FairQueueConfig(BaseModel):
+    """All of fairque's settings. Use :meth:`load` or :meth:`create_default`.
 
-    model_config = SettingsConfigDict(extra="forbid", validate_default=True)
+    Building one layers its sources: the arguments given, then ``FAIRQUE_*`` environment
+    variables, then the TOML file being loaded (tables merge key by key)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     redis: RedisConfig = Field(default_factory=RedisConfig)
     queue: QueueConfig = Field(default_factory=QueueConfig)
@@ -215,22 +218,12 @@ class FairQueueConfig(BaseSettings):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
     def __init__(self, **data: Any) -> None:
+        values = layered(data, env_settings(), toml_settings())
         try:
-            super().__init__(**data)
+            super().__init__(**values)
         except pydantic.ValidationError as exc:
             path = toml_path.get()
             raise ConfigError(describe_validation_error(exc, str(path) if path else "")) from None
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, EnvSource(settings_cls), TomlSource(settings_cls)
 
     @model_validator(mode="after")
     def _workers_fit(self) -> FairQueueConfig:

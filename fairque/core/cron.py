@@ -7,11 +7,18 @@ Five fields (minute hour day month weekday), or six with seconds as the sixth fi
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterBadCronError, CroniterBadDateError, CroniterError, croniter
-
 from fairque.core.exceptions import InvalidCronExpression, InvalidTimezone
+
+
+def _croniter(expr: str, start: datetime) -> Any:
+    # Imported on first use: every process loads the config (which checks schedules), few
+    # have schedules, and croniter costs about 40 ms to import.
+    from croniter import croniter
+
+    return croniter(expr, start)
 
 
 def check_timezone(name: object) -> ZoneInfo:
@@ -37,8 +44,10 @@ def check_cron(expr: object, timezone: str = "UTC") -> str:
             "or 6 (the sixth is seconds)"
         )
     zone = check_timezone(timezone)
+    from croniter import CroniterBadCronError, CroniterBadDateError, CroniterError
+
     try:
-        croniter(expr, datetime.now(zone)).get_next(datetime)
+        _croniter(expr, datetime.now(zone)).get_next(datetime)
     except CroniterBadDateError:
         raise InvalidCronExpression(f"cron {expr!r} never fires (an impossible date)") from None
     except (CroniterBadCronError, CroniterError, ValueError, KeyError) as exc:
@@ -52,7 +61,7 @@ def due_fire_times(
     """Fire times in ``(after, until]`` (the ``limit`` newest, oldest first) and how many
     older ones were left out."""
     zone = ZoneInfo(timezone)
-    it = croniter(expr, after.astimezone(zone))
+    it = _croniter(expr, after.astimezone(zone))
     times: list[datetime] = []
     dropped = 0
     while True:
@@ -68,11 +77,11 @@ def due_fire_times(
 
 def next_runs(expr: str, timezone: str, start: datetime, count: int) -> list[datetime]:
     """The next ``count`` fire times after ``start``, in the schedule's zone."""
-    it = croniter(expr, start.astimezone(ZoneInfo(timezone)))
+    it = _croniter(expr, start.astimezone(ZoneInfo(timezone)))
     return [it.get_next(datetime) for _ in range(count)]
 
 
 def latest_fire(expr: str, timezone: str, now: datetime) -> datetime:
     """The newest fire time at or before ``now``."""
-    prev: datetime = croniter(expr, now.astimezone(ZoneInfo(timezone))).get_prev(datetime)
+    prev: datetime = _croniter(expr, now.astimezone(ZoneInfo(timezone))).get_prev(datetime)
     return prev
