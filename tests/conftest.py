@@ -28,6 +28,19 @@ from fairque.server import EmbeddedServer
 CLUSTER = os.environ.get("FAIRQUE_TEST_CLUSTER") == "1"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Shell completion caches user names under $XDG_CACHE_HOME: the suite's own, not the
+    home directory of whoever runs it."""
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
+
+
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[str]:
     url = os.environ.get("FAIRQUE_TEST_REDIS_URL")

@@ -1,26 +1,28 @@
 """Commands that change things: push, dlq, drain, pause, resume. Destructive ones preview
-what they will touch, ask on a terminal, need --yes otherwise, and support --dry-run."""
+what they will touch, ask on a terminal, need --yes otherwise, and support --dry-run.
+
+Shell completion of ``--user`` loads this module on every TAB, so only click and the
+completion callback are imported here; each command imports what it runs."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from fairque.cli.completion import complete_users
 from fairque.cli.context import CliContext, pass_cli
-from fairque.cli.format import fmt
-from fairque.cli.inspect_cmds import ago, read_and_show
-from fairque.cli.output import confirm, console, emit_json, parse_duration, progress_bar, show_table
-from fairque.cli.schedule_cmd import parse_payload
-from fairque.cli.tables import Col
-from fairque.core.models import DLQEntry, Task, TaskInfo
-from fairque.monitoring import Admin, Inspector
-from fairque.monitoring.models import AdminResult
-from fairque.queue import TaskQueue
+
+if TYPE_CHECKING:
+    from fairque.core.models import DLQEntry, TaskInfo
+    from fairque.monitoring import Inspector
+    from fairque.monitoring.models import AdminResult
 
 
 def _report(cli: CliContext, result: AdminResult, verb: str) -> None:
+    from fairque.cli.output import console, emit_json
+
     if cli.json:
         emit_json(result)
     elif result.matched == 0:
@@ -55,6 +57,11 @@ def push(
     cost: float | None,
 ) -> None:
     """Push one task."""
+    from fairque.cli.output import console, emit_json
+    from fairque.cli.schedule_cmd import parse_payload
+    from fairque.core.models import Task
+    from fairque.queue import TaskQueue
+
     cli.refuse_if_read_only("push")
     t = Task.create(
         user_id, priority, parse_payload(payload), task_id=task_id, handler=handler,
@@ -85,6 +92,10 @@ def dlq_ls(
     cli: CliContext, user_id: str | None, error: str | None, group_by: str | None, limit: int
 ) -> None:
     """List dead tasks, newest first (or grouped)."""
+    from fairque.cli.output import emit_json, show_table
+    from fairque.cli.tables import Col
+    from fairque.monitoring import Inspector
+
     with Inspector(cli.config()) as ins:
         if group_by:
             groups = ins.dlq_groups(group_by)
@@ -121,6 +132,10 @@ def dlq_ls(
 
 
 def print_dlq(entries: list[DLQEntry], now: datetime) -> None:
+    from fairque.cli.inspect_cmds import ago
+    from fairque.cli.output import show_table
+    from fairque.cli.tables import Col
+
     rows = [
         (e.task_id, e.user_id, e.attempts, e.error_type, first_line(e.error),
          ago(e.failed_at, now))
@@ -152,11 +167,16 @@ def first_line(text: str) -> str:
 @pass_cli
 def dlq_show(cli: CliContext, task_id: str) -> None:
     """One dead task: payload, error and traceback."""
+    from fairque.cli.inspect_cmds import read_and_show
+
     missing = f"task {task_id!r} is not in the DLQ"
     read_and_show(cli, lambda ins: dead_task(ins, task_id), missing, _show_dead)
 
 
 def _show_dead(info: TaskInfo) -> None:
+    from fairque.cli.format import fmt
+    from fairque.cli.output import console
+
     console.print(
         f"[bold]{info.task_id}[/bold] user {info.user_id}, attempts {info.attempts}, "
         f"worker {info.worker_id}"
@@ -189,6 +209,9 @@ def dlq_requeue(
     rate: float | None,
 ) -> None:
     """Put dead tasks back to ready (ids kept, attempts reset)."""
+    from fairque.cli.output import confirm, progress_bar
+    from fairque.monitoring import Admin
+
     if not (task_ids or all_ or user_id or error):
         raise click.UsageError("choose what: TASK_ID..., --all, --user or --error")
     with Admin(cli.config(), read_only=cli.read_only) as admin:
@@ -223,6 +246,9 @@ def dlq_purge(
     yes: bool,
 ) -> None:
     """Delete dead tasks for good."""
+    from fairque.cli.output import confirm, parse_duration, progress_bar
+    from fairque.monitoring import Admin
+
     if not (task_ids or all_ or user_id or older_than):
         raise click.UsageError("choose what: TASK_ID..., --all, --user or --older-than")
     age_s = parse_duration(older_than) if older_than else None
@@ -259,6 +285,9 @@ def drain(
     yes: bool,
 ) -> None:
     """Cancel a user's ready tasks (optionally exporting them first)."""
+    from fairque.cli.output import confirm, progress_bar
+    from fairque.monitoring import Admin
+
     with Admin(cli.config(), read_only=cli.read_only) as admin:
         preview = admin.drain(user_id, priority=priority, dry_run=True)
         if dry_run or preview.matched == 0:
@@ -294,6 +323,9 @@ def resume(cli: CliContext, user_id: str) -> None:
 
 def _switch(cli: CliContext, action: str, user_id: str, done: str, unchanged: str) -> None:
     """Pause or resume a user and say whether anything changed."""
+    from fairque.cli.output import console, emit_json
+    from fairque.monitoring import Admin
+
     cli.refuse_if_read_only(action)
     with Admin(cli.config()) as admin:
         result = admin.pause(user_id) if action == "pause" else admin.resume(user_id)

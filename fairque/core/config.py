@@ -16,6 +16,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from fairque.core.codec import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH
+from fairque.core.config_file import DEFAULT_CONFIG_FILE, config_file
 from fairque.core.config_sections import AlertsConfig, SchedulerConfig, WorkerConfig, _Section
 from fairque.core.config_sources import (
     ENV_PREFIX,
@@ -42,8 +43,6 @@ __all__ = [
     "WorkerConfig",
     "describe_validation_error",
 ]
-
-DEFAULT_CONFIG_FILE = "fairque.toml"
 
 
 class RedisConfig(_Section):
@@ -278,14 +277,7 @@ class FairQueueConfig(BaseModel):
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> FairQueueConfig:
         """Load ``path`` (or ``$FAIRQUE_CONFIG``, or ``./fairque.toml`` if present) and env vars."""
-        chosen: Path | None
-        if path is not None:
-            chosen = Path(path)
-        elif os.environ.get("FAIRQUE_CONFIG"):
-            chosen = Path(os.environ["FAIRQUE_CONFIG"])
-        else:
-            chosen = Path(DEFAULT_CONFIG_FILE) if Path(DEFAULT_CONFIG_FILE).exists() else None
-        token = toml_path.set(chosen)
+        token = toml_path.set(config_file(path))
         try:
             return cls(**overrides)
         finally:
