@@ -184,9 +184,14 @@ class Task(BaseModel):
     @property
     def payload_json(self) -> str:
         """The payload as compact JSON (computed once)."""
-        if self._payload_json is None:
-            self._payload_json = encode_json(self.payload, max_bytes=1 << 62)
-        return self._payload_json
+        # The private dict read directly: pydantic's attribute lookup for private fields
+        # costs a few µs, on every push.
+        private = self.__pydantic_private__
+        text: str | None = private.get("_payload_json") if private is not None else None
+        if text is None:
+            text = encode_json(self.payload, max_bytes=1 << 62)
+            self._payload_json = text
+        return text
 
     @property
     def run_seconds(self) -> float | None:

@@ -20,6 +20,7 @@ from fairque.core.models import (
     PushResult,
     Task,
     TaskState,
+    trusted,
 )
 from fairque.core.validation import check_task_id
 from fairque.queue.durability import check_durability, durability_call
@@ -124,11 +125,13 @@ def push(s: QueueSession, tasks: Sequence[Task]) -> Op[list[PushResult]]:
         check_durability(s, acked)
     else:
         replies = [(yield calls[0])] if len(calls) == 1 else (yield calls)
+    # The script's reply is trusted as popped rows are: no validation pass per result.
     return [
-        PushResult(task_id=r[i], created=bool(int(r[i + 1])), state=TaskState(r[i + 2]))
+        trusted(PushResult, {"task_id": r[i], "created": bool(int(r[i + 1])),
+                             "state": TaskState(r[i + 2])})
         for r in replies
         for i in range(0, len(r), 3)
-    ]
+    ]  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------- pop
