@@ -6,7 +6,9 @@ Each peer is installed into its own virtualenv under ``benchmarks/.venvs/`` (the
 arq needs redis<6, taskiq-redis must match taskiq). Every driver in ``benchmarks/peers/``
 enqueues N tasks that each INCR a counter, starts the worker processes, and reports
 (N - 1) / (time of the last INCR - time of the first), so enqueueing and start-up are not
-counted for anyone. All run against one embedded Valkey, one after another, in one run:
+counted for anyone. The first 2,000 tasks of each drain are enqueued one call each (the
+peer's plain enqueue; fairque's ``push``) and timed: the single-enqueue rate.
+All run against one embedded Valkey, one after another, in one run:
 ``--repeat`` rounds (3 by default), each round every peer and process count once, so a slow
 spell of a shared machine hits every peer alike; each figure is the median of its rounds.
 
@@ -108,6 +110,7 @@ def main() -> None:
     counts = [int(p) for p in args.processes.split(",")]
     peers = [p for p in args.peers.split(",") if p in PEERS]
     runs: dict[tuple[str, int], list[int]] = {}
+    enqueues: dict[str, list[int]] = {}
     versions: dict[str, str] = {}
     settings: dict[str, dict[str, str]] = {}
     with EmbeddedServer() as server:
@@ -125,6 +128,7 @@ def main() -> None:
                     if not got:
                         continue
                     runs.setdefault((peer, processes), []).append(got["e2e_per_s"])
+                    enqueues.setdefault(peer, []).append(got["enqueue_per_s"])
                     versions[peer] = got["version"]
                     settings[peer] = {
                         "concurrency": str(got.get("concurrency", "")),
@@ -135,6 +139,8 @@ def main() -> None:
     results: dict[str, dict[str, int]] = {}
     for (peer, processes), rates in runs.items():
         results.setdefault(peer, {})[f"x{processes}"] = round(statistics.median(rates))
+    enqueue = {peer: round(statistics.median(r)) for peer, r in enqueues.items()}
+    peers_enqueue = [r for peer, r in enqueue.items() if not peer.startswith("fairque")]
     ratios = {
         f"{ours}_vs_{peer}_x{p}": round(results[ours][f"x{p}"] / r[f"x{p}"], 2)
         for ours in ("fairque", "fairque_async")
@@ -144,6 +150,12 @@ def main() -> None:
         for p in counts
         if f"x{p}" in r and f"x{p}" in results[ours]
     }
+    if peers_enqueue:
+        for ours in ("fairque", "fairque_async"):
+            if ours in enqueue:
+                ratios[f"{ours}_push_vs_fastest_enqueue"] = round(
+                    enqueue[ours] / max(peers_enqueue), 2
+                )
     doc = {
         "scenario": "peers",
         "server": {
@@ -155,7 +167,7 @@ def main() -> None:
         "params": {"tasks": args.tasks, "processes": counts, "repeat": args.repeat},
         "versions": versions,
         "settings": settings,
-        "results": {"e2e_per_s": results},
+        "results": {"e2e_per_s": results, "enqueue_per_s": enqueue},
         "ratios": ratios,
     }
     if args.out:
@@ -169,10 +181,12 @@ def main() -> None:
 def print_table(doc: dict[str, Any], counts: list[int]) -> None:
     results = doc["results"]["e2e_per_s"]
     ours = [o for o in ("fairque", "fairque_async") if o in results]
-    head = "| queue | version | concurrency | " + " | ".join(f"W={p} /s" for p in counts)
+    enqueue = doc["results"].get("enqueue_per_s", {})
+    head = "| queue | version | concurrency | single enqueue /s | "
+    head += " | ".join(f"W={p} /s" for p in counts)
     head += "".join(f" | {o} / it (W={','.join(map(str, counts))})" for o in ours) + " |"
     print(head)
-    print("|" + "---|" * (3 + len(counts) + len(ours)))
+    print("|" + "---|" * (4 + len(counts) + len(ours)))
     for peer, r in sorted(results.items(), key=lambda kv: -kv[1].get(f"x{counts[-1]}", 0)):
         cells = " | ".join(f"{r.get(f'x{p}', 0):,}" for p in counts)
         ratio_cells = "".join(
@@ -181,7 +195,10 @@ def print_table(doc: dict[str, Any], counts: list[int]) -> None:
             for o in ours
         )  # fmt: skip
         conc = doc["settings"].get(peer, {}).get("concurrency", "")
-        print(f"| {peer} | {doc['versions'].get(peer, '')} | {conc} | {cells}{ratio_cells} |")
+        enq = f"{enqueue[peer]:,}" if peer in enqueue else ""
+        print(
+            f"| {peer} | {doc['versions'].get(peer, '')} | {conc} | {enq} | {cells}{ratio_cells} |"
+        )
     try:
         import plotext as plt
     except ImportError:

@@ -10,25 +10,27 @@ from typing import Any
 import redis
 from arq import create_pool
 from arq.connections import RedisSettings
-from common import count_async, measure, parse_args, report, reset, spawn
+from common import count_async, measure, parse_args, rate_of_async, report, reset, singles, spawn
 
 
 async def noop(ctx: dict[str, Any], n: int) -> None:
     await count_async(ctx["redis"], n)
 
 
-async def enqueue(url: str, n: int) -> None:
+async def enqueue(url: str, n: int) -> float:
     pool = await create_pool(RedisSettings.from_dsn(url))
-    for i in range(0, n, 500):
+    rate = await rate_of_async(singles(n), lambda: pool.enqueue_job("noop", n))
+    for i in range(singles(n), n, 500):
         await asyncio.gather(*[pool.enqueue_job("noop", n) for _ in range(i, min(i + 500, n))])
     await pool.aclose()
+    return rate
 
 
 def main() -> None:
     url, n, processes = parse_args()
     r = redis.Redis.from_url(url)
     reset(r)
-    asyncio.run(enqueue(url, n))
+    enqueued = asyncio.run(enqueue(url, n))
     code = (
         "from arq.worker import Worker; from arq.connections import RedisSettings\n"
         "import arq_drain\n"
@@ -38,7 +40,7 @@ def main() -> None:
     )
     rate = measure(r, n, spawn([sys.executable, "-c", code], processes))
     # No logging configured: arq's per-job INFO lines are dropped at the logger.
-    report("arq", version("arq"), rate, concurrency="32 jobs",
+    report("arq", version("arq"), rate, enqueued, concurrency="32 jobs",
            settings="Worker(max_jobs=32, poll_delay=0.01), logging at WARNING")  # fmt: skip
 
 

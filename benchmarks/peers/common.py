@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,5 +81,32 @@ def measure(client: Any, n: int, procs: list[subprocess.Popen[bytes]]) -> float:
     return (n - 1) / (end - start)
 
 
-def report(peer: str, version: str, rate: float, **extra: Any) -> None:
-    print(json.dumps({"peer": peer, "version": version, "e2e_per_s": round(rate), **extra}))
+# The first tasks of every drain are enqueued one call each, the way an application enqueues
+# from a request handler, and timed: the single-enqueue rate. The rest go in the peer's
+# fastest way (batches, pipelines or gathered calls), untimed.
+SINGLES = 2000
+
+
+def singles(n: int) -> int:
+    return min(SINGLES, n)
+
+
+def rate_of(k: int, enqueue_one: Callable[[], object]) -> float:
+    """Enqueues per second of ``k`` sequential single enqueues."""
+    start = time.perf_counter()
+    for _ in range(k):
+        enqueue_one()
+    return k / (time.perf_counter() - start)
+
+
+async def rate_of_async(k: int, enqueue_one: Callable[[], Awaitable[object]]) -> float:
+    """The same for an asyncio client: each enqueue awaited before the next."""
+    start = time.perf_counter()
+    for _ in range(k):
+        await enqueue_one()
+    return k / (time.perf_counter() - start)
+
+
+def report(peer: str, version: str, rate: float, enqueue: float, **extra: Any) -> None:
+    print(json.dumps({"peer": peer, "version": version, "e2e_per_s": round(rate),
+                      "enqueue_per_s": round(enqueue), **extra}))  # fmt: skip

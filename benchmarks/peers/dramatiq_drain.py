@@ -8,7 +8,7 @@ from importlib.metadata import version
 
 import dramatiq
 import redis
-from common import count, measure, parse_args, report, reset, spawn
+from common import count, measure, parse_args, rate_of, report, reset, singles, spawn
 from dramatiq.brokers.redis import RedisBroker
 
 URL = os.environ.get("PEERBENCH_URL", "redis://127.0.0.1:6379/0")
@@ -31,12 +31,13 @@ def main() -> None:
     reset(r)
     import dramatiq_drain
 
-    for _ in range(n):
+    enqueue = rate_of(singles(n), lambda: dramatiq_drain.noop.send(n))
+    for _ in range(n - singles(n)):
         dramatiq_drain.noop.send(n)
     cmd = [sys.executable, "-m", "dramatiq", "dramatiq_drain", "--processes", "1", "--threads", "8"]
     rate = measure(r, n, spawn(cmd, processes))
     # dramatiq logs a task only at DEBUG; its CLI runs at INFO.
-    report("dramatiq", version("dramatiq"), rate, concurrency="8 threads",
+    report("dramatiq", version("dramatiq"), rate, enqueue, concurrency="8 threads",
            settings=" ".join(cmd[3:]))  # fmt: skip
 
 

@@ -1,13 +1,15 @@
-"""fairque: thread workers (8 per process; asyncio: 32), tasks pushed with push_batch."""
+"""fairque: thread workers (8 per process; asyncio: 32). The timed single enqueues are
+``push`` (``AsyncTaskQueue.push`` for the asyncio entry), the rest go with push_batch."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import redis
-from common import count, measure, parse_args, report, reset, spawn
+from common import count, measure, parse_args, rate_of, rate_of_async, report, reset, singles, spawn
 
-from fairque import FairQueueConfig, Task, TaskQueue, __version__
+from fairque import AsyncTaskQueue, FairQueueConfig, Task, TaskQueue, __version__
 
 client: redis.Redis | None = None
 
@@ -24,10 +26,18 @@ def main(extra: tuple[str, ...] = (), name: str = "fairque", use_async: bool = F
     r = redis.Redis.from_url(url)
     reset(r)
     config = FairQueueConfig(redis={"url": url}, queue={"name": "peerbench"})
+    payload = {"n": n, "url": url}
+    if use_async:
+        enqueue = asyncio.run(push_async(config, singles(n), payload))
     with TaskQueue(config) as q:
-        for i in range(0, n, 2000):
+        if not use_async:
+            users = iter(range(n))
+            enqueue = rate_of(
+                singles(n), lambda: q.push(Task.create(f"user-{next(users) % 10}", 3, payload))
+            )
+        for i in range(singles(n), n, 2000):
             chunk = range(i, min(i + 2000, n))
-            q.push_batch([Task.create(f"user-{j % 10}", 3, {"n": n, "url": url}) for j in chunk])
+            q.push_batch([Task.create(f"user-{j % 10}", 3, payload) for j in chunk])
     cmd = [
         *(sys.executable, "-m", "fairque.cli", "--redis-url", url, "--queue", "peerbench"),
         *("worker", "--handler", "fairque_drain:noop", *extra),
@@ -36,7 +46,15 @@ def main(extra: tuple[str, ...] = (), name: str = "fairque", use_async: bool = F
     concurrency = "32 async" if use_async else "8 threads"
     rate = measure(r, n, spawn(cmd, processes))
     # Completed tasks are not logged unless log_tasks is set (the default).
-    report(name, __version__, rate, concurrency=concurrency, settings=" ".join(cmd[7:]))
+    report(name, __version__, rate, enqueue, concurrency=concurrency, settings=" ".join(cmd[7:]))
+
+
+async def push_async(config: FairQueueConfig, k: int, payload: dict[str, object]) -> float:
+    users = iter(range(k))
+    async with AsyncTaskQueue(config) as q:
+        return await rate_of_async(
+            k, lambda: q.push(Task.create(f"user-{next(users) % 10}", 3, payload))
+        )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import sys
 from importlib.metadata import version
 
 import redis
-from common import count, measure, parse_args, report, reset, spawn
+from common import count, measure, parse_args, rate_of, report, reset, singles, spawn
 from huey import RedisHuey
 
 URL = os.environ.get("PEERBENCH_URL", "redis://127.0.0.1:6379/0")
@@ -31,7 +31,8 @@ def main() -> None:
     reset(r)
     import huey_drain
 
-    for _ in range(n):
+    enqueue = rate_of(singles(n), lambda: huey_drain.noop(n))
+    for _ in range(n - singles(n)):  # huey has no batch enqueue
         huey_drain.noop(n)
     cmd = [
         sys.executable,
@@ -45,7 +46,9 @@ def main() -> None:
         "-q",
     ]
     rate = measure(r, n, spawn(cmd, processes))
-    report("huey", version("huey"), rate, concurrency="8 threads", settings=" ".join(cmd[3:]))
+    report(
+        "huey", version("huey"), rate, enqueue, concurrency="8 threads", settings=" ".join(cmd[3:])
+    )
 
 
 if __name__ == "__main__":

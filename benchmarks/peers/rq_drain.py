@@ -6,7 +6,7 @@ import sys
 from importlib.metadata import version
 
 import redis
-from common import count, measure, parse_args, report, reset, spawn
+from common import count, measure, parse_args, rate_of, report, reset, singles, spawn
 from rq import Queue
 
 client: redis.Redis | None = None
@@ -24,7 +24,8 @@ def main() -> None:
     r = redis.Redis.from_url(url)
     reset(r)
     q = Queue("peerbench", connection=r)
-    for i in range(0, n, 1000):
+    enqueue = rate_of(singles(n), lambda: q.enqueue("rq_drain.noop", url, n))
+    for i in range(singles(n), n, 1000):
         with r.pipeline() as pipe:
             jobs = [
                 Queue.prepare_data("rq_drain.noop", (url, n)) for _ in range(i, min(i + 1000, n))
@@ -37,7 +38,7 @@ def main() -> None:
         ".work(burst=True, logging_level='WARNING')\n"
     )
     rate = measure(r, n, spawn([sys.executable, "-c", code], processes))
-    report("rq", version("rq"), rate, concurrency="1 (SimpleWorker)",
+    report("rq", version("rq"), rate, enqueue, concurrency="1 (SimpleWorker)",
            settings="SimpleWorker.work(burst=True, logging_level='WARNING')")  # fmt: skip
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import redis
 import redis.asyncio as aredis
-from common import count_async, measure, parse_args, report, reset, spawn
+from common import count_async, measure, parse_args, rate_of_async, report, reset, singles, spawn
 from saq import Queue
 
 _client: aredis.Redis | None = None
@@ -22,21 +22,23 @@ async def noop(ctx: dict[str, Any], *, url: str, n: int) -> None:
     await count_async(_client, n)
 
 
-async def enqueue(url: str, n: int) -> None:
+async def enqueue(url: str, n: int) -> float:
     queue = Queue.from_url(url, name="peerbench")
     await queue.connect()
-    for i in range(0, n, 500):
+    rate = await rate_of_async(singles(n), lambda: queue.enqueue("noop", url=url, n=n))
+    for i in range(singles(n), n, 500):
         await asyncio.gather(
             *[queue.enqueue("noop", url=url, n=n) for _ in range(i, min(i + 500, n))]
         )
     await queue.disconnect()
+    return rate
 
 
 def main() -> None:
     url, n, processes = parse_args()
     r = redis.Redis.from_url(url)
     reset(r)
-    asyncio.run(enqueue(url, n))
+    enqueued = asyncio.run(enqueue(url, n))
     code = (
         "import asyncio, saq, saq_drain\n"
         "async def main():\n"
@@ -46,7 +48,7 @@ def main() -> None:
     )
     rate = measure(r, n, spawn([sys.executable, "-c", code], processes))
     # No logging configured: SAQ's per-job INFO lines are dropped at the logger.
-    report("saq", version("saq"), rate, concurrency="32",
+    report("saq", version("saq"), rate, enqueued, concurrency="32",
            settings="Worker(concurrency=32), logging at WARNING")  # fmt: skip
 
 

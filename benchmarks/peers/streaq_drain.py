@@ -9,7 +9,7 @@ from importlib.metadata import version
 
 import redis
 import redis.asyncio as aredis
-from common import count_async, measure, parse_args, report, reset, spawn
+from common import count_async, measure, parse_args, rate_of_async, report, reset, singles, spawn
 from streaq import Worker
 
 URL = os.environ.get("PEERBENCH_URL", "redis://127.0.0.1:6379/0")
@@ -25,10 +25,12 @@ async def noop(n: int) -> None:
     await count_async(_client, n)
 
 
-async def enqueue(n: int) -> None:
+async def enqueue(n: int) -> float:
     async with worker:
-        for i in range(0, n, 1000):
+        rate = await rate_of_async(singles(n), lambda: noop.enqueue(n))
+        for i in range(singles(n), n, 1000):
             await worker.enqueue_many([noop.enqueue(n) for _ in range(i, min(i + 1000, n))])
+    return rate
 
 
 def main() -> None:
@@ -38,10 +40,12 @@ def main() -> None:
     reset(r)
     import streaq_drain
 
-    asyncio.run(streaq_drain.enqueue(n))
+    enqueued = asyncio.run(streaq_drain.enqueue(n))
     cmd = [sys.executable, "-m", "streaq", "run", "streaq_drain:worker"]
     rate = measure(r, n, spawn(cmd, processes))
-    report("streaq", version("streaq"), rate, concurrency="32", settings=" ".join(cmd[3:]))
+    report(
+        "streaq", version("streaq"), rate, enqueued, concurrency="32", settings=" ".join(cmd[3:])
+    )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from importlib.metadata import version
 
 import redis
 import redis.asyncio as aredis
-from common import count_async, measure, parse_args, report, reset, spawn
+from common import count_async, measure, parse_args, rate_of_async, report, reset, singles, spawn
 from taskiq_redis import RedisStreamBroker
 
 URL = os.environ.get("PEERBENCH_URL", "redis://127.0.0.1:6379/0")
@@ -26,11 +26,13 @@ async def noop(n: int) -> None:
     await count_async(_client, n)
 
 
-async def enqueue(n: int) -> None:
+async def enqueue(n: int) -> float:
     await broker.startup()
-    for i in range(0, n, 500):
+    rate = await rate_of_async(singles(n), lambda: noop.kiq(n))
+    for i in range(singles(n), n, 500):
         await asyncio.gather(*[noop.kiq(n) for _ in range(i, min(i + 500, n))])
     await broker.shutdown()
+    return rate
 
 
 def main() -> None:
@@ -44,8 +46,8 @@ def main() -> None:
     time.sleep(3)
     import taskiq_drain
 
-    asyncio.run(taskiq_drain.enqueue(n))
-    report("taskiq", version("taskiq"), measure(r, n, procs), concurrency="32 async",
+    enqueued = asyncio.run(taskiq_drain.enqueue(n))
+    report("taskiq", version("taskiq"), measure(r, n, procs), enqueued, concurrency="32 async",
            settings=" ".join(cmd[3:]))  # fmt: skip
 
 
