@@ -27,15 +27,18 @@ local FLAGS = nil
 local SWEEP_BATCH = 200  -- idle users forgotten per pop or beat, at most
 local function read_flags(user)
   local r = redis.call('HMGET', K.settings(), '#idle_ms', '*', '#fairness', '#limits',
-    '#max_payload', user or '*')
+    '#max_payload', '#nocaps', user or '*')
   FLAGS = {
     idle_ms = tonumber(r[1] or '') or DEFAULT_IDLE_MS,
     weight = tonumber(r[2] or '1') or 1,
     by_time = r[3] == 'time',
     limits = r[4] == '1',
     max_payload = tonumber(r[5] or ''),  -- the stored limit (nil: none)
+    -- No user has a max_inflight (written with the settings; absent, e.g. in settings an
+    -- older version wrote, means "look at the user's entry").
+    no_caps = r[6] == '1',
   }
-  return r[6]
+  return r[7]
 end
 local function flags()
   if not FLAGS then read_flags() end

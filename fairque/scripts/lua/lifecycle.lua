@@ -97,6 +97,7 @@ local function lease_ended(task_id, user, ran_ms, learn, known)
     redis.call('HDEL', K.uinflight(), user)
     note_if_idle(user)
   end
+  if flags().no_caps then return end
   local _, cap = user_cfg(user)
   if cap > 0 then activate(user) end
 end

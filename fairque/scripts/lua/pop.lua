@@ -85,13 +85,23 @@ local function descend(pool, entry, score)
   return u[1], tonumber(u[2]), t, score
 end
 
+-- The head a dispatch left its pool with, as its last step (idx_fix) read it: the next pick
+-- reuses it when that pool is still the lowest (nothing runs in between). Any other path
+-- through the loop clears it.
+local known_head = nil
+
 local function lowest(spec)
   if spec == '' then return nil end
   local entry, score, pool
+  local head = known_head
+  known_head = nil
   if spec == '*' then  -- any pool: the index of pools by their lowest pass
     local r = redis.call('ZRANGE', K.readyidx(), 0, 0)
     if not r[1] then return nil end
-    local u = redis.call('ZRANGE', K.ready(r[1]), 0, 0, 'WITHSCORES')
+    local u
+    if head and head.pool == r[1] then u = head.r else
+      u = redis.call('ZRANGE', K.ready(r[1]), 0, 0, 'WITHSCORES')
+    end
     if not u[1] then  -- an index entry that outlived its pool's users: repair, look again
       idx_fix(r[1])
       return lowest(spec)
@@ -410,7 +420,7 @@ while #out < want and guard > 0 do
           redis.call('SREM', K.tactive(), pool .. '|' .. t)
         end
       end
-      idx_fix(pool)
+      known_head = {pool = pool, r = idx_fix(pool)}
     end
     if not dispatched and pending_count(user) == 0 and recount(user) == 0 then
       rr_leave(pool, user, pass)

@@ -9,6 +9,7 @@ end
 
 -- Keep the index of pools with ready users (pool -> lowest pass) exact after any change to
 -- a pool's ready set, so a popper that may serve every pool finds the lowest pass in O(log n).
+-- Returns the pool's head as read ({user or '+tenant', pass}, empty when the pool is empty).
 local function idx_fix(pool)
   local r = redis.call('ZRANGE', K.ready(pool), 0, 0, 'WITHSCORES')
   if r[1] then
@@ -16,6 +17,7 @@ local function idx_fix(pool)
   else
     redis.call('ZREM', K.readyidx(), pool)
   end
+  return r
 end
 
 -- Ready tasks of a user (kept by enqueue_ready and pop in the backlog hash).

@@ -202,10 +202,13 @@ local function write_settings(sfp, doc, writer, how)
       batch = {}
     end
   end
+  local caps = false
   for user, s in pairs(d.users) do
     put(user, fstr(s.weight) .. '|' .. istr(s.max_inflight) .. (boosts[user] or ''))
     boosts[user] = nil
+    if s.max_inflight > 0 then caps = true end
   end
+  if not caps then put('#nocaps', '1') end
   for user, boost in pairs(boosts) do put(user, fstr(d.default_weight) .. '|0' .. boost) end
   for tenant, w in pairs(d.tenants or {}) do put('+' .. tenant, fstr(w)) end
   if #batch > 0 then redis.call('HSET', K.settings(), unpack(batch)) end
