@@ -7,11 +7,24 @@ import asyncio
 import sys
 
 import redis
-from common import count, measure, parse_args, rate_of, rate_of_async, report, reset, singles, spawn
+import redis.asyncio as aredis
+from common import (
+    count,
+    count_async,
+    measure,
+    parse_args,
+    rate_of,
+    rate_of_async,
+    report,
+    reset,
+    singles,
+    spawn,
+)
 
 from fairque import AsyncTaskQueue, FairQueueConfig, Task, TaskQueue, __version__
 
 client: redis.Redis | None = None
+async_client: aredis.Redis | None = None
 
 
 def noop(task: Task) -> None:
@@ -19,6 +32,15 @@ def noop(task: Task) -> None:
     if client is None:
         client = redis.Redis.from_url(task.payload["url"])
     count(client, task.payload["n"])
+
+
+async def noop_async(task: Task) -> None:
+    """The asyncio worker's handler: a coroutine with an asyncio client, as the asyncio peers'
+    drivers have (a sync handler would run on the worker's threads)."""
+    global async_client
+    if async_client is None:
+        async_client = aredis.Redis.from_url(task.payload["url"])
+    await count_async(async_client, task.payload["n"])
 
 
 def main(extra: tuple[str, ...] = (), name: str = "fairque", use_async: bool = False) -> None:
@@ -40,7 +62,8 @@ def main(extra: tuple[str, ...] = (), name: str = "fairque", use_async: bool = F
             q.push_batch([Task.create(f"user-{j % 10}", 3, payload) for j in chunk])
     cmd = [
         *(sys.executable, "-m", "fairque.cli", "--redis-url", url, "--queue", "peerbench"),
-        *("worker", "--handler", "fairque_drain:noop", *extra),
+        *("worker", "--handler", "fairque_drain:noop_async" if use_async else "fairque_drain:noop"),
+        *extra,
         *(("--async", "--concurrency", "32") if use_async else ("--concurrency", "8")),
     ]
     concurrency = "32 async" if use_async else "8 threads"
