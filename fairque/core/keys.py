@@ -68,7 +68,7 @@ TEMPLATES: dict[str, str] = {
     "tp": "tp:{minute}",  # hash per minute: event -> count (throughput charts; expires)
     "srv": "srv:{minute}",  # hash per minute: user -> tasks dispatched (served share; expires)
     "psh": "psh:{minute}",  # hash per minute: user -> tasks pushed (noisy neighbours; expires)
-    "waits": "waits:{user}",  # list: the user's last 100 waits, ready -> start (ms)
+    "waits": "waits:{user}",  # list: newest waits first (ms; 100 read, trimmed at 150)
     "waith": "waith",  # hash: wait histogram, bucket upper bound (ms) -> count; sum_ms
     "audit": "audit",  # stream: admin mutations (who, what, how many), capped
     "sched_defs": "sched:defs",  # hash: schedule name -> definition (JSON)

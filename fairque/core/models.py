@@ -112,6 +112,9 @@ class Task(BaseModel):
 
     _payload_json: str | None = PrivateAttr(default=None)
     _run_seconds: float | None = PrivateAttr(default=None)
+    # The task id and user id objects create() checked: push checks them again only when
+    # they are not these very objects (a model_copy that changed them, an unpickled task).
+    _checked: tuple[str, str] | None = PrivateAttr(default=None)
 
     @classmethod
     def create(
@@ -174,6 +177,7 @@ class Task(BaseModel):
             cost=cost,
         )
         task._payload_json = text
+        task._checked = (tid, user_id)
         return task
 
     def keep_json(self, text: str) -> Task:
@@ -192,6 +196,12 @@ class Task(BaseModel):
             text = encode_json(self.payload, max_bytes=1 << 62)
             self._payload_json = text
         return text
+
+    def checked_ids(self) -> bool:
+        """Whether the task id and user id are the very values :meth:`create` checked."""
+        private = self.__pydantic_private__
+        done = private.get("_checked") if private is not None else None
+        return done is not None and done[0] is self.task_id and done[1] is self.user_id
 
     @property
     def run_seconds(self) -> float | None:

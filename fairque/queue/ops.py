@@ -94,6 +94,9 @@ __all__ = [
 PUSH_CHUNK = 2000
 
 
+_STATES = {state.value: state for state in TaskState}
+
+
 def push(s: QueueSession, tasks: Sequence[Task]) -> Op[list[PushResult]]:
     """Push tasks in one round trip; every task is validated before anything is sent."""
     if not tasks:
@@ -128,7 +131,7 @@ def push(s: QueueSession, tasks: Sequence[Task]) -> Op[list[PushResult]]:
     # The script's reply is trusted as popped rows are: no validation pass per result.
     return [
         trusted(PushResult, {"task_id": r[i], "created": bool(int(r[i + 1])),
-                             "state": TaskState(r[i + 2])})
+                             "state": _STATES[r[i + 2]]})
         for r in replies
         for i in range(0, len(r), 3)
     ]  # fmt: skip

@@ -25,8 +25,9 @@ POP_ROW = (
 
 
 def push_fields(s: QueueSession, task: Task) -> list[str | int | float]:
-    check_user_id(task.user_id)
-    check_task_id(task.task_id)
+    if not task.checked_ids():
+        check_user_id(task.user_id)
+        check_task_id(task.task_id)
     pri = check_priority(
         int(task.priority) if isinstance(task.priority, Priority) else task.priority
     )
@@ -83,7 +84,7 @@ def parse_task(row: list[Any], worker_id: str) -> tuple[Task | None, str]:
         "created_at": ms_time(created) if created else None, "lease": lease,
         "trace": parse_carrier(trace), "tenant": None, "cost": None,
     }  # fmt: skip
-    task = trusted(Task, fields, {"_payload_json": None, "_run_seconds": None})
+    task = trusted(Task, fields, {"_payload_json": None, "_run_seconds": None, "_checked": None})
     return task.keep_json(payload), ""
 
 

@@ -20,8 +20,7 @@ if stored_max and stored_max < max_bytes then max_bytes = stored_max end
 local n = tonumber(ARGV[3])
 local W = 8
 
-local function tenant_arg(i) return ARGV[4 + n * W + n + i] or '' end
-local function cost_arg(i) return ARGV[4 + n * W + 2 * n + i] or '' end
+local TRACES, TENANTS, COSTS = 4 + n * W, 4 + n * W + n, 4 + n * W + 2 * n  -- sections
 
 -- Pass 1: check everything so that a rejected batch changes nothing.
 local existing = {}
@@ -31,7 +30,7 @@ local tenants = {}  -- user -> the tenant this batch gives it
 for i = 0, n - 1 do
   local b = 4 + i * W
   local id, user, payload = ARGV[b], ARGV[b + 1], ARGV[b + 3]
-  local t, cost = tenant_arg(i), cost_arg(i)
+  local t, cost = ARGV[TENANTS + i] or '', ARGV[COSTS + i] or ''
   if cost ~= '' and not ((tonumber(cost) or 0) > 0) then
     return redis.error_reply('BAD_COST ' .. id .. ' ' .. cost)
   end
@@ -74,6 +73,7 @@ end
 local out = {}
 local created = 0
 local seq = istr(next_seq())
+local created_ms = istr(NOW_MS)
 local lists, list_order = {}, {}
 local by_user, user_order, by_user_pri = {}, {}, {}
 local ready_total = 0
@@ -92,10 +92,10 @@ for i = 0, n - 1 do
     if due > NOW_MS then state = 'delayed' end
     redis.call('HSET', K.task(id), 'id', id, 'user', user, 'pri', ARGV[b + 2],
       'payload', ARGV[b + 3], 'handler', ARGV[b + 4], 'max_att', ARGV[b + 5], 'att', '0',
-      'state', state, 'created', istr(NOW_MS), 'seq', seq)
-    local trace = ARGV[4 + n * W + i]
+      'state', state, 'created', created_ms, 'seq', seq)
+    local trace, cost = ARGV[TRACES + i], ARGV[COSTS + i]
     if trace and trace ~= '' and #trace <= 512 then redis.call('HSET', K.task(id), 'trace', trace) end
-    if cost_arg(i) ~= '' then redis.call('HSET', K.task(id), 'cost', cost_arg(i)) end
+    if cost and cost ~= '' then redis.call('HSET', K.task(id), 'cost', cost) end
     if state == 'delayed' then
       redis.call('HSET', K.task(id), 'due', istr(due))
       redis.call('ZADD', K.delayed(), istr(due), id)
