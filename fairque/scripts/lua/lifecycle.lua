@@ -170,7 +170,7 @@ end
 -- Make a waiting task ready now (promotion of a due delayed task, immediate retry).
 local function make_ready(task_id, user, pri)
   redis.call('HSET', K.task(task_id), 'state', 'ready')
-  if enqueue_ready(task_id, user, pri) then activate(user) end
+  if enqueue_ready(task_id, user, pri) then activate(user, 1) end
 end
 
 -- Retry policy (set by scripts that may retry: fail uses the client's jittered backoff,

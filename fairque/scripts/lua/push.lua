@@ -128,7 +128,7 @@ if ready_total > 0 then redis.call('HINCRBY', K.backlog(), '*', ready_total) end
 for _, user in ipairs(user_order) do
   local c = by_user[user]
   -- The user's queues were empty before this batch: it may enter the round-robin.
-  if tonumber(redis.call('ZINCRBY', K.ubacklog(), c, user)) == c then activate(user) end
+  if tonumber(redis.call('ZINCRBY', K.ubacklog(), c, user)) == c then activate(user, c) end
 end
 for user, c in pairs(pushed_by) do bump_user(K.psh, user, c) end
 if created > 0 then count('pushed', created) end

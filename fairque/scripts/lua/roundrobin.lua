@@ -43,9 +43,10 @@ end
 -- Let a user with ready work into its pool's round-robin. Idle users bank no credit: a user
 -- enters at max(its pass, the virtual time of its level: the queue's, or its tenant's), a
 -- tenant at max(its pass, the queue's virtual time).
--- `exact` (a pass moved from another pool) is kept as it is.
-local function rr_enter(pool, user, exact)
-  local zk, t = rr_zset(pool, user)
+-- `exact` (a pass moved from another pool) is kept as it is; `zk`, `t`: the user's zset and
+-- tenant when the caller just looked them up.
+local function rr_enter(pool, user, exact, zk, t)
+  if not zk then zk, t = rr_zset(pool, user) end
   local p = exact
   if not p then
     p = tonumber(redis.call('HGET', K.pass(), user) or '0')
@@ -92,10 +93,11 @@ local function rr_leave(pool, user, pass)
 end
 
 -- Put a user into its pool's round-robin if it has work and nothing holds it back.
-local function activate(user)
+-- `pending`: its ready count when the caller just read it (nil: read it here).
+local function activate(user, pending)
   if redis.call('SISMEMBER', K.paused(), user) == 1 then return false end
   if throttled_until(user) then return false end  -- back by itself at its next token
-  if pending_count(user) == 0 then return false end
+  if (pending or pending_count(user)) == 0 then return false end
   local pool = pool_of(user)
   local _, cap = user_cfg(user)
   if cap > 0 and tonumber(redis.call('HGET', K.uinflight(), user) or '0') >= cap then
@@ -106,13 +108,14 @@ local function activate(user)
     end
     return false
   end
-  if rr_score(pool, user) then return false end
+  local zk, t = rr_zset(pool, user)
+  if redis.call('ZSCORE', zk, user) then return false end
   local soft = redis.call('ZSCORE', K.soft(), user)
   if soft then
     redis.call('ZREM', K.soft(), user)
     redis.call('HSET', K.pass(), user, soft)
   end
-  rr_enter(pool, user)
+  rr_enter(pool, user, nil, zk, t)
   return true
 end
 
