@@ -11,4 +11,9 @@ else
   python3 -m pip install --quiet uv
   UV=(python3 -m uv)
 fi
-"${UV[@]}" sync --locked --quiet
+# Bytecode compiled at install, as pip does: uv leaves it to the first import, and where
+# PYTHONDONTWRITEBYTECODE is set (containers often set it) every process would compile its
+# imports again (a worker's start took 0.8 s instead of 0.35 s here).
+"${UV[@]}" sync --locked --quiet --compile-bytecode
+# The project's own modules as well (an editable install is not in site-packages).
+"${UV[@]}" run --no-sync python -m compileall -q fairque fairque_tui >/dev/null
