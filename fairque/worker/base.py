@@ -10,7 +10,6 @@ from typing import Any
 from fairque.core.config import FairQueueConfig
 from fairque.worker.core import WorkerCore
 from fairque.worker.handlers import HandlerRegistry
-from fairque.worker.probes import ProbeServer
 from fairque.worker.runs import WorkerHealth
 
 log = logging.getLogger("fairque.worker")
@@ -63,7 +62,9 @@ class WorkerBase:
         if s.health_port is None:
             yield
             return
-        assert self.core.observer is not None
+        from fairque.worker.probes import ProbeServer  # http.server and Prometheus: only here
+
+        assert self.core.observer is not None and self.core.observer.registry is not None
         server = ProbeServer(self.health, self.core.observer.registry, s.health_host, s.health_port)
         self.probe_port = server.port
         log.info("worker %s: probes on http://%s:%d", self.worker_id, s.health_host, server.port)

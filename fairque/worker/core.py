@@ -71,7 +71,8 @@ class WorkerCore:
     def __post_init__(self) -> None:
         if self.observer is None:
             s = self.settings
-            self.observer = RunObserver(self.worker_id, s.log_tasks, s.log_payloads)
+            metrics = s.health_port is not None  # served on the probe port, or nowhere
+            self.observer = RunObserver(self.worker_id, s.log_tasks, s.log_payloads, metrics)
 
     @classmethod
     def build(
