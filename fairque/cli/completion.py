@@ -33,6 +33,9 @@ FRESH_SECONDS = 5.0
 KEEP_SECONDS = 3600.0
 REFRESH_LOCK_SECONDS = 30.0  # one background fetch at a time per cache file
 TOP_USERS = 200
+# What the background fetch needs travels in its environment, not its argv: a --redis-url may
+# hold a password, and any user can read another's command line (ps), not its environment.
+REFRESH_ENV = "_FAIRQUE_COMPLETION_REFRESH"
 
 
 def complete_users(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
@@ -115,12 +118,14 @@ def refresh_behind(cli: CliContext, path: Path) -> None:
     except FileNotFoundError:
         pass
     try:
+        lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except FileExistsError:
         return
     args = json.dumps([cli.redis_url, cli.queue, cli.config_path, cli.cluster, str(path)])
     subprocess.Popen(
-        [sys.executable, "-m", "fairque.cli.completion", args],
+        [sys.executable, "-m", "fairque.cli.completion"],
+        env={**os.environ, REFRESH_ENV: args},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -128,8 +133,8 @@ def refresh_behind(cli: CliContext, path: Path) -> None:
     )
 
 
-def _refresh_main(argv: list[str]) -> None:
-    redis_url, queue, config_path, cluster, path = json.loads(argv[0])
+def _refresh_main() -> None:
+    redis_url, queue, config_path, cluster, path = json.loads(os.environ.pop(REFRESH_ENV))
     target = Path(path)
     try:
         fetch_and_store(CliContext(redis_url, queue, config_path, False, cluster=cluster), target)
@@ -138,4 +143,4 @@ def _refresh_main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    _refresh_main(sys.argv[1:])
+    _refresh_main()

@@ -66,6 +66,21 @@ def test_stale_names_are_shown_and_fetched_again_behind(q):
     assert complete(q, "al") == ["alpha", "alpine"]  # ... and fetched again for the next TAB
 
 
+def test_the_background_fetch_keeps_the_url_off_its_command_line(q, monkeypatch):
+    """A --redis-url may hold a password: the detached fetch gets it in its environment
+    (readable only by its user), never in its argv (readable by anyone through ps)."""
+    started: list[tuple[list[str], dict[str, str]]] = []
+    monkeypatch.setattr(
+        completion.subprocess, "Popen", lambda argv, env, **kw: started.append((argv, env))
+    )
+    cli_ctx = CliContext("redis://:s3cret@127.0.0.1:1/0", q.session.queue.name, None, False)
+    completion.refresh_behind(cli_ctx, cache_of(q))
+    ((argv, env),) = started
+    assert not any("s3cret" in a for a in argv)
+    assert "s3cret" in env[completion.REFRESH_ENV]
+    cache_of(q).with_suffix(".refreshing").unlink()
+
+
 def test_old_names_are_fetched_while_the_shell_waits(q):
     q.push(Task.create("alpha", 3, 0))
     complete(q, "al")
