@@ -32,7 +32,7 @@ from fairque.queue.transport import (
     settle,
     translate,
 )
-from fairque.scripts import all_scripts
+from fairque.scripts import ScriptShas, load_script
 
 T = TypeVar("T")
 log = logging.getLogger("fairque.queue")
@@ -72,14 +72,12 @@ class AsyncTaskQueue:
         self.client: AsyncClient = (
             client if client is not None else make_async_client(self.config.redis)
         )
-        self._scripts: dict[str, AsyncScript] = {
-            name: self.client.register_script(s.source) for name, s in all_scripts().items()
-        }
+        self._scripts: dict[str, AsyncScript] = {}  # registered on first use (_script)
         self._opened = False
         self._node_pipes = (
             AsyncNodePipelines(
                 self.client,
-                {name: sc.sha for name, sc in self._scripts.items()},
+                ScriptShas(),
                 self._cluster_pipeline,
                 lambda host, port: node_client(self.config.redis, host, port),  # unasync: remove
             )
@@ -94,7 +92,7 @@ class AsyncTaskQueue:
         # *cluster* pipeline's return value would re-initialise it and drop the queue.
         on_pipeline = target is not self.client
         if isinstance(call, ops.ScriptCall):
-            script = self._scripts[call.script]
+            script = self._script(call.script)
             if self._cluster and on_pipeline:
                 target.execute_command(*evalsha_args(script.sha, call))
                 return None
@@ -103,6 +101,13 @@ class AsyncTaskQueue:
             target.execute_command(*call.args)
             return None
         return await target.execute_command(*call.args)
+
+    def _script(self, name: str) -> AsyncScript:
+        """The script ``name``, composed and registered when first called."""
+        script = self._scripts.get(name)
+        if script is None:
+            script = self._scripts[name] = self.client.register_script(load_script(name).source)
+        return script
 
     async def _send(self, step: ops.Step) -> Any:
         if not isinstance(step, list) and (

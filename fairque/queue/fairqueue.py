@@ -32,7 +32,7 @@ from fairque.queue.transport import (
     settle,
     translate,
 )
-from fairque.scripts import all_scripts
+from fairque.scripts import ScriptShas, load_script
 
 T = TypeVar("T")
 log = logging.getLogger("fairque.queue")
@@ -70,14 +70,12 @@ class TaskQueue:
         self._own_client = client is None
         self._cluster = self.config.redis.cluster
         self.client: SyncClient = client if client is not None else make_client(self.config.redis)
-        self._scripts: dict[str, Script] = {
-            name: self.client.register_script(s.source) for name, s in all_scripts().items()
-        }
+        self._scripts: dict[str, Script] = {}  # registered on first use (_script)
         self._opened = False
         self._node_pipes = (
             NodePipelines(
                 self.client,
-                {name: sc.sha for name, sc in self._scripts.items()},
+                ScriptShas(),
                 self._cluster_pipeline,
             )
             if self._cluster
@@ -91,7 +89,7 @@ class TaskQueue:
         # *cluster* pipeline's return value would re-initialise it and drop the queue.
         on_pipeline = target is not self.client
         if isinstance(call, ops.ScriptCall):
-            script = self._scripts[call.script]
+            script = self._script(call.script)
             if self._cluster and on_pipeline:
                 target.execute_command(*evalsha_args(script.sha, call))
                 return None
@@ -100,6 +98,13 @@ class TaskQueue:
             target.execute_command(*call.args)
             return None
         return target.execute_command(*call.args)
+
+    def _script(self, name: str) -> Script:
+        """The script ``name``, composed and registered when first called."""
+        script = self._scripts.get(name)
+        if script is None:
+            script = self._scripts[name] = self.client.register_script(load_script(name).source)
+        return script
 
     def _send(self, step: ops.Step) -> Any:
         if not isinstance(step, list) and (

@@ -185,6 +185,10 @@ def load_script(name: str) -> LuaScript:
     return LuaScript(name, source, hashlib.sha1(source.encode("utf-8")).hexdigest())
 
 
-def all_scripts() -> dict[str, LuaScript]:
-    """Every script, by name."""
-    return {name: load_script(name) for name in SCRIPT_NAMES}
+class ScriptShas(dict[str, str]):
+    """Script name -> SHA1, each script composed when first asked for: composing all of them
+    cost every process about 20 ms at start, and most use a few."""
+
+    def __missing__(self, name: str) -> str:
+        sha = self[name] = load_script(name).sha
+        return sha
