@@ -61,6 +61,10 @@ class RedisConfig(_Section):
     )
     durability_replicas: int = Field(default=1, ge=1, description="replicas to wait for")
     durability_timeout_ms: int = Field(default=1000, ge=1, le=60_000)
+    scripts: Literal["functions", "eval"] = Field(
+        default="functions",
+        description="call the Lua scripts as a function library (loaded once) or by EVALSHA",
+    )
     # TLS is chosen by the URL scheme (rediss://); these name the files it uses.
     tls_ca_file: str | None = Field(default=None, description="CA bundle to verify the server")
     tls_cert_file: str | None = Field(default=None, description="client certificate (mTLS)")

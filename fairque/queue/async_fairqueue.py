@@ -14,7 +14,6 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import redis
-from redis.commands.core import AsyncScript
 
 from fairque.core.config import FairQueueConfig
 from fairque.core.models import AckResult, DLQEntry, PushResult, QueueStats, Task, TaskInfo
@@ -22,17 +21,15 @@ from fairque.queue import ops
 from fairque.queue import partitions as routed
 from fairque.queue.node_pipelines import AsyncNodePipelines
 from fairque.queue.partitions import Partitions
+from fairque.queue.scripting import Scripting, unloaded
 from fairque.queue.server_checks import check_server
 from fairque.queue.transport import (
     AsyncClient,
-    evalsha_args,
     make_async_client,
     node_client,  # unasync: remove
-    noscript_indexes,
     settle,
     translate,
 )
-from fairque.scripts import ScriptShas, load_script
 
 T = TypeVar("T")
 log = logging.getLogger("fairque.queue")
@@ -72,12 +69,12 @@ class AsyncTaskQueue:
         self.client: AsyncClient = (
             client if client is not None else make_async_client(self.config.redis)
         )
-        self._scripts: dict[str, AsyncScript] = {}  # registered on first use (_script)
+        self._scripting = Scripting(self.config.redis.scripts)
         self._opened = False
         self._node_pipes = (
             AsyncNodePipelines(
                 self.client,
-                ScriptShas(),
+                self._scripting,
                 self._cluster_pipeline,
                 lambda host, port: node_client(self.config.redis, host, port),  # unasync: remove
             )
@@ -92,22 +89,33 @@ class AsyncTaskQueue:
         # *cluster* pipeline's return value would re-initialise it and drop the queue.
         on_pipeline = target is not self.client
         if isinstance(call, ops.ScriptCall):
-            script = self._script(call.script)
-            if self._cluster and on_pipeline:
-                target.execute_command(*evalsha_args(script.sha, call))
+            if on_pipeline:
+                target.execute_command(*self._scripting.args(call))
                 return None
-            return await script(keys=call.keys, args=call.args, client=target)
+            return await self._call_script(call)
         if on_pipeline:
             target.execute_command(*call.args)
             return None
         return await target.execute_command(*call.args)
 
-    def _script(self, name: str) -> AsyncScript:
-        """The script ``name``, composed and registered when first called."""
-        script = self._scripts.get(name)
-        if script is None:
-            script = self._scripts[name] = self.client.register_script(load_script(name).source)
-        return script
+    async def _call_script(self, call: ops.ScriptCall) -> Any:
+        """One script call on the client: loaded first if the server says it is not (it
+        did not run then), by EVALSHA if the server refuses functions."""
+        client: Any = self.client  # plain or cluster: redis-py types them apart
+        for _ in range(3):  # not loaded, then refused functions, then not loaded again
+            try:
+                return await client.execute_command(*self._scripting.args(call))
+            except redis.ResponseError as exc:
+                if self._scripting.refused(exc):
+                    continue
+                if not unloaded(exc):
+                    raise
+            try:
+                await client.execute_command(*self._scripting.load_args(call))
+            except redis.ResponseError as exc:
+                if not self._scripting.refused(exc):
+                    raise
+        return await client.execute_command(*self._scripting.args(call))
 
     async def _send(self, step: ops.Step) -> Any:
         if not isinstance(step, list) and (
@@ -131,8 +139,11 @@ class AsyncTaskQueue:
         for call in calls:
             await self._send_one(call, pipe)
         replies: list[Any] = await pipe.execute(raise_on_error=False)
-        for i in noscript_indexes(calls, replies) if self._cluster else []:
-            replies[i] = await self._send_one(calls[i], self.client)  # loads the script
+        for i, (call, reply) in enumerate(zip(calls, replies, strict=True)):
+            if isinstance(call, ops.ScriptCall) and (
+                unloaded(reply) or self._scripting.refused(reply)
+            ):
+                replies[i] = await self._call_script(call)  # it did not run: load, send again
         return replies
 
     async def run(self, op: ops.Op[T]) -> T:

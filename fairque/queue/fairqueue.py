@@ -15,7 +15,6 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import redis
-from redis.commands.core import Script
 
 from fairque.core.config import FairQueueConfig
 from fairque.core.models import AckResult, DLQEntry, PushResult, QueueStats, Task, TaskInfo
@@ -23,16 +22,14 @@ from fairque.queue import ops
 from fairque.queue import partitions as routed
 from fairque.queue.node_pipelines import NodePipelines
 from fairque.queue.partitions import Partitions
+from fairque.queue.scripting import Scripting, unloaded
 from fairque.queue.server_checks import check_server
 from fairque.queue.transport import (
     SyncClient,
-    evalsha_args,
     make_client,
-    noscript_indexes,
     settle,
     translate,
 )
-from fairque.scripts import ScriptShas, load_script
 
 T = TypeVar("T")
 log = logging.getLogger("fairque.queue")
@@ -70,12 +67,12 @@ class TaskQueue:
         self._own_client = client is None
         self._cluster = self.config.redis.cluster
         self.client: SyncClient = client if client is not None else make_client(self.config.redis)
-        self._scripts: dict[str, Script] = {}  # registered on first use (_script)
+        self._scripting = Scripting(self.config.redis.scripts)
         self._opened = False
         self._node_pipes = (
             NodePipelines(
                 self.client,
-                ScriptShas(),
+                self._scripting,
                 self._cluster_pipeline,
             )
             if self._cluster
@@ -89,22 +86,33 @@ class TaskQueue:
         # *cluster* pipeline's return value would re-initialise it and drop the queue.
         on_pipeline = target is not self.client
         if isinstance(call, ops.ScriptCall):
-            script = self._script(call.script)
-            if self._cluster and on_pipeline:
-                target.execute_command(*evalsha_args(script.sha, call))
+            if on_pipeline:
+                target.execute_command(*self._scripting.args(call))
                 return None
-            return script(keys=call.keys, args=call.args, client=target)
+            return self._call_script(call)
         if on_pipeline:
             target.execute_command(*call.args)
             return None
         return target.execute_command(*call.args)
 
-    def _script(self, name: str) -> Script:
-        """The script ``name``, composed and registered when first called."""
-        script = self._scripts.get(name)
-        if script is None:
-            script = self._scripts[name] = self.client.register_script(load_script(name).source)
-        return script
+    def _call_script(self, call: ops.ScriptCall) -> Any:
+        """One script call on the client: loaded first if the server says it is not (it
+        did not run then), by EVALSHA if the server refuses functions."""
+        client: Any = self.client  # plain or cluster: redis-py types them apart
+        for _ in range(3):  # not loaded, then refused functions, then not loaded again
+            try:
+                return client.execute_command(*self._scripting.args(call))
+            except redis.ResponseError as exc:
+                if self._scripting.refused(exc):
+                    continue
+                if not unloaded(exc):
+                    raise
+            try:
+                client.execute_command(*self._scripting.load_args(call))
+            except redis.ResponseError as exc:
+                if not self._scripting.refused(exc):
+                    raise
+        return client.execute_command(*self._scripting.args(call))
 
     def _send(self, step: ops.Step) -> Any:
         if not isinstance(step, list) and (
@@ -128,8 +136,11 @@ class TaskQueue:
         for call in calls:
             self._send_one(call, pipe)
         replies: list[Any] = pipe.execute(raise_on_error=False)
-        for i in noscript_indexes(calls, replies) if self._cluster else []:
-            replies[i] = self._send_one(calls[i], self.client)  # loads the script
+        for i, (call, reply) in enumerate(zip(calls, replies, strict=True)):
+            if isinstance(call, ops.ScriptCall) and (
+                unloaded(reply) or self._scripting.refused(reply)
+            ):
+                replies[i] = self._call_script(call)  # it did not run: load, send again
         return replies
 
     def run(self, op: ops.Op[T]) -> T:

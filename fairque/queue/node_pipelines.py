@@ -5,8 +5,9 @@ more than the scripts themselves (measured: pipelined EVALSHA ~10k/s through it 
 ~200k/s through a plain pipeline). Every key of a fairque queue (partition) shares one hash
 slot, so a step's calls go to one node, or to one node per partition: here each node gets a
 plain pipeline on its own connection. Calls the cluster redirects (MOVED, ASK, TRYAGAIN,
-CLUSTERDOWN: resharding or failover) or answers NOSCRIPT did not run; they go again through
-the cluster client, which refreshes its slot map, follows redirections and loads scripts.
+CLUSTERDOWN: resharding or failover) or answers that it does not hold the scripts did not
+run; they go again through the cluster client, which refreshes its slot map, follows
+redirections and loads the scripts.
 """
 
 from __future__ import annotations
@@ -21,15 +22,14 @@ import redis.asyncio as aredis
 import redis.exceptions as rex
 
 from fairque.queue.ops import Call, ScriptCall
-from fairque.queue.transport import evalsha_args
+from fairque.queue.scripting import Scripting, functions_refused, unloaded
 
 # A small step (a worker's acks and pop: a few dozen arguments) is cheaper sent node after
 # node than in parallel; big ones (push_batch over partitions, snapshots) go to the nodes at
 # once.
 PARALLEL_FROM = 64  # arguments in the step
 KEYLESS = frozenset({"TIME", "INFO", "WAIT", "WAITAOF", "PING", "CONFIG"})
-RETRY = (rex.MovedError, rex.AskError, rex.TryAgainError, rex.ClusterDownError, rex.NoScriptError)
-REDIRECTED = RETRY[:4]
+REDIRECTED = (rex.MovedError, rex.AskError, rex.TryAgainError, rex.ClusterDownError)
 LOST = (rex.ConnectionError, rex.TimeoutError)  # the node did not answer
 
 
@@ -69,11 +69,11 @@ def parallel(calls: list[Call], jobs: list[tuple[Any, list[int]]]) -> bool:
     return len(jobs) > 1 and sum(len(c.args) for c in calls) >= PARALLEL_FROM
 
 
-def queue_calls(pipe: Any, calls: list[Call], indexes: list[int], shas: dict[str, str]) -> None:
+def queue_calls(pipe: Any, calls: list[Call], indexes: list[int], scripting: Scripting) -> None:
     for i in indexes:
         call = calls[i]
         if isinstance(call, ScriptCall):
-            pipe.execute_command(*evalsha_args(shas[call.script], call))
+            pipe.execute_command(*scripting.args(call))
         else:
             pipe.execute_command(*call.args)
 
@@ -86,17 +86,21 @@ def scatter(
     for (_, indexes), out in zip(jobs, outs, strict=True):
         for i, reply in zip(indexes, out, strict=True):
             replies[i] = reply
-    return replies, [i for i, r in enumerate(replies) if isinstance(r, RETRY)]
+    return replies, [
+        i
+        for i, r in enumerate(replies)
+        if isinstance(r, REDIRECTED) or unloaded(r) or functions_refused(r)
+    ]
 
 
 class NodePipelines:
     """The synchronous transport's cluster steps: one plain pipeline per node."""
 
     def __init__(
-        self, client: Any, shas: dict[str, str], fallback: Callable[[list[Call]], list[Any]]
+        self, client: Any, scripting: Scripting, fallback: Callable[[list[Call]], list[Any]]
     ) -> None:
         self.client = client  # redis.cluster.RedisCluster (its API is only partly typed)
-        self.shas = shas
+        self.scripting = scripting
         self.fallback = fallback  # the cluster pipeline: follows redirections, loads scripts
         self._pool: ThreadPoolExecutor | None = None
 
@@ -123,7 +127,7 @@ class NodePipelines:
 
     def _run(self, calls: list[Call], node: Any, indexes: list[int]) -> list[Any]:
         pipe = self.client.get_redis_connection(node).pipeline(transaction=False)
-        queue_calls(pipe, calls, indexes, self.shas)
+        queue_calls(pipe, calls, indexes, self.scripting)
         out: list[Any] = pipe.execute(raise_on_error=False)
         return out
 
@@ -143,12 +147,12 @@ class AsyncNodePipelines:
     def __init__(
         self,
         client: Any,
-        shas: dict[str, str],
+        scripting: Scripting,
         fallback: Callable[[list[Call]], Awaitable[list[Any]]],
         connect: Callable[[str, int], aredis.Redis],
     ) -> None:
         self.client = client  # redis.asyncio.cluster.RedisCluster
-        self.shas = shas
+        self.scripting = scripting
         self.fallback = fallback
         self.connect = connect  # a plain client for (host, port), same credentials and TLS
         self._nodes: dict[str, aredis.Redis] = {}
@@ -187,7 +191,7 @@ class AsyncNodePipelines:
             conn = self.connect(node.host, node.port)
             self._nodes[node.name] = conn
         pipe = conn.pipeline(transaction=False)
-        queue_calls(pipe, calls, indexes, self.shas)
+        queue_calls(pipe, calls, indexes, self.scripting)
         out: list[Any] = await pipe.execute(raise_on_error=False)
         return out
 

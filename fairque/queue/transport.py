@@ -22,7 +22,7 @@ from fairque.core.exceptions import (
     ServerOutOfMemory,
     ServerUnreachable,
 )
-from fairque.queue.ops import Call, CommandCall, ScriptCall, translate_error
+from fairque.queue.ops import Call, CommandCall, translate_error
 from fairque.util import mask_url
 
 # A plain client, or a cluster client (redis.cluster = true): redis-py follows MOVED/ASK and
@@ -95,22 +95,6 @@ def tls_options(cfg: RedisConfig) -> dict[str, Any]:
         options["ssl_certfile"] = cfg.tls_cert_file
         options["ssl_keyfile"] = cfg.tls_key_file
     return options
-
-
-def evalsha_args(sha: str, call: ScriptCall) -> tuple[str | int | float, ...]:
-    """A script call as a plain EVALSHA command: redis-py's cluster pipelines refuse the
-    ``evalsha`` method but route ``execute_command("EVALSHA", ...)`` by its first key."""
-    return ("EVALSHA", sha, len(call.keys), *call.keys, *call.args)
-
-
-def noscript_indexes(calls: list[Call], replies: list[Any]) -> list[int]:
-    """Script calls a cluster node answered NOSCRIPT (it had not loaded the script, e.g.
-    after a failover): they did not run, so running them again is safe."""
-    return [
-        i
-        for i, (call, reply) in enumerate(zip(calls, replies, strict=True))
-        if isinstance(call, ScriptCall) and isinstance(reply, rex.NoScriptError)
-    ]
 
 
 def settle(step: Call | list[Call], replies: list[Any]) -> list[Any]:

@@ -162,26 +162,35 @@ def _call_args(text: str, start: int) -> tuple[list[str], int]:
         i += 1
 
 
+def _header(keys: set[str]) -> str:
+    """What precedes the helpers: the prefix, the defaults, the key functions in ``keys``."""
+    return "\n".join(
+        [
+            "local PREFIX = ARGV[1]",
+            f"local DEFAULT_DLQ_MAX = {QueueConfig().dlq_max}",
+            f"local DEFAULT_IDLE_MS = {round(QueueConfig().idle_user_seconds * 1000)}",
+            lua_key_functions(keys),
+        ]
+    )
+
+
+def compose_parts(names: list[str]) -> tuple[str, str, dict[str, str]]:
+    """The header, the helpers the scripts ``names`` use, and each one's body, with key calls
+    written out: one script (EVALSHA) or all of them (the function library)."""
+    raw = {name: _read(name) for name in names}
+    common = _inline_key_calls(_needed_common("\n".join(raw.values())))
+    bodies = {name: _inline_key_calls(body) for name, body in raw.items()}
+    keys = set(_KEY_USE.findall(common + "".join(bodies.values())))  # still used as values
+    return _header(keys), common, bodies
+
+
 @cache
 def load_script(name: str) -> LuaScript:
     """Compose script ``name`` (cached)."""
     if name not in SCRIPT_NAMES:
         raise KeyError(f"no Lua script named {name!r}")
-    body = _read(name)
-    common = _needed_common(body)
-    body, common = _inline_key_calls(body), _inline_key_calls(common)
-    keys = set(_KEY_USE.findall(common + body))  # the ones still used as values
-    source = "\n".join(
-        [
-            f"-- fairque script: {name}",
-            "local PREFIX = ARGV[1]",
-            f"local DEFAULT_DLQ_MAX = {QueueConfig().dlq_max}",
-            f"local DEFAULT_IDLE_MS = {round(QueueConfig().idle_user_seconds * 1000)}",
-            lua_key_functions(keys),
-            common,
-            body,
-        ]
-    )
+    header, common, bodies = compose_parts([name])
+    source = "\n".join([f"-- fairque script: {name}", header, common, bodies[name]])
     return LuaScript(name, source, hashlib.sha1(source.encode("utf-8")).hexdigest())
 
 

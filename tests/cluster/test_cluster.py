@@ -89,11 +89,21 @@ def test_an_async_queue_follows_its_slot_too(config, cluster):
     assert asyncio.run(main()) == 10
 
 
-def test_scripts_forgotten_by_the_nodes_are_loaded_again(config, cluster):
+def forget_scripts(cluster) -> None:
+    """Every node forgets the scripts and the library (as a restarted node would)."""
+    for port in cluster.ports:
+        node_client(cluster, port).script_flush()
+        node_client(cluster, port).function_flush()
+
+
+@pytest.mark.parametrize("scripts", ["functions", "eval"])
+def test_scripts_forgotten_by_the_nodes_are_loaded_again(config, cluster, scripts):
+    config = config.model_copy(
+        update={"redis": config.redis.model_copy(update={"scripts": scripts})}
+    )
     with TaskQueue(config) as q:
         q.push(Task.create("u", 3, 1, task_id="a"))
-        for port in cluster.ports:
-            node_client(cluster, port).script_flush()
+        forget_scripts(cluster)
         q.push_batch([Task.create("u", 3, 2, task_id="b"), Task.create("v", 3, 3, task_id="c")])
         assert {t.task_id for t in q.pop_many(5)} == {"a", "b", "c"}
 
@@ -102,8 +112,7 @@ def test_async_queue_on_the_cluster(config, cluster):
     async def main() -> list[str]:
         async with AsyncTaskQueue(config) as q:
             await q.push_batch([Task.create(f"u{i}", 3, i, task_id=f"x{i}") for i in range(6)])
-            for port in cluster.ports:  # NOSCRIPT on the asyncio path too
-                node_client(cluster, port).script_flush()
+            forget_scripts(cluster)  # not loaded: on the asyncio path too
             got = await q.pop_many(6)
             await q.complete_many([(t, None) for t in got])
             return sorted(t.task_id for t in got)

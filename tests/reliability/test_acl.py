@@ -13,6 +13,7 @@ import redis
 from fairque import FairQueueConfig, Task, TaskQueue, Worker
 from fairque.monitoring import Admin, Inspector
 from fairque.scheduler import ScheduledTask, TaskScheduler
+from fairque.scripts.library import library
 from fairque.server import EmbeddedServer, free_port
 
 ACL_RULES = (
@@ -54,6 +55,8 @@ def test_the_recommended_acl_line_runs_everything_and_nothing_more():
             w = Worker(config, lambda t: None)
             w.queue.open()
             w.queue.run(w.core.beat_op(w.queue.parts))
+        # The line allows the function library: the scripts ran as functions, not EVALSHA.
+        assert admin_client.function_list(library=library().name)
         user_client = redis.Redis.from_url(url)
         for denied in (
             ("FLUSHALL",),

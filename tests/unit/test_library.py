@@ -1,0 +1,40 @@
+"""The function library's composition: one function per writing script, named after the
+library's version, and the helpers' per-call state assigned on every call."""
+
+from __future__ import annotations
+
+import pytest
+
+from fairque.scripts import SCRIPT_NAMES
+from fairque.scripts.library import READ_ONLY, _per_call_state, library
+
+
+def test_every_writing_script_is_one_function_named_after_the_library():
+    lib = library()
+    assert lib.name.startswith("fairque_") and lib.source.startswith(f"#!lua name={lib.name}\n")
+    assert set(lib.functions) == set(SCRIPT_NAMES) - READ_ONLY
+    for script, function in lib.functions.items():
+        assert function == f"{lib.name}_{script}"
+        assert f"redis.register_function('{function}', function(KEYS, ARGV)" in lib.source
+
+
+def test_top_level_state_is_declared_once_and_assigned_by_begin():
+    declarations, kept, begin = _per_call_state(
+        "local NOW = redis.call('TIME')\n"
+        "local A, B = 1, 2  -- why\n"
+        "local function f(x)\n  local y = x\n  return y\nend\n"
+        "local function g() return NOW end\n"
+        "local K = {}\nK.meta = function() return PREFIX .. 'meta' end\n"
+    )
+    assert declarations == "local NOW\nlocal A, B\n"
+    assert begin == "  NOW = redis.call('TIME')\n  A, B = 1, 2  -- why\n"
+    assert "local y = x" in kept and "redis.call('TIME')" not in kept  # a function's own line
+    assert "K.meta = function" in kept
+
+
+@pytest.mark.parametrize(
+    "statement", ["redis.call('DEL', 'x')\n", "if X then Y() end\n", "local T = {\n  1,\n}\n"]
+)
+def test_a_statement_that_would_run_only_at_load_is_refused(statement):
+    with pytest.raises(ValueError, match="cannot hold"):
+        _per_call_state(statement)
