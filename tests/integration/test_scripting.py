@@ -44,6 +44,7 @@ def roundtrip(q: TaskQueue, ids: list[str]) -> list[str]:
 
 def test_the_library_is_loaded_by_the_first_call_and_again_after_a_flush(make_config, raw):
     raw.function_flush()
+    raw.script_flush()  # what earlier tests in EVALSHA mode loaded
     with TaskQueue(make_config()) as q:
         assert roundtrip(q, ["a", "b"]) == ["a", "b"]
         assert libraries(raw) == {library().name}
