@@ -92,3 +92,20 @@ def test_corrupt_hash_missing_field_goes_to_the_dlq(make_queue, raw):
     assert q.pop().task_id == "fine"
     assert raw.hget(q.session.keys.task("broken"), "error") == "corrupt: missing field payload"
     assert q.stats().dead == 1
+
+
+def test_a_batch_with_tasks_that_exist_creates_only_the_new_ones(make_queue):
+    q = make_queue()
+    q.push(Task.create("u", 3, {"a": 1}, task_id="old"))
+    done = q.pop()
+    q.complete(done)  # finished: its hash stays for the result TTL
+    q.push(Task.create("u", 3, {"b": 1}, task_id="queued"))
+    batch = [Task.create("u", 3, {"n": i}, task_id=f"new{i}") for i in range(3)]
+    batch[1:1] = [Task.create("u", 3, {"a": 1}, task_id="old"),
+                  Task.create("u", 3, {"b": 1}, task_id="queued")]  # fmt: skip
+    results = q.push_batch(batch)
+    assert [(r.task_id, r.created, r.state.value) for r in results] == [
+        ("new0", True, "ready"), ("old", False, "completed"), ("queued", False, "ready"),
+        ("new1", True, "ready"), ("new2", True, "ready"),
+    ]  # fmt: skip
+    assert sorted(t.task_id for t in q.pop_many(10)) == ["new0", "new1", "new2", "queued"]

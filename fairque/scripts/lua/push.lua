@@ -25,6 +25,15 @@ local TRACES, TENANTS, COSTS = 4 + n * W, 4 + n * W + n, 4 + n * W + 2 * n  -- s
 -- Pass 1: check everything so that a rejected batch changes nothing.
 local existing = {}
 local seen = {}
+-- Whether any of the batch's tasks exists already: one EXISTS per 500 ids, and only when it
+-- counts some are the tasks read one by one (a batch of new tasks costs no read per task).
+local any_exist = n == 1
+for s = 0, n - 1, 500 do
+  if any_exist then break end
+  local ks = {}
+  for i = s, math.min(s + 499, n - 1) do ks[#ks + 1] = K.task(ARGV[4 + i * W]) end
+  any_exist = redis.call('EXISTS', unpack(ks)) > 0
+end
 local checked = {}
 local tenants = {}  -- user -> the tenant this batch gives it
 for i = 0, n - 1 do
@@ -59,7 +68,7 @@ for i = 0, n - 1 do
   if prev then
     if prev[1] ~= user or prev[2] ~= payload then return redis.error_reply('CONFLICT ' .. id) end
   else
-    local f = redis.call('HMGET', K.task(id), 'user', 'payload', 'state')
+    local f = any_exist and redis.call('HMGET', K.task(id), 'user', 'payload', 'state') or {}
     if f[1] or f[2] or f[3] then
       if f[1] ~= user or f[2] ~= payload then return redis.error_reply('CONFLICT ' .. id) end
       existing[id] = f[3] or 'ready'
