@@ -147,6 +147,8 @@ class RoutingMachine(RuleBasedStateMachine):
         for pool, low in index.items():
             head = self.raw.zrange(k.ready(pool), 0, 0, withscores=True)
             assert head and head[0][1] == low, (pool, head, low)
+        for pool in set(pools.values()) | {"_"}:  # every pool with ready entries is indexed
+            assert not self.raw.zcard(k.ready(pool)) or pool in index, pool
 
 
 RoutingMachine.TestCase.settings = settings(

@@ -85,10 +85,19 @@ local function descend(pool, entry, score)
   return u[1], tonumber(u[2]), t, score
 end
 
--- The head a dispatch left its pool with, as its last step (idx_fix) read it: the next pick
--- reuses it when that pool is still the lowest (nothing runs in between). Any other path
--- through the loop clears it.
+-- The head a dispatch left its pool with, as its last step read it: the next pick reuses it
+-- when that pool is still the lowest (nothing runs in between). Any other path through the
+-- loop clears it.
 local known_head = nil
+-- While the index of pools holds one pool (the usual case: no worker is assigned users),
+-- its order decides nothing: a dispatch leaves the index as it is and the pop sets its
+-- score once, at its end (settle_index). `solo` is that pool, valid while the index saw no
+-- other write in this call (IDX_WRITES); `stale` the pool whose score waits.
+local solo, solo_writes, stale = nil, -1, nil
+local function settle_index()
+  if stale then idx_fix(stale) end
+  stale = nil
+end
 
 local function lowest(spec)
   if spec == '' then return nil end
@@ -96,17 +105,26 @@ local function lowest(spec)
   local head = known_head
   known_head = nil
   if spec == '*' then  -- any pool: the index of pools by their lowest pass
-    local r = redis.call('ZRANGE', K.readyidx(), 0, 0)
-    if not r[1] then return nil end
+    if not (solo and solo_writes == IDX_WRITES) then
+      settle_index()  -- the index is read for its order now: every score exact
+      local r = redis.call('ZRANGE', K.readyidx(), 0, 1)
+      if not r[1] then return nil end
+      solo = r[1]
+      if r[2] then solo = nil end
+      solo_writes = IDX_WRITES
+      pool = r[1]
+    end
+    pool = pool or solo
     local u
-    if head and head.pool == r[1] then u = head.r else
-      u = redis.call('ZRANGE', K.ready(r[1]), 0, 0, 'WITHSCORES')
+    if head and head.pool == pool then u = head.r else
+      u = redis.call('ZRANGE', K.ready(pool), 0, 0, 'WITHSCORES')
     end
     if not u[1] then  -- an index entry that outlived its pool's users: repair, look again
-      idx_fix(r[1])
+      if stale == pool then stale = nil end
+      idx_fix(pool)
       return lowest(spec)
     end
-    entry, score, pool = u[1], tonumber(u[2]), r[1]
+    entry, score = u[1], tonumber(u[2])
   else
     for p in string.gmatch(spec, '[^,]+') do
       local r = redis.call('ZRANGE', K.ready(p), 0, 0, 'WITHSCORES')
@@ -420,7 +438,12 @@ while #out < want and guard > 0 do
           redis.call('SREM', K.tactive(), pool .. '|' .. t)
         end
       end
-      known_head = {pool = pool, r = idx_fix(pool)}
+      if pool == solo and solo_writes == IDX_WRITES then
+        known_head = {pool = pool, r = redis.call('ZRANGE', K.ready(pool), 0, 0, 'WITHSCORES')}
+        stale = pool
+      else
+        known_head = {pool = pool, r = idx_fix(pool)}
+      end
     end
     if not dispatched and pending_count(user) == 0 and recount(user) == 0 then
       rr_leave(pool, user, pass)
@@ -433,6 +456,7 @@ if vt_floor > 0 and (not vt or vt < vt_floor) then
   if tonumber(redis.call('HGET', K.meta(), 'vt') or '0') < vt_floor then vt = vt_floor end
 end
 if vt then redis.call('HSET', K.meta(), 'vt', fstr(vt)) end
+settle_index()
 if #out > 0 then count('popped', #out) end
 flush_waits()
 flush_backlog()

@@ -10,7 +10,11 @@ end
 -- Keep the index of pools with ready users (pool -> lowest pass) exact after any change to
 -- a pool's ready set, so a popper that may serve every pool finds the lowest pass in O(log n).
 -- Returns the pool's head as read ({user or '+tenant', pass}, empty when the pool is empty).
+-- IDX_WRITES counts the index's updates in this call (pop defers its own while the index
+-- holds one pool, and learns from the count when something else wrote it).
+local IDX_WRITES = 0
 local function idx_fix(pool)
+  IDX_WRITES = IDX_WRITES + 1
   local r = redis.call('ZRANGE', K.ready(pool), 0, 0, 'WITHSCORES')
   if r[1] then
     redis.call('ZADD', K.readyidx(), r[2], pool)
