@@ -12,11 +12,16 @@ local function fstr(x) return string.format('%.17g', x) end
 -- Per-minute buckets (throughput, served and pushed per user) expire after two hours.
 local MINUTE = math.floor(NOW_MS / 60000)
 local BUCKET_TTL = 7200
+local EXPIRING = {}  -- buckets this call has set the TTL of
 local function bump(bucket, field, n, ttl)
   local k = bucket(MINUTE)
   -- The first increment of a field in a bucket sets the bucket's TTL: a handful of EXPIREs
-  -- per bucket rather than one per call.
-  if redis.call('HINCRBY', k, field, n) == n then redis.call('EXPIRE', k, ttl or BUCKET_TTL) end
+  -- per bucket rather than one per call, and one per call at most (a pop serving many users
+  -- new in this minute).
+  if redis.call('HINCRBY', k, field, n) == n and not EXPIRING[k] then
+    redis.call('EXPIRE', k, ttl or BUCKET_TTL)
+    EXPIRING[k] = true
+  end
 end
 
 -- The queue-wide settings in force a script may read, fetched together on first use: one
