@@ -156,7 +156,8 @@ def gather(ops: Sequence[Op[T]]) -> Op[list[T]]:
 
 def translate_error(message: str) -> FairQueueError:
     """Turn a script's error reply into the matching typed exception."""
-    text = message.split("user_script", 1)[0].strip()
+    # The server appends where the error arose ("user_function:12", "user_script:12").
+    text = message.split("user_function", 1)[0].split("user_script", 1)[0].strip()
     for word, build in (
         ("CONFLICT ", lambda rest: TaskIdConflict(rest.split()[0])),
         ("PAYLOAD_TOO_LARGE ", lambda rest: InvalidPayload(f"payload too large: {rest}")),
