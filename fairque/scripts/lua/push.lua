@@ -134,11 +134,13 @@ for _, lk in ipairs(list_order) do
 end
 for f, c in pairs(by_user_pri) do redis.call('HINCRBY', K.backlog(), f, c) end
 if ready_total > 0 then redis.call('HINCRBY', K.backlog(), '*', ready_total) end
+IDX_BATCH = {}  -- the pools' index entries are set once, after every user is in
 for _, user in ipairs(user_order) do
   local c = by_user[user]
   -- The user's queues were empty before this batch: it may enter the round-robin.
   if tonumber(redis.call('ZINCRBY', K.ubacklog(), c, user)) == c then activate(user, c) end
 end
+flush_index()
 for user, c in pairs(pushed_by) do bump_user(K.psh, user, c) end
 if created > 0 then count('pushed', created) end
 return out

@@ -24,6 +24,24 @@ local function idx_fix(pool)
   return r
 end
 
+-- A script that may let many users in at once (push) sets each pool's index entry once, at
+-- its end: with IDX_BATCH a table, idx_touch collects the pools until flush_index.
+local IDX_BATCH = nil
+local function idx_touch(pool)
+  if IDX_BATCH then IDX_BATCH[pool] = true else idx_fix(pool) end
+end
+local function flush_index()
+  for pool in pairs(IDX_BATCH or {}) do idx_fix(pool) end
+  IDX_BATCH = nil
+end
+
+-- The queue's virtual time, read once per call: only pop writes it, as its last step.
+local QUEUE_VT = nil
+local function queue_vt()
+  if not QUEUE_VT then QUEUE_VT = tonumber(redis.call('HGET', K.meta(), 'vt') or '0') end
+  return QUEUE_VT
+end
+
 -- Ready tasks of a user (kept by enqueue_ready and pop in the backlog hash).
 local function pending_count(user)
   return tonumber(redis.call('ZSCORE', K.ubacklog(), user) or '0')
@@ -58,7 +76,7 @@ local function rr_enter(pool, user, exact, zk, t)
     if t then
       vt = tonumber(redis.call('HGET', K.tstate(), t .. '|vt') or '0')
     else
-      vt = tonumber(redis.call('HGET', K.meta(), 'vt') or '0')
+      vt = queue_vt()
     end
     if p < vt then p = vt end
   end
@@ -66,12 +84,12 @@ local function rr_enter(pool, user, exact, zk, t)
   if t and not redis.call('ZSCORE', K.ready(pool), '+' .. t)
       and not throttled_until('+' .. t .. '|' .. pool) then
     local tp = tonumber(redis.call('HGET', K.tstate(), t) or '0')
-    local qvt = tonumber(redis.call('HGET', K.meta(), 'vt') or '0')
+    local qvt = queue_vt()
     if tp < qvt then tp = qvt end
     redis.call('ZADD', K.ready(pool), fstr(tp), '+' .. t)
     redis.call('SADD', K.tactive(), pool .. '|' .. t)
   end
-  idx_fix(pool)
+  idx_touch(pool)
 end
 
 -- A tenant whose last ready user left the round-robin leaves it too, keeping its pass.
@@ -103,7 +121,8 @@ local function activate(user, pending)
   if throttled_until(user) then return false end  -- back by itself at its next token
   if (pending or pending_count(user)) == 0 then return false end
   local pool = pool_of(user)
-  local _, cap = user_cfg(user)
+  local cap = 0
+  if not flags().no_caps then cap = select(2, user_cfg(user)) end
   if cap > 0 and tonumber(redis.call('HGET', K.uinflight(), user) or '0') >= cap then
     if soft_capped(user) and not rr_score(pool, user)
         and not redis.call('ZSCORE', K.soft(), user) then
@@ -137,7 +156,7 @@ local function wake_throttled(limit)
         if redis.call('EXISTS', K.tready(pool, t)) == 1
             and not redis.call('ZSCORE', K.ready(pool), '+' .. t) then
           local tp = tonumber(redis.call('HGET', K.tstate(), t) or '0')
-          local vt = tonumber(redis.call('HGET', K.meta(), 'vt') or '0')
+          local vt = queue_vt()
           if tp < vt then tp = vt end
           redis.call('ZADD', K.ready(pool), fstr(tp), '+' .. t)
           redis.call('SADD', K.tactive(), pool .. '|' .. t)
