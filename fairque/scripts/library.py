@@ -8,7 +8,8 @@ function registered as ``fairque_<version>_<script>``.
 
 The helper files' top-level statements (``local NOW_MS = ...``, ``local FLAGS = nil``) are
 per-call state: in a library they are declared once and assigned afresh by ``begin``, the
-first thing every function does, so a call never sees what the previous one left.
+first thing every function does, so a call never sees what the previous one left. A
+statement marked ``-- constant`` (a table no script writes to) is made once, at load.
 
 The library's name carries a hash of its source: processes of different fairque versions
 load side by side and each calls its own; redeploying a version loads nothing new.
@@ -44,8 +45,9 @@ def _per_call_state(text: str) -> tuple[str, str, str]:
     the text with those statements taken out, and the body of ``begin``.
 
     Outside functions the text may hold only comments, functions, the key functions and
-    one-line ``local`` statements: anything else would run once, when the library loads,
-    rather than on each call, so it is refused here (ValueError) rather than miscomposed."""
+    one-line ``local`` statements (kept as they are when marked ``-- constant``): anything
+    else would run once, when the library loads, rather than on each call, so it is refused
+    here (ValueError) rather than miscomposed."""
     declared: list[str] = []
     assigned: list[str] = []
     kept: list[str] = []
@@ -58,6 +60,8 @@ def _per_call_state(text: str) -> tuple[str, str, str]:
             inside = not stripped.endswith(" end")
         elif stripped == "local K = {}" or _KEY_FUNCTION.match(stripped):
             pass  # the key functions: built once, at load
+        elif stripped.startswith("local ") and stripped.endswith("-- constant"):
+            pass  # made once, at load: every call reads the same value
         elif stripped.startswith("local "):
             match = _STATE.match(stripped)
             if match is None:

@@ -229,3 +229,24 @@ def test_overview_round_trips_do_not_grow_with_users_or_tasks(q):
     counter.steps = 0
     counter.run(io.overview(q.session))
     assert counter.steps == small == 2
+
+
+def test_one_pop_of_many_tasks_of_one_user_is_counted_exactly(q, ins):
+    """A pop writes its wait samples, per-minute counts and leases once, at its end: a pop of
+    more tasks than Lua can pass to one command (about 8,000 values) still counts each dispatch once."""
+    q.push_batch([Task.create("solo", 3, i) for i in range(8200)])
+    q.push_batch([Task.create("other", 3, i) for i in range(3)])
+    leased = q.pop_many(8203)
+    assert len(leased) == len({t.task_id for t in leased}) == 8203
+    assert ins.overview().totals.inflight == 8203
+    solo = ins.user("solo").row
+    assert (solo.inflight, solo.ready, solo.served_5m) == (8200, 0, 8200)
+    assert ins.user("other").row.served_5m == 3
+    raw = q.client
+    assert raw.llen(q.session.keys.key("waits", user="solo")) == 100  # trimmed back at 150
+    assert raw.llen(q.session.keys.key("waits", user="other")) == 3
+    hist = ins.wait_histogram()
+    assert sum(n for bucket, n in hist.items() if bucket != "sum_ms") == 8203
+    for t in leased:
+        q.complete(t)
+    assert ins.overview().totals.inflight == 0

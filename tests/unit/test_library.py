@@ -32,6 +32,14 @@ def test_top_level_state_is_declared_once_and_assigned_by_begin():
     assert "K.meta = function" in kept
 
 
+def test_a_constant_is_made_once_at_load_not_per_call():
+    declarations, kept, begin = _per_call_state(
+        "local NAMES = {'1', '2'}  -- constant\nlocal N = 0\n"
+    )
+    assert declarations == "local N\n" and begin == "  N = 0\n"
+    assert "local NAMES = {'1', '2'}  -- constant" in kept
+
+
 @pytest.mark.parametrize(
     "statement", ["redis.call('DEL', 'x')\n", "if X then Y() end\n", "local T = {\n  1,\n}\n"]
 )

@@ -8,13 +8,23 @@ local NOW_MS = math.floor(NOW_US / 1000)
 
 local function istr(n) return string.format('%d', n) end
 local function fstr(x) return string.format('%.17g', x) end
+local NOW_MS_S = istr(NOW_MS)  -- the clock as a field value, formatted once per call
+
+-- A number joined into a string (`'p' .. 3`) is formatted by sprintf each time: priorities
+-- in keys and fields are joined as these strings instead.
+local PRI_NAME = {'1', '2', '3', '4', '5', '6'}  -- constant
 
 -- Per-minute buckets (throughput, served and pushed per user) expire after two hours.
 local MINUTE = math.floor(NOW_MS / 60000)
 local BUCKET_TTL = 7200
 local EXPIRING = {}  -- buckets this call has set the TTL of
+local BUCKET_KEYS = {}  -- key function -> its bucket of this minute, built once per call
 local function bump(bucket, field, n, ttl)
-  local k = bucket(MINUTE)
+  local k = BUCKET_KEYS[bucket]
+  if not k then
+    k = bucket(istr(MINUTE))
+    BUCKET_KEYS[bucket] = k
+  end
   -- The first increment of a field in a bucket sets the bucket's TTL: a handful of EXPIREs
   -- per bucket rather than one per call, and one per call at most (a pop serving many users
   -- new in this minute).
@@ -39,9 +49,10 @@ local function read_flags(user)
     by_time = r[3] == 'time',
     limits = r[4] == '1',
     max_payload = tonumber(r[5] or ''),  -- the stored limit (nil: none)
-    -- No user has a max_inflight (written with the settings; absent, e.g. in settings an
-    -- older version wrote, means "look at the user's entry").
-    no_caps = r[6] == '1',
+    -- No user has a max_inflight: written with the settings, or no settings were ever
+    -- written ('*' absent: caps come only with them). '#nocaps' absent from settings an
+    -- older version wrote means "look at the user's entry".
+    no_caps = r[6] == '1' or r[2] == nil,
   }
   return r[7]
 end
@@ -53,26 +64,38 @@ local function idle_ms() return flags().idle_ms end
 
 -- Per-user per-minute counts (served, pushed) live as long as the idle retention, at most
 -- as long as the queue-wide buckets.
+local USER_BUCKET_TTL = nil  -- computed on first use in a call
 local function bump_user(bucket, user, n)
-  bump(bucket, user, n, math.max(1, math.min(BUCKET_TTL, math.ceil(idle_ms() / 1000))))
+  if not USER_BUCKET_TTL then
+    USER_BUCKET_TTL = math.max(1, math.min(BUCKET_TTL, math.ceil(idle_ms() / 1000)))
+  end
+  bump(bucket, user, n, USER_BUCKET_TTL)
 end
 
 -- A user's settings in force: weight and max_inflight (0 = no cap). An entry
 -- "weight|cap|boosted weight|until ms" carries a temporary boost, which ends by itself.
 local function default_weight() return flags().weight end
+-- Each user's settings are read once per call (a pop serving a user many times, an ack of
+-- many of its tasks); a script that writes a user's entry forgets it (forget_user_cfg).
+local USER_CFG = {}
+local function forget_user_cfg() USER_CFG = {} end
 local function user_cfg(user)
+  local known = USER_CFG[user]
+  if known then return known[1], known[2] end
   local raw
   if FLAGS then raw = redis.call('HGET', K.settings(), user) else raw = read_flags(user) end
+  local weight, cap = default_weight(), 0
   if raw then
-    local w, cap, rest = string.match(raw, '^([^|]*)|([^|]*)(.*)$')
+    local w, c, rest = string.match(raw, '^([^|]*)|([^|]*)(.*)$')
     if w then
-      local weight = tonumber(w) or default_weight()
+      weight = tonumber(w) or weight
       local bw, untl = string.match(rest, '^|([^|]*)|([^|]*)$')
       if bw and tonumber(untl) and tonumber(untl) > NOW_MS then weight = tonumber(bw) or weight end
-      return weight, tonumber(cap) or 0
+      cap = tonumber(c) or 0
     end
   end
-  return default_weight(), 0
+  USER_CFG[user] = {weight, cap}
+  return weight, cap
 end
 
 -- Fairness by run time ('#fairness' = 'time', queue.fairness): users are charged for the time

@@ -11,6 +11,7 @@ local ttl = tonumber(ARGV[2])
 local n = tonumber(ARGV[3])
 local out = {}
 local done = 0
+ENDED = {}  -- the leases leave the index of leases together, at the end
 for i = 0, n - 1 do
   local b = 4 + i * 4
   local id, token, result = ARGV[b], ARGV[b + 1], ARGV[b + 2]
@@ -20,12 +21,13 @@ for i = 0, n - 1 do
   if refused then
     out[#out + 1] = refused
   else
-    redis.call('HSET', tk, 'state', 'completed', 'finished', istr(NOW_MS), 'result', result)
+    redis.call('HSET', tk, 'state', 'completed', 'finished', NOW_MS_S, 'result', result)
     redis.call('PEXPIRE', tk, ttl)
     lease_ended(id, f[3], tonumber(ARGV[b + 3]), true, {f[5], f[6], f[3]})
     done = done + 1
     out[#out + 1] = 'ok'
   end
 end
+flush_ended()
 if done > 0 then count('completed', done) end
 return out

@@ -19,7 +19,7 @@ for p in string.gmatch(ARGV[3], '%d') do
     local tk = K.task(id)
     backlog_dec(user, pri)
     if redis.call('EXISTS', tk) == 1 then
-      redis.call('HSET', tk, 'state', 'canceled', 'finished', istr(NOW_MS))
+      redis.call('HSET', tk, 'state', 'canceled', 'finished', NOW_MS_S)
       redis.call('PEXPIRE', tk, ttl)
       out[#out + 1] = redis.call('HGETALL', tk)
       count('canceled')

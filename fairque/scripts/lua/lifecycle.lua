@@ -23,7 +23,7 @@ local function backlog_dec(user, pri)
     left = 0
   end
   QUEUED_DELTA = QUEUED_DELTA - 1
-  local f = user .. '|' .. pri
+  local f = user .. '|' .. (PRI_NAME[pri] or pri)
   if redis.call('HINCRBY', K.backlog(), f, -1) <= 0 then redis.call('HDEL', K.backlog(), f) end
   return left
 end
@@ -53,7 +53,7 @@ end
 -- idle_ms() later (sweep_idle), unless it has work again by then.
 local function note_if_idle(user)
   if pending_count(user) == 0 and not redis.call('HGET', K.uinflight(), user) then
-    redis.call('ZADD', K.idle(), istr(NOW_MS), user)
+    redis.call('ZADD', K.idle(), NOW_MS_S, user)
   end
 end
 
@@ -77,6 +77,7 @@ local function sweep_idle(limit)
       local raw = redis.call('HGET', K.settings(), user)
       local base, untl = string.match(raw or '', '^([^|]*|[^|]*)|[^|]*|([^|]*)$')
       if base and (tonumber(untl) or 0) <= NOW_MS then  -- a boost that ended
+        forget_user_cfg()
         if base == fstr(default_weight()) .. '|0' then
           redis.call('HDEL', K.settings(), user)  -- the boost was all there was
         else
@@ -88,11 +89,22 @@ local function sweep_idle(limit)
   return #due
 end
 
+-- A script that ends many leases may gather their removals from the index of leases in
+-- ENDED (a table it sets) and write them at its end with flush_ended: one write, not one per
+-- lease. Nil: each is removed at once.
+local ENDED = nil
+local function flush_ended()
+  for s = 1, #ENDED, 1000 do
+    redis.call('ZREM', K.inflight(), unpack(ENDED, s, math.min(s + 999, #ENDED)))
+  end
+  ENDED = nil
+end
+
 -- A lease ended (complete, fail, expiry, release): settle a charge by run time, free the
 -- user's in-flight slot and, for a capped user, let it back into the round-robin.
 local function lease_ended(task_id, user, ran_ms, learn, known)
   settle_charge(K.task(task_id), ran_ms, learn, known)
-  redis.call('ZREM', K.inflight(), task_id)
+  if ENDED then ENDED[#ENDED + 1] = task_id else redis.call('ZREM', K.inflight(), task_id) end
   if redis.call('HINCRBY', K.uinflight(), user, -1) <= 0 then
     redis.call('HDEL', K.uinflight(), user)
     note_if_idle(user)
@@ -106,8 +118,8 @@ end
 -- dropped, and counted: the cap is never silent.
 local function bury(task_id, tk, err, etype, tb, worker)
   redis.call('HSET', K.task(task_id), 'state', 'dead', 'error', err, 'etype', etype or '',
-    'tb', tb or '', 'finished', istr(NOW_MS), 'dworker', worker or '')
-  redis.call('ZADD', K.dlq(), istr(NOW_MS), task_id)
+    'tb', tb or '', 'finished', NOW_MS_S, 'dworker', worker or '')
+  redis.call('ZADD', K.dlq(), NOW_MS_S, task_id)
   count('dead')
   local cap = tonumber(redis.call('HGET', K.settings(), '#dlq_max') or '') or DEFAULT_DLQ_MAX
   local excess = redis.call('ZCARD', K.dlq()) - cap
@@ -151,6 +163,7 @@ end
 -- non-empty, i.e. the user may need activating. A queue key of the wrong type buries the
 -- task (with the reason) and quarantines the user instead.
 local function enqueue_ready(task_id, user, pri)
+  pri = PRI_NAME[pri] or pri
   local lk = K.prio(user, pri)
   local bad = wrong_type(lk)
   if bad then
@@ -180,7 +193,7 @@ local RETRY_BASE_MS, RETRY_FACTOR, RETRY_CAP_MS, DEFAULT_MAX_ATT = 1000, 2, 3000
 -- Return leases whose deadline passed: each is a failed attempt ("lease expired"), retried
 -- after the backoff or buried when its attempts are used up. Bounded per call.
 local function reap_expired(limit)
-  local ids = redis.call('ZRANGEBYSCORE', K.inflight(), '-inf', istr(NOW_MS), 'LIMIT', 0, limit)
+  local ids = redis.call('ZRANGEBYSCORE', K.inflight(), '-inf', NOW_MS_S, 'LIMIT', 0, limit)
   for _, id in ipairs(ids) do
     local tk = K.task(id)
     local f = redis.call('HMGET', tk, 'state', 'user', 'att', 'max_att', 'pri', 'worker')

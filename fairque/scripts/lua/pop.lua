@@ -32,6 +32,7 @@ local worker = ARGV[3]
 local lease_ms = tonumber(ARGV[4])
 local want = tonumber(ARGV[5])
 local promote_max = tonumber(ARGV[6])
+local DEADLINE_S = istr(NOW_MS + lease_ms)  -- every lease of this pop ends then
 local steal_after_us = tonumber(ARGV[13]) or 0
 local report_view = ARGV[14] ~= nil and ARGV[14] ~= ''
 local vt_floor = tonumber(ARGV[14]) or 0
@@ -54,7 +55,7 @@ sweep_idle(SWEEP_BATCH)  -- per-user state of users idle past the retention
 wake_throttled(promote_max)  -- rate-limited users whose next token is due
 
 -- Then promote due delayed tasks (bounded; the rest wait for the next pop).
-local due = redis.call('ZRANGEBYSCORE', K.delayed(), '-inf', istr(NOW_MS), 'LIMIT', 0, promote_max)
+local due = redis.call('ZRANGEBYSCORE', K.delayed(), '-inf', NOW_MS_S, 'LIMIT', 0, promote_max)
 for _, id in ipairs(due) do
   redis.call('ZREM', K.delayed(), id)
   local f = redis.call('HMGET', K.task(id), 'user', 'pri', 'state')
@@ -154,7 +155,7 @@ end
 
 -- The entry's task id and priority after popping the head of `best_p` (nil when empty).
 local function pop_head(user, best_p)
-  local entry, bad = read('LPOP', K.prio(user, best_p))
+  local entry, bad = read('LPOP', K.prio(user, PRI_NAME[best_p]))
   if bad then return nil, nil, bad end
   if not entry then return nil end
   return string.match(entry, '^%d+|(.+)$'), best_p
@@ -164,7 +165,7 @@ end
 local function best_head(user, pris)
   local best_p, best_score
   for _, p in ipairs(pris) do
-    local head, bad = read('LINDEX', K.prio(user, p), 0)
+    local head, bad = read('LINDEX', K.prio(user, PRI_NAME[p]), 0)
     if bad then return nil, bad end
     if head then
       local score = tonumber(string.match(head, '^(%d+)|')) - p * aging_us
@@ -244,35 +245,63 @@ local function recount(user)
   return total
 end
 
--- Wait (ready -> leased) of each dispatch: the user's last 100, and a histogram.
+-- Wait (ready -> leased) of each dispatch: the user's last 100, the per-minute count of its
+-- dispatches, and a histogram. All of it is written once per pop (flush_waits): a user served
+-- k times costs one LPUSH of k samples and one increment, not k of each.
 local WAITS = {}  -- histogram increments of this pop: bucket (or sum_ms) -> n
 local WAIT_BOUNDS = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}
+local WAIT_LABELS = {'5', '10', '25', '50', '100', '250', '500', '1000', '2500', '5000', '10000',
+  '30000', '60000', '300000'}  -- the bounds as the histogram's fields
+-- user -> this pop's wait samples (one: the string; more: a list, oldest first), and the users
+local SAMPLES, SAMPLED = {}, {}
 -- The samples list is trimmed back to 100 once it holds 150 (readers take the newest 100),
 -- and has no TTL: it goes with the rest of the user's state when the user has been idle for
 -- the retention (sweep_idle).
 local WAIT_KEEP = 100
-local function record_wait(user, wait)
-  if wait < 0 then wait = 0 end
-  bump_user(K.srv, user, 1)
-  if redis.call('LPUSH', K.waits(user), istr(wait)) >= WAIT_KEEP + 50 then
-    redis.call('LTRIM', K.waits(user), 0, WAIT_KEEP - 1)
+local function record_wait(user, wait, wait_s)
+  local mine = SAMPLES[user]
+  if not mine then
+    SAMPLES[user] = wait_s
+    SAMPLED[#SAMPLED + 1] = user
+  elseif type(mine) == 'string' then
+    SAMPLES[user] = {mine, wait_s}
+  else
+    mine[#mine + 1] = wait_s
   end
   local le = '+Inf'
-  for _, b in ipairs(WAIT_BOUNDS) do
-    if wait <= b then le = tostring(b) break end
+  for i = 1, #WAIT_BOUNDS do
+    if wait <= WAIT_BOUNDS[i] then le = WAIT_LABELS[i] break end
   end
-  -- The histogram is written once per pop, for all its dispatches (flush_waits).
   WAITS[le] = (WAITS[le] or 0) + 1
   WAITS.sum_ms = (WAITS.sum_ms or 0) + wait
 end
 local function flush_waits()
+  for i = 1, #SAMPLED do
+    local user = SAMPLED[i]
+    local mine = SAMPLES[user]
+    local held
+    if type(mine) == 'string' then
+      bump_user(K.srv, user, 1)
+      held = redis.call('LPUSH', K.waits(user), mine)
+    else
+      bump_user(K.srv, user, #mine)
+      -- LPUSH puts each value at the head in turn: the newest ends first, as one by one.
+      for s = 1, #mine, 1000 do
+        held = redis.call('LPUSH', K.waits(user), unpack(mine, s, math.min(s + 999, #mine)))
+      end
+    end
+    if held >= WAIT_KEEP + 50 then
+      redis.call('LTRIM', K.waits(user), 0, WAIT_KEEP - 1)
+    end
+  end
   for field, n in pairs(WAITS) do redis.call('HINCRBY', K.waith(), field, n) end
 end
 
 -- A stealer leaves a user's fresh work to the workers assigned that user: it steals only work
 -- that has waited steal_after (they are busy, or gone). Users nobody assigns go at once.
-local function may_steal(user)
-  if steal_after_us <= 0 then return true end
+local function may_steal(user, pool)
+  -- The pool '_' holds the users no worker names: nobody is owed the first chance.
+  if steal_after_us <= 0 or pool == '_' then return true end
   local named = redis.call('HGET', K.named(), user)
   if not named or string.sub(named, 1, 1) == '|' then return true end
   local oldest
@@ -316,6 +345,11 @@ local function next_lease_seq(wanted)
   return SEQ_NEXT - 1
 end
 
+-- What the dispatches add up, written once at the pop's end: the index of leases (deadline,
+-- id pairs) and the counts of stolen and over-cap dispatches.
+local INFLIGHT = {}
+local STOLEN, OVER_CAP = 0, 0
+
 local out = {}
 local vt = nil
 local guard = want * 4 + 8  -- bounds the loop even if indexes disagree with the queues
@@ -326,7 +360,7 @@ while #out < want and guard > 0 do
   if not user and steal_spec ~= '' then
     user, pass, pool, t, tpass = lowest(steal_spec)
     stolen = 1
-    if user and not may_steal(user) then break end
+    if user and not may_steal(user, pool) then break end
   end
   local soft = false
   if not user then
@@ -377,27 +411,29 @@ while #out < want and guard > 0 do
       count('corrupt')
     else
       left = backlog_dec(user, queued_pri)
-      local att = (tonumber(f[4]) or 0) + 1
+      local att = istr((tonumber(f[4]) or 0) + 1)
       local token = istr(next_lease_seq(want - #out)) .. '.' .. ARGV[12]
-      local deadline = NOW_MS + lease_ms
-      redis.call('HSET', tk, 'state', 'leased', 'att', istr(att), 'token', token,
-        'worker', worker, 'deadline', istr(deadline), 'started', istr(NOW_MS))
-      redis.call('ZADD', K.inflight(), istr(deadline), id)
+      redis.call('HSET', tk, 'state', 'leased', 'att', att, 'token', token,
+        'worker', worker, 'deadline', DEADLINE_S, 'started', NOW_MS_S)
+      -- Every lease of this pop enters the index of leases in one write, at its end.
+      INFLIGHT[#INFLIGHT + 1] = DEADLINE_S
+      INFLIGHT[#INFLIGHT + 1] = id
       local held = redis.call('HINCRBY', K.uinflight(), user, 1)
-      local h = {f[6], f[7], f[8], f[9], f[10], f[11], f[12]}
-      local wait = NOW_MS - math.max(tonumber(h[3]) or NOW_MS, tonumber(h[4]) or 0,
-        tonumber(h[5]) or 0)
-      record_wait(user, wait)
-      out[#out + 1] = {id, user, f[2], f[3], h[1] or '', istr(att), h[2] or '', h[3] or '',
-        token, istr(deadline), stolen, istr(math.max(wait, 0)), h[6] or ''}
-      if stolen == 1 then count('stolen') end
-      if soft then count('over_cap') end
+      -- Waited since it became ready: created, due, or requeued, whichever came last.
+      local wait = math.max(NOW_MS - math.max(tonumber(f[8]) or NOW_MS, tonumber(f[9]) or 0,
+        tonumber(f[10]) or 0), 0)
+      local wait_s = istr(wait)
+      record_wait(user, wait, wait_s)
+      out[#out + 1] = {id, user, f[2], f[3], f[6] or '', att, f[7] or '', f[8] or '',
+        token, DEADLINE_S, stolen, wait_s, f[11] or ''}
+      if stolen == 1 then STOLEN = STOLEN + 1 end
+      if soft then OVER_CAP = OVER_CAP + 1 end
       if limits_on() then spend_tokens(user, t) end
       dispatched = true
       vt = top
       -- The charge: the task's declared cost, else one turn (fairness by count) or the
       -- user's mean run time, replaced by the real run time when the lease ends (by time).
-      local charge = tonumber(h[7])
+      local charge = tonumber(f[12])
       local tw = t and tenant_weight(t) or 1
       if not charge then
         if by_time() then
@@ -457,7 +493,12 @@ if vt_floor > 0 and (not vt or vt < vt_floor) then
 end
 if vt then redis.call('HSET', K.meta(), 'vt', fstr(vt)) end
 settle_index()
+for s = 1, #INFLIGHT, 1000 do
+  redis.call('ZADD', K.inflight(), unpack(INFLIGHT, s, math.min(s + 999, #INFLIGHT)))
+end
 if #out > 0 then count('popped', #out) end
+if STOLEN > 0 then count('stolen', STOLEN) end
+if OVER_CAP > 0 then count('over_cap', OVER_CAP) end
 flush_waits()
 flush_backlog()
 if report_view then

@@ -59,7 +59,7 @@ for i = 0, n - 1 do
   if #payload > max_bytes then
     return redis.error_reply('PAYLOAD_TOO_LARGE ' .. id .. ' ' .. #payload .. ' > ' .. max_bytes)
   end
-  local lk = K.prio(user, ARGV[b + 2])  -- the list the task goes to, now or when due
+  local lk = K.prio(user, PRI_NAME[tonumber(ARGV[b + 2])] or ARGV[b + 2])  -- now or when due
   if checked[lk] == nil then checked[lk] = wrong_type(lk) or false end
   if checked[lk] then
     return redis.error_reply('CORRUPT_KEY ' .. lk .. ' holds a ' .. checked[lk])
@@ -82,7 +82,7 @@ end
 local out = {}
 local created = 0
 local seq = istr(next_seq())
-local created_ms = istr(NOW_MS)
+local created_ms = NOW_MS_S
 local lists, list_order = {}, {}
 local by_user, user_order, by_user_pri = {}, {}, {}
 local ready_total = 0
@@ -109,13 +109,14 @@ for i = 0, n - 1 do
       redis.call('HSET', K.task(id), 'due', istr(due))
       redis.call('ZADD', K.delayed(), istr(due), id)
     else
-      local lk = K.prio(user, pri)
+      local pri_s = PRI_NAME[pri] or ARGV[b + 2]
+      local lk = K.prio(user, pri_s)
       if not lists[lk] then lists[lk] = {}; list_order[#list_order + 1] = lk end
       local entries = lists[lk]
       entries[#entries + 1] = seq .. '|' .. id
       if not by_user[user] then by_user[user] = 0; user_order[#user_order + 1] = user end
       by_user[user] = by_user[user] + 1
-      local f = user .. '|' .. pri
+      local f = user .. '|' .. pri_s
       by_user_pri[f] = (by_user_pri[f] or 0) + 1
       ready_total = ready_total + 1
     end

@@ -25,7 +25,7 @@ local meta = redis.call('HMGET', K.settings_meta(), 'fp', 'writer', 'at', 'how')
 if sfp ~= '' then
   if not meta[1] then
     write_settings(sfp, ARGV[8], ARGV[9], 'seed')
-    meta = {sfp, ARGV[9], istr(NOW_MS), 'seed'}
+    meta = {sfp, ARGV[9], NOW_MS_S, 'seed'}
     status = 'seeded'
   elseif meta[1] == sfp then
     status = 'same'

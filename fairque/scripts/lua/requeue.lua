@@ -10,7 +10,7 @@ for i = 2, #ARGV do
   local f = redis.call('HMGET', K.task(id), 'user', 'pri', 'state')
   local pri = tonumber(f[2])
   if redis.call('ZREM', K.dlq(), id) == 1 and f[1] and pri and f[3] == 'dead' then
-    redis.call('HSET', K.task(id), 'att', '0', 'requeued', istr(NOW_MS))
+    redis.call('HSET', K.task(id), 'att', '0', 'requeued', NOW_MS_S)
     redis.call('HDEL', K.task(id), 'finished', 'due')
     make_ready(id, f[1], pri)
     count('requeued')

@@ -145,7 +145,7 @@ end
 -- Throttled users and tenants whose token is due (or whose wake-up a clock step put out of
 -- reach) come back into the round-robin: bounded per call, like promotions.
 local function wake_throttled(limit)
-  local due = redis.call('ZRANGEBYSCORE', K.throttled(), '-inf', istr(NOW_MS), 'LIMIT', 0, limit)
+  local due = redis.call('ZRANGEBYSCORE', K.throttled(), '-inf', NOW_MS_S, 'LIMIT', 0, limit)
   local stepped = redis.call('ZRANGEBYSCORE', K.throttled(), '(' .. istr(NOW_MS + MAX_INTERVAL_MS),
     '+inf', 'LIMIT', 0, limit)
   for _, list in ipairs({due, stepped}) do

@@ -134,7 +134,7 @@ end
 
 -- Registrations whose worker stopped beating (bounded per call).
 local function expire_stale(limit)
-  local stale = redis.call('ZRANGEBYSCORE', K.reg(), '-inf', istr(NOW_MS), 'LIMIT', 0, limit)
+  local stale = redis.call('ZRANGEBYSCORE', K.reg(), '-inf', NOW_MS_S, 'LIMIT', 0, limit)
   for _, worker in ipairs(stale) do unregister(worker) end
   return #stale
 end
@@ -193,6 +193,7 @@ local function write_settings(sfp, doc, writer, how)
   if limited then redis.call('HSET', K.settings(), '#limits', '1') end
   for user, mode in pairs(d.modes or {}) do redis.call('HSET', K.settings(), '%' .. user, mode) end
   FLAGS, LIMITS = nil, nil  -- read again after this write
+  forget_user_cfg()
   local batch = {}
   local function put(user, entry)
     batch[#batch + 1] = user
@@ -214,7 +215,7 @@ local function write_settings(sfp, doc, writer, how)
   if #batch > 0 then redis.call('HSET', K.settings(), unpack(batch)) end
   redis.call('HSET', K.settings_docs(), sfp, doc)
   local prev = redis.call('HGET', K.settings_meta(), 'fp')
-  redis.call('HSET', K.settings_meta(), 'fp', sfp, 'writer', writer, 'at', istr(NOW_MS), 'how', how)
+  redis.call('HSET', K.settings_meta(), 'fp', sfp, 'writer', writer, 'at', NOW_MS_S, 'how', how)
   if prev and prev ~= sfp then gc_doc(prev) end
   for user in pairs(capped) do activate(user) end
 end

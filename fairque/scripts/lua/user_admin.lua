@@ -26,7 +26,7 @@ if op == 'rate' or op == 'unrate' then
     repeat
       local r = redis.call('ZSCAN', K.throttled(), cursor, 'MATCH', user .. '|*', 'COUNT', 500)
       cursor = r[1]
-      for i = 1, #r[2], 2 do redis.call('ZADD', K.throttled(), istr(NOW_MS), r[2][i]) end
+      for i = 1, #r[2], 2 do redis.call('ZADD', K.throttled(), NOW_MS_S, r[2][i]) end
     until cursor == '0'
   elseif redis.call('ZREM', K.throttled(), user) == 1 then
     activate(user)
@@ -45,6 +45,7 @@ elseif op == 'resume' then
   return 1
 end
 -- boost / unboost: rewrite the user's settings entry, keeping the configured weight underneath.
+forget_user_cfg()
 local raw = redis.call('HGET', K.settings(), user) or (fstr(default_weight()) .. '|0')
 local base = string.match(raw, '^([^|]*|[^|]*)') or raw
 if op == 'boost' then

@@ -16,10 +16,10 @@ RETRY_BASE_MS, RETRY_FACTOR = tonumber(ARGV[5]), tonumber(ARGV[6])
 RETRY_CAP_MS, DEFAULT_MAX_ATT = tonumber(ARGV[7]), tonumber(ARGV[8])
 local wk = K.worker(worker)
 if #ARGV >= 11 then redis.call('HSET', wk, unpack(ARGV, 10)) end
-redis.call('HSET', wk, 'last_beat', istr(NOW_MS))
-if not redis.call('HGET', wk, 'first_beat') then redis.call('HSET', wk, 'first_beat', istr(NOW_MS)) end
+redis.call('HSET', wk, 'last_beat', NOW_MS_S)
+if not redis.call('HGET', wk, 'first_beat') then redis.call('HSET', wk, 'first_beat', NOW_MS_S) end
 redis.call('PEXPIRE', wk, ttl)
-redis.call('ZADD', K.workers(), istr(NOW_MS), worker)
+redis.call('ZADD', K.workers(), NOW_MS_S, worker)
 -- Refresh this worker's registration first, so a beat that comes late does not expire it.
 local registered = 0
 local route = redis.call('HGET', K.routes(), worker)
