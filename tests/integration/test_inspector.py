@@ -233,7 +233,7 @@ def test_overview_round_trips_do_not_grow_with_users_or_tasks(q):
 
 def test_one_pop_of_many_tasks_of_one_user_is_counted_exactly(q, ins):
     """A pop writes its wait samples, per-minute counts and leases once, at its end: a pop of
-    more tasks than Lua can pass to one command (about 8,000 values) still counts each dispatch once."""
+    more tasks than Lua passes to one command (about 8,000 values) counts each dispatch once."""
     q.push_batch([Task.create("solo", 3, i) for i in range(8200)])
     q.push_batch([Task.create("other", 3, i) for i in range(3)])
     leased = q.pop_many(8203)
