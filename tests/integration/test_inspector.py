@@ -250,3 +250,28 @@ def test_one_pop_of_many_tasks_of_one_user_is_counted_exactly(q, ins):
     for t in leased:
         q.complete(t)
     assert ins.overview().totals.inflight == 0
+
+
+def test_counters_are_exact_after_a_pop_serving_users_several_times(q, ins):
+    """A pop writes a user's counters once for all the times it served it: after it, every
+    per-user and queue-wide figure is what the dispatches left, and no counter of a drained
+    priority is kept at zero."""
+    q.push_batch([Task.create("a", Priority.NORMAL, i) for i in range(3)])
+    q.push_batch([Task.create("a", Priority.HIGH, i) for i in range(2)])
+    q.push_batch([Task.create("b", Priority.NORMAL, i) for i in range(4)])
+    q.push(Task.create("c", Priority.VERY_LOW, 0))
+    leased = q.pop_many(7)
+    served = {u: [t for t in leased if t.user_id == u] for u in "abc"}
+    assert len(served["c"]) == 1 and len(served["a"]) + len(served["b"]) == 6
+    rows = {r.user_id: r for r in ins.users(include_idle=True).rows}
+    for user, pushed in (("a", 5), ("b", 4), ("c", 1)):
+        assert rows[user].inflight == len(served[user])
+        assert rows[user].ready == pushed - len(served[user])
+        assert sum(rows[user].by_priority.values()) + rows[user].critical == rows[user].ready
+    assert rows["a"].by_priority[4] == 0  # both HIGH tasks went first
+    totals = ins.overview().totals
+    assert (totals.ready, totals.inflight) == (3, 7)
+    raw = q.client.hgetall(q.session.keys.key("backlog"))
+    backlog = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
+    assert all(v > 0 for v in backlog.values()), backlog
+    assert backlog["*"] == 3 and "c|1" not in backlog

@@ -37,11 +37,11 @@ end
 -- measured it (at most the lease's age), or the lease's age when nil. With `learn`, the run
 -- also updates the user's and the queue's mean run time (expired and released leases do not:
 -- they say nothing about how long the work takes).
-local function settle_charge(tk, ran_ms, learn, known)
+local function settle_charge(task_id, ran_ms, learn, known)
   -- known: {chg, started, user} when the caller has read them already (one read less)
-  local f = known or redis.call('HMGET', tk, 'chg', 'started', 'user')
+  local f = known or redis.call('HMGET', K.task(task_id), 'chg', 'started', 'user')
   if not f[1] or not f[3] then return end
-  redis.call('HDEL', tk, 'chg')
+  redis.call('HDEL', K.task(task_id), 'chg')
   local est, uw, t, tw = string.match(f[1], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
   if not tonumber(est) or not tonumber(uw) then return end
   local age = math.max(NOW_MS - (tonumber(f[2]) or NOW_MS), 0)

@@ -13,6 +13,7 @@ local NOW_MS_S = istr(NOW_MS)  -- the clock as a field value, formatted once per
 -- A number joined into a string (`'p' .. 3`) is formatted by sprintf each time: priorities
 -- in keys and fields are joined as these strings instead.
 local PRI_NAME = {'1', '2', '3', '4', '5', '6'}  -- constant
+local NOTHING = {}  -- constant: an empty reading (no script writes to it)
 
 -- Per-minute buckets (throughput, served and pushed per user) expire after two hours.
 local MINUTE = math.floor(NOW_MS / 60000)

@@ -51,8 +51,8 @@ end
 
 -- A user with nothing queued and nothing in flight is idle: its per-user state is forgotten
 -- idle_ms() later (sweep_idle), unless it has work again by then.
-local function note_if_idle(user)
-  if pending_count(user) == 0 and not redis.call('HGET', K.uinflight(), user) then
+local function note_if_idle(user, none_in_flight)
+  if pending_count(user) == 0 and (none_in_flight or not redis.call('HGET', K.uinflight(), user)) then
     redis.call('ZADD', K.idle(), NOW_MS_S, user)
   end
 end
@@ -103,11 +103,11 @@ end
 -- A lease ended (complete, fail, expiry, release): settle a charge by run time, free the
 -- user's in-flight slot and, for a capped user, let it back into the round-robin.
 local function lease_ended(task_id, user, ran_ms, learn, known)
-  settle_charge(K.task(task_id), ran_ms, learn, known)
+  settle_charge(task_id, ran_ms, learn, known)
   if ENDED then ENDED[#ENDED + 1] = task_id else redis.call('ZREM', K.inflight(), task_id) end
   if redis.call('HINCRBY', K.uinflight(), user, -1) <= 0 then
     redis.call('HDEL', K.uinflight(), user)
-    note_if_idle(user)
+    note_if_idle(user, true)
   end
   if flags().no_caps then return end
   local _, cap = user_cfg(user)

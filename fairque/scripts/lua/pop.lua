@@ -186,25 +186,90 @@ local function take_probing(user)
   return pop_head(user, best_p)
 end
 
+-- A user served again in the same pop: its first dispatch reads its counters and writes them
+-- at once; the ones after it are carried in OWED and written once, when the pop settles the
+-- user. A user served k times in one pop costs one read and one write of each counter, not k
+-- (a user served once pays nothing extra). Whatever else reads a user's counters or in-flight
+-- count in the pop settles the user first.
+local READY = {}  -- user -> its ready count per priority, as read and taken since
+local LEFT = {}   -- user -> its ready count in all after its last dispatch
+local OWED = {}   -- user -> what its later dispatches took: per priority, [7] in all, [8] leased
+local function settle(user)
+  local owed = OWED[user]
+  READY[user], LEFT[user], OWED[user] = nil, nil, nil
+  if not owed then return end
+  if tonumber(redis.call('ZINCRBY', K.ubacklog(), -owed[7], user)) <= 0 then
+    redis.call('ZREM', K.ubacklog(), user)
+  end
+  for p = 1, 6 do
+    if owed[p] > 0 then
+      local f = user .. '|' .. PRI_NAME[p]
+      if redis.call('HINCRBY', K.backlog(), f, -owed[p]) <= 0 then redis.call('HDEL', K.backlog(), f) end
+    end
+  end
+  if owed[8] > 0 then redis.call('HINCRBY', K.uinflight(), user, owed[8]) end
+end
+local function settle_all()
+  for user in pairs(OWED) do settle(user) end
+end
+
+-- One ready task of the user left its list at priority `pri`: returns how many it has left.
+local function taken(user, pri)
+  local ready, left = READY[user], LEFT[user]
+  if not (ready and left) then  -- its first in this pop: written at once
+    left = backlog_dec(user, pri)
+    if ready then
+      ready[pri] = ready[pri] - 1
+      LEFT[user] = left
+    end
+    return left
+  end
+  local owed = OWED[user]
+  if not owed then
+    owed = {0, 0, 0, 0, 0, 0, 0, 0}
+    OWED[user] = owed
+  end
+  ready[pri] = ready[pri] - 1
+  owed[pri] = owed[pri] + 1
+  owed[7] = owed[7] + 1
+  QUEUED_DELTA = QUEUED_DELTA - 1
+  left = left - 1
+  LEFT[user] = left
+  if left < 0 then return 0 end
+  return left
+end
+
 -- The backlog counters say which of the user's lists hold work: one read, and the heads of
 -- only those are compared (a user with work at one priority costs two calls, not seven).
 local function take(user)
-  local c = redis.call('HMGET', K.backlog(), user .. '|6', user .. '|5', user .. '|4',
-    user .. '|3', user .. '|2', user .. '|1')
-  local counted = {}
-  for i = 1, 6 do
-    if (tonumber(c[i]) or 0) > 0 then counted[#counted + 1] = 7 - i end
+  local ready = READY[user]
+  if not ready then
+    ready = redis.call('HMGET', K.backlog(), user .. '|1', user .. '|2', user .. '|3',
+      user .. '|4', user .. '|5', user .. '|6')
+    for p = 1, 6 do ready[p] = tonumber(ready[p]) or 0 end
+    READY[user] = ready
   end
-  local best_p, bad = counted[1], nil
-  if #counted > 1 and best_p ~= 6 then
+  local best_p, several, bad = nil, false, nil
+  for p = 6, 1, -1 do
+    if ready[p] > 0 then
+      if best_p then several = true break end
+      best_p = p
+    end
+  end
+  if several and best_p ~= 6 then
+    local counted = {}
+    for p = 6, 1, -1 do
+      if ready[p] > 0 then counted[#counted + 1] = p end
+    end
     best_p, bad = best_head(user, counted)
     if bad then return nil, nil, bad end
   end
   if best_p then
-    local id, taken
-    id, taken, bad = pop_head(user, best_p)
-    if id or bad then return id, taken, bad end
+    local id, got
+    id, got, bad = pop_head(user, best_p)
+    if id or bad then return id, got, bad end
   end
+  settle(user)  -- the counters disagree with the lists: from here on, what the lists say
   return take_probing(user)
 end
 
@@ -379,9 +444,11 @@ while #out < want and guard > 0 do
   if throttled then
     -- out of the round-robin until its token (counted as 'throttled'); pick again
   elseif bad_key then
+    settle(user)
     quarantine(user, 'corrupt: queue key ' .. bad_key .. ' holds a ' .. wrong_type(bad_key))
   elseif not id then
     -- Indexed as ready but nothing queued: repair the index and the counters, pick again.
+    settle(user)
     rr_leave(pool, user, pass)
     redis.call('ZREM', K.soft(), user)
     note_if_idle(user)
@@ -400,17 +467,17 @@ while #out < want and guard > 0 do
     local dispatched = false
     local left = nil  -- the user's ready tasks after this one
     if not (f[1] or f[2] or f[3] or f[4] or f[5]) then
-      backlog_dec(user, queued_pri)
+      taken(user, queued_pri)
       count('phantom')  -- an index entry whose task hash is gone
     elseif f[1] ~= user or not pri or pri < 1 or pri > 6 or not f[3] then
-      backlog_dec(user, queued_pri)
+      taken(user, queued_pri)
       local what = 'missing field payload'
       if f[1] ~= user then what = 'user field does not match its queue'
       elseif not pri or pri < 1 or pri > 6 then what = 'bad priority ' .. tostring(f[2]) end
       bury(id, tk, 'corrupt: ' .. what, 'CorruptTask', '', worker)
       count('corrupt')
     else
-      left = backlog_dec(user, queued_pri)
+      left = taken(user, queued_pri)
       local att = istr((tonumber(f[4]) or 0) + 1)
       local token = istr(next_lease_seq(want - #out)) .. '.' .. ARGV[12]
       redis.call('HSET', tk, 'state', 'leased', 'att', att, 'token', token,
@@ -418,7 +485,11 @@ while #out < want and guard > 0 do
       -- Every lease of this pop enters the index of leases in one write, at its end.
       INFLIGHT[#INFLIGHT + 1] = DEADLINE_S
       INFLIGHT[#INFLIGHT + 1] = id
-      local held = redis.call('HINCRBY', K.uinflight(), user, 1)
+      -- A capped user's count decides at once whether it stays in the round-robin.
+      local held, owed = 0, OWED[user]
+      if owed and cap == 0 then owed[8] = owed[8] + 1 else
+        held = redis.call('HINCRBY', K.uinflight(), user, 1)
+      end
       -- Waited since it became ready: created, due, or requeued, whichever came last.
       local wait = math.max(NOW_MS - math.max(tonumber(f[8]) or NOW_MS, tonumber(f[9]) or 0,
         tonumber(f[10]) or 0), 0)
@@ -448,7 +519,11 @@ while #out < want and guard > 0 do
       -- its tenant only while one of its users is there.
       local nextp = pass + charge / weight
       local zk = t and K.tready(pool, t) or K.ready(pool)
-      local more = left > 0 or recount(user) > 0
+      local more = left > 0
+      if not more then
+        settle(user)  -- recount reads the counters: they must hold this pop's takes first
+        more = recount(user) > 0
+      end
       if soft then  -- served over its cap: it stays a fallback while it has work
         if more then redis.call('ZADD', K.soft(), fstr(nextp), user) else
           redis.call('ZREM', K.soft(), user)
@@ -481,13 +556,17 @@ while #out < want and guard > 0 do
         known_head = {pool = pool, r = idx_fix(pool)}
       end
     end
-    if not dispatched and pending_count(user) == 0 and recount(user) == 0 then
-      rr_leave(pool, user, pass)
-      redis.call('ZREM', K.soft(), user)
-      note_if_idle(user)
+    if not dispatched then
+      settle(user)
+      if pending_count(user) == 0 and recount(user) == 0 then
+        rr_leave(pool, user, pass)
+        redis.call('ZREM', K.soft(), user)
+        note_if_idle(user)
+      end
     end
   end
 end
+settle_all()
 if vt_floor > 0 and (not vt or vt < vt_floor) then
   if tonumber(redis.call('HGET', K.meta(), 'vt') or '0') < vt_floor then vt = vt_floor end
 end
