@@ -53,7 +53,7 @@ local function read_flags(user)
     -- No user has a max_inflight: written with the settings, or no settings were ever
     -- written ('*' absent: caps come only with them). '#nocaps' absent from settings an
     -- older version wrote means "look at the user's entry".
-    no_caps = r[6] == '1' or r[2] == nil,
+    no_caps = r[6] == '1' or not r[2],
   }
   return r[7]
 end
