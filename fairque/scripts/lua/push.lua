@@ -24,15 +24,15 @@ local TRACES, TENANTS, COSTS = 4 + n * W, 4 + n * W + n, 4 + n * W + 2 * n  -- s
 
 -- Pass 1: check everything so that a rejected batch changes nothing.
 local existing = {}
-local seen = {}
+local seen = {}  -- task id -> where in ARGV it first came (a batch may repeat an id)
 -- Whether any of the batch's tasks exists already: one EXISTS per 500 ids, and only when it
 -- counts some are the tasks read one by one (a batch of new tasks costs no read per task).
-local any_exist = n == 1
-for s = 0, n - 1, 500 do
+local tks = {}  -- the tasks' keys, built once
+for i = 0, n - 1 do tks[i + 1] = K.task(ARGV[4 + i * W]) end
+local any_exist = false
+for s = 1, n, 500 do
+  any_exist = redis.call('EXISTS', unpack(tks, s, math.min(s + 499, n))) > 0
   if any_exist then break end
-  local ks = {}
-  for i = s, math.min(s + 499, n - 1) do ks[#ks + 1] = K.task(ARGV[4 + i * W]) end
-  any_exist = redis.call('EXISTS', unpack(ks)) > 0
 end
 local checked = {}
 local tenants = {}  -- user -> the tenant this batch gives it
@@ -66,14 +66,16 @@ for i = 0, n - 1 do
   end
   local prev = seen[id]
   if prev then
-    if prev[1] ~= user or prev[2] ~= payload then return redis.error_reply('CONFLICT ' .. id) end
+    if ARGV[prev + 1] ~= user or ARGV[prev + 3] ~= payload then
+      return redis.error_reply('CONFLICT ' .. id)
+    end
   else
-    local f = any_exist and redis.call('HMGET', K.task(id), 'user', 'payload', 'state') or {}
+    local f = any_exist and redis.call('HMGET', tks[i + 1], 'user', 'payload', 'state') or NOTHING
     if f[1] or f[2] or f[3] then
       if f[1] ~= user or f[2] ~= payload then return redis.error_reply('CONFLICT ' .. id) end
       existing[id] = f[3] or 'ready'
     end
-    seen[id] = {user, payload}
+    seen[id] = b
   end
 end
 
@@ -84,7 +86,8 @@ local created = 0
 local seq = istr(next_seq())
 local created_ms = NOW_MS_S
 local lists, list_order = {}, {}
-local by_user, user_order, by_user_pri = {}, {}, {}
+local list_field = {}
+local by_user, user_order = {}, {}
 local ready_total = 0
 local pushed_by = {}
 for i = 0, n - 1 do
@@ -99,25 +102,28 @@ for i = 0, n - 1 do
     if ARGV[b + 7] ~= '' then due = math.max(due, NOW_MS + tonumber(ARGV[b + 7])) end
     state = 'ready'
     if due > NOW_MS then state = 'delayed' end
-    redis.call('HSET', K.task(id), 'id', id, 'user', user, 'pri', ARGV[b + 2],
+    redis.call('HSET', tks[i + 1], 'id', id, 'user', user, 'pri', ARGV[b + 2],
       'payload', ARGV[b + 3], 'handler', ARGV[b + 4], 'max_att', ARGV[b + 5], 'att', '0',
       'state', state, 'created', created_ms, 'seq', seq)
     local trace, cost = ARGV[TRACES + i], ARGV[COSTS + i]
-    if trace and trace ~= '' and #trace <= 512 then redis.call('HSET', K.task(id), 'trace', trace) end
-    if cost and cost ~= '' then redis.call('HSET', K.task(id), 'cost', cost) end
+    if trace and trace ~= '' and #trace <= 512 then redis.call('HSET', tks[i + 1], 'trace', trace) end
+    if cost and cost ~= '' then redis.call('HSET', tks[i + 1], 'cost', cost) end
     if state == 'delayed' then
-      redis.call('HSET', K.task(id), 'due', istr(due))
+      redis.call('HSET', tks[i + 1], 'due', istr(due))
       redis.call('ZADD', K.delayed(), istr(due), id)
     else
       local pri_s = PRI_NAME[pri] or ARGV[b + 2]
       local lk = K.prio(user, pri_s)
-      if not lists[lk] then lists[lk] = {}; list_order[#list_order + 1] = lk end
       local entries = lists[lk]
+      if not entries then
+        entries = {}
+        lists[lk] = entries
+        list_order[#list_order + 1] = lk
+        list_field[lk] = user .. '|' .. pri_s  -- its ready counter in the backlog hash
+      end
       entries[#entries + 1] = seq .. '|' .. id
       if not by_user[user] then by_user[user] = 0; user_order[#user_order + 1] = user end
       by_user[user] = by_user[user] + 1
-      local f = user .. '|' .. pri_s
-      by_user_pri[f] = (by_user_pri[f] or 0) + 1
       ready_total = ready_total + 1
     end
     pushed_by[user] = (pushed_by[user] or 0) + 1
@@ -132,8 +138,8 @@ for _, lk in ipairs(list_order) do
   for s = 1, #entries, 1000 do
     redis.call('RPUSH', lk, unpack(entries, s, math.min(s + 999, #entries)))
   end
+  redis.call('HINCRBY', K.backlog(), list_field[lk], #entries)
 end
-for f, c in pairs(by_user_pri) do redis.call('HINCRBY', K.backlog(), f, c) end
 if ready_total > 0 then redis.call('HINCRBY', K.backlog(), '*', ready_total) end
 IDX_BATCH = {}  -- the pools' index entries are set once, after every user is in
 for _, user in ipairs(user_order) do
