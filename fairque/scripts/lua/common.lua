@@ -14,6 +14,9 @@ local NOW_MS_S = istr(NOW_MS)  -- the clock as a field value, formatted once per
 -- in keys and fields are joined as these strings instead.
 local PRI_NAME = {'1', '2', '3', '4', '5', '6'}  -- constant
 local NOTHING = {}  -- constant: an empty reading (no script writes to it)
+-- The wait histogram's buckets (ms) and the same bounds as its fields.
+local WAIT_BOUNDS = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}  -- constant
+local WAIT_LABELS = {'5', '10', '25', '50', '100', '250', '500', '1000', '2500', '5000', '10000', '30000', '60000', '300000'}  -- constant
 
 -- Per-minute buckets (throughput, served and pushed per user) expire after two hours.
 local MINUTE = math.floor(NOW_MS / 60000)

@@ -314,9 +314,6 @@ end
 -- dispatches, and a histogram. All of it is written once per pop (flush_waits): a user served
 -- k times costs one LPUSH of k samples and one increment, not k of each.
 local WAITS = {}  -- histogram increments of this pop: bucket (or sum_ms) -> n
-local WAIT_BOUNDS = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}
-local WAIT_LABELS = {'5', '10', '25', '50', '100', '250', '500', '1000', '2500', '5000', '10000',
-  '30000', '60000', '300000'}  -- the bounds as the histogram's fields
 -- user -> this pop's wait samples (one: the string; more: a list, oldest first), and the users
 local SAMPLES, SAMPLED = {}, {}
 -- The samples list is trimmed back to 100 once it holds 150 (readers take the newest 100),
