@@ -30,6 +30,7 @@ from fairque.queue.records import (
     parse_task,
     push_fields,
     ran_ms,
+    row_lease,
     token_args,
     trim_sections,
 )
@@ -169,7 +170,7 @@ def _take_rows(s: QueueSession, rows: list[Any], tasks: list[Task]) -> ScriptCal
         if task is not None:
             tasks.append(task)
         else:  # bury it at once so no worker sees it and nobody retries it
-            corrupt += [row[0], row[8], why, "CorruptTask", "", -1, ""]
+            corrupt += [*row_lease(row), why, "CorruptTask", "", -1, ""]
     if not corrupt:
         return None
     return s.call("fail", s.queue.max_attempts, len(corrupt) // 7, *corrupt)
@@ -195,7 +196,7 @@ def _pop_rows(s: QueueSession, count: int, rows: Any = None) -> Op[list[Any]]:
     if rows == REGISTER:
         return []
     got: list[Any] = list(rows)
-    if s.vt_floor is not None and got and got[-1] and got[-1][0] in ("", b""):
+    if s.vt_floor is not None and got and isinstance(got[-1], list):
         _, head, vt = got.pop()  # the partition's view, asked for by the fair pick
         s.view = (float(head) if head not in ("", b"") else None, float(vt))
     return got

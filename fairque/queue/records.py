@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 
 from fairque.core.codec import decode_json
 from fairque.core.exceptions import FairQueueError, InvalidPayload
@@ -17,11 +16,20 @@ from fairque.core.validation import check_priority, check_task_id, check_user_id
 from fairque.queue.session import QueueSession
 from fairque.tracing import parse_carrier
 
-# A pop reply row, field by field (pop.lua's header says the same).
+# A pop reply row, field by field (pop.lua's header says the same): one string per task, the
+# fields joined by NUL bytes. The id and the token come first (fairque wrote them: they never
+# hold a NUL), the payload last (it is the rest, whatever it holds).
 POP_ROW = (
-    "task_id", "user", "priority", "payload", "handler", "attempt", "max_attempts",
-    "created_ms", "token", "deadline_ms", "stolen", "waited_ms", "trace",
+    "task_id", "token", "user", "priority", "attempt", "max_attempts", "created_ms",
+    "deadline_ms", "stolen", "waited_ms", "handler", "trace", "payload",
 )  # fmt: skip
+ROW_SEPARATOR = "\0"
+
+
+def row_lease(row: str) -> tuple[str, str]:
+    """The task id and lease token of a pop row, however damaged the rest."""
+    task_id, token, *_ = row.split(ROW_SEPARATOR, 2)
+    return task_id, token
 
 
 def push_fields(s: QueueSession, task: Task) -> list[str | int | float]:
@@ -65,26 +73,32 @@ def ms_time(value: str) -> datetime:
     return datetime.fromtimestamp(int(value) / 1000.0, UTC)
 
 
-def parse_task(row: list[Any], worker_id: str) -> tuple[Task | None, str]:
-    """A leased task from a pop reply row, or (None, why) when its payload is corrupt."""
-    task_id, user, pri, payload, handler, att, max_att, created, token, deadline, stolen = row[:11]
-    waited, trace = row[11:13]
+def parse_task(row: str, worker_id: str) -> tuple[Task | None, str]:
+    """A leased task from a pop reply row, or (None, why) when its fields are corrupt."""
+    fields = row.split(ROW_SEPARATOR, len(POP_ROW) - 1)
+    if len(fields) != len(POP_ROW):
+        return None, f"corrupt: the task's fields hold {len(fields)} values, not {len(POP_ROW)}"
+    task_id, token, user, pri, att, max_att, created, deadline, stolen, waited = fields[:10]
+    handler, trace, payload = fields[10:]
     try:
         data = decode_json(payload)
     except ValueError as exc:
         return None, f"corrupt: payload is not valid JSON ({exc.args[0][:80]})"
-    lease = trusted(Lease, {
-        "token": token, "worker_id": worker_id, "deadline": ms_time(deadline),
-        "attempt": int(att), "stolen": bool(int(stolen)), "waited_ms": int(waited),
-    })  # fmt: skip
-    fields = {
-        "task_id": task_id, "user_id": user, "priority": Priority(int(pri)), "payload": data,
-        "handler": handler or None, "max_attempts": int(max_att) if max_att else None,
-        "execute_after": None, "delay": None, "state": TaskState.LEASED, "attempts": int(att),
-        "created_at": ms_time(created) if created else None, "lease": lease,
-        "trace": parse_carrier(trace), "tenant": None, "cost": None,
-    }  # fmt: skip
-    task = trusted(Task, fields, {"_payload_json": None, "_run_seconds": None, "_checked": None})
+    try:
+        lease = trusted(Lease, {
+            "token": token, "worker_id": worker_id, "deadline": ms_time(deadline),
+            "attempt": int(att), "stolen": stolen == "1", "waited_ms": int(waited),
+        })  # fmt: skip
+        values = {
+            "task_id": task_id, "user_id": user, "priority": Priority(int(pri)), "payload": data,
+            "handler": handler or None, "max_attempts": int(max_att) if max_att else None,
+            "execute_after": None, "delay": None, "state": TaskState.LEASED,
+            "attempts": int(att), "created_at": ms_time(created) if created else None,
+            "lease": lease, "trace": parse_carrier(trace), "tenant": None, "cost": None,
+        }  # fmt: skip
+    except ValueError as exc:  # a field written over from outside (not a number, a NUL)
+        return None, f"corrupt: unreadable task fields ({str(exc)[:80]})"
+    task = trusted(Task, values, {"_payload_json": None, "_run_seconds": None, "_checked": None})
     return task.keep_json(payload), ""
 
 

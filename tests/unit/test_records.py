@@ -3,15 +3,24 @@ ordinary Task, so a field added to the model without being added there is caught
 
 from __future__ import annotations
 
-from fairque.core.models import Lease, Priority, Task, TaskState
-from fairque.queue.records import POP_ROW, parse_task
+import pytest
 
-ROW = ["id1", "u1", "6", '{"a": [1, 2]}', "resize", "2", "5", "1700000000000", "7.abc",
-       "1700000060000", "1", "12", '{"traceparent": "00-x"}']  # fmt: skip
+from fairque.core.models import Lease, Priority, Task, TaskState
+from fairque.queue.records import POP_ROW, ROW_SEPARATOR, parse_task, row_lease
+
+FIELDS = ["id1", "7.abc", "u1", "6", "2", "5", "1700000000000", "1700000060000", "1", "12",
+          "resize", '{"traceparent": "00-x"}', '{"a": [1, 2]}']  # fmt: skip
+ROW = ROW_SEPARATOR.join(FIELDS)
+
+
+def row_with(**changed: str) -> str:
+    return ROW_SEPARATOR.join(
+        changed.get(name, value) for name, value in zip(POP_ROW, FIELDS, strict=True)
+    )
 
 
 def test_a_pop_row_names_every_field_it_carries() -> None:
-    assert len(ROW) == len(POP_ROW)
+    assert len(FIELDS) == len(POP_ROW) and POP_ROW[-1] == "payload"
 
 
 def test_a_popped_task_sets_every_field_of_the_models() -> None:
@@ -34,5 +43,22 @@ def test_a_popped_task_reads_like_a_validated_one() -> None:
 
 
 def test_a_corrupt_payload_is_named() -> None:
-    task, why = parse_task([*ROW[:3], "{not json", *ROW[4:]], "w1")
+    task, why = parse_task(row_with(payload="{not json"), "w1")
     assert task is None and "not valid JSON" in why
+
+
+def test_the_payload_is_the_rest_of_the_row_whatever_it_holds() -> None:
+    payload = '{"sep": "\\u0000", "text": "a|b"}'  # JSON writes a NUL escaped: never raw
+    task, why = parse_task(row_with(payload=payload), "w1")
+    assert why == "" and task is not None and task.payload == {"sep": "\x00", "text": "a|b"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("attempt", "x"), ("priority", "9"), ("created_ms", "soon"), ("max_attempts", "3\x00junk")],
+)
+def test_fields_written_over_from_outside_make_a_corrupt_task_not_a_crash(field, value) -> None:
+    row = row_with(**{field: value})
+    task, why = parse_task(row, "w1")
+    assert task is None and why.startswith("corrupt: ")
+    assert row_lease(row) == ("id1", "7.abc")  # it can still be buried under its lease

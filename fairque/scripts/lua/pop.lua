@@ -22,11 +22,14 @@
 --          and the partition's virtual time is raised to it, so users enter at the global
 --          time. When given, the reply ends with one more row: {'', head pass or '', vt},
 --          this partition's lowest ready pass and virtual time after the pop
--- Returns  list of tasks, each a list: task_id, user, priority, payload, handler, attempt,
---          max_attempts, created_ms, token, deadline_ms, stolen (1/0), waited ms (since it
---          became ready: pushed, due, or requeued), trace context ('' = none); or the string
---          'register' (nothing done) when the worker's registration is missing or differs:
---          the worker registers (register.lua) and pops again.
+-- Returns  list of tasks, each one string of 13 fields joined by NUL bytes (one reply value
+--          per task: a nested list costs the server more to send): task_id, token, user,
+--          priority, attempt, max_attempts, created_ms, deadline_ms, stolen (1/0), waited ms
+--          (since it became ready: pushed, due, or requeued), handler, trace context
+--          ('' = none), and last the payload (JSON, which holds no NUL byte; the id and the
+--          token, first, never do); or the string 'register' (nothing done) when the
+--          worker's registration is missing or differs: the worker registers (register.lua)
+--          and pops again.
 local aging_us = tonumber(ARGV[2])
 local worker = ARGV[3]
 local lease_ms = tonumber(ARGV[4])
@@ -492,8 +495,8 @@ while #out < want and guard > 0 do
         tonumber(f[10]) or 0), 0)
       local wait_s = istr(wait)
       record_wait(user, wait, wait_s)
-      out[#out + 1] = {id, user, f[2], f[3], f[6] or '', att, f[7] or '', f[8] or '',
-        token, DEADLINE_S, stolen, wait_s, f[11] or ''}
+      out[#out + 1] = table.concat({id, token, user, f[2], att, f[7] or '', f[8] or '',
+        DEADLINE_S, stolen == 1 and '1' or '0', wait_s, f[6] or '', f[11] or '', f[3]}, '\0')
       if stolen == 1 then STOLEN = STOLEN + 1 end
       if soft then OVER_CAP = OVER_CAP + 1 end
       if limits_on() then spend_tokens(user, t) end
