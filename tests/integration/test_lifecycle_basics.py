@@ -109,3 +109,16 @@ def test_a_batch_with_tasks_that_exist_creates_only_the_new_ones(make_queue):
         ("new1", True, "ready"), ("new2", True, "ready"),
     ]  # fmt: skip
     assert sorted(t.task_id for t in q.pop_many(10)) == ["new0", "new1", "new2", "queued"]
+
+
+def test_a_delayed_task_has_waited_since_it_was_due_not_since_it_was_pushed(make_queue):
+    """A dispatch's wait runs from when the task became ready: for a delayed task its due
+    time (the pop that promotes it does not reset it to zero, nor date it from the push)."""
+    q = make_queue()
+    pushed_at = time.monotonic()
+    q.push(Task.create("late", 3, {}, delay=0.3))
+    time.sleep(0.6)
+    task = q.pop()
+    age_ms = (time.monotonic() - pushed_at) * 1000
+    assert task is not None and task.lease is not None
+    assert 250 <= task.lease.waited_ms <= age_ms - 250  # ~age - 300: since due, not since push

@@ -158,11 +158,12 @@ local function quarantine(user, why)
 end
 
 -- Append a task to its user's queue of its priority: a FIFO list of "<seq>|<task id>", the
--- seq being the enqueue clock (which also gives the oldest age per user and priority).
+-- seq being when it became ready in µs (the enqueue clock, or the due time of a promoted
+-- task): it gives the oldest age per user and priority, and each dispatch's wait.
 -- The state must be set by the caller. Returns true when this made the user's queues
 -- non-empty, i.e. the user may need activating. A queue key of the wrong type buries the
 -- task (with the reason) and quarantines the user instead.
-local function enqueue_ready(task_id, user, pri)
+local function enqueue_ready(task_id, user, pri, since_us)
   pri = PRI_NAME[pri] or pri
   local lk = K.prio(user, pri)
   local bad = wrong_type(lk)
@@ -172,7 +173,7 @@ local function enqueue_ready(task_id, user, pri)
     bury(task_id, nil, why, 'CorruptQueue', '', '')
     return false
   end
-  local seq = istr(next_seq())
+  local seq = istr(since_us or next_seq())
   redis.call('RPUSH', lk, seq .. '|' .. task_id)
   redis.call('HSET', K.task(task_id), 'seq', seq)
   redis.call('HINCRBY', K.backlog(), user .. '|' .. pri, 1)
@@ -180,10 +181,11 @@ local function enqueue_ready(task_id, user, pri)
   return tonumber(redis.call('ZINCRBY', K.ubacklog(), 1, user)) == 1
 end
 
--- Make a waiting task ready now (promotion of a due delayed task, immediate retry).
-local function make_ready(task_id, user, pri)
+-- Make a waiting task ready now (promotion of a due delayed task, immediate retry); a
+-- promoted task has been ready since it was due (since_us).
+local function make_ready(task_id, user, pri, since_us)
   redis.call('HSET', K.task(task_id), 'state', 'ready')
-  if enqueue_ready(task_id, user, pri) then activate(user, 1) end
+  if enqueue_ready(task_id, user, pri, since_us) then activate(user, 1) end
 end
 
 -- Retry policy (set by scripts that may retry: fail uses the client's jittered backoff,

@@ -61,10 +61,11 @@ wake_throttled(promote_max)  -- rate-limited users whose next token is due
 local due = redis.call('ZRANGEBYSCORE', K.delayed(), '-inf', NOW_MS_S, 'LIMIT', 0, promote_max)
 for _, id in ipairs(due) do
   redis.call('ZREM', K.delayed(), id)
-  local f = redis.call('HMGET', K.task(id), 'user', 'pri', 'state')
+  local f = redis.call('HMGET', K.task(id), 'user', 'pri', 'state', 'due')
   local pri = tonumber(f[2])
   if f[1] and pri and pri >= 1 and pri <= 6 then
-    make_ready(id, f[1], pri)
+    local due_ms = tonumber(f[4])
+    make_ready(id, f[1], pri, due_ms and due_ms <= NOW_MS and due_ms * 1000 or nil)
     count('promoted')
   elseif f[1] or f[2] or f[3] then
     bury(id, nil, 'corrupt: delayed task has no valid user or priority', 'CorruptTask', '', worker)
@@ -156,12 +157,14 @@ local function read(cmd, key, ...)
   return r
 end
 
--- The entry's task id and priority after popping the head of `best_p` (nil when empty).
+-- The entry's task id, priority and seq (when it became ready, µs) after popping the head
+-- of `best_p` (nil when empty).
 local function pop_head(user, best_p)
   local entry, bad = read('LPOP', K.prio(user, PRI_NAME[best_p]))
   if bad then return nil, nil, bad end
   if not entry then return nil end
-  return string.match(entry, '^%d+|(.+)$'), best_p
+  local seq, id = string.match(entry, '^(%d+)|(.+)$')
+  return id, best_p, nil, seq
 end
 
 -- The highest-priority head among `pris` (aged), or a wrong-type key.
@@ -180,8 +183,8 @@ end
 
 -- Every list looked at: when the counters disagree with the lists (edited from outside).
 local function take_probing(user)
-  local id, taken, bad = pop_head(user, 6)
-  if id or bad then return id, taken, bad end
+  local id, got, bad, seq = pop_head(user, 6)
+  if id or bad then return id, got, bad, seq end
   local best_p
   best_p, bad = best_head(user, {5, 4, 3, 2, 1})
   if bad then return nil, nil, bad end
@@ -268,9 +271,9 @@ local function take(user)
     if bad then return nil, nil, bad end
   end
   if best_p then
-    local id, got
-    id, got, bad = pop_head(user, best_p)
-    if id or bad then return id, got, bad end
+    local id, got, seq
+    id, got, bad, seq = pop_head(user, best_p)
+    if id or bad then return id, got, bad, seq end
   end
   settle(user)  -- the counters disagree with the lists: from here on, what the lists say
   return take_probing(user)
@@ -439,8 +442,8 @@ while #out < want and guard > 0 do
   if top < vt_floor then top = vt_floor end
   if not t then pass = top end
   local throttled = limits_on() and throttle(user, pass, pool, t, soft)
-  local id, queued_pri, bad_key
-  if not throttled then id, queued_pri, bad_key = take(user) end
+  local id, queued_pri, bad_key, seq
+  if not throttled then id, queued_pri, bad_key, seq = take(user) end
   if throttled then
     -- out of the round-robin until its token (counted as 'throttled'); pick again
   elseif bad_key then
@@ -459,9 +462,10 @@ while #out < want and guard > 0 do
       user .. '|4', user .. '|5', user .. '|6')
   else
     local tk = K.task(id)
-    -- One read of every field a dispatch needs (the later writes touch none of 6..12).
-    local f = redis.call('HMGET', tk, 'user', 'pri', 'payload', 'att', 'state', 'handler',
-      'max_att', 'created', 'due', 'requeued', 'trace', 'cost')
+    -- One read of every field a dispatch needs (the later writes touch none of them). Each
+    -- field asked for is a search of the task's fields: no more than these.
+    local f = redis.call('HMGET', tk, 'user', 'pri', 'payload', 'att', 'handler', 'max_att',
+      'created', 'trace', 'cost')
     local pri = tonumber(f[2])
     local weight, cap = user_cfg(user)
     local dispatched = false
@@ -490,13 +494,13 @@ while #out < want and guard > 0 do
       if owed and cap == 0 then owed[8] = owed[8] + 1 else
         held = redis.call('HINCRBY', K.uinflight(), user, 1)
       end
-      -- Waited since it became ready: created, due, or requeued, whichever came last.
-      local wait = math.max(NOW_MS - math.max(tonumber(f[8]) or NOW_MS, tonumber(f[9]) or 0,
-        tonumber(f[10]) or 0), 0)
+      -- Waited since it became ready: pushed, due, or requeued (the entry's seq).
+      local since_us = tonumber(seq) or (tonumber(f[7]) or NOW_MS) * 1000
+      local wait = math.max(NOW_MS - math.floor(since_us / 1000), 0)
       local wait_s = istr(wait)
       record_wait(user, wait, wait_s)
-      out[#out + 1] = table.concat({id, token, user, f[2], att, f[7] or '', f[8] or '',
-        DEADLINE_S, stolen == 1 and '1' or '0', wait_s, f[6] or '', f[11] or '', f[3]}, '\0')
+      out[#out + 1] = table.concat({id, token, user, f[2], att, f[6] or '', f[7] or '',
+        DEADLINE_S, stolen == 1 and '1' or '0', wait_s, f[5] or '', f[8] or '', f[3]}, '\0')
       if stolen == 1 then STOLEN = STOLEN + 1 end
       if soft then OVER_CAP = OVER_CAP + 1 end
       if limits_on() then spend_tokens(user, t) end
@@ -504,7 +508,7 @@ while #out < want and guard > 0 do
       vt = top
       -- The charge: the task's declared cost, else one turn (fairness by count) or the
       -- user's mean run time, replaced by the real run time when the lease ends (by time).
-      local charge = tonumber(f[12])
+      local charge = tonumber(f[9])
       local tw = t and tenant_weight(t) or 1
       if not charge then
         if by_time() then
