@@ -50,3 +50,18 @@ def test_acks_read_no_user_settings_when_no_user_can_have_a_cap(make_queue, make
         before = _hget_calls(raw)
         assert all(r.name == "OK" for r in q.complete_many([(t, None) for t in held]))
         assert _hget_calls(raw) == before  # no HGET of a user's settings entry
+
+
+def test_acking_a_capped_users_tasks_in_one_call_frees_every_slot(make_queue, make_config, raw):
+    """One ack call counts a user's freed slots together: all of them are free after it, the
+    user is back in the round-robin, and one with nothing left in flight has no count."""
+    q = make_queue(make_config(queue={"users": {"capped": {"max_inflight": 2}}}))
+    q.push_batch([Task.create("capped", 3, i) for i in range(5)])
+    q.push(Task.create("once", 3, 0))
+    first = q.pop_many(10)
+    assert sorted(t.user_id for t in first) == ["capped", "capped", "once"]
+    assert q.pop_many(10) == []  # at its cap, and nobody else has work
+    assert all(r.name == "OK" for r in q.complete_many([(t, None) for t in first]))
+    assert raw.hget(q.session.keys.key("uinflight"), "once") is None
+    assert [t.user_id for t in q.pop_many(10)] == ["capped", "capped"]
+    assert raw.hget(q.session.keys.key("uinflight"), "capped") == "2"

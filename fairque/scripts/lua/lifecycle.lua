@@ -89,29 +89,42 @@ local function sweep_idle(limit)
   return #due
 end
 
--- A script that ends many leases may gather their removals from the index of leases in
--- ENDED (a table it sets) and write them at its end with flush_ended: one write, not one per
--- lease. Nil: each is removed at once.
-local ENDED = nil
-local function flush_ended()
-  for s = 1, #ENDED, 1000 do
-    redis.call('ZREM', K.inflight(), unpack(ENDED, s, math.min(s + 999, #ENDED)))
-  end
-  ENDED = nil
-end
-
--- A lease ended (complete, fail, expiry, release): settle a charge by run time, free the
--- user's in-flight slot and, for a capped user, let it back into the round-robin.
-local function lease_ended(task_id, user, ran_ms, learn, known)
-  settle_charge(task_id, ran_ms, learn, known)
-  if ENDED then ENDED[#ENDED + 1] = task_id else redis.call('ZREM', K.inflight(), task_id) end
-  if redis.call('HINCRBY', K.uinflight(), user, -1) <= 0 then
+-- A user's leases ended: free its in-flight slots and, for a capped user, let it back into
+-- the round-robin.
+local function slots_freed(user, n)
+  if redis.call('HINCRBY', K.uinflight(), user, -n) <= 0 then
     redis.call('HDEL', K.uinflight(), user)
     note_if_idle(user, true)
   end
   if flags().no_caps then return end
   local _, cap = user_cfg(user)
   if cap > 0 then activate(user) end
+end
+
+-- A script that ends many leases may gather them in ENDED (a table it sets) and write them
+-- at its end with flush_ended: one removal from the index of leases for all, and one count
+-- per user of the slots freed, instead of one of each per lease. Nil: each is written at once.
+local ENDED = nil
+local ENDED_BY = nil  -- user -> its leases ended in this call (with ENDED)
+local function flush_ended()
+  for s = 1, #ENDED, 1000 do
+    redis.call('ZREM', K.inflight(), unpack(ENDED, s, math.min(s + 999, #ENDED)))
+  end
+  for user, n in pairs(ENDED_BY) do slots_freed(user, n) end
+  ENDED, ENDED_BY = nil, nil
+end
+
+-- A lease ended (complete, fail, expiry, release): settle a charge by run time, then free
+-- the user's slot (at once, or with the others at the script's end: ENDED).
+local function lease_ended(task_id, user, ran_ms, learn, known)
+  settle_charge(task_id, ran_ms, learn, known)
+  if ENDED then
+    ENDED[#ENDED + 1] = task_id
+    ENDED_BY[user] = (ENDED_BY[user] or 0) + 1
+  else
+    redis.call('ZREM', K.inflight(), task_id)
+    slots_freed(user, 1)
+  end
 end
 
 -- Move a task into the DLQ with its error. Past the DLQ's cap the oldest entries are
