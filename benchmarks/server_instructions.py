@@ -4,6 +4,8 @@ CPU time per task (``INFO cpu`` around a drain) moves by a fifth from one run to
 shared machine, which hides most changes to the Lua scripts. This runs ``valkey-server``
 under valgrind's callgrind, which counts the instructions the server executes in user space:
 the same work gives the same count (within about 1%), whatever else the machine is doing.
+A drain's count moves a few percent between runs: how many tasks each of its pops takes
+follows the workers' timing.
 Instructions are not time (a cache miss costs more than an add), but a change that saves
 instructions here saved time in every timed comparison made so far.
 
