@@ -8,6 +8,16 @@ local NOW_MS = math.floor(NOW_US / 1000)
 
 local function istr(n) return string.format('%d', n) end
 local function fstr(x) return string.format('%.17g', x) end
+
+-- `cmd key values...` for many values, 1,000 at a time: Lua passes at most about 8,000
+-- values to one call. Returns the last reply. (1,000 is even: pairs stay whole.)
+local function call_in_chunks(cmd, key, values)
+  local reply
+  for s = 1, #values, 1000 do
+    reply = redis.call(cmd, key, unpack(values, s, math.min(s + 999, #values)))
+  end
+  return reply
+end
 local NOW_MS_S = istr(NOW_MS)  -- the clock as a field value, formatted once per call
 
 -- A number joined into a string (`'p' .. 3`) is formatted by sprintf each time: priorities

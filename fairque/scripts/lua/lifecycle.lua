@@ -107,9 +107,7 @@ end
 local ENDED = nil
 local ENDED_BY = nil  -- user -> its leases ended in this call (with ENDED)
 local function flush_ended()
-  for s = 1, #ENDED, 1000 do
-    redis.call('ZREM', K.inflight(), unpack(ENDED, s, math.min(s + 999, #ENDED)))
-  end
+  call_in_chunks('ZREM', K.inflight(), ENDED)
   for user, n in pairs(ENDED_BY) do slots_freed(user, n) end
   ENDED, ENDED_BY = nil, nil
 end

@@ -354,9 +354,7 @@ local function flush_waits()
     else
       bump_user(K.srv, user, #mine)
       -- LPUSH puts each value at the head in turn: the newest ends first, as one by one.
-      for s = 1, #mine, 1000 do
-        held = redis.call('LPUSH', K.waits(user), unpack(mine, s, math.min(s + 999, #mine)))
-      end
+      held = call_in_chunks('LPUSH', K.waits(user), mine)
     end
     if held >= WAIT_KEEP + 50 then
       redis.call('LTRIM', K.waits(user), 0, WAIT_KEEP - 1)
@@ -576,9 +574,7 @@ if vt_floor > 0 and (not vt or vt < vt_floor) then
 end
 if vt then redis.call('HSET', K.meta(), 'vt', fstr(vt)) end
 settle_index()
-for s = 1, #INFLIGHT, 1000 do
-  redis.call('ZADD', K.inflight(), unpack(INFLIGHT, s, math.min(s + 999, #INFLIGHT)))
-end
+call_in_chunks('ZADD', K.inflight(), INFLIGHT)
 if #out > 0 then count('popped', #out) end
 if STOLEN > 0 then count('stolen', STOLEN) end
 if OVER_CAP > 0 then count('over_cap', OVER_CAP) end

@@ -135,9 +135,7 @@ end
 for user, t in pairs(tenants) do redis.call('HSET', K.utenant(), user, t) end
 for _, lk in ipairs(list_order) do
   local entries = lists[lk]
-  for s = 1, #entries, 1000 do
-    redis.call('RPUSH', lk, unpack(entries, s, math.min(s + 999, #entries)))
-  end
+  call_in_chunks('RPUSH', lk, entries)
   redis.call('HINCRBY', K.backlog(), list_field[lk], #entries)
 end
 if ready_total > 0 then redis.call('HINCRBY', K.backlog(), '*', ready_total) end
