@@ -42,8 +42,13 @@ def _otel() -> Any:
 
 def push_carrier(queue: str, count: int) -> str:
     """The trace context to store with pushed tasks (JSON), or '' outside a trace."""
+    # Outside a span nothing is recorded: that check first, as it is the cheaper one (the
+    # tracer provider's lookup reads the environment), on every push.
+    trace = sys.modules.get("opentelemetry.trace")
+    if trace is None or not trace.get_current_span().get_span_context().is_valid:
+        return ""
     otel = _otel()
-    if otel is None or not otel.trace.get_current_span().get_span_context().is_valid:
+    if otel is None:
         return ""
     tracer = otel.trace.get_tracer(SYSTEM)
     attributes = {

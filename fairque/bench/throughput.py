@@ -1,8 +1,11 @@
 """Scenario ``throughput``: single-client push, push_batch and pop+complete rates, and the
-same client's raw EVALSHA rates as the baseline they are divided by."""
+same client's raw EVALSHA rates as the baseline they are divided by, measured side by side
+in interleaved rounds."""
 
 from __future__ import annotations
 
+import statistics
+from functools import partial
 from typing import Any
 
 from fairque.bench import common
@@ -13,6 +16,8 @@ from fairque.queue import TaskQueue
 
 BASELINE_LUA = "return redis.call('LPUSH', KEYS[1], ARGV[1])"
 BATCH = 1000
+# The rates are taken in this many interleaved rounds; each figure is the median of its rounds.
+ROUNDS = 3
 
 
 def run_throughput(redis_url: str | None = None, tasks: int = 5000, progress: Progress = quiet,
@@ -36,66 +41,78 @@ def run_throughput(redis_url: str | None = None, tasks: int = 5000, progress: Pr
                 client = client.get_redis_connection(client.get_node_from_key(key))
             script = client.register_script(BASELINE_LUA)
 
-            progress("baseline: sequential EVALSHA")
+            per_round = max(tasks // ROUNDS, 1)
+            per_round_batch = max(batch_tasks // ROUNDS // BATCH, 1) * BATCH
+            singles = [Task.create(f"user-{i % 10}", 3, {"i": i})
+                       for i in range(per_round * ROUNDS)]  # fmt: skip
+            batched = [Task.create(f"user-{i % 10}", 3, {"i": i})
+                       for i in range(per_round_batch * ROUNDS)]  # fmt: skip
 
             def evalsha() -> None:
-                for i in range(tasks):
+                for i in range(per_round):
                     script(keys=[key], args=[i])
 
             def pipelined() -> None:
-                for start in range(0, batch_tasks, BATCH):
+                for start in range(0, per_round_batch, BATCH):
                     pipe = client.pipeline(transaction=False)
                     for i in range(start, start + BATCH):
                         # EVALSHA as a plain command: cluster pipelines refuse .evalsha
                         pipe.execute_command("EVALSHA", script.sha, 1, key, i)
                     pipe.execute()
 
-            evalsha_rate = common.rate(tasks, evalsha)
-            progress("baseline: pipelined EVALSHA", ("evalsha", evalsha_rate))
-            pipelined_rate = common.rate(batch_tasks, pipelined)
-            progress("push", ("evalsha_pipelined", pipelined_rate))
-
-            singles = [Task.create(f"user-{i % 10}", 3, {"i": i}) for i in range(tasks)]
-
-            def push() -> None:
-                for t in singles:
+            def push(r: int) -> None:
+                for t in singles[r * per_round : (r + 1) * per_round]:
                     q.push(t)
 
-            push_rate = common.rate(tasks, push)
-
-            progress("push_batch", ("push", push_rate))
-            batched = [Task.create(f"user-{i % 10}", 3, {"i": i}) for i in range(batch_tasks)]
-
-            def push_batch() -> None:
-                for start in range(0, batch_tasks, BATCH):
+            def push_batch(r: int) -> None:
+                base = r * per_round_batch
+                for start in range(base, base + per_round_batch, BATCH):
                     q.push_batch(batched[start : start + BATCH])
 
-            batch_rate = common.rate(batch_tasks, push_batch)
-
-            progress("pop + complete", ("push_batch", batch_rate))
-
             def pop_complete() -> None:
-                for _ in range(tasks):
+                for _ in range(per_round):
                     t = q.pop()
                     assert t is not None
                     q.complete(t)
 
-            pop_complete_rate = common.rate(tasks, pop_complete)
+            # Each rate is measured in every round, next to its baseline: a machine whose
+            # speed drifts during the run (a shared one) moves both sides of a ratio alike.
+            rounds: list[dict[str, float]] = []
+            for r in range(ROUNDS):
+                progress(f"round {r + 1} of {ROUNDS}: baselines, then fairque")
+                rounds.append({
+                    "evalsha": common.rate(per_round, evalsha),
+                    "push": common.rate(per_round, partial(push, r)),
+                    "pipelined": common.rate(per_round_batch, pipelined),
+                    "push_batch": common.rate(per_round_batch, partial(push_batch, r)),
+                    "pop_complete": common.rate(per_round, pop_complete),
+                })  # fmt: skip
+                progress(f"round {r + 1} done", ("push", rounds[-1]["push"]))
         common.drop_queue(url, config.queue.name, target)
-        progress("end to end: 2 worker processes", ("pop_complete", pop_complete_rate))
+        progress("end to end: 2 worker processes")
         e2e_rate = drain_rate(url, tasks * 4, 2, "sync", target)
         progress("done", ("e2e", e2e_rate))
+
+    def rate(name: str) -> int:
+        return round(statistics.median(r[name] for r in rounds))
+
+    def ratio(name: str, baseline: str, per_baseline: float = 1.0) -> float:
+        return round(statistics.median(r[name] / (r[baseline] / per_baseline) for r in rounds), 3)
+
+    report.params["rounds"] = ROUNDS
     report.results = {
-        "push_per_s": round(push_rate),
-        "push_batch_per_s": round(batch_rate),
-        "pop_complete_per_s": round(pop_complete_rate),
+        "push_per_s": rate("push"),
+        "push_batch_per_s": rate("push_batch"),
+        "pop_complete_per_s": rate("pop_complete"),
         "e2e_per_s": round(e2e_rate),
-        "baseline_evalsha_per_s": round(evalsha_rate),
-        "baseline_pipelined_per_s": round(pipelined_rate),
+        "baseline_evalsha_per_s": rate("evalsha"),
+        "baseline_pipelined_per_s": rate("pipelined"),
     }
     report.ratios = {
-        "push_vs_evalsha": round(push_rate / evalsha_rate, 3),
-        "batch_vs_pipelined": round(batch_rate / pipelined_rate, 3),
-        "batch_vs_push": round(batch_rate / push_rate, 2),
+        "push_vs_evalsha": ratio("push", "evalsha"),
+        "batch_vs_pipelined": ratio("push_batch", "pipelined"),
+        # A pop and an ack are two round trips: against two sequential EVALSHAs.
+        "pop_complete_vs_evalsha_pairs": ratio("pop_complete", "evalsha", 2.0),
+        "batch_vs_push": round(statistics.median(r["push_batch"] / r["push"] for r in rounds), 2),
     }
     return report
