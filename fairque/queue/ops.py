@@ -25,6 +25,7 @@ from fairque.core.models import (
 from fairque.core.validation import check_task_id
 from fairque.queue.durability import check_durability, durability_call
 from fairque.queue.records import (
+    NO_VALUE,
     lease_of,
     ms_time,
     parse_task,
@@ -52,6 +53,7 @@ from fairque.queue.session import (
     single,
     translate_error,
 )
+from fairque.scripts.protocol import Arg
 from fairque.tracing import push_carrier
 
 __all__ = [
@@ -109,16 +111,16 @@ def push(s: QueueSession, tasks: Sequence[Task]) -> Op[list[PushResult]]:
     traced = push_carrier(s.queue.name, len(tasks))  # '' unless the application traces
     for start in range(0, len(tasks), PUSH_CHUNK):
         chunk = tasks[start : start + PUSH_CHUNK]
-        args: list[str | int | float] = [s.queue.max_payload_bytes, len(chunk)]
-        traces: list[str | int | float] = []
-        tenants: list[str | int | float] = []
-        costs: list[str | int | float] = []
+        args: list[Arg] = [s.queue.max_payload_bytes, len(chunk)]
+        traces: list[Arg] = []
+        tenants: list[Arg] = []
+        costs: list[Arg] = []
         for task in chunk:
             args += push_fields(s, task)
             own = json.dumps(task.trace, separators=(",", ":")) if task.trace else ""
-            traces.append(own or traced)
-            tenants.append(task.tenant or "")
-            costs.append("" if task.cost is None else repr(task.cost))
+            traces.append((own or traced).encode())
+            tenants.append(task.tenant.encode() if task.tenant else NO_VALUE)
+            costs.append(NO_VALUE if task.cost is None else repr(task.cost).encode())
         # Optional sections, each sent when it or a later one carries something.
         for section in trim_sections([traces, tenants, costs]):
             args += section
@@ -216,11 +218,11 @@ def pop(s: QueueSession, count: int = 1) -> Op[list[Task]]:
 
 
 def _complete_call(s: QueueSession, items: Iterable[tuple[Task, Any]]) -> ScriptCall | None:
-    args: list[str | int | float] = []
+    args: list[Arg] = []
     for task, result in items:
         lease = lease_of(task)
-        text = "" if result is None else encode_json(result, what="result")
-        args += [task.task_id, lease.token, text, ran_ms(task)]
+        text = NO_VALUE if result is None else encode_json(result, what="result").encode()
+        args += [task.task_id.encode(), lease.token.encode(), text, ran_ms(task)]
     if not args:
         return None
     return s.call("complete", round(s.queue.result_ttl * 1000), len(args) // 4, *args)
@@ -268,7 +270,7 @@ def failure_of(
 
 
 def _fail_call(s: QueueSession, failures: Iterable[Failure]) -> ScriptCall | None:
-    args: list[str | int | float] = []
+    args: list[Arg] = []
     for f in failures:
         lease = lease_of(f.task)
         delay = backoff_ms(s, lease.attempt) if f.retry else -1

@@ -14,6 +14,7 @@ from fairque.core.exceptions import FairQueueError, InvalidPayload
 from fairque.core.models import Lease, Priority, Task, TaskState, trusted
 from fairque.core.validation import check_priority, check_task_id, check_user_id
 from fairque.queue.session import QueueSession
+from fairque.scripts.protocol import Arg
 from fairque.tracing import parse_carrier
 
 # A pop reply row, field by field (pop.lua's header says the same): one string per task, the
@@ -25,6 +26,12 @@ POP_ROW = (
 )  # fmt: skip
 ROW_SEPARATOR = "\0"
 
+# Values sent to the scripts per task travel as bytes: redis-py passes bytes through as they
+# are, while each str goes through five type checks before it is encoded, which was half of
+# a batched push's client CPU (eight values per task).
+NO_VALUE = b""
+_PRIORITY_BYTES = {p: str(p).encode() for p in range(1, 7)}
+
 
 def row_lease(row: str) -> tuple[str, str]:
     """The task id and lease token of a pop row, however damaged the rest."""
@@ -32,41 +39,39 @@ def row_lease(row: str) -> tuple[str, str]:
     return task_id, token
 
 
-def push_fields(s: QueueSession, task: Task) -> list[str | int | float]:
+def push_fields(s: QueueSession, task: Task) -> list[Arg]:
     if not task.checked_ids():
         check_user_id(task.user_id)
         check_task_id(task.task_id)
     pri = check_priority(
         int(task.priority) if isinstance(task.priority, Priority) else task.priority
     )
-    text = task.payload_json
+    payload = task.payload_json.encode()
     limit = s.queue.max_payload_bytes
-    # A str of n characters is n..4n bytes in UTF-8: encode only when it could be too big.
-    if len(text) * 4 > limit and (size := len(text.encode())) > limit:
+    if (size := len(payload)) > limit:
         raise InvalidPayload(f"payload is {size} bytes as JSON; the queue's limit is {limit}")
-    due = "" if task.execute_after is None else str(int(task.execute_after.timestamp() * 1000))
-    delay = "" if task.delay is None else str(round(task.delay * 1000))
+    after, delay, attempts = task.execute_after, task.delay, task.max_attempts
     return [
-        task.task_id,
-        task.user_id,
-        pri,
-        text,
-        task.handler or "",
-        "" if task.max_attempts is None else task.max_attempts,
-        due,
-        delay,
+        task.task_id.encode(),
+        task.user_id.encode(),
+        _PRIORITY_BYTES[pri],
+        payload,
+        task.handler.encode() if task.handler else NO_VALUE,
+        NO_VALUE if attempts is None else b"%d" % attempts,
+        NO_VALUE if after is None else b"%d" % int(after.timestamp() * 1000),
+        NO_VALUE if delay is None else b"%d" % round(delay * 1000),
     ]
 
 
-def trim_sections(sections: list[list[str | int | float]]) -> list[list[str | int | float]]:
+def trim_sections(sections: list[list[Arg]]) -> list[list[Arg]]:
     """The optional per-task sections up to the last one that carries a value."""
     while sections and not any(sections[-1]):
         sections = sections[:-1]
     return sections
 
 
-def ran_ms(task: Task) -> str | int:
-    return "" if task.run_seconds is None else round(task.run_seconds * 1000)
+def ran_ms(task: Task) -> bytes:
+    return NO_VALUE if task.run_seconds is None else b"%d" % round(task.run_seconds * 1000)
 
 
 def ms_time(value: str) -> datetime:
@@ -108,8 +113,8 @@ def lease_of(task: Task) -> Lease:
     return task.lease
 
 
-def token_args(tasks: Iterable[Task]) -> list[str | int | float]:
-    args: list[str | int | float] = []
+def token_args(tasks: Iterable[Task]) -> list[Arg]:
+    args: list[Arg] = []
     for task in tasks:
-        args += [task.task_id, lease_of(task).token]
+        args += [task.task_id.encode(), lease_of(task).token.encode()]
     return args

@@ -23,6 +23,7 @@ import redis.exceptions as rex
 from fairque.queue.ops import ScriptCall
 from fairque.scripts import ScriptShas, load_script
 from fairque.scripts.library import library
+from fairque.scripts.protocol import Arg
 
 log = logging.getLogger("fairque.queue")
 
@@ -35,7 +36,7 @@ class Scripting:
         self.functions = mode == "functions"
         self._shas = ScriptShas()  # each script composed when first called
 
-    def args(self, call: ScriptCall) -> tuple[str | int | float, ...]:
+    def args(self, call: ScriptCall) -> tuple[Arg, ...]:
         """``call`` as one command: FCALL of its function, or EVALSHA of its script (as a plain
         command, which redis-py's cluster pipelines route by the first key)."""
         if self.functions:

@@ -26,7 +26,7 @@ from fairque.core.exceptions import (
 from fairque.core.keys import QueueKeys
 from fairque.queue.routing import Registration, SettingsDoc, registration_of
 from fairque.scripts import load_script
-from fairque.scripts.protocol import SPECS
+from fairque.scripts.protocol import SPECS, Arg
 
 T = TypeVar("T")
 
@@ -37,7 +37,7 @@ class ScriptCall:
 
     script: str
     keys: tuple[str, ...]
-    args: tuple[str | int | float, ...]
+    args: tuple[Arg, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ class CommandCall:
     ``lenient`` reads answer None instead of failing when the server refuses them (a key that
     something else wrote over with the wrong type), so one broken key cannot blank a page."""
 
-    args: tuple[str | int | float, ...]
+    args: tuple[Arg, ...]
     lenient: bool = False
     # On a cluster, the key whose node must answer a keyless command: WAIT and WAITAOF count
     # the writes made before them on that node's connection, so they go where the push went.
@@ -101,12 +101,12 @@ class QueueSession:
         self.head = (self.keys.meta,)  # KEYS of every script
         self.prefix = self.keys.prefix
 
-    def call(self, script: str, *args: str | int | float) -> ScriptCall:
+    def call(self, script: str, *args: Arg) -> ScriptCall:
         """A call of ``script``, checked against its declared protocol (ProtocolError)."""
         SPECS[script].check(args)
         return ScriptCall(script, self.head, (self.prefix, *args))
 
-    def read_call(self, script: str, *args: str | int | float) -> CommandCall:
+    def read_call(self, script: str, *args: Arg) -> CommandCall:
         """A script that only reads, run with EVAL_RO: an account that may only read (no
         EVAL/EVALSHA, no SCRIPT LOAD) can run it, and the server refuses any write in it.
         The body travels with each call (these run rarely: explain)."""

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 from fairque.core.exceptions import FairQueueError
 
+# A value passed to a script: bytes travel as they are (the client encodes a str first).
+Arg = str | bytes | int | float
+
 
 class ProtocolError(FairQueueError):
     """A script call does not match the script's declared arguments (a bug in fairque)."""
@@ -30,7 +33,7 @@ class ScriptSpec:
     rest: str = ""  # what the trailing values are ('' = none)
     optional: int = 0  # how many trailing ``argv`` fields may be left out
 
-    def check(self, args: tuple[str | int | float, ...]) -> None:
+    def check(self, args: tuple[Arg, ...]) -> None:
         """Raise ProtocolError unless ``args`` (after the prefix) fit this spec."""
         fixed, n = len(self.argv), len(args)
         if n < fixed - self.optional or (n > fixed and not (self.each or self.rest)):
