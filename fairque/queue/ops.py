@@ -131,12 +131,13 @@ def push(s: QueueSession, tasks: Sequence[Task]) -> Op[list[PushResult]]:
         check_durability(s, acked)
     else:
         replies = [(yield calls[0])] if len(calls) == 1 else (yield calls)
-    # The script's reply is trusted as popped rows are: no validation pass per result.
+    # The script's reply is trusted as popped rows are: no validation pass per result. It
+    # answers each task's state, after '=' when the task existed already.
+    states = [state for reply in replies for state in reply]
     return [
-        trusted(PushResult, {"task_id": r[i], "created": bool(int(r[i + 1])),
-                             "state": _STATES[r[i + 2]]})
-        for r in replies
-        for i in range(0, len(r), 3)
+        trusted(PushResult, {"task_id": task.task_id, "created": state[0] != "=",
+                             "state": _STATES[state.removeprefix("=")]})
+        for task, state in zip(tasks, states, strict=True)
     ]  # fmt: skip
 
 
@@ -336,12 +337,13 @@ def ack_and_pop(
 
 def heartbeat(s: QueueSession, tasks: Iterable[Task]) -> Op[dict[str, datetime | None]]:
     """Extend the leases of ``tasks``: task id -> new deadline, or None where it was lost."""
-    args = token_args(tasks)
-    if not args:
+    tasks = list(tasks)
+    if not tasks:
         return {}
-    reply = yield s.call("heartbeat", s.lease_ms, len(args) // 2, *args)
-    ids = args[::2]
-    return {str(i): (ms_time(str(d)) if int(d) else None) for i, d in zip(ids, reply, strict=True)}
+    reply = yield s.call("heartbeat", s.lease_ms, len(tasks), *token_args(tasks))
+    return {
+        t.task_id: (ms_time(str(d)) if int(d) else None) for t, d in zip(tasks, reply, strict=True)
+    }
 
 
 def release(s: QueueSession, tasks: Iterable[Task]) -> Op[list[AckResult]]:

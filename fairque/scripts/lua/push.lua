@@ -10,7 +10,8 @@
 --          optionally one tenant per task ('' = none: the user's tenant, if it has one) and
 --          one cost per task ('' = none: charged by count or run time): each optional
 --          section is n values, present when it or a later one is sent
--- Returns  flat list: task_id, created (1/0), state for each task.
+-- Returns  one string per task, in order: its state ('ready', 'delayed') when this call created
+--          it, '=' and its state when the task existed already (nothing written for it).
 -- Errors   "CONFLICT <task_id>" / "PAYLOAD_TOO_LARGE <task_id>" / "CORRUPT_KEY <key> ..." /
 --          "TENANT_MISMATCH <task_id> <user> <its tenant>" (a user belongs to one tenant while
 --          it has work queued or in flight) / "BAD_COST <task_id>"; nothing is written then.
@@ -95,7 +96,7 @@ for i = 0, n - 1 do
   local id, user, pri = ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2])
   local state = existing[id]
   if state then
-    out[#out + 1] = id; out[#out + 1] = 0; out[#out + 1] = state
+    out[#out + 1] = '=' .. state
   else
     local due = 0
     if ARGV[b + 6] ~= '' then due = tonumber(ARGV[b + 6]) end
@@ -129,7 +130,7 @@ for i = 0, n - 1 do
     pushed_by[user] = (pushed_by[user] or 0) + 1
     existing[id] = state
     created = created + 1
-    out[#out + 1] = id; out[#out + 1] = 1; out[#out + 1] = state
+    out[#out + 1] = state
   end
 end
 for user, t in pairs(tenants) do redis.call('HSET', K.utenant(), user, t) end
