@@ -103,9 +103,17 @@ for i = 0, n - 1 do
     if ARGV[b + 7] ~= '' then due = math.max(due, NOW_MS + tonumber(ARGV[b + 7])) end
     state = 'ready'
     if due > NOW_MS then state = 'delayed' end
-    redis.call('HSET', tks[i + 1], 'id', id, 'user', user, 'pri', ARGV[b + 2],
-      'payload', ARGV[b + 3], 'handler', ARGV[b + 4], 'max_att', ARGV[b + 5], 'att', '0',
-      'state', state, 'created', created_ms, 'seq', seq)
+    -- No handler and no max_attempts of its own (the usual task): the fields are left out,
+    -- not written empty (readers take a missing one as none); every field is a search.
+    local handler, max_att = ARGV[b + 4], ARGV[b + 5]
+    if handler == '' and max_att == '' then
+      redis.call('HSET', tks[i + 1], 'id', id, 'user', user, 'pri', ARGV[b + 2],
+        'payload', ARGV[b + 3], 'att', '0', 'state', state, 'created', created_ms, 'seq', seq)
+    else
+      redis.call('HSET', tks[i + 1], 'id', id, 'user', user, 'pri', ARGV[b + 2],
+        'payload', ARGV[b + 3], 'handler', handler, 'max_att', max_att, 'att', '0',
+        'state', state, 'created', created_ms, 'seq', seq)
+    end
     local trace, cost = ARGV[TRACES + i], ARGV[COSTS + i]
     if trace and trace ~= '' and #trace <= 512 then redis.call('HSET', tks[i + 1], 'trace', trace) end
     if cost and cost ~= '' then redis.call('HSET', tks[i + 1], 'cost', cost) end
