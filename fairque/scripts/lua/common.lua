@@ -23,7 +23,8 @@ local NOW_MS_S = istr(NOW_MS)  -- the clock as a field value, formatted once per
 -- A number joined into a string (`'p' .. 3`) is formatted by sprintf each time: priorities
 -- in keys and fields are joined as these strings instead.
 local PRI_NAME = {'1', '2', '3', '4', '5', '6'}  -- constant
-local NOTHING = {}  -- constant: an empty reading (no script writes to it)
+-- An empty reading, shared (no script writes to it).
+local NOTHING = {}  -- constant
 -- The wait histogram's buckets (ms) and the same bounds as its fields.
 local WAIT_BOUNDS = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}  -- constant
 local WAIT_LABELS = {'5', '10', '25', '50', '100', '250', '500', '1000', '2500', '5000', '10000', '30000', '60000', '300000'}  -- constant
