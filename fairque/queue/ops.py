@@ -5,7 +5,6 @@ drive them over their own connection, so the logic of an operation exists exactl
 
 from __future__ import annotations
 
-import json
 import random
 import secrets
 import traceback as tb
@@ -29,11 +28,10 @@ from fairque.queue.records import (
     lease_of,
     ms_time,
     parse_task,
-    push_fields,
+    push_args,
     ran_ms,
     row_lease,
     token_args,
-    trim_sections,
 )
 from fairque.queue.registration import (
     Registered,
@@ -110,21 +108,7 @@ def push(s: QueueSession, tasks: Sequence[Task]) -> Op[list[PushResult]]:
             raise TypeError(f"push takes Task objects (Task.create), not {type(task).__name__}")
     traced = push_carrier(s.queue.name, len(tasks))  # '' unless the application traces
     for start in range(0, len(tasks), PUSH_CHUNK):
-        chunk = tasks[start : start + PUSH_CHUNK]
-        args: list[Arg] = [s.queue.max_payload_bytes, len(chunk)]
-        traces: list[Arg] = []
-        tenants: list[Arg] = []
-        costs: list[Arg] = []
-        for task in chunk:
-            args += push_fields(s, task)
-            own = json.dumps(task.trace, separators=(",", ":")) if task.trace else ""
-            traces.append((own or traced).encode())
-            tenants.append(task.tenant.encode() if task.tenant else NO_VALUE)
-            costs.append(NO_VALUE if task.cost is None else repr(task.cost).encode())
-        # Optional sections, each sent when it or a later one carries something.
-        for section in trim_sections([traces, tenants, costs]):
-            args += section
-        calls.append(s.call("push", *args))
+        calls.append(s.call("push", *push_args(s, tasks[start : start + PUSH_CHUNK], traced)))
     wait = durability_call(s)
     if wait is not None:  # the wait rides in the same pipeline: still one round trip
         *replies, acked = yield [*calls, wait]

@@ -6,7 +6,8 @@ declared in :mod:`fairque.scripts.protocol`; what the values inside them look li
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from fairque.core.codec import decode_json
@@ -63,11 +64,26 @@ def push_fields(s: QueueSession, task: Task) -> list[Arg]:
     ]
 
 
-def trim_sections(sections: list[list[Arg]]) -> list[list[Arg]]:
-    """The optional per-task sections up to the last one that carries a value."""
-    while sections and not any(sections[-1]):
-        sections = sections[:-1]
-    return sections
+def push_args(s: QueueSession, chunk: Sequence[Task], traced: str) -> list[Arg]:
+    """One push call's arguments after the prefix: the limit, the count, each task's fields,
+    then the optional sections (traces, tenants, costs: one value per task each), up to the
+    last one that carries a value. ``traced``: the trace context of a push made inside a span."""
+    args: list[Arg] = [s.queue.max_payload_bytes, len(chunk)]
+    for task in chunk:
+        args += push_fields(s, task)
+    if not traced and not any(t.trace or t.tenant or t.cost is not None for t in chunk):
+        return args  # the usual push: no sections to build
+    sections: list[list[Arg]] = [
+        [(json.dumps(t.trace, separators=(",", ":")) if t.trace else traced).encode()
+         for t in chunk],
+        [t.tenant.encode() if t.tenant else NO_VALUE for t in chunk],
+        [NO_VALUE if t.cost is None else repr(t.cost).encode() for t in chunk],
+    ]  # fmt: skip
+    while not any(sections[-1]):
+        sections.pop()
+    for section in sections:
+        args += section
+    return args
 
 
 def ran_ms(task: Task) -> bytes:
