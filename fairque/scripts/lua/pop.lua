@@ -464,7 +464,7 @@ while #out < want and guard > 0 do
     -- field asked for is a search of the task's fields: no more than these.
     local f = redis.call('HMGET', tk, 'user', 'pri', 'payload', 'att', 'handler', 'max_att',
       'created', 'trace', 'cost')
-    local pri = tonumber(f[2])
+    local pri = PRI_OF[f[2]] or tonumber(f[2])
     local weight, cap = user_cfg(user)
     local dispatched = false
     local left = nil  -- the user's ready tasks after this one
@@ -480,7 +480,7 @@ while #out < want and guard > 0 do
       count('corrupt')
     else
       left = taken(user, queued_pri)
-      local att = istr((tonumber(f[4]) or 0) + 1)
+      local att = NEXT_ATTEMPT[f[4]] or istr((tonumber(f[4]) or 0) + 1)
       local token = istr(next_lease_seq(want - #out)) .. '.' .. ARGV[12]
       redis.call('HSET', tk, 'state', 'leased', 'att', att, 'token', token,
         'worker', worker, 'deadline', DEADLINE_S, 'started', NOW_MS_S)

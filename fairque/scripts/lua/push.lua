@@ -60,7 +60,9 @@ for i = 0, n - 1 do
   if #payload > max_bytes then
     return redis.error_reply('PAYLOAD_TOO_LARGE ' .. id .. ' ' .. #payload .. ' > ' .. max_bytes)
   end
-  local lk = K.prio(user, PRI_NAME[tonumber(ARGV[b + 2])] or ARGV[b + 2])  -- now or when due
+  local pri_s = ARGV[b + 2]
+  if not PRI_OF[pri_s] then pri_s = PRI_NAME[tonumber(pri_s)] or pri_s end
+  local lk = K.prio(user, pri_s)  -- now or when due
   if checked[lk] == nil then checked[lk] = wrong_type(lk) or false end
   if checked[lk] then
     return redis.error_reply('CORRUPT_KEY ' .. lk .. ' holds a ' .. checked[lk])
@@ -93,7 +95,7 @@ local ready_total = 0
 local pushed_by = {}
 for i = 0, n - 1 do
   local b = 4 + i * W
-  local id, user, pri = ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2])
+  local id, user, pri = ARGV[b], ARGV[b + 1], PRI_OF[ARGV[b + 2]] or tonumber(ARGV[b + 2])
   local state = existing[id]
   if state then
     out[#out + 1] = '=' .. state
