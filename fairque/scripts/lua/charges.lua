@@ -34,7 +34,8 @@ end
 
 -- Fairness by time: a dispatch charged an estimate ('chg' = "estimate|user weight|tenant|
 -- tenant weight") is charged what the task really ran instead: `ran_ms` as its worker
--- measured it (at most the lease's age), or the lease's age when nil. With `learn`, the run
+-- measured it (a number, or the string it sent; at most the lease's age), or the lease's age
+-- when nil or ''. With `learn`, the run
 -- also updates the user's and the queue's mean run time (expired and released leases do not:
 -- they say nothing about how long the work takes).
 local function settle_charge(task_id, ran_ms, learn, known)
@@ -46,6 +47,7 @@ local function settle_charge(task_id, ran_ms, learn, known)
   if not tonumber(est) or not tonumber(uw) then return end
   local age = math.max(NOW_MS - (tonumber(f[2]) or NOW_MS), 0)
   local ran = age
+  ran_ms = tonumber(ran_ms)  -- as the worker sent it: converted only when a charge is settled
   if ran_ms then ran = math.min(math.max(ran_ms, 0), age) end
   local secs = ran / 1000
   local delta = secs - tonumber(est)

@@ -24,7 +24,7 @@ for i = 0, n - 1 do
     redis.call('HSET', tk, 'state', 'completed', 'finished', NOW_MS_S, 'result', result)
     redis.call('PEXPIRE', tk, ttl)
     -- A dispatch charged by count has no 'chg' to settle: nothing to pass on then.
-    lease_ended(id, f[3], tonumber(ARGV[b + 3]), true, f[5] and {f[5], f[6], f[3]} or NOTHING)
+    lease_ended(id, f[3], ARGV[b + 3], true, f[5] and {f[5], f[6], f[3]} or NOTHING)
     done = done + 1
     out[#out + 1] = 'ok'
   end

@@ -42,7 +42,7 @@ for i = 0, n - 1 do
       if etype == 'CorruptTask' then count('corrupt') end
       out[#out + 1] = 'dead'
     end
-    lease_ended(id, f[3], tonumber(ARGV[b + 6]), true)
+    lease_ended(id, f[3], ARGV[b + 6], true)
   end
 end
 return out
