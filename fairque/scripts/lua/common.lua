@@ -1,6 +1,8 @@
 -- common.lua: helpers shared by every script (composed after the key functions at load time).
--- Numbers are formatted explicitly before they reach redis.call: Lua's default conversion keeps
--- only 14 significant digits, which would corrupt microsecond timestamps and pass values.
+-- A number joined into a string is formatted explicitly (istr, fstr): Lua's own conversion
+-- keeps only 14 significant digits, which would corrupt microsecond timestamps and passes. A
+-- number passed to redis.call as it is needs no formatting: the server writes it exactly (an
+-- integer as its digits, anything else as %.17g, as fstr does), without a Lua string.
 
 local T = redis.call('TIME')
 local NOW_US = tonumber(T[1]) * 1000000 + tonumber(T[2])

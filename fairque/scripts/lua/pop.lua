@@ -527,27 +527,27 @@ while #out < want and guard > 0 do
         more = recount(user) > 0
       end
       if soft then  -- served over its cap: it stays a fallback while it has work
-        if more then redis.call('ZADD', K.soft(), fstr(nextp), user) else
+        if more then redis.call('ZADD', K.soft(), nextp, user) else
           redis.call('ZREM', K.soft(), user)
-          redis.call('HSET', K.pass(), user, fstr(nextp))
+          redis.call('HSET', K.pass(), user, nextp)
         end
       elseif (cap == 0 or held < cap) and more then
-        redis.call('ZADD', zk, fstr(nextp), user)
+        redis.call('ZADD', zk, nextp, user)
       else
         redis.call('ZREM', zk, user)
         if more and soft_capped(user) then
-          redis.call('ZADD', K.soft(), fstr(nextp), user)
+          redis.call('ZADD', K.soft(), nextp, user)
         else
-          redis.call('HSET', K.pass(), user, fstr(nextp))
+          redis.call('HSET', K.pass(), user, nextp)
         end
       end
       if t then
-        redis.call('HSET', K.tstate(), t .. '|vt', fstr(pass))
+        redis.call('HSET', K.tstate(), t .. '|vt', pass)
         if redis.call('EXISTS', zk) == 1 then
-          redis.call('ZADD', K.ready(pool), fstr(top + charge / tw), '+' .. t)
+          redis.call('ZADD', K.ready(pool), top + charge / tw, '+' .. t)
         else
           redis.call('ZREM', K.ready(pool), '+' .. t)
-          redis.call('HSET', K.tstate(), t, fstr(top + charge / tw))
+          redis.call('HSET', K.tstate(), t, top + charge / tw)
           redis.call('SREM', K.tactive(), pool .. '|' .. t)
         end
       end
@@ -572,7 +572,7 @@ settle_all()
 if vt_floor > 0 and (not vt or vt < vt_floor) then
   if tonumber(redis.call('HGET', K.meta(), 'vt') or '0') < vt_floor then vt = vt_floor end
 end
-if vt then redis.call('HSET', K.meta(), 'vt', fstr(vt)) end
+if vt then redis.call('HSET', K.meta(), 'vt', vt) end
 settle_index()
 call_in_chunks('ZADD', K.inflight(), INFLIGHT)
 if #out > 0 then count('popped', #out) end
