@@ -40,12 +40,14 @@ local WAIT_LABELS = {'5', '10', '25', '50', '100', '250', '500', '1000', '2500',
 -- Per-minute buckets (throughput, served and pushed per user) expire after two hours.
 local MINUTE = math.floor(NOW_MS / 60000)
 local BUCKET_TTL = 7200
+local MINUTE_S = nil  -- the minute as a key part, formatted on first use in a call
 local EXPIRING = {}  -- buckets this call has set the TTL of
 local BUCKET_KEYS = {}  -- key function -> its bucket of this minute, built once per call
 local function bump(bucket, field, n, ttl)
   local k = BUCKET_KEYS[bucket]
   if not k then
-    k = bucket(istr(MINUTE))
+    MINUTE_S = MINUTE_S or istr(MINUTE)
+    k = bucket(MINUTE_S)
     BUCKET_KEYS[bucket] = k
   end
   -- The first increment of a field in a bucket sets the bucket's TTL: a handful of EXPIREs

@@ -17,7 +17,7 @@ end
 
 -- One ready task of a user left its queue: returns how many the user has left.
 local function backlog_dec(user, pri)
-  local left = tonumber(redis.call('ZINCRBY', K.ubacklog(), -1, user))
+  local left = redis.call('ZINCRBY', K.ubacklog(), -1, user) + 0  -- a number: parsed once
   if left <= 0 then
     redis.call('ZREM', K.ubacklog(), user)
     left = 0

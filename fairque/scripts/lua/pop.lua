@@ -129,7 +129,7 @@ local function lowest(spec)
       idx_fix(pool)
       return lowest(spec)
     end
-    entry, score = u[1], tonumber(u[2])
+    entry, score = u[1], u[2] + 0  -- a score is a number: parsed once (tonumber: twice)
   else
     for p in string.gmatch(spec, '[^,]+') do
       local r = redis.call('ZRANGE', K.ready(p), 0, 0, 'WITHSCORES')
@@ -204,7 +204,7 @@ local function settle(user)
   local owed = OWED[user]
   READY[user], LEFT[user], OWED[user] = nil, nil, nil
   if not owed then return end
-  if tonumber(redis.call('ZINCRBY', K.ubacklog(), -owed[7], user)) <= 0 then
+  if redis.call('ZINCRBY', K.ubacklog(), -owed[7], user) + 0 <= 0 then
     redis.call('ZREM', K.ubacklog(), user)
   end
   for p = 1, 6 do

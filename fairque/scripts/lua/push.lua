@@ -154,7 +154,7 @@ IDX_BATCH = {}  -- the pools' index entries are set once, after every user is in
 for _, user in ipairs(user_order) do
   local c = by_user[user]
   -- The user's queues were empty before this batch: it may enter the round-robin.
-  if tonumber(redis.call('ZINCRBY', K.ubacklog(), c, user)) == c then activate(user, c) end
+  if redis.call('ZINCRBY', K.ubacklog(), c, user) + 0 == c then activate(user, c) end
 end
 flush_index()
 for user, c in pairs(pushed_by) do bump_user(K.psh, user, c) end
