@@ -44,7 +44,7 @@ end
 
 -- Ready tasks of a user (kept by enqueue_ready and pop in the backlog hash).
 local function pending_count(user)
-  return tonumber(redis.call('ZSCORE', K.ubacklog(), user) or '0')
+  return (redis.call('ZSCORE', K.ubacklog(), user) or 0) + 0  -- a score: parsed once
 end
 
 -- The round-robin of a pool has two levels. Its zset holds users without a tenant and one
