@@ -79,7 +79,7 @@ def push_args(s: QueueSession, chunk: Sequence[Task], traced: str) -> list[Arg]:
         [t.tenant.encode() if t.tenant else NO_VALUE for t in chunk],
         [NO_VALUE if t.cost is None else repr(t.cost).encode() for t in chunk],
     ]  # fmt: skip
-    while not any(sections[-1]):
+    while sections and not any(sections[-1]):
         sections.pop()
     for section in sections:
         args += section
