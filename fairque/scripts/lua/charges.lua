@@ -35,9 +35,8 @@ end
 -- Fairness by time: a dispatch charged an estimate ('chg' = "estimate|user weight|tenant|
 -- tenant weight") is charged what the task really ran instead: `ran_ms` as its worker
 -- measured it (a number, or the string it sent; at most the lease's age), or the lease's age
--- when nil or ''. With `learn`, the run
--- also updates the user's and the queue's mean run time (expired and released leases do not:
--- they say nothing about how long the work takes).
+-- when nil or ''. With `learn`, the run also updates the user's and the queue's mean run time
+-- (expired and released leases do not: they say nothing about how long the work takes).
 local function settle_charge(task_id, ran_ms, learn, known)
   -- known: {chg, started, user} when the caller has read them already (one read less)
   local f = known or redis.call('HMGET', K.task(task_id), 'chg', 'started', 'user')
