@@ -116,8 +116,9 @@ def push(s: QueueSession, tasks: Sequence[Task]) -> Op[list[PushResult]]:
     else:
         replies = [(yield calls[0])] if len(calls) == 1 else (yield calls)
     # The script's reply is trusted as popped rows are: no validation pass per result. It
-    # answers each task's state, after '=' when the task existed already.
-    states = [state for reply in replies for state in reply]
+    # answers each task's state, after '=' when the task existed already (one task: the
+    # state alone).
+    states = [replies[0]] if len(tasks) == 1 else [state for reply in replies for state in reply]
     return [
         trusted(PushResult, {"task_id": task.task_id, "created": state[0] != "=",
                              "state": _STATES[state.removeprefix("=")]})

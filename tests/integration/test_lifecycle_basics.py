@@ -125,17 +125,21 @@ def test_a_delayed_task_has_waited_since_it_was_due_not_since_it_was_pushed(make
 
 
 def test_a_task_without_handler_or_attempts_stores_neither_and_pops_whole(make_queue, raw):
-    """The usual task's hash leaves out the fields it has no value for (each stored field is
-    a search on every later read); readers take the missing ones as none."""
+    """The usual task's hash leaves out the fields it has no value for, and its id and
+    attempt 0 (each stored field is a search on every later read); readers take the missing
+    ones as none."""
     q = make_queue()
     q.push(Task.create("u1", payload=1, task_id="plain"))
     q.push(Task.create("u1", payload=2, task_id="named", handler="resize", max_attempts=2))
-    assert not {"handler", "max_att"} & set(raw.hgetall(q.session.keys.task("plain")))
+    plain = set(raw.hgetall(q.session.keys.task("plain")))
+    assert plain == {"user", "pri", "payload", "state", "created", "seq"}
     named = raw.hgetall(q.session.keys.task("named"))
     assert (named["handler"], named["max_att"]) == ("resize", "2")
     info = q.get_task("plain")
     assert info is not None and info.handler is None and info.max_attempts is None
+    assert (info.task_id, info.attempts) == ("plain", 0)
     first, second = q.pop(), q.pop()
     assert (first.task_id, first.handler, first.max_attempts) == ("plain", None, None)
     assert (second.task_id, second.handler, second.max_attempts) == ("named", "resize", 2)
+    assert first.lease is not None and first.lease.attempt == 1
     assert q.fail(first, "boom") == AckResult.RETRY  # the queue's default attempts apply

@@ -29,8 +29,8 @@ local PRI_NAME = {'1', '2', '3', '4', '5', '6'}  -- constant
 -- rather than converted by tonumber, which parses it twice (about 1,000 instructions).
 local PRI_OF = {['1'] = 1, ['2'] = 2, ['3'] = 3, ['4'] = 4, ['5'] = 5, ['6'] = 6}  -- constant
 -- A task's attempt after the one its field holds, as a string, for the usual few attempts
--- (formatting a number is a sprintf each time).
-local NEXT_ATTEMPT = {['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5'}  -- constant
+-- (formatting a number is a sprintf each time). A task never leased has no field (false).
+local NEXT_ATTEMPT = {[false] = '1', ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5'}  -- constant
 -- An empty reading, shared (no script writes to it).
 local NOTHING = {}  -- constant
 -- The wait histogram's buckets (ms) and the same bounds as its fields.

@@ -7,7 +7,8 @@
 -- ARGV[3]  priorities to drain, comma-separated (e.g. "6,5,4,3,2,1" or "3")
 -- ARGV[4]  the most tasks to drain in this call
 -- ARGV[5]  TTL of the canceled tasks in ms
--- Returns  list of drained tasks, each a flat list of the task hash's fields and values
+-- Returns  list of drained tasks, each a flat list of the task hash's fields and values, then
+--          'id' and the task id
 local user, limit, ttl = ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])
 local out = {}
 for p in string.gmatch(ARGV[3], '%d') do
@@ -21,7 +22,10 @@ for p in string.gmatch(ARGV[3], '%d') do
     if redis.call('EXISTS', tk) == 1 then
       redis.call('HSET', tk, 'state', 'canceled', 'finished', NOW_MS_S)
       redis.call('PEXPIRE', tk, ttl)
-      out[#out + 1] = redis.call('HGETALL', tk)
+      local row = redis.call('HGETALL', tk)
+      row[#row + 1] = 'id'  -- the key's tail: a task hash does not repeat it
+      row[#row + 1] = id
+      out[#out + 1] = row
       count('canceled')
     end
   end
