@@ -41,7 +41,7 @@ SCRIPT_NAMES = (
 # Composed into the scripts in this order (a helper only uses the ones before it), never run
 # alone.
 HELPER_FILES = (
-    "common", "limits", "roundrobin", "charges", "lifecycle", "throttle", "routing"
+    "common", "limits", "roundrobin", "charges", "lifecycle", "throttle", "routing", "dispatch"
 )  # fmt: skip
 
 
