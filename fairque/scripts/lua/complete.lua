@@ -7,8 +7,8 @@
 --          in ms as the worker measured it ('' = unknown: the lease's age is used)
 -- Returns  list of outcomes: 'ok', 'stale' (lease lost or past its deadline; nothing
 --          changed) or 'missing'
-local ttl = tonumber(ARGV[2])
-local n = tonumber(ARGV[3])
+local ttl = ARGV[2] + 0  -- a number: parsed once (tonumber: twice)
+local n = ARGV[3] + 0
 local out = {}
 local done = 0
 ENDED, ENDED_BY, ENDED_USERS = {}, {}, {}  -- the leases are written off together, at the end

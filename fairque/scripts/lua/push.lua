@@ -16,10 +16,10 @@
 -- Errors   "CONFLICT <task_id>" / "PAYLOAD_TOO_LARGE <task_id>" / "CORRUPT_KEY <key> ..." /
 --          "TENANT_MISMATCH <task_id> <user> <its tenant>" (a user belongs to one tenant while
 --          it has work queued or in flight) / "BAD_COST <task_id>"; nothing is written then.
-local max_bytes = tonumber(ARGV[2])
+local max_bytes = ARGV[2] + 0  -- a number: parsed once (tonumber: twice)
 local stored_max = flags().max_payload
 if stored_max and stored_max < max_bytes then max_bytes = stored_max end
-local n = tonumber(ARGV[3])
+local n = ARGV[3] + 0
 local W = 8
 
 local TRACES, TENANTS, COSTS = 4 + n * W, 4 + n * W + n, 4 + n * W + 2 * n  -- sections
