@@ -41,6 +41,7 @@ def row_lease(row: str) -> tuple[str, str]:
 
 
 def push_fields(s: QueueSession, task: Task) -> list[Arg]:
+    """A task's four fields in a push call (its options travel in sections: push_args)."""
     if not task.checked_ids():
         check_user_id(task.user_id)
         check_task_id(task.task_id)
@@ -51,29 +52,38 @@ def push_fields(s: QueueSession, task: Task) -> list[Arg]:
     limit = s.queue.max_payload_bytes
     if (size := len(payload)) > limit:
         raise InvalidPayload(f"payload is {size} bytes as JSON; the queue's limit is {limit}")
-    after, delay, attempts = task.execute_after, task.delay, task.max_attempts
-    return [
-        task.task_id.encode(),
-        task.user_id.encode(),
-        _PRIORITY_BYTES[pri],
-        payload,
-        task.handler.encode() if task.handler else NO_VALUE,
-        NO_VALUE if attempts is None else b"%d" % attempts,
-        NO_VALUE if after is None else b"%d" % int(after.timestamp() * 1000),
-        NO_VALUE if delay is None else b"%d" % round(delay * 1000),
-    ]
+    return [task.task_id.encode(), task.user_id.encode(), _PRIORITY_BYTES[pri], payload]
+
+
+def _has_options(task: Task) -> bool:
+    return bool(
+        task.handler
+        or task.max_attempts is not None
+        or task.execute_after is not None
+        or task.delay is not None
+        or task.trace
+        or task.tenant
+        or task.cost is not None
+    )
 
 
 def push_args(s: QueueSession, chunk: Sequence[Task], traced: str) -> list[Arg]:
-    """One push call's arguments after the prefix: the limit, the count, each task's fields,
-    then the optional sections (traces, tenants, costs: one value per task each), up to the
-    last one that carries a value. ``traced``: the trace context of a push made inside a span."""
+    """One push call's arguments after the prefix: the limit, the count, each task's four
+    fields, then the optional sections (handlers, max attempts, due times, delays, traces,
+    tenants, costs: one value per task each), up to the last one that carries a value. The
+    usual task sets none of them: four values per task, not eleven. ``traced``: the trace
+    context of a push made inside a span."""
     args: list[Arg] = [s.queue.max_payload_bytes, len(chunk)]
     for task in chunk:
         args += push_fields(s, task)
-    if not traced and not any(t.trace or t.tenant or t.cost is not None for t in chunk):
+    if not traced and not any(_has_options(t) for t in chunk):
         return args  # the usual push: no sections to build
     sections: list[list[Arg]] = [
+        [t.handler.encode() if t.handler else NO_VALUE for t in chunk],
+        [NO_VALUE if t.max_attempts is None else b"%d" % t.max_attempts for t in chunk],
+        [NO_VALUE if t.execute_after is None else b"%d" % int(t.execute_after.timestamp() * 1000)
+         for t in chunk],
+        [NO_VALUE if t.delay is None else b"%d" % round(t.delay * 1000) for t in chunk],
         [(json.dumps(t.trace, separators=(",", ":")) if t.trace else traced).encode()
          for t in chunk],
         [t.tenant.encode() if t.tenant else NO_VALUE for t in chunk],

@@ -69,14 +69,13 @@ REGISTER_ARGV = (
 USER_ADMIN_ARGV = ("action", "user", "weight_or_rate", "ms_or_burst", "end_ms")
 BEAT_ARGV = ("worker_id", "ttl_ms", "reap_limit", *RETRY_POLICY, "registration_fp")
 FAIL_EACH = ("task_id", "token", "error", "error_type", "traceback", "backoff_ms", "ran_ms")
-TASK_FIELDS = (
-    "task_id", "user", "priority", "payload", "handler", "max_attempts", "due_ms", "delay_ms",
-)  # fmt: skip
+TASK_FIELDS = ("task_id", "user", "priority", "payload")
 
 SPECS: dict[str, ScriptSpec] = {
     spec.name: spec
     for spec in (
-        # after the tasks: optional sections of n values each (traces, tenants, costs)
+        # after the tasks: optional sections of n values each (handlers, max attempts, due
+        # times, delays, traces, tenants, costs)
         ScriptSpec("push", ("max_bytes", "n"), TASK_FIELDS, "sections"),
         ScriptSpec("pop", POP_ARGV),
         ScriptSpec("complete", ("result_ttl_ms", "n"), ("task_id", "token", "result", "ran_ms")),

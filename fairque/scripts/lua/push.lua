@@ -1,15 +1,14 @@
 -- push.lua: add one or more tasks (push and push_batch), idempotent by task id.
--- Call     push(prefix, max_bytes, n, {task_id, user, priority, payload, handler, max_attempts, due_ms, delay_ms} * n, sections...)
+-- Call     push(prefix, max_bytes, n, {task_id, user, priority, payload} * n, sections...)
 -- KEYS[1]  meta key of the queue (routes the call to the queue's slot)
 -- ARGV[1]  key prefix "fq:{queue}:"
 -- ARGV[2]  max payload bytes (the stricter of this and the stored queue limit applies)
--- ARGV[3]  n, the number of tasks; then 8 fields per task:
---          task_id, user, priority (1-6), payload JSON, handler ('' = none),
---          max_attempts ('' = queue default), due_ms (absolute, '' = none), delay_ms ('' = none)
---          then, optionally, one trace context per task (JSON carrier, '' = none), then
---          optionally one tenant per task ('' = none: the user's tenant, if it has one) and
---          one cost per task ('' = none: charged by count or run time): each optional
---          section is n values, present when it or a later one is sent
+-- ARGV[3]  n, the number of tasks; then 4 fields per task: task_id, user, priority (1-6),
+--          payload JSON; then, optionally, sections of n values each (one per task, '' = none):
+--          handlers, max_attempts ('' = the queue's default), due_ms (absolute), delay_ms,
+--          trace contexts (JSON carrier), tenants ('' = the user's tenant, if it has one) and
+--          costs ('' = charged by count or run time). A section is present when it or a
+--          later one is sent: the usual batch sends none, four values per task.
 -- Returns  one string per task, in order: its state ('ready', 'delayed') when this call created
 --          it, '=' and its state when the task existed already (nothing written for it); for
 --          a single task that string alone, not in a list.
@@ -20,9 +19,12 @@ local max_bytes = ARGV[2] + 0  -- a number: parsed once (tonumber: twice)
 local stored_max = flags().max_payload
 if stored_max and stored_max < max_bytes then max_bytes = stored_max end
 local n = ARGV[3] + 0
-local W = 8
+local W = 4
 
-local TRACES, TENANTS, COSTS = 4 + n * W, 4 + n * W + n, 4 + n * W + 2 * n  -- sections
+-- Where each optional section starts (ARGV[X + i] is task i's value, nil when not sent).
+local HANDLERS, MAX_ATTS = 4 + n * W, 4 + n * (W + 1)
+local DUES, DELAYS = 4 + n * (W + 2), 4 + n * (W + 3)
+local TRACES, TENANTS, COSTS = 4 + n * (W + 4), 4 + n * (W + 5), 4 + n * (W + 6)
 
 -- Pass 1: check everything so that a rejected batch changes nothing.
 local existing = {}
@@ -102,15 +104,16 @@ for i = 0, n - 1 do
     out[#out + 1] = '=' .. state
   else
     local due = 0
-    if ARGV[b + 6] ~= '' then due = tonumber(ARGV[b + 6]) end
-    if ARGV[b + 7] ~= '' then due = math.max(due, NOW_MS + tonumber(ARGV[b + 7])) end
+    local due_ms, delay_ms = ARGV[DUES + i] or '', ARGV[DELAYS + i] or ''
+    if due_ms ~= '' then due = tonumber(due_ms) end
+    if delay_ms ~= '' then due = math.max(due, NOW_MS + tonumber(delay_ms)) end
     state = 'ready'
     if due > NOW_MS then state = 'delayed' end
     -- A task hash holds only what no key or default already says: not its id (the key's
     -- tail), not attempt 0 (a missing 'att' is none yet), and no handler or max_attempts
     -- when the task has none of its own (readers take a missing field as none). Every field
     -- written is a search on each later read and write of the hash.
-    local handler, max_att = ARGV[b + 4], ARGV[b + 5]
+    local handler, max_att = ARGV[HANDLERS + i] or '', ARGV[MAX_ATTS + i] or ''
     if handler == '' and max_att == '' then
       redis.call('HSET', tks[i + 1], 'user', user, 'pri', ARGV[b + 2], 'payload', ARGV[b + 3],
         'state', state, 'created', created_ms, 'seq', seq)
