@@ -13,6 +13,7 @@ Two scenarios, each against a fresh server:
 
 - ``steps``: a ``push_batch`` of 500-task calls, pops of ``--batch`` tasks from ``--users``
   users, acks of the same batches, then single pushes: instructions per task of each step;
+  and, once the queue is empty, a pop that finds nothing (an idle worker's poll), per call;
 - ``drain``: ``fairque bench --scenario drain --tasks N`` (threads and asyncio, one and two
   worker processes): instructions per task over the whole lifecycle, the measure of the
   README's server cost section.
@@ -105,9 +106,14 @@ def steps(url: str, count: Callable[[Callable[[], Any]], int], tasks: int, batch
         done = count(lambda: [q.complete_many([(t, None) for t in b]) for b in popped])
         singles = [Task.create(f"s{i % users}", 3, {"i": i}) for i in range(tasks // 4)]
         single = count(lambda: [q.push(t) for t in singles])
+        while leased := q.pop_many(100):
+            q.complete_many([(t, None) for t in leased])
+        # What an idle worker's poll costs: a pop that finds nothing (per call, not per task).
+        empty = count(lambda: [q.pop_many(batch) for _ in range(100)])
     n = (tasks // batch) * batch
     per_task = {"push_batch": pushed / tasks, "pop": pop / n, "complete": done / n}
-    return {**per_task, "lifecycle": sum(per_task.values()), "single_push": single / len(singles)}
+    return {**per_task, "lifecycle": sum(per_task.values()), "single_push": single / len(singles),
+            "empty_pop_per_call": empty / 100}  # fmt: skip
 
 
 def drain(url: str, count: Callable[[Callable[[], Any]], int], tasks: int, src: str | None
