@@ -56,6 +56,7 @@ maintain(promote_max, worker)
 local INFLIGHT = {}
 local STOLEN, OVER_CAP = 0, 0
 
+-- 2. Pick fairly and lease, up to `want` tasks (the picking and taking: dispatch.lua).
 local out = {}
 local vt = nil
 local guard = want * 4 + 8  -- bounds the loop even if indexes disagree with the queues
