@@ -51,8 +51,8 @@ end
 
 -- A user with nothing queued and nothing in flight is idle: its per-user state is forgotten
 -- idle_ms() later (sweep_idle), unless it has work again by then.
-local function note_if_idle(user, none_in_flight)
-  if pending_count(user) == 0 and (none_in_flight or not redis.call('HGET', K.uinflight(), user)) then
+local function note_if_idle(user)
+  if pending_count(user) == 0 and not redis.call('HGET', K.uinflight(), user) then
     redis.call('ZADD', K.idle(), NOW_MS_S, user)
   end
 end
@@ -89,25 +89,6 @@ local function sweep_idle(limit)
   return #due
 end
 
--- A user's leases ended: free its in-flight slots and, for a capped user, let it back into
--- the round-robin.
-local function slots_freed(user, n)
-  if redis.call('HINCRBY', K.uinflight(), user, -n) <= 0 then
-    redis.call('HDEL', K.uinflight(), user)
-    note_if_idle(user, true)
-  end
-  if flags().no_caps then return end
-  local _, cap = user_cfg(user)
-  if cap > 0 then activate(user) end
-end
-
--- A script that ends many leases may gather them in ENDED (a table it sets) and write them
--- at its end with flush_ended: one removal from the index of leases for all, and the slots
--- of all their users freed together. Nil: each is written at once.
-local ENDED = nil
-local ENDED_BY = nil  -- user -> its leases ended in this call (with ENDED)
-local ENDED_USERS = nil  -- ENDED_BY's users, in the order they first ended a lease
-
 -- The slots of many users freed at once: the users whose count reaches zero lose it in one
 -- removal, and have their backlogs looked at in one read, rather than two more calls each
 -- (an ack of 8 tasks of 8 users whose last lease it was: 11 calls, not 24).
@@ -139,6 +120,12 @@ local function slots_freed_all(users, by_user)
     local _, cap = user_cfg(users[i])
     if cap > 0 then activate(users[i]) end
   end
+end
+
+-- A user's leases ended: free its in-flight slots and, for a capped user, let it back into
+-- the round-robin.
+local function slots_freed(user, n)
+  slots_freed_all({user}, {[user] = n})
 end
 
 -- A script that ends many leases may gather them in ENDED (a table it sets) and write them
