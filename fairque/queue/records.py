@@ -29,7 +29,7 @@ ROW_SEPARATOR = "\0"
 
 # Values sent to the scripts per task travel as bytes: redis-py passes bytes through as they
 # are, while each str goes through five type checks before it is encoded, which was half of
-# a batched push's client CPU (eight values per task).
+# a batched push's client CPU (when a task sent eight values).
 NO_VALUE = b""
 _PRIORITY_BYTES = {p: str(p).encode() for p in range(1, 7)}
 
@@ -71,7 +71,7 @@ def push_args(s: QueueSession, chunk: Sequence[Task], traced: str) -> list[Arg]:
     """One push call's arguments after the prefix: the limit, the count, each task's four
     fields, then the optional sections (handlers, max attempts, due times, delays, traces,
     tenants, costs: one value per task each), up to the last one that carries a value. The
-    usual task sets none of them: four values per task, not eleven. ``traced``: the trace
+    usual task sets none of them: four values per task, not eight. ``traced``: the trace
     context of a push made inside a span."""
     args: list[Arg] = [s.queue.max_payload_bytes, len(chunk)]
     for task in chunk:

@@ -1,6 +1,6 @@
 -- dispatch.lua: how pop picks users and takes their tasks. Its helpers live here rather than
 -- in pop.lua so that the function library defines them once, when it loads: defined in the
--- script's body they were 18 closures made (and collected) on every pop, about a tenth of a
+-- script's body they were 18 closures made (and collected) on every pop, about a fifth of a
 -- pop that finds nothing. What they share within one pop is per-call state, set by pop.
 local AGING_US = 0  -- aging in µs (pop's ARGV[2])
 local STEAL_AFTER_US = 0  -- pop's ARGV[13]
