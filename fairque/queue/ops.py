@@ -115,10 +115,12 @@ def push(s: QueueSession, tasks: Sequence[Task]) -> Op[list[PushResult]]:
         check_durability(s, acked)
     else:
         replies = [(yield calls[0])] if len(calls) == 1 else (yield calls)
-    # The script's reply is trusted as popped rows are: no validation pass per result. It
-    # answers each task's state, after '=' when the task existed already (one task: the
-    # state alone).
-    states = [replies[0]] if len(tasks) == 1 else [state for reply in replies for state in reply]
+    # The script's reply is trusted as popped rows are: no validation pass per result. Each
+    # call answers each of its tasks' state, after '=' when the task existed already; a call
+    # of one task (a push, or a batch's last chunk of one) answers that state alone.
+    states: list[str] = []
+    for reply in replies:
+        states += [reply] if isinstance(reply, str) else reply
     return [
         trusted(PushResult, {"task_id": task.task_id, "created": state[0] != "=",
                              "state": _STATES[state.removeprefix("=")]})

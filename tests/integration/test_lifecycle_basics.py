@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from fairque import AckResult, Task, TaskState
+from fairque.queue.ops import PUSH_CHUNK
 
 
 def test_pop_writes_a_lease_and_complete_stores_the_result(make_queue, raw):
@@ -143,3 +144,13 @@ def test_a_task_without_handler_or_attempts_stores_neither_and_pops_whole(make_q
     assert (second.task_id, second.handler, second.max_attempts) == ("named", "resize", 2)
     assert first.lease is not None and first.lease.attempt == 1
     assert q.fail(first, "boom") == AckResult.RETRY  # the queue's default attempts apply
+
+
+def test_a_batch_whose_last_call_holds_one_task_answers_every_task(make_queue):
+    """A batch goes in calls of PUSH_CHUNK tasks; a call of one task is answered with its
+    state alone, and that must not be read as a list of states."""
+    q = make_queue()
+    tasks = [Task.create("u1", payload=i) for i in range(PUSH_CHUNK + 1)]
+    results = q.push_batch(tasks)
+    assert [r.task_id for r in results] == [t.task_id for t in tasks]
+    assert all(r.created and r.state == TaskState.READY for r in results)
