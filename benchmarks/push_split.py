@@ -21,9 +21,8 @@ from functools import partial
 from typing import Any
 
 from fairque import FairQueueConfig, Task, TaskQueue
+from fairque.bench.throughput import BASELINE_LUA  # the same baseline as push_vs_evalsha
 from fairque.server import EmbeddedServer
-
-BASELINE_LUA = "return redis.call('LPUSH', KEYS[1], ARGV[1])"
 
 
 def timed(client: Any, fn: Callable[[], None], n: int, command: str) -> tuple[float, ...]:
