@@ -29,6 +29,7 @@ FILES = {
     "fairque/monitoring/async_inspector.py": "fairque/monitoring/inspector.py",
     "fairque/monitoring/async_admin.py": "fairque/monitoring/admin.py",
     "fairque/queue/async_queue_user.py": "fairque/queue/queue_user.py",
+    "fairque/queue/async_script_connections.py": "fairque/queue/script_connections.py",
 }
 
 SUBSTITUTIONS = {
@@ -39,6 +40,8 @@ SUBSTITUTIONS = {
     "fairque.queue.async_fairqueue": "fairque.queue.fairqueue",
     "fairque.queue.async_queue_user": "fairque.queue.queue_user",
     "AsyncNodePipelines": "NodePipelines",
+    "AsyncScriptConnections": "ScriptConnections",
+    "fairque.queue.async_script_connections": "fairque.queue.script_connections",
     "AsyncScript": "Script",
     "AsyncClient": "SyncClient",
     "make_async_client": "make_client",

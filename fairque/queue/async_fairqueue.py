@@ -19,6 +19,7 @@ from fairque.core.config import FairQueueConfig
 from fairque.core.models import AckResult, DLQEntry, PushResult, QueueStats, Task, TaskInfo
 from fairque.queue import ops
 from fairque.queue import partitions as routed
+from fairque.queue.async_script_connections import AsyncScriptConnections
 from fairque.queue.node_pipelines import AsyncNodePipelines
 from fairque.queue.partitions import Partitions
 from fairque.queue.scripting import Scripting, unloaded
@@ -27,6 +28,7 @@ from fairque.queue.transport import (
     AsyncClient,
     make_async_client,
     node_client,  # unasync: remove
+    plain_pool,
     settle,
     translate,
 )
@@ -81,6 +83,10 @@ class AsyncTaskQueue:
             if self._cluster
             else None
         )
+        # Script calls skip redis-py's per-command pool work (see the module); a cluster's
+        # calls are routed by slot, through the cluster client or the node pipelines.
+        pool = plain_pool(self.client)
+        self._lines = None if pool is None else AsyncScriptConnections(pool)
 
     # -- transport -------------------------------------------------------------------------
 
@@ -104,7 +110,7 @@ class AsyncTaskQueue:
         client: Any = self.client  # plain or cluster: redis-py types them apart
         for _ in range(3):  # not loaded, then refused functions, then not loaded again
             try:
-                return await client.execute_command(*self._scripting.args(call))
+                return await self._script_command(self._scripting.args(call))
             except redis.ResponseError as exc:
                 if self._scripting.refused(exc):
                     continue
@@ -115,7 +121,13 @@ class AsyncTaskQueue:
             except redis.ResponseError as exc:
                 if not self._scripting.refused(exc):
                     raise
-        return await client.execute_command(*self._scripting.args(call))
+        return await self._script_command(self._scripting.args(call))
+
+    async def _script_command(self, args: tuple[Any, ...]) -> Any:
+        if self._lines is not None:
+            return await self._lines.call(args)
+        client: Any = self.client  # a cluster client: routed by the call's first key
+        return await client.execute_command(*args)
 
     async def _send(self, step: ops.Step) -> Any:
         if not isinstance(step, list) and (
@@ -131,6 +143,10 @@ class AsyncTaskQueue:
     async def _pipeline(self, calls: list[ops.Call]) -> list[Any]:
         if self._node_pipes is not None:
             return await self._node_pipes.execute(calls)
+        scripts = [c for c in calls if isinstance(c, ops.ScriptCall)]
+        if self._lines is not None and len(scripts) == len(calls):
+            replies = await self._lines.exchange([self._scripting.args(c) for c in scripts])
+            return await self._loaded_again(calls, replies)
         return await self._cluster_pipeline(calls)
 
     async def _cluster_pipeline(self, calls: list[ops.Call]) -> list[Any]:
@@ -139,6 +155,11 @@ class AsyncTaskQueue:
         for call in calls:
             await self._send_one(call, pipe)
         replies: list[Any] = await pipe.execute(raise_on_error=False)
+        return await self._loaded_again(calls, replies)
+
+    async def _loaded_again(self, calls: list[ops.Call], replies: list[Any]) -> list[Any]:
+        """A pipeline's replies, with each script call the server did not hold loaded and
+        sent again (it did not run)."""
         for i, (call, reply) in enumerate(zip(calls, replies, strict=True)):
             if isinstance(call, ops.ScriptCall) and (
                 unloaded(reply) or self._scripting.refused(reply)
@@ -190,6 +211,8 @@ class AsyncTaskQueue:
         """Close the connections this queue made (not a client passed in)."""
         if self._node_pipes is not None:
             await self._node_pipes.close()
+        if self._lines is not None:
+            await self._lines.close()
         if self._own_client:
             await self.client.aclose()
 

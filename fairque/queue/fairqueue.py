@@ -22,11 +22,13 @@ from fairque.queue import ops
 from fairque.queue import partitions as routed
 from fairque.queue.node_pipelines import NodePipelines
 from fairque.queue.partitions import Partitions
+from fairque.queue.script_connections import ScriptConnections
 from fairque.queue.scripting import Scripting, unloaded
 from fairque.queue.server_checks import check_server
 from fairque.queue.transport import (
     SyncClient,
     make_client,
+    plain_pool,
     settle,
     translate,
 )
@@ -78,6 +80,10 @@ class TaskQueue:
             if self._cluster
             else None
         )
+        # Script calls skip redis-py's per-command pool work (see the module); a cluster's
+        # calls are routed by slot, through the cluster client or the node pipelines.
+        pool = plain_pool(self.client)
+        self._lines = None if pool is None else ScriptConnections(pool)
 
     # -- transport -------------------------------------------------------------------------
 
@@ -101,7 +107,7 @@ class TaskQueue:
         client: Any = self.client  # plain or cluster: redis-py types them apart
         for _ in range(3):  # not loaded, then refused functions, then not loaded again
             try:
-                return client.execute_command(*self._scripting.args(call))
+                return self._script_command(self._scripting.args(call))
             except redis.ResponseError as exc:
                 if self._scripting.refused(exc):
                     continue
@@ -112,7 +118,13 @@ class TaskQueue:
             except redis.ResponseError as exc:
                 if not self._scripting.refused(exc):
                     raise
-        return client.execute_command(*self._scripting.args(call))
+        return self._script_command(self._scripting.args(call))
+
+    def _script_command(self, args: tuple[Any, ...]) -> Any:
+        if self._lines is not None:
+            return self._lines.call(args)
+        client: Any = self.client  # a cluster client: routed by the call's first key
+        return client.execute_command(*args)
 
     def _send(self, step: ops.Step) -> Any:
         if not isinstance(step, list) and (
@@ -128,6 +140,10 @@ class TaskQueue:
     def _pipeline(self, calls: list[ops.Call]) -> list[Any]:
         if self._node_pipes is not None:
             return self._node_pipes.execute(calls)
+        scripts = [c for c in calls if isinstance(c, ops.ScriptCall)]
+        if self._lines is not None and len(scripts) == len(calls):
+            replies = self._lines.exchange([self._scripting.args(c) for c in scripts])
+            return self._loaded_again(calls, replies)
         return self._cluster_pipeline(calls)
 
     def _cluster_pipeline(self, calls: list[ops.Call]) -> list[Any]:
@@ -136,6 +152,11 @@ class TaskQueue:
         for call in calls:
             self._send_one(call, pipe)
         replies: list[Any] = pipe.execute(raise_on_error=False)
+        return self._loaded_again(calls, replies)
+
+    def _loaded_again(self, calls: list[ops.Call], replies: list[Any]) -> list[Any]:
+        """A pipeline's replies, with each script call the server did not hold loaded and
+        sent again (it did not run)."""
         for i, (call, reply) in enumerate(zip(calls, replies, strict=True)):
             if isinstance(call, ops.ScriptCall) and (
                 unloaded(reply) or self._scripting.refused(reply)
@@ -187,6 +208,8 @@ class TaskQueue:
         """Close the connections this queue made (not a client passed in)."""
         if self._node_pipes is not None:
             self._node_pipes.close()
+        if self._lines is not None:
+            self._lines.close()
         if self._own_client:
             self.client.close()
 

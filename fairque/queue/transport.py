@@ -66,6 +66,13 @@ def node_client(cfg: RedisConfig, host: str, port: int) -> aredis.Redis:
     )
 
 
+def plain_pool(client: SyncClient | AsyncClient) -> Any | None:
+    """A plain client's connection pool; None for a cluster client (a pool per node)."""
+    if isinstance(client, RedisCluster | AsyncRedisCluster):
+        return None
+    return client.connection_pool
+
+
 def client_options(cfg: RedisConfig) -> dict[str, Any]:
     """Keyword arguments for ``Redis.from_url`` (sync or asyncio)."""
     return {
