@@ -8,8 +8,12 @@ Valkey::
 
     uv run python benchmarks/push_split.py [--calls 3000] [--rounds 3]
 
-The client's CPU time includes redis-py's (encoding, the socket calls, parsing the reply); what
-fairque adds on top of it shows as the difference between the two rows' client columns.
+The client's CPU time includes redis-py's (encoding, the socket calls, parsing the reply).
+fairque sends its script calls over connections of its own, past redis-py's pool and its
+per-command checks (``fairque/queue/async_script_connections.py``); the third row,
+``evalsha_conn``, is the baseline sent that way too, so the push's own cost (its script,
+fairque's client code) is the difference between the ``push`` and ``evalsha_conn`` rows, and
+what the transport saves the difference between ``evalsha`` and ``evalsha_conn``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 
 from fairque import FairQueueConfig, Task, TaskQueue
 from fairque.bench.throughput import BASELINE_LUA  # the same baseline as push_vs_evalsha
+from fairque.queue.script_connections import ScriptConnections
 from fairque.server import EmbeddedServer
 
 
@@ -51,16 +56,21 @@ def main() -> None:
             # Warm up: the library loaded, the users in the round-robin.
             q.push_batch([Task.create(f"user-{i % 10}", 3, i) for i in range(100)])
             script(keys=["split-baseline"], args=[0])
-            print("per call, µs        wall  client cpu  server script")
+            direct = ScriptConnections(client.connection_pool)
+            print("per call, µs            wall  client cpu  server script")
             for r in range(args.rounds):
                 tasks = [Task.create(f"user-{i % 10}", 3, {"i": i}) for i in range(n)]
                 rows = {
                     "evalsha": timed(client, lambda: [script(keys=["split-baseline"], args=[i])
                                                       for i in range(n)], n, "cmdstat_evalsha"),
+                    "evalsha_conn": timed(client, lambda: [direct.call(
+                        ("EVALSHA", script.sha, 1, "split-baseline", i)) for i in range(n)],
+                        n, "cmdstat_evalsha"),
                     "push": timed(client, partial(list, map(q.push, tasks)), n, "cmdstat_fcall"),
                 }  # fmt: skip
                 for name, (wall, cpu, script_us) in rows.items():
-                    print(f"round {r + 1} {name:8s} {wall:7.1f} {cpu:11.1f} {script_us:14.1f}")
+                    print(f"round {r + 1} {name:12s} {wall:7.1f} {cpu:11.1f} {script_us:14.1f}")
+            direct.close()
 
 
 if __name__ == "__main__":
