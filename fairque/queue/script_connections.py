@@ -13,9 +13,10 @@ What the pool's poll protects against, a reply left unread on a connection, is p
 where it starts: a call that does not read its whole reply (a timeout, a lost connection,
 ``KeyboardInterrupt``, an asyncio cancellation) disconnects its connection, which then
 connects afresh on its next call. redis-py's connection does so itself when its write or
-read fails or is interrupted; ``exchange`` also covers the moments between them. The client's ``Retry`` still applies (fairque's clients
-retry a lost connection once, at once); ``health_check_interval`` still pings a connection
-that has been idle; a forked child drops the connections it inherited. Each connection is
+read fails or is interrupted; ``exchange`` also covers the moments between them. The
+client's ``Retry`` still applies (fairque's clients retry a lost connection once, at once);
+``health_check_interval`` still pings a connection that has been idle; a forked child drops
+the connections it inherited. Each connection is
 made by the client's pool (TLS, a Unix socket or Sentinel as the client was configured) and
 counts against its ``max_connections``. Plain commands, whose replies redis-py parses, stay
 on the client.
