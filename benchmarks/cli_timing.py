@@ -81,6 +81,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        # Each process then compiles every module whose .pyc is stale (any file edited since
+        # it was last compiled): tens of ms per start that an installed package never pays.
+        print("PYTHONDONTWRITEBYTECODE is set: run `PYTHONDONTWRITEBYTECODE= python -m "
+              "compileall -q fairque` first, or stale bytecode is compiled on every start",
+              file=sys.stderr)  # fmt: skip
     results: dict[str, list[float]] = {"help": [], "complete_command": [], "complete_user": [],
                                        "complete_user_uncached": [],
                                        "worker_first_task": []}  # fmt: skip
