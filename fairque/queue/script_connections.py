@@ -16,9 +16,10 @@ connects afresh on its next call. redis-py's connection does so itself when its 
 read fails or is interrupted; ``exchange`` also covers the moments between them. The
 client's ``Retry`` still applies (fairque's clients retry a lost connection once, at once);
 ``health_check_interval`` still pings a connection that has been idle; a forked child drops
-the connections it inherited. Each connection is
-made by the client's pool (TLS, a Unix socket or Sentinel as the client was configured) and
-counts against its ``max_connections``. Plain commands, whose replies redis-py parses, stay
+the connections it inherited. Each connection is borrowed from the client's pool, checked
+once, and kept until ``close`` gives it back: it is made as the client was configured (TLS,
+a Unix socket, Sentinel) and counts against ``max_connections``, and the connection a queue
+opened with is the one its pushes use. Plain commands, whose replies redis-py parses, stay
 on the client.
 
 ``async_script_connections.py`` is written by hand; ``script_connections.py`` is generated
@@ -38,17 +39,18 @@ from fairque.scripts.protocol import Arg
 
 class ScriptConnections:
     """Connections for commands whose replies are taken as they come (script calls); each
-    call takes an idle one or makes one, and gives it back when its reply is read.
+    call takes an idle one (or borrows one from the pool) and puts it back when its reply is
+    read.
 
     Args:
-        pool: the client's connection pool (``client.connection_pool``): it makes the
-            connections, as configured.
+        pool: the client's connection pool (``client.connection_pool``), which lends the
+            connections.
     """
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
         self._idle: list[Any] = []  # list.pop and list.append are atomic: threads share it
-        self._made: list[Any] = []  # every connection made here, idle or in use
+        self._held: list[Any] = []  # every connection taken from the pool, idle or in use
         self._pid = os.getpid()
 
     def call(self, args: Sequence[Arg]) -> Any:
@@ -93,18 +95,23 @@ class ScriptConnections:
     def _take(self) -> Any:
         if self._pid != os.getpid():
             # A forked child: the parent's connections are the parent's (a reply meant for
-            # one process must not be read by the other). Let them go, unclosed.
-            self._idle, self._made = [], []
+            # one process must not be read by the other). Let them go, unclosed (the pool
+            # has started afresh in the child too).
+            self._idle, self._held = [], []
             self._pid = os.getpid()
         try:
             return self._idle.pop()
         except IndexError:
-            conn = self._pool.make_connection()
-            self._made.append(conn)
+            # Borrowed from the pool for good (the one a producer opened with is reused: a
+            # process that only pushes keeps one connection), checked once, here.
+            conn = self._pool.get_connection()
+            self._held.append(conn)
             return conn
 
     def close(self) -> None:
-        """Disconnect every connection made here, as the client's pool does on close (a
-        later call connects again)."""
-        for conn in self._made:
+        """Give every connection back to the pool, disconnected (a later call takes one
+        again)."""
+        held, self._idle, self._held = self._held, [], []
+        for conn in held:
             conn.disconnect()
+            self._pool.release(conn)

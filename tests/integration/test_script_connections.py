@@ -168,3 +168,13 @@ def test_a_forked_child_uses_connections_of_its_own(make_config, raw):
         assert q._lines.call(("CLIENT", "ID")) == parent_id
         assert q.push(Task.create("parent", 3, 2)).created
         assert q.stats().counters["pushed"] == 3
+
+
+def test_a_queue_that_only_pushes_holds_one_connection(make_config, raw):
+    """The connection the queue opened with (its server check) is the one its pushes take."""
+    before = len(raw.client_list())
+    with TaskQueue(make_config()) as q:
+        for i in range(5):
+            assert q.push(Task.create("solo", 3, i)).created
+        assert len(raw.client_list()) == before + 1
+    assert len(raw.client_list()) == before
