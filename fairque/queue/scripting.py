@@ -22,7 +22,7 @@ import redis.exceptions as rex
 
 from fairque.queue.ops import ScriptCall
 from fairque.scripts import ScriptShas, load_script
-from fairque.scripts.library import library
+from fairque.scripts.library import library, library_function
 from fairque.scripts.protocol import Arg
 
 log = logging.getLogger("fairque.queue")
@@ -40,7 +40,7 @@ class Scripting:
         """``call`` as one command: FCALL of its function, or EVALSHA of its script (as a plain
         command, which redis-py's cluster pipelines route by the first key)."""
         if self.functions:
-            name: str = library().functions[call.script]
+            name = library_function(call.script)
             return ("FCALL", name, len(call.keys), *call.keys, *call.args)
         return ("EVALSHA", self._shas[call.script], len(call.keys), *call.keys, *call.args)
 

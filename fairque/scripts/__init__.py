@@ -162,7 +162,7 @@ def _call_args(text: str, start: int) -> tuple[list[str], int]:
         i += 1
 
 
-def _header(keys: set[str]) -> str:
+def header(keys: set[str]) -> str:
     """What precedes the helpers: the prefix, the defaults, the key functions in ``keys``."""
     return "\n".join(
         [
@@ -181,7 +181,7 @@ def compose_parts(names: list[str]) -> tuple[str, str, dict[str, str]]:
     common = _inline_key_calls(_needed_common("\n".join(raw.values())))
     bodies = {name: _inline_key_calls(body) for name, body in raw.items()}
     keys = set(_KEY_USE.findall(common + "".join(bodies.values())))  # still used as values
-    return _header(keys), common, bodies
+    return header(keys), common, bodies
 
 
 @cache

@@ -11,8 +11,13 @@ per-call state: in a library they are declared once and assigned afresh by ``beg
 first thing every function does, so a call never sees what the previous one left. A
 statement marked ``-- constant`` (a table no script writes to) is made once, at load.
 
-The library's name carries a hash of its source: processes of different fairque versions
-load side by side and each calls its own; redeploying a version loads nothing new.
+The library's name carries a digest of what it is composed from (every Lua file, the key
+schema and defaults written into it, the code that composes it): processes of different
+fairque versions load side by side and each calls its own; redeploying a version loads
+nothing new. A process needs only the name to call the scripts, and reading and hashing
+the inputs takes about a millisecond where composing the library takes 15-20 ms (a
+worker's start, every command that changes something): the source is composed when a
+server lacks the library and it is loaded.
 """
 
 from __future__ import annotations
@@ -21,8 +26,12 @@ import hashlib
 import re
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
+from pathlib import Path
 
-from fairque.scripts import SCRIPT_NAMES, compose_parts
+import fairque.scripts as scripts_package
+from fairque.core.keys import TEMPLATES
+from fairque.scripts import SCRIPT_NAMES, compose_parts, header
 
 # Scripts that only read run with EVAL_RO (an account that may only read can run them), so
 # the library leaves them out.
@@ -76,17 +85,57 @@ def _per_call_state(text: str) -> tuple[str, str, str]:
     return declarations, "".join(kept), "".join(assigned)
 
 
+LIBRARY_SCRIPTS = tuple(name for name in SCRIPT_NAMES if name not in READ_ONLY)
+
+
+def composed_from() -> list[bytes]:
+    """Everything the library is composed from: each Lua file of the package (by name), the
+    header for every key (the key schema and the defaults written into the scripts), and
+    the two modules that compose them."""
+    lua = resources.files(scripts_package).joinpath("lua")
+    files = sorted((f for f in lua.iterdir() if f.name.endswith(".lua")), key=lambda f: f.name)
+    return [
+        *(f.name.encode() + b"\n" + f.read_bytes() for f in files),
+        header(set(TEMPLATES)).encode(),
+        Path(scripts_package.__file__ or "").read_bytes(),
+        Path(__file__).read_bytes(),
+    ]
+
+
+@cache
+def library_name() -> str:
+    """``fairque_<16 hex digits>``, the digest of :func:`composed_from`; of the composed
+    source where the modules' source files are not installed (bytecode only)."""
+    try:
+        parts = composed_from()
+    except OSError:
+        declarations, helpers, begin, bodies = _composed()
+        parts = [t.encode() for t in (declarations, helpers, begin, *bodies.values())]
+    return "fairque_" + hashlib.sha1(b"\0".join(parts)).hexdigest()[:16]
+
+
+def library_function(script: str) -> str:
+    """The function a writing script is in the library (KeyError for a read-only one)."""
+    if script not in LIBRARY_SCRIPTS:
+        raise KeyError(f"{script!r} is not in the function library")
+    return f"{library_name()}_{script}"
+
+
+@cache
+def _composed() -> tuple[str, str, str, dict[str, str]]:
+    """The library's parts: declarations of the per-call state, the helpers, the body of
+    ``begin``, and each script's body."""
+    head, common, bodies = compose_parts(list(LIBRARY_SCRIPTS))
+    declarations, helpers, begin = _per_call_state(head + common)
+    return declarations, helpers, begin, bodies
+
+
 @cache
 def library() -> Library:
-    """Compose the library (cached per process)."""
-    scripts = [name for name in SCRIPT_NAMES if name not in READ_ONLY]
-    header, common, bodies = compose_parts(scripts)
-    declarations, helpers, begin = _per_call_state(header + common)
-    digest = hashlib.sha1(
-        "\n".join([declarations, helpers, begin, *bodies.values()]).encode("utf-8")
-    ).hexdigest()[:16]
-    name = f"fairque_{digest}"
-    functions = {script: f"{name}_{script}" for script in scripts}
+    """Compose the library (cached per process): what ``FUNCTION LOAD`` sends."""
+    declarations, helpers, begin, bodies = _composed()
+    name = library_name()
+    functions = {script: library_function(script) for script in LIBRARY_SCRIPTS}
     parts = [
         f"#!lua name={name}",
         "-- fairque's scripts as one library: helpers defined once, a function per script.",

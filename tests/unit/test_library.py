@@ -3,10 +3,21 @@ library's version, and the helpers' per-call state assigned on every call."""
 
 from __future__ import annotations
 
+from importlib import resources
+
 import pytest
 
-from fairque.scripts import SCRIPT_NAMES
-from fairque.scripts.library import READ_ONLY, _per_call_state, library
+import fairque.scripts
+from fairque.core.keys import TEMPLATES
+from fairque.scripts import SCRIPT_NAMES, header
+from fairque.scripts.library import (
+    READ_ONLY,
+    _per_call_state,
+    composed_from,
+    library,
+    library_function,
+    library_name,
+)
 
 
 def test_every_writing_script_is_one_function_named_after_the_library():
@@ -46,3 +57,23 @@ def test_a_constant_is_made_once_at_load_not_per_call():
 def test_a_statement_that_would_run_only_at_load_is_refused(statement):
     with pytest.raises(ValueError, match="cannot hold"):
         _per_call_state(statement)
+
+
+def test_the_name_is_known_without_composing_and_is_the_composed_librarys():
+    assert library().name == library_name()
+    assert library_function("push") == library().functions["push"]
+    with pytest.raises(KeyError):
+        library_function("explain")  # read-only: run with EVAL_RO, not in the library
+
+
+def test_the_name_covers_everything_the_library_is_composed_from():
+    """A change to any Lua file, to the key schema or defaults, or to the composing code
+    changes the name, so two versions never share one: each is in the digest's input."""
+    parts = composed_from()
+    lua = resources.files(fairque.scripts).joinpath("lua")
+    for f in lua.iterdir():
+        if f.name.endswith(".lua"):
+            assert f.name.encode() + b"\n" + f.read_bytes() in parts, f.name
+    assert header(set(TEMPLATES)).encode() in parts
+    for module in ("__init__.py", "library.py"):
+        assert (resources.files(fairque.scripts) / module).read_bytes() in parts
