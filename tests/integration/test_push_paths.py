@@ -15,10 +15,10 @@ CLOCK = re.compile(r"\d{13,}")  # ms and µs timestamps, enqueue sequence number
 MINUTE_KEY = re.compile(r":\d{7,}$")  # per-minute buckets: tp:<minute>, psh:<minute>
 
 
-def snapshot(raw: Any, queue: str) -> dict[str, Any]:
-    """Every key of ``queue``: its type and value, with the queue's name and the clock
-    masked. Per-minute buckets of different minutes are summed (a run may straddle one)."""
-    prefix = f"fq:{{{queue}}}:"
+def snapshot(raw: Any, prefix: str) -> dict[str, Any]:
+    """Every key under ``prefix`` (a queue's): its type and value, with the prefix and the
+    clock masked. Per-minute buckets of different minutes are summed (a run may straddle
+    one)."""
     state: dict[str, Any] = {}
     for key in raw.scan_iter(match=prefix + "*", count=1000):
         name = MINUTE_KEY.sub(":<minute>", key.removeprefix(prefix))
@@ -61,16 +61,20 @@ def test_a_single_push_leaves_what_the_batch_path_leaves(
     short, batch = make_config(), make_config(queue={"name": "paths-" + make_config().queue.name})
     with TaskQueue(short) as q:
         answers = [q.push(t) for t in tasks()]  # one new plain task per call: the short path
+        short_keys = q.session.keys
     assert [(a.created, a.state.value) for a in answers] == [(True, "ready")] * 5
     with TaskQueue(batch) as q:
         s = q.session
+        batch_keys = s.keys
         for t in tasks():
             # One task per call as well, with one optional section sent (handlers, '' =
             # none): the batch path, which reads it as the same plain task.
             reply = q.run(single(s.call("push", *push_args(s, [t], ""), b"")))
             assert reply == "ready"
-    assert snapshot(raw, short.queue.name) == snapshot(raw, batch.queue.name)
-    assert snapshot(raw, short.queue.name)["u:alice:p3"] == ("list", ["<t>|a1", "<t>|a2"])
+    written = snapshot(raw, short_keys.prefix)
+    assert written == snapshot(raw, batch_keys.prefix)
+    alice_p3 = short_keys.prio("alice", 3).removeprefix(short_keys.prefix)
+    assert written[alice_p3] == ("list", ["<t>|a1", "<t>|a2"])
 
 
 def test_a_single_push_of_an_existing_task_answers_as_before(make_config: Callable[..., Any]):
