@@ -33,6 +33,7 @@ from typing import Any
 
 import redis.exceptions as rex
 
+from fairque.queue.packing import packed
 from fairque.scripts.protocol import Arg
 
 
@@ -83,7 +84,7 @@ class AsyncScriptConnections:
         return replies
 
     async def _round_trip(self, conn: Any, commands: Sequence[Sequence[Arg]]) -> list[Any]:
-        await conn.send_packed_command(conn.pack_commands(commands))
+        await conn.send_packed_command(packed(conn, commands))
         replies: list[Any] = []
         for _ in commands:
             try:
