@@ -26,16 +26,17 @@ local W = 4
 -- values. The batch path's grouping by list and by user (a dozen small tables and their
 -- loops) is a fifth of a single push's server time. Any other case (an id that exists, a
 -- payload too large, a list key of the wrong type, any section) goes on to the batch path,
--- which checks, refuses or answers it. tests/integration/test_push_paths.py compares the
--- state the two paths leave.
+-- which checks, refuses or answers it. The list is written first, and a list key of the
+-- wrong type is found by the server refusing that write (nothing written yet), not by a TYPE
+-- read before it. tests/integration/test_push_paths.py compares the state the two paths leave.
 if n == 1 and ARGV[8] == nil and PRI_OF[ARGV[6]] and #ARGV[7] <= max_bytes then
   local id, user, pri_s = ARGV[4], ARGV[5], ARGV[6]
   local tk, lk = K.task(id), K.prio(user, pri_s)
-  if redis.call('EXISTS', tk) == 0 and not wrong_type(lk) then
-    local seq = istr(next_seq())
+  local seq = istr(next_seq())
+  if redis.call('EXISTS', tk) == 0
+      and type(redis.pcall('RPUSH', lk, seq .. '|' .. id)) == 'number' then
     redis.call('HSET', tk, 'user', user, 'pri', pri_s, 'payload', ARGV[7], 'state', 'ready',
       'created', NOW_MS_S, 'seq', seq)
-    redis.call('RPUSH', lk, seq .. '|' .. id)
     redis.call('HINCRBY', K.backlog(), user .. '|' .. pri_s, 1)
     redis.call('HINCRBY', K.backlog(), '*', 1)
     if redis.call('ZINCRBY', K.ubacklog(), 1, user) + 0 == 1 then  -- its first ready task
