@@ -41,8 +41,9 @@ local WAIT_LABELS = {'5', '10', '25', '50', '100', '250', '500', '1000', '2500',
 local MINUTE = math.floor(NOW_MS / 60000)
 local BUCKET_TTL = 7200
 local MINUTE_S = nil  -- the minute as a key part, formatted on first use in a call
-local EXPIRING = {}  -- buckets this call has set the TTL of
-local BUCKET_KEYS = {}  -- key function -> its bucket of this minute, built once per call
+-- key function -> its bucket of this minute, built once per call; and bucket -> true once
+-- this call has set its TTL (one table: a function and a string never collide as keys)
+local BUCKET_KEYS = {}
 local function bump(bucket, field, n, ttl)
   local k = BUCKET_KEYS[bucket]
   if not k then
@@ -53,9 +54,9 @@ local function bump(bucket, field, n, ttl)
   -- The first increment of a field in a bucket sets the bucket's TTL: a handful of EXPIREs
   -- per bucket rather than one per call, and one per call at most (a pop serving many users
   -- new in this minute).
-  if redis.call('HINCRBY', k, field, n) == n and not EXPIRING[k] then
+  if redis.call('HINCRBY', k, field, n) == n and not BUCKET_KEYS[k] then
     redis.call('EXPIRE', k, ttl or BUCKET_TTL)
-    EXPIRING[k] = true
+    BUCKET_KEYS[k] = true
   end
 end
 
@@ -102,9 +103,10 @@ end
 local function default_weight() return flags().weight end
 -- Each user's settings are read once per call (a pop serving a user many times, an ack of
 -- many of its tasks); a script that writes a user's entry forgets it (forget_user_cfg).
-local USER_CFG = {}
-local function forget_user_cfg() USER_CFG = {} end
+local USER_CFG = nil  -- made on first use in a call
+local function forget_user_cfg() USER_CFG = nil end
 local function user_cfg(user)
+  if not USER_CFG then USER_CFG = {} end
   local known = USER_CFG[user]
   if known then return known[1], known[2] end
   local raw
