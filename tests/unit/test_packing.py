@@ -9,7 +9,8 @@ from redis.connection import Connection, PythonRespSerializer
 from fairque.queue import packing
 
 COMMANDS = [
-    ("FCALL", "fairque_0123_push", 1, "fq:{q}:meta", "fq:{q}:", 262144, 1, b"id", b"u\xc3\xa9", b"3"),
+    ("FCALL", "fairque_0123_push", 1, "fq:{q}:meta", "fq:{q}:", 262144, 1, b"id", b"\xc3\xa9",
+     b"3"),
     ("EVALSHA", "a" * 40, 0, 1.5, -7, b"", "", "naïve"),
     ("PING",),
 ]  # fmt: skip
