@@ -39,17 +39,25 @@ def encode_json(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> str:
-    """Encode ``value`` as compact JSON or raise :class:`InvalidPayload` naming the problem."""
-    if _depth_exceeds(value, max_depth):
-        raise InvalidPayload(f"{what} is nested deeper than {max_depth} levels")
+    """Encode ``value`` as compact JSON or raise :class:`InvalidPayload` naming the problem
+    (too deep first, as a walk of the value before encoding it would)."""
+    deeper = f"{what} is nested deeper than {max_depth} levels"
     try:
         text = _encoder.encode(value)
-    except ValueError as exc:  # NaN / Infinity
+    except (ValueError, TypeError, RecursionError) as exc:
+        if _depth_exceeds(value, max_depth):
+            raise InvalidPayload(deeper) from None
+        if isinstance(exc, RecursionError):
+            raise InvalidPayload(f"{what} is nested too deeply (or refers to itself)") from None
+        if isinstance(exc, TypeError):  # set, bytes, datetime, arbitrary objects
+            raise InvalidPayload(f"{what} is not JSON-serializable: {exc}") from None
+        # NaN / Infinity, a circular reference
         raise InvalidPayload(f"{what} is not valid JSON: {exc}") from None
-    except TypeError as exc:  # set, bytes, datetime, arbitrary objects
-        raise InvalidPayload(f"{what} is not JSON-serializable: {exc}") from None
-    except RecursionError:
-        raise InvalidPayload(f"{what} is nested too deeply (or refers to itself)") from None
+    # Each container opens with one bracket: a text with no more than max_depth of them (the
+    # usual payload) cannot nest deeper, and the walk (0.7 µs for a one-key object, more
+    # with each value) is left out. Brackets inside strings only overcount.
+    if text.count("[") + text.count("{") > max_depth and _depth_exceeds(value, max_depth):
+        raise InvalidPayload(deeper)
     # A str of n characters is n..4n bytes in UTF-8: encode only when it could be too big.
     if len(text) * 4 > max_bytes and (size := len(text.encode("utf-8"))) > max_bytes:
         raise InvalidPayload(f"{what} is {size} bytes as JSON; the limit is {max_bytes}")

@@ -39,3 +39,13 @@ def test_a_created_task_is_its_own_object() -> None:
     assert a.__pydantic_private__ is not b.__pydantic_private__
     a.note_run(1.5)
     assert a.run_seconds == 1.5 and b.run_seconds is None
+
+
+def test_a_new_id_is_32_random_hex_digits_a_valid_task_id() -> None:
+    from fairque.core.validation import check_task_id
+
+    ids = {Task.create("u1").task_id for _ in range(1000)}
+    assert len(ids) == 1000
+    for task_id in ids:
+        assert len(task_id) == 32 and set(task_id) <= set("0123456789abcdef")
+        assert check_task_id(task_id) == task_id
