@@ -33,7 +33,7 @@ from typing import Any
 
 import redis.exceptions as rex
 
-from fairque.queue.packing import packed
+from fairque.queue import wire
 from fairque.scripts.protocol import Arg
 
 
@@ -84,7 +84,8 @@ class AsyncScriptConnections:
         return replies
 
     async def _round_trip(self, conn: Any, commands: Sequence[Sequence[Arg]]) -> list[Any]:
-        await conn.send_packed_command(packed(conn, commands))
+        await wire.send_async(conn, wire.packed(conn, commands))  # unasync: remove
+        # unasync: sync-only conn.send_packed_command(wire.packed(conn, commands))
         replies: list[Any] = []
         for _ in commands:
             try:

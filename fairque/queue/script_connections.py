@@ -34,7 +34,7 @@ from typing import Any
 
 import redis.exceptions as rex
 
-from fairque.queue.packing import packed
+from fairque.queue import wire
 from fairque.scripts.protocol import Arg
 
 
@@ -84,7 +84,7 @@ class ScriptConnections:
         return replies
 
     def _round_trip(self, conn: Any, commands: Sequence[Sequence[Arg]]) -> list[Any]:
-        conn.send_packed_command(packed(conn, commands))
+        conn.send_packed_command(wire.packed(conn, commands))
         replies: list[Any] = []
         for _ in commands:
             try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import signal
 import threading
 import uuid
@@ -20,22 +21,29 @@ from fairque import Task, TaskQueue
 from fairque.queue.async_script_connections import AsyncScriptConnections
 from fairque.queue.script_connections import ScriptConnections
 from fairque.queue.transport import one_async_retry, one_retry
+from fairque.server import EmbeddedServer
 from tests.conftest import CLUSTER, SyncFacade
 
 pytestmark = pytest.mark.skipif(CLUSTER, reason="a cluster's calls go through its node clients")
 
 
-@pytest.fixture
-def lines(kind: str, server_url: str) -> Iterator[Any]:
+TIMEOUT = 0.3
+
+
+def make_lines(kind: str, url: str) -> Any:
     """ScriptConnections over a client's pool, or its asyncio twin (driven synchronously);
     the socket timeout is short, so a call waiting for a late reply gives up soon."""
-    options: dict[str, Any] = {"decode_responses": True, "socket_timeout": 0.3}
+    options: dict[str, Any] = {"decode_responses": True, "socket_timeout": TIMEOUT}
     if kind == "sync":
-        client: Any = redis.Redis.from_url(server_url, retry=one_retry(), **options)
-        made: Any = ScriptConnections(client.connection_pool)
-    else:
-        client = aredis.Redis.from_url(server_url, retry=one_async_retry(), **options)
-        made = SyncFacade(AsyncScriptConnections(client.connection_pool))
+        client: Any = redis.Redis.from_url(url, retry=one_retry(), **options)
+        return ScriptConnections(client.connection_pool)
+    client = aredis.Redis.from_url(url, retry=one_async_retry(), **options)
+    return SyncFacade(AsyncScriptConnections(client.connection_pool))
+
+
+@pytest.fixture
+def lines(kind: str, server_url: str) -> Iterator[Any]:
+    made = make_lines(kind, server_url)
     yield made
     made.close()
 
@@ -178,3 +186,26 @@ def test_a_queue_that_only_pushes_holds_one_connection(make_config, raw):
             assert q.push(Task.create("solo", 3, i)).created
         assert len(raw.client_list()) == before + 1
     assert len(raw.client_list()) == before
+
+
+def test_a_write_the_server_does_not_take_times_out_and_the_next_call_works(kind):
+    """A server that stops reading (here: stopped by SIGSTOP) makes a large write wait once
+    the socket buffers are full: the write gives up after the socket timeout like a read
+    (the asyncio connections bound it themselves, wire.send_async), the connection keeps
+    its timeout for the calls after, and once the server reads again the next call works."""
+    with EmbeddedServer() as server:
+        made = make_lines(kind, server.url)
+        try:
+            assert made.call(("ECHO", "before")) == "before"
+            assert server.pid is not None
+            os.kill(server.pid, signal.SIGSTOP)
+            try:
+                with pytest.raises(redis.TimeoutError):
+                    made.call(("ECHO", "x" * 32_000_000))  # far more than the socket buffers
+            finally:
+                os.kill(server.pid, signal.SIGCONT)
+            held = made._held  # SyncFacade passes attributes through
+            assert held and all(conn.socket_timeout == TIMEOUT for conn in held)
+            assert made.call(("ECHO", "after")) == "after"
+        finally:
+            made.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from redis.connection import Connection, PythonRespSerializer
 
-from fairque.queue import packing
+from fairque.queue import wire as packing
 
 COMMANDS = [
     ("FCALL", "fairque_0123_push", 1, "fq:{q}:meta", "fq:{q}:", 262144, 1, b"id", b"\xc3\xa9",
