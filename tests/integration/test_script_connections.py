@@ -23,6 +23,7 @@ from fairque.queue.script_connections import ScriptConnections
 from fairque.queue.transport import one_async_retry, one_retry
 from fairque.server import EmbeddedServer
 from tests.conftest import CLUSTER, SyncFacade
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.skipif(CLUSTER, reason="a cluster's calls go through its node clients")
 
@@ -179,13 +180,19 @@ def test_a_forked_child_uses_connections_of_its_own(make_config, raw):
 
 
 def test_a_queue_that_only_pushes_holds_one_connection(make_config, raw):
-    """The connection the queue opened with (its server check) is the one its pushes take."""
-    before = len(raw.client_list())
+    """The connection the queue opened with (its server check) is the one its pushes take,
+    and it is closed with the queue."""
+    start = raw.client_id()  # connections made after this one have higher ids
+
+    def newer() -> list[str]:
+        return [c["id"] for c in raw.client_list() if int(c["id"]) > start]
+
     with TaskQueue(make_config()) as q:
         for i in range(5):
             assert q.push(Task.create("solo", 3, i)).created
-        assert len(raw.client_list()) == before + 1
-    assert len(raw.client_list()) == before
+        assert newer() == [str(q._lines.call(("CLIENT", "ID")))]
+    # The server notices a closed connection on its next turn: wait for it.
+    assert wait_for(lambda: not newer(), timeout=10) is True
 
 
 def test_a_write_the_server_does_not_take_times_out_and_the_next_call_works(kind):
