@@ -25,17 +25,24 @@ READY_TIMEOUT = 30.0
 BUS_OFFSET = 10_000  # each node also listens on port + 10000 (the cluster bus)
 
 
-def cluster_port() -> int:
-    """A free port whose cluster-bus port (+10000) is free and valid too."""
+def cluster_port(taken: set[int]) -> int:
+    """A free port whose cluster-bus port (+10000) is free and valid too, neither in ``taken``.
+
+    ``taken`` holds the ports and bus ports of the cluster's other nodes, which are not bound
+    yet when all are picked: one node's port must not be another's bus port. The pair picked
+    is added to it.
+    """
     for _ in range(200):
         port = free_port()
-        if port + BUS_OFFSET > 65535:
+        bus = port + BUS_OFFSET
+        if bus > 65535 or port in taken or bus in taken:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             try:
-                sock.bind(("127.0.0.1", port + BUS_OFFSET))
+                sock.bind(("127.0.0.1", bus))
             except OSError:
                 continue
+        taken.update((port, bus))
         return port
     raise EmbeddedServerError("no free port pair for a cluster node")
 
@@ -73,15 +80,21 @@ class EmbeddedCluster(StartStop):
         self.directory = Path(directory)
         self.replicas = replicas
         self.nodes: list[EmbeddedServer] = []
-        for _ in range(primaries * (1 + replicas)):
-            port = cluster_port()
-            node_dir = self.directory / str(port)
+        taken: set[int] = set()
+        for index in range(primaries * (1 + replicas)):
+            node_dir = self.directory / f"node-{index}"
             args = [
                 "--cluster-enabled", "yes",
                 "--cluster-config-file", str(node_dir / "nodes.conf"),
                 "--cluster-node-timeout", "2000",
             ]  # fmt: skip
-            self.nodes.append(EmbeddedServer(port, node_dir, binary=self.binary, extra_args=args))
+            node = EmbeddedServer(
+                directory=node_dir,
+                binary=self.binary,
+                extra_args=args,
+                pick_port=lambda: cluster_port(taken),
+            )
+            self.nodes.append(node)
 
     @property
     def url(self) -> str:

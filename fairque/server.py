@@ -13,14 +13,18 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Self
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from fairque.core.exceptions import EmbeddedServerError
 
 START_TIMEOUT = 15.0
+START_ATTEMPTS = 3  # a port picked free can be taken before the server binds it: pick again
 
 
 def find_server_binary() -> str:
@@ -70,6 +74,11 @@ class EmbeddedServer(StartStop):
 
     ``appendonly=True`` turns on AOF (``appendfsync everysec``) so that a restart in the same
     ``directory`` keeps the data, as ``fairque server`` and the crash tests need.
+
+    Without a ``port`` one is picked free; since another process can take it before the server
+    binds it (an outgoing connection's local port comes from the same range), a start refused
+    with "Address already in use" picks again (``pick_port``, ``free_port`` by default). A port
+    the caller gave is never changed.
     """
 
     def __init__(
@@ -80,8 +89,10 @@ class EmbeddedServer(StartStop):
         appendonly: bool = False,
         binary: str | None = None,
         extra_args: list[str] | None = None,
+        pick_port: Callable[[], int] | None = None,
     ) -> None:
-        self.port = port or free_port()
+        self._pick_port = None if port else (pick_port or free_port)
+        self.port = port or (pick_port or free_port)()
         self.binary = binary or find_server_binary()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if directory is None:
@@ -122,9 +133,23 @@ class EmbeddedServer(StartStop):
         ]  # fmt: skip
 
     def start(self) -> Self:
-        """Start the server and wait until it answers PING."""
+        """Start the server and wait until it answers."""
         if self.process is not None and self.process.poll() is None:
             return self
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._start_once()
+                break
+            except EmbeddedServerError as exc:
+                taken = "Address already in use" in str(exc)
+                if not taken or self._pick_port is None or attempt == START_ATTEMPTS:
+                    raise
+                self._reap()  # the exited process and its pipe; the directory stays
+                self.port = self._pick_port()
+        self._pick_port = None  # once it has served, its port is its address: a restart keeps it
+        return self
+
+    def _start_once(self) -> None:
         self.process = subprocess.Popen(
             self.command(),
             stdin=subprocess.DEVNULL,
@@ -133,7 +158,13 @@ class EmbeddedServer(StartStop):
             start_new_session=True,  # a Ctrl-C in the terminal goes to us, not straight to it
         )
         deadline = time.monotonic() + START_TIMEOUT
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5, socket_timeout=2)
+        # No retries: a port that accepts and never answers is found out in one timeout.
+        client = redis.Redis(
+            port=self.port,
+            socket_connect_timeout=0.5,
+            socket_timeout=2,
+            retry=Retry(NoBackoff(), 0),
+        )
         try:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
@@ -142,13 +173,16 @@ class EmbeddedServer(StartStop):
                         f"{self._last_words()}"
                     )
                 try:
-                    client.ping()
-                    return self
+                    # Whoever answers on the port must be this process: if the port was taken,
+                    # another server may answer before ours exits for want of it.
+                    if client.info("server").get("process_id") == self.process.pid:
+                        return
+                    time.sleep(0.02)
                 except redis.exceptions.BusyLoadingError:
                     time.sleep(0.05)
                 except redis.exceptions.AuthenticationError:
-                    return self  # it answers; it wants a password (--requirepass)
-                except redis.ConnectionError:
+                    return  # it answers; it wants a password (--requirepass)
+                except (redis.ConnectionError, redis.TimeoutError):
                     time.sleep(0.02)
             self.stop()
             raise EmbeddedServerError(f"{self.binary} did not answer within {START_TIMEOUT} s")
@@ -171,6 +205,12 @@ class EmbeddedServer(StartStop):
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 10 s) and remove a temporary directory."""
+        self._reap()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def _reap(self) -> None:
         if self.process is not None:
             if self.process.poll() is None:
                 self.process.terminate()
@@ -182,6 +222,3 @@ class EmbeddedServer(StartStop):
             if self.process.stderr is not None:
                 self.process.stderr.close()
             self.process = None
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None

@@ -1,0 +1,86 @@
+"""The embedded servers' ports: a port picked free can be taken before the server binds it.
+
+The cluster picks all its nodes' ports before starting any, so one node's port must not be
+another's cluster-bus port (port + 10000); and a port taken meanwhile by another process
+(an outgoing connection's local port comes from the same range) is picked again, once the
+server says so. A port the caller gave is kept. Real servers; only the port choice is steered.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from fairque import cluster_server
+from fairque.cluster_server import BUS_OFFSET, EmbeddedCluster, cluster_port
+from fairque.core.exceptions import EmbeddedServerError
+from fairque.server import EmbeddedServer, free_port
+
+
+@pytest.fixture
+def listener() -> Iterator[int]:
+    """A port something else listens on, low enough to have a cluster-bus port."""
+    for port in iter(free_port, 0):
+        if port + BUS_OFFSET > 65535:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            sock.listen()
+            yield port
+            return
+
+
+def test_a_picked_port_taken_before_the_start_is_picked_again(listener):
+    picks = iter([listener, free_port()])
+    server = EmbeddedServer(pick_port=lambda: next(picks))
+    assert server.port == listener
+    with server:
+        assert server.port != listener
+        assert redis.Redis(port=server.port).ping()
+
+
+def test_a_port_given_is_kept_and_a_taken_one_refused(listener):
+    server = EmbeddedServer(port=listener)
+    with pytest.raises(EmbeddedServerError, match="Address already in use"):
+        server.start()
+    assert server.port == listener
+    server.stop()
+
+
+def test_a_cluster_node_never_gets_another_nodes_bus_port(monkeypatch):
+    first = next(p for p in iter(free_port, 0) if p + 2 * BUS_OFFSET <= 65535)
+    other = next(p for p in iter(free_port, 0) if p + BUS_OFFSET <= 65535 and p != first)
+    # The second pick is offered the first node's bus port, then its port, then another.
+    offers = iter([first, first + BUS_OFFSET, first, other])
+    monkeypatch.setattr(cluster_server, "free_port", lambda: next(offers))
+    taken: set[int] = set()
+    assert cluster_port(taken) == first
+    assert cluster_port(taken) == other
+    assert taken == {first, first + BUS_OFFSET, other, other + BUS_OFFSET}
+
+
+@pytest.mark.slow
+def test_a_cluster_whose_node_port_is_taken_still_forms(monkeypatch, listener):
+    real_free, real_pick = cluster_server.free_port, cluster_server.cluster_port
+    offers = iter([listener])
+    monkeypatch.setattr(cluster_server, "free_port", lambda: next(offers, None) or real_free())
+    picked: list[int] = []
+
+    def pick(taken: set[int]) -> int:
+        picked.append(real_pick(taken))
+        return picked[-1]
+
+    monkeypatch.setattr(cluster_server, "cluster_port", pick)
+    with EmbeddedCluster(3) as cluster:
+        assert picked[0] == listener  # the first node was given the taken port...
+        assert len(picked) == 4  # ...and picked once more
+        assert listener not in cluster.ports
+        info = redis.Redis(port=cluster.ports[0], decode_responses=True).cluster("info")
+        assert info["cluster_state"] == "ok"
+        assert int(info["cluster_known_nodes"]) == 3
