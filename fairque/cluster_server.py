@@ -107,6 +107,9 @@ class EmbeddedCluster(StartStop):
 
     def start(self) -> Self:
         for node in self.nodes:
+            # A cluster is created afresh each start: the configuration a node wrote in an
+            # earlier run in this directory (other ports, other ids) would make it refuse.
+            (node.directory / "nodes.conf").unlink(missing_ok=True)
             node.start()
         create = [
             self.cli, "--cluster", "create",

@@ -1,4 +1,5 @@
-"""The embedded servers' ports: a port picked free can be taken before the server binds it.
+"""The embedded servers' ports and directories: a port picked free can be taken before the
+server binds it, and a cluster can be started again where it ran before.
 
 The cluster picks all its nodes' ports before starting any, so one node's port must not be
 another's cluster-bus port (port + 10000); and a port taken meanwhile by another process
@@ -84,3 +85,12 @@ def test_a_cluster_whose_node_port_is_taken_still_forms(monkeypatch, listener):
         info = redis.Redis(port=cluster.ports[0], decode_responses=True).cluster("info")
         assert info["cluster_state"] == "ok"
         assert int(info["cluster_known_nodes"]) == 3
+
+
+@pytest.mark.slow
+def test_a_cluster_started_again_in_the_same_directory_forms(tmp_path):
+    for _ in range(2):  # `fairque server --cluster-nodes 3 --dir D`, stopped, then again
+        with EmbeddedCluster(3, directory=tmp_path) as cluster:
+            info = redis.Redis(port=cluster.ports[0], decode_responses=True).cluster("info")
+            assert info["cluster_state"] == "ok"
+            assert int(info["cluster_known_nodes"]) == 3
