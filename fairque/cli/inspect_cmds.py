@@ -171,9 +171,14 @@ def print_users(page: UserPage) -> None:
         )
         for r in page.rows
     ]  # fmt: skip
-    first = page.offset + 1
+    if page.rows:
+        span = f"Users {page.offset + 1}-{page.offset + len(page.rows)} of {page.total_users}"
+    elif page.total_users:  # an offset past the last one
+        span = f"Users: none past {page.offset} of {page.total_users}"
+    else:
+        span = "Users: none"
     show_table(
-        f"Users {first}-{page.offset + len(page.rows)} of {page.total_users} with work "
+        f"{span} with work "
         "(served: share of the last 5 min's dispatches; fair: what a fair scheduler would "
         "have given it; `fairque users --help`)",
         USER_COLUMNS,

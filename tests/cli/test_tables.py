@@ -42,13 +42,17 @@ def width(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], None]]:
 
 
 def render(name: str, wide: bool = False) -> str:
+    return render_with(RENDERERS[name], wide)
+
+
+def render_with(renderer: Callable[[], None], wide: bool = False) -> str:
     import click
 
     from fairque.cli.main import cli
 
     obj = CliContext(None, None, None, False, wide=wide)
     with click.Context(cli, obj=obj), output.console.capture() as captured:
-        RENDERERS[name]()
+        renderer()
     return captured.get()
 
 
@@ -80,3 +84,16 @@ def test_wide_shows_every_column_whatever_the_terminal(width):  # type: ignore[n
     assert "--wide" not in text
     assert max(len(line) for line in text.splitlines()) > 80
     assert "…" not in text
+
+
+@pytest.mark.parametrize(
+    ("page", "title"),
+    [
+        (UserPage(rows=[], total_users=0, offset=0), "Users: none with work"),
+        (UserPage(rows=[], total_users=12, offset=50), "Users: none past 50 of 12 with work"),
+        (UserPage(rows=ROWS[2:5], total_users=12, offset=2), "Users 3-5 of 12 with work"),
+    ],
+)
+def test_the_users_title_counts_the_rows_shown(width, page, title):  # type: ignore[no-untyped-def]
+    width(160)
+    assert render_with(lambda: print_users(page)).startswith(title)
