@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,7 +18,14 @@ from typing import Self
 import redis
 
 from fairque.core.exceptions import EmbeddedServerError
-from fairque.server import EmbeddedServer, StartStop, find_server_binary, free_port
+from fairque.server import (
+    EmbeddedServer,
+    StartStop,
+    bindable,
+    ephemeral_ports,
+    find_server_binary,
+    free_port,
+)
 
 READY_TIMEOUT = 30.0
 BUS_OFFSET = 10_000  # each node also listens on port + 10000 (the cluster bus)
@@ -30,18 +36,13 @@ def cluster_port(taken: set[int]) -> int:
 
     ``taken`` holds the ports and bus ports of the cluster's other nodes, which are not bound
     yet when all are picked: one node's port must not be another's bus port. The pair picked
-    is added to it.
+    is added to it. Both stay below the kernel's ephemeral range when it leaves room.
     """
     for _ in range(200):
-        port = free_port()
+        port = free_port(below=ephemeral_ports()[0] - BUS_OFFSET)
         bus = port + BUS_OFFSET
-        if bus > 65535 or port in taken or bus in taken:
+        if bus > 65535 or port in taken or bus in taken or not bindable(bus):
             continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", bus))
-            except OSError:
-                continue
         taken.update((port, bus))
         return port
     raise EmbeddedServerError("no free port pair for a cluster node")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -45,12 +46,47 @@ def find_server_binary() -> str:
     )
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+LOWEST_PORT = 10_000
+LINUX_EPHEMERAL = (32768, 60999)  # the kernel's default ip_local_port_range
+
+
+def ephemeral_ports() -> tuple[int, int]:
+    """The range the kernel picks outgoing connections' local ports from."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        return LINUX_EPHEMERAL  # not Linux: macOS and Windows use 49152-65535, above it too
+    return low, high
+
+
+def bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(below: int | None = None) -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now, below ``below`` (default:
+    the start of the kernel's ephemeral range).
+
+    Picked outside the range outgoing connections take their local ports from: a port the
+    kernel hands out (``bind`` to port 0) can be taken by any process's next connection
+    before the server binds it, and a test suite opens thousands. Random, so two processes
+    picking at once rarely meet; the kernel's pick when nothing below is free.
+    """
+    high = min(below or ephemeral_ports()[0], ephemeral_ports()[0])
+    if high - LOWEST_PORT >= 100:
+        for _ in range(100):
+            port = random.randrange(LOWEST_PORT, high)
+            if bindable(port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        picked: int = sock.getsockname()[1]
+        return picked
 
 
 class StartStop:

@@ -18,7 +18,7 @@ import redis
 from fairque import cluster_server
 from fairque.cluster_server import BUS_OFFSET, EmbeddedCluster, cluster_port
 from fairque.core.exceptions import EmbeddedServerError
-from fairque.server import EmbeddedServer, free_port
+from fairque.server import EmbeddedServer, ephemeral_ports, free_port
 
 
 @pytest.fixture
@@ -35,6 +35,14 @@ def listener() -> Iterator[int]:
             sock.listen()
             yield port
             return
+
+
+def test_a_free_port_is_below_the_range_outgoing_connections_take():
+    low, _ = ephemeral_ports()
+    picks = {free_port() for _ in range(20)}
+    assert all(10_000 <= p < low for p in picks)
+    assert len(picks) > 1  # random: two processes picking at once rarely meet
+    assert all(p < 15_000 for p in (free_port(below=15_000) for _ in range(20)))
 
 
 def test_a_picked_port_taken_before_the_start_is_picked_again(listener):
@@ -59,7 +67,7 @@ def test_a_cluster_node_never_gets_another_nodes_bus_port(monkeypatch):
     other = next(p for p in iter(free_port, 0) if p + BUS_OFFSET <= 65535 and p != first)
     # The second pick is offered the first node's bus port, then its port, then another.
     offers = iter([first, first + BUS_OFFSET, first, other])
-    monkeypatch.setattr(cluster_server, "free_port", lambda: next(offers))
+    monkeypatch.setattr(cluster_server, "free_port", lambda **_: next(offers))
     taken: set[int] = set()
     assert cluster_port(taken) == first
     assert cluster_port(taken) == other
@@ -70,7 +78,9 @@ def test_a_cluster_node_never_gets_another_nodes_bus_port(monkeypatch):
 def test_a_cluster_whose_node_port_is_taken_still_forms(monkeypatch, listener):
     real_free, real_pick = cluster_server.free_port, cluster_server.cluster_port
     offers = iter([listener])
-    monkeypatch.setattr(cluster_server, "free_port", lambda: next(offers, None) or real_free())
+    monkeypatch.setattr(
+        cluster_server, "free_port", lambda **kw: next(offers, None) or real_free(**kw)
+    )
     picked: list[int] = []
 
     def pick(taken: set[int]) -> int:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from fairque import Task, TaskQueue
+from fairque.server import free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -24,12 +25,6 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None and not os.environ.get("CI"),
     reason="no chromium here (CI installs Debian's; `apt-get install chromium` to run this)",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], seconds: float = 30) -> None:
