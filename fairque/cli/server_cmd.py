@@ -8,6 +8,7 @@ import click
 
 from fairque.cli.output import StopFlag, console
 from fairque.cluster_server import EmbeddedCluster
+from fairque.core.exceptions import EmbeddedServerError
 from fairque.server import EmbeddedServer
 
 
@@ -39,7 +40,14 @@ def server(port: int, directory: str | None, cluster_nodes: int | None) -> None:
         return
     srv = EmbeddedServer(port=port, directory=directory, appendonly=True)
     try:
-        srv.start()
+        try:
+            srv.start()
+        except EmbeddedServerError as exc:
+            if "Address already in use" not in str(exc):
+                raise
+            raise click.ClickException(
+                f"port {port} is taken (another server listens there?): choose one with --port"
+            ) from None
         console.print(f"Valkey ({srv.binary}) listening on {srv.url}; data in {srv.directory}")
         console.print("export FAIRQUE_REDIS_URL=" + srv.url)
         while not stop.wait(0.5):

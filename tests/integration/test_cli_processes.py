@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -111,6 +112,21 @@ def test_fairque_server_runs_in_the_foreground_and_stops_on_sigterm(tmp_path):
         out, _ = p.communicate(timeout=20)
     assert p.returncode == 0 and "server stopped" in out
     assert (tmp_path / "appendonlydir").exists()  # AOF on
+
+
+def test_fairque_server_on_a_taken_port_says_so_in_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run(
+            [sys.executable, "-m", "fairque.cli", "server", "--port", str(port), "--dir", tmp_path],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert r.returncode == 1
+    assert r.stderr.strip() == (
+        f"Error: port {port} is taken (another server listens there?): choose one with --port"
+    )
 
 
 def dead(url: str, queue: str) -> int:
