@@ -22,7 +22,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from fairque.core.exceptions import EmbeddedServerError
+from fairque.core.exceptions import EmbeddedServerError, PortInUse
 
 START_TIMEOUT = 15.0
 START_ATTEMPTS = 3  # a port picked free can be taken before the server binds it: pick again
@@ -77,7 +77,8 @@ def free_port(below: int | None = None) -> int:
     before the server binds it, and a test suite opens thousands. Random, so two processes
     picking at once rarely meet; the kernel's pick when nothing below is free.
     """
-    high = min(below or ephemeral_ports()[0], ephemeral_ports()[0])
+    start = ephemeral_ports()[0]
+    high = start if below is None else min(below, start)
     if high - LOWEST_PORT >= 100:
         for _ in range(100):
             port = random.randrange(LOWEST_PORT, high)
@@ -112,9 +113,8 @@ class EmbeddedServer(StartStop):
     ``directory`` keeps the data, as ``fairque server`` and the crash tests need.
 
     Without a ``port`` one is picked free; since another process can take it before the server
-    binds it (an outgoing connection's local port comes from the same range), a start refused
-    with "Address already in use" picks again (``pick_port``, ``free_port`` by default). A port
-    the caller gave is never changed.
+    binds it, a start refused for want of its port (:class:`PortInUse`) picks again
+    (``pick_port``, ``free_port`` by default). A port the caller gave is never changed.
     """
 
     def __init__(
@@ -127,8 +127,9 @@ class EmbeddedServer(StartStop):
         extra_args: list[str] | None = None,
         pick_port: Callable[[], int] | None = None,
     ) -> None:
-        self._pick_port = None if port else (pick_port or free_port)
-        self.port = port or (pick_port or free_port)()
+        picker = pick_port or free_port
+        self._pick_port = None if port else picker
+        self.port = port or picker()
         self.binary = binary or find_server_binary()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if directory is None:
@@ -176,9 +177,8 @@ class EmbeddedServer(StartStop):
             try:
                 self._start_once()
                 break
-            except EmbeddedServerError as exc:
-                taken = "Address already in use" in str(exc)
-                if not taken or self._pick_port is None or attempt == START_ATTEMPTS:
+            except PortInUse:
+                if self._pick_port is None or attempt == START_ATTEMPTS:
                     raise
                 self._reap()  # the exited process and its pipe; the directory stays
                 self.port = self._pick_port()
@@ -204,9 +204,10 @@ class EmbeddedServer(StartStop):
         try:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
-                    raise EmbeddedServerError(
-                        f"{self.binary} exited with code {self.process.returncode}: "
-                        f"{self._last_words()}"
+                    words = self._last_words()
+                    error = PortInUse if "Address already in use" in words else EmbeddedServerError
+                    raise error(
+                        f"{self.binary} exited with code {self.process.returncode}: {words}"
                     )
                 try:
                     # Whoever answers on the port must be this process: if the port was taken,

@@ -8,7 +8,7 @@ import click
 
 from fairque.cli.output import StopFlag, console
 from fairque.cluster_server import EmbeddedCluster
-from fairque.core.exceptions import EmbeddedServerError
+from fairque.core.exceptions import PortInUse
 from fairque.server import EmbeddedServer
 
 
@@ -42,9 +42,7 @@ def server(port: int, directory: str | None, cluster_nodes: int | None) -> None:
     try:
         try:
             srv.start()
-        except EmbeddedServerError as exc:
-            if "Address already in use" not in str(exc):
-                raise
+        except PortInUse:
             raise click.ClickException(
                 f"port {port} is taken (another server listens there?): choose one with --port"
             ) from None

@@ -129,3 +129,7 @@ class DurabilityNotConfirmed(FairQueueError):
 
 class EmbeddedServerError(FairQueueError):
     """The embedded Valkey could not be found or started."""
+
+
+class PortInUse(EmbeddedServerError):
+    """The embedded Valkey could not listen on its port: something else listens there."""

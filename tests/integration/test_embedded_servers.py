@@ -17,7 +17,7 @@ import redis
 
 from fairque import cluster_server
 from fairque.cluster_server import BUS_OFFSET, EmbeddedCluster, cluster_port
-from fairque.core.exceptions import EmbeddedServerError
+from fairque.core.exceptions import PortInUse
 from fairque.server import EmbeddedServer, ephemeral_ports, free_port
 
 
@@ -56,7 +56,7 @@ def test_a_picked_port_taken_before_the_start_is_picked_again(listener):
 
 def test_a_port_given_is_kept_and_a_taken_one_refused(listener):
     server = EmbeddedServer(port=listener)
-    with pytest.raises(EmbeddedServerError, match="Address already in use"):
+    with pytest.raises(PortInUse, match="Address already in use"):
         server.start()
     assert server.port == listener
     server.stop()
