@@ -140,6 +140,7 @@ class EmbeddedServer(StartStop):
         self.appendonly = appendonly
         self.extra_args = extra_args or []
         self.process: subprocess.Popen[bytes] | None = None
+        self._log_start = 0  # where this start's lines begin in the log
 
     @property
     def pid(self) -> int | None:
@@ -186,6 +187,10 @@ class EmbeddedServer(StartStop):
         return self
 
     def _start_once(self) -> None:
+        try:
+            self._log_start = self.log_path.stat().st_size
+        except FileNotFoundError:
+            self._log_start = 0
         self.process = subprocess.Popen(
             self.command(),
             stdin=subprocess.DEVNULL,
@@ -230,8 +235,12 @@ class EmbeddedServer(StartStop):
         lines: list[str] = []
         if self.process is not None and self.process.stderr is not None:
             lines += self.process.stderr.read().decode(errors="replace").splitlines()
-        if self.log_path.exists():
-            lines += self.log_path.read_text(errors="replace").splitlines()
+        try:  # this start's lines only: the log of an earlier start in the directory stays
+            with self.log_path.open("rb") as log:
+                log.seek(self._log_start)
+                lines += log.read().decode(errors="replace").splitlines()
+        except FileNotFoundError:
+            pass
         return " | ".join(lines[-5:]) or "no output"
 
     def kill(self) -> None:

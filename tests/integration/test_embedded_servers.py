@@ -17,7 +17,7 @@ import redis
 
 from fairque import cluster_server
 from fairque.cluster_server import BUS_OFFSET, EmbeddedCluster, cluster_port
-from fairque.core.exceptions import PortInUse
+from fairque.core.exceptions import EmbeddedServerError, PortInUse
 from fairque.server import EmbeddedServer, ephemeral_ports, free_port
 
 
@@ -104,3 +104,19 @@ def test_a_cluster_started_again_in_the_same_directory_forms(tmp_path):
             info = redis.Redis(port=cluster.ports[0], decode_responses=True).cluster("info")
             assert info["cluster_state"] == "ok"
             assert int(info["cluster_known_nodes"]) == 3
+
+
+def test_an_earlier_start_s_log_lines_do_not_decide_why_this_one_failed(tmp_path):
+    # The directory's log still says an earlier start lost its port; this one fails otherwise.
+    (tmp_path / "server.log").write_text("# Failed listening on port 1: Address already in use\n")
+    picks: list[int] = []
+    server = EmbeddedServer(
+        directory=tmp_path,
+        extra_args=["--maxmemory-policy", "no-such-policy"],
+        pick_port=lambda: picks.append(free_port()) or picks[-1],
+    )
+    with pytest.raises(EmbeddedServerError) as raised:
+        server.start()
+    assert not isinstance(raised.value, PortInUse)
+    assert len(picks) == 1  # not picked again
+    assert "Address already in use" not in str(raised.value)
