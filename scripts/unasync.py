@@ -49,6 +49,7 @@ SUBSTITUTIONS = {
     "__aenter__": "__enter__",
     "__aexit__": "__exit__",
     "asyncio.sleep": "time.sleep",
+    "AsyncIterator": "Iterator",
 }
 
 REMOVE = "# unasync: remove"

@@ -34,6 +34,13 @@ class WorkerConfig(_Section):
     task_timeout: float | None = Field(default=None, gt=0, description="per-task time limit")
     shutdown_grace: float = Field(default=5.0, ge=0, description="time to finish on stop")
     poll_interval: float = Field(default=0.05, gt=0, le=5, description="longest idle poll wait")
+    cancel_grace: float = Field(
+        default=1.0,
+        ge=0,
+        le=3600,
+        description="after a running task's cancel, how long a sync handler has to stop by "
+        "itself before its slot is freed (its late result dropped)",
+    )
     steal_after: float = Field(
         default=0.2,
         ge=0,

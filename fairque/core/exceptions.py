@@ -133,3 +133,42 @@ class EmbeddedServerError(FairQueueError):
 
 class PortInUse(EmbeddedServerError):
     """The embedded Valkey could not listen on its port: something else listens there."""
+
+
+# -- what a producer waiting on a task learns ---------------------------------------------------
+
+
+class TaskNotFound(FairQueueError, LookupError):
+    """No task has that id (never pushed, or its result's time to live ran out)."""
+
+
+class TaskFailed(FairQueueError):
+    """The task is dead: it failed its last attempt (it is in the dead-letter queue).
+
+    Attributes: ``task_id``, ``error`` (its message), ``error_type``, ``traceback`` (the tail
+    kept with the task) and ``attempts``."""
+
+    def __init__(
+        self, task_id: str, error: str, error_type: str, traceback: str, attempts: int
+    ) -> None:
+        kind = f"{error_type}: " if error_type else ""
+        super().__init__(f"task {task_id} failed after {attempts} attempt(s): {kind}{error}")
+        self.task_id = task_id
+        self.error = error
+        self.error_type = error_type
+        self.traceback = traceback
+        self.attempts = attempts
+
+
+class TaskCanceled(FairQueueError):
+    """The task was canceled (before it ran, or while it ran). ``canceled_by`` names who."""
+
+    def __init__(self, task_id: str, canceled_by: str = "") -> None:
+        by = f" by {canceled_by}" if canceled_by else ""
+        super().__init__(f"task {task_id} was canceled{by}")
+        self.task_id = task_id
+        self.canceled_by = canceled_by
+
+
+class ResultTimeout(FairQueueError, TimeoutError):
+    """The task did not end within the time given to wait for it (it may still run)."""

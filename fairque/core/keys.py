@@ -64,6 +64,16 @@ TEMPLATES: dict[str, str] = {
     "scope": "scope",  # hash: worker_id -> "reg fp|home pools csv|steal pools csv or *"
     "readyidx": "readyidx",  # zset: pool -> lowest pass in it (pools with ready users)
     "workers": "workers",  # zset: worker_id -> last heartbeat (ms)
+    # Idle workers block on a wake list (BLPOP) rather than poll: a user entering a pool's
+    # round-robin leaves one token in its pool's list ('wake' for the users no worker names,
+    # which the workers that serve every pool wait on). At most one token waits in a list.
+    "wake": "wake",
+    "wakep": "wake:{pool}",
+    # list: ids of tasks whose cancel a worker must act on (it holds their leases)
+    "cancels": "cancels:{worker_id}",
+    # stream: a waited-on task's events (progress, retries, its end), written only once a
+    # producer waits on it (task field 'w'); read with a blocking XREAD (results, watch)
+    "events": "ev:{task_id}",
     "worker": "worker:{worker_id}",  # hash: one worker's registry entry (expires)
     "tp": "tp:{minute}",  # hash per minute: event -> count (throughput charts; expires)
     "srv": "srv:{minute}",  # hash per minute: user -> tasks dispatched (served share; expires)

@@ -240,7 +240,32 @@ class AckResult(StrEnum):
     RETRY = "retry"  # fail: scheduled for another attempt
     DEAD = "dead"  # fail: attempts exhausted, now in the DLQ
     STALE = "stale"  # the lease was lost (expired and reassigned); nothing changed
+    CANCELED = "canceled"  # its cancel was asked for while it ran: it ended canceled
     MISSING = "missing"  # no such task
+
+
+class CancelOutcome(StrEnum):
+    """What asking to cancel a task did."""
+
+    CANCELED = "canceled"  # it was ready or delayed: canceled now, it will never run
+    REQUESTED = "requested"  # it runs: its worker is told, and it ends canceled
+    ENDED = "ended"  # it had completed, died or been canceled (or its cancel was asked for)
+    NOT_FOUND = "not_found"  # no task has that id
+
+
+class CancelResult(BaseModel):
+    """The answer to :meth:`TaskQueue.cancel`: what it did, and the state the task was in."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_id: str
+    outcome: CancelOutcome
+    state: str | None = None  # the task's state when asked ('canceling': asked before)
+
+    @property
+    def changed(self) -> bool:
+        """Whether this call canceled the task or asked its worker to."""
+        return self.outcome in (CancelOutcome.CANCELED, CancelOutcome.REQUESTED)
 
 
 class TaskInfo(BaseModel):
@@ -266,6 +291,42 @@ class TaskInfo(BaseModel):
     finished_at: datetime | None = None
     due_at: datetime | None = None
     lease_deadline: datetime | None = None
+    progress: float | None = Field(default=None, description="fraction done, as last reported")
+    progress_note: Any = Field(default=None, description="what came with the last report")
+    progress_at: datetime | None = None
+    canceled_by: str | None = Field(default=None, description="who canceled it (or asked to)")
+    canceled_at: datetime | None = None
+
+    @property
+    def ended(self) -> bool:
+        """Whether the task has ended: completed, dead or canceled."""
+        return self.state in _ENDED
+
+    @property
+    def cancel_requested(self) -> bool:
+        """A cancel was asked for (it may still be running until its worker stops it)."""
+        return self.canceled_by is not None
+
+
+_ENDED = frozenset({TaskState.COMPLETED, TaskState.DEAD, TaskState.CANCELED})
+
+
+class TaskEvent(BaseModel):
+    """What :meth:`TaskQueue.watch` yields: a progress report while the task runs, then the
+    task as it ended (``info`` set, ``final`` True)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_id: str
+    kind: str  # 'progress', 'retry', 'canceling', or 'ended'
+    progress: float | None = None
+    note: Any = None
+    error: str | None = None
+    info: TaskInfo | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.kind == "ended"
 
 
 class DLQEntry(BaseModel):

@@ -8,8 +8,11 @@ cannot drift apart.
 
 from __future__ import annotations
 
+import getpass
 import logging
-from collections.abc import Iterable, Sequence
+import socket
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -17,8 +20,18 @@ from typing import Any, TypeVar
 import redis
 
 from fairque.core.config import FairQueueConfig
-from fairque.core.models import AckResult, DLQEntry, PushResult, QueueStats, Task, TaskInfo
-from fairque.queue import ops
+from fairque.core.exceptions import ResultTimeout, ServerUnreachable
+from fairque.core.models import (
+    AckResult,
+    CancelResult,
+    DLQEntry,
+    PushResult,
+    QueueStats,
+    Task,
+    TaskEvent,
+    TaskInfo,
+)
+from fairque.queue import control, ops, waits
 from fairque.queue import partitions as routed
 from fairque.queue.node_pipelines import NodePipelines
 from fairque.queue.partitions import Partitions
@@ -127,6 +140,9 @@ class TaskQueue:
         return client.execute_command(*args)
 
     def _send(self, step: ops.Step) -> Any:
+        if isinstance(step, ops.CommandCall) and step.blocking:
+            client: Any = self.client  # plain or cluster (routed by the key)
+            return client.execute_command(*step.args)  # a connection of its own
         if not isinstance(step, list) and (
             self._node_pipes is not None or (isinstance(step, ops.CommandCall) and step.lenient)
         ):
@@ -299,3 +315,97 @@ class TaskQueue:
     def stats(self) -> QueueStats:
         """Counters and per-user backlog."""
         return self.run(routed.stats(self.parts))
+
+    # -- waiting on a task, canceling it ---------------------------------------------------
+
+    def result(self, task_id: str, timeout: float | None = None) -> Any:
+        """Wait for the task to end and return its result, from any process, by id: a
+        blocking read of the task's events, no polling. A wait that loses its connection
+        (or whose server restarts) arms again and goes on until ``timeout``.
+
+        Args:
+            task_id: the task's id.
+            timeout: seconds to wait at most; None waits as long as it takes.
+
+        Raises:
+            TaskFailed: the task died (its error, error type, traceback tail, attempts).
+            TaskCanceled: the task was canceled.
+            ResultTimeout: it did not end within ``timeout`` (a ``TimeoutError``).
+            TaskNotFound: no task has that id (or its result expired).
+        """
+        info = self.wait(task_id, timeout)
+        return waits.outcome(info)
+
+    def wait(self, task_id: str, timeout: float | None = None) -> TaskInfo:
+        """Wait for the task to end (completed, dead or canceled) and return it as it ended,
+        without raising for its outcome. Raises ResultTimeout and TaskNotFound as
+        :meth:`result` does."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        armed: waits.Armed | None = None
+        retry = 0.05
+        while True:
+            try:
+                if armed is None:
+                    armed = self.run(waits.arm(self.parts, task_id))
+                    if armed.info.ended:
+                        return armed.info
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise ResultTimeout(f"task {task_id} did not end within {timeout} s")
+                block = self._block_seconds(left)
+                if self.run(waits.wait_op(armed, block)):
+                    return armed.info
+                retry = 0.05
+            except ServerUnreachable:
+                # Arm again once the server answers (a restart, a dropped connection).
+                armed = None
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= retry:
+                    raise ResultTimeout(
+                        f"task {task_id} did not end within {timeout} s (server unreachable)"
+                    ) from None
+                time.sleep(retry)
+                retry = min(retry * 2, 1.0)
+
+    def watch(self, task_id: str, timeout: float | None = None) -> Iterator[TaskEvent]:
+        """The task's events as they happen (progress reports, retries, a cancel asked for),
+        then its end (``event.final``, ``event.info``): blocking reads, no polling. Ends
+        after the final event; raises ResultTimeout past ``timeout``, TaskNotFound for an
+        unknown id."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        armed = self.run(waits.arm(self.parts, task_id))
+        while not armed.info.ended:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise ResultTimeout(f"task {task_id} did not end within {timeout} s")
+            events = self.run(waits.read_events(armed, self._block_seconds(left)))
+            for event in events:
+                if not event.final:
+                    yield event
+            if not events or any(e.final for e in events):
+                self.run(waits.reread(armed))
+        yield TaskEvent(task_id=armed.info.task_id, kind="ended", info=armed.info)
+
+    def _block_seconds(self, left: float | None) -> float:
+        """One blocking read's length: under the socket timeout, never past the deadline."""
+        chunk = self.config.redis.socket_timeout / 2
+        return max(min(chunk, left) if left is not None else chunk, 0.001)
+
+    def cancel(self, task_id: str, *, by: str | None = None) -> CancelResult:
+        """Cancel a task, whatever its state: a ready or delayed task is canceled at once
+        (atomically: counts, backlog and the round-robin stay exact); a running one has its
+        cancel recorded on its lease and its worker told (asyncio handlers get
+        ``CancelledError``, sync handlers see ``cancel_requested``): it ends ``canceled``,
+        never retried, never in the DLQ. An ended task is left as it is.
+
+        Args:
+            task_id: the task's id.
+            by: who cancels, for the audit log and the task (``user@host`` by default).
+        """
+        return (self.cancel_many([task_id], by=by))[0]
+
+    def cancel_many(self, task_ids: Sequence[str], *, by: str | None = None) -> list[CancelResult]:
+        """Cancel many tasks (see :meth:`cancel`); one result per id, in order."""
+        who = by or f"{getpass.getuser()}@{socket.gethostname()}"
+        ttl_ms = round(self.config.queue.result_ttl * 1000)
+        return self.run(control.cancel(self.parts, list(task_ids), who, ttl_ms))

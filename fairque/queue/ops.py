@@ -324,13 +324,27 @@ def ack_and_pop(
 
 def heartbeat(s: QueueSession, tasks: Iterable[Task]) -> Op[dict[str, datetime | None]]:
     """Extend the leases of ``tasks``: task id -> new deadline, or None where it was lost."""
+    deadlines, _ = yield from beat_leases(s, tasks)
+    return deadlines
+
+
+def beat_leases(
+    s: QueueSession, tasks: Iterable[Task]
+) -> Op[tuple[dict[str, datetime | None], set[str]]]:
+    """Extend the leases of ``tasks``: their new deadlines (None where lost), and the ids of
+    those whose cancel was asked for (a worker's fallback, should it miss the word)."""
     tasks = list(tasks)
     if not tasks:
-        return {}
+        return {}, set()
     reply = yield s.call("heartbeat", s.lease_ms, len(tasks), *token_args(tasks))
-    return {
-        t.task_id: (ms_time(str(d)) if int(d) else None) for t, d in zip(tasks, reply, strict=True)
-    }
+    deadlines: dict[str, datetime | None] = {}
+    canceled: set[str] = set()
+    for t, d in zip(tasks, reply, strict=True):
+        ms = int(d)
+        deadlines[t.task_id] = ms_time(str(abs(ms))) if ms else None
+        if ms < 0:
+            canceled.add(t.task_id)
+    return deadlines, canceled
 
 
 def release(s: QueueSession, tasks: Iterable[Task]) -> Op[list[AckResult]]:

@@ -71,7 +71,26 @@ def task_info(task_id: str, h: dict[str, str]) -> TaskInfo:
         finished_at=_time(h.get("finished")),
         due_at=_time(h.get("due")) if state == TaskState.DELAYED else None,
         lease_deadline=_time(h.get("deadline")) if leased else None,
+        progress=_fraction(h.get("prog")),
+        progress_note=_json_or_text(h.get("pnote")),
+        progress_at=_time(h.get("pat")),
+        **_cancel_mark(h.get("cancel")),
     )
+
+
+def _fraction(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def _cancel_mark(mark: str | None) -> dict[str, Any]:
+    """The 'cancel' field, "who|when ms|ttl ms", as TaskInfo's fields (none when absent)."""
+    if not mark:
+        return {}
+    who, _, rest = mark.rpartition("|")[0].rpartition("|")
+    return {"canceled_by": who or rest, "canceled_at": _time(rest) if who else None}
 
 
 def get_task(s: QueueSession, task_id: str) -> Op[TaskInfo | None]:

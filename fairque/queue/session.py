@@ -52,6 +52,9 @@ class CommandCall:
     # On a cluster, the key whose node must answer a keyless command: WAIT and WAITAOF count
     # the writes made before them on that node's connection, so they go where the push went.
     route: str | None = None
+    # A blocking read (XREAD BLOCK): sent alone on a connection of its own, never in a
+    # pipeline it would hold up.
+    blocking: bool = False
 
 
 Call: TypeAlias = ScriptCall | CommandCall

@@ -37,11 +37,15 @@ SCRIPT_NAMES = (
     "register",
     "unregister",
     "settings_apply",
+    "cancel",
+    "watch",
+    "progress",
 )
 # Composed into the scripts in this order (a helper only uses the ones before it), never run
 # alone.
 HELPER_FILES = (
-    "common", "limits", "roundrobin", "charges", "lifecycle", "throttle", "routing", "dispatch"
+    "common", "events", "limits", "roundrobin", "charges", "lifecycle", "throttle", "routing",
+    "dispatch",
 )  # fmt: skip
 
 

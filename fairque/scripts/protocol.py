@@ -93,5 +93,8 @@ SPECS: dict[str, ScriptSpec] = {
         ScriptSpec("register", REGISTER_ARGV),
         ScriptSpec("unregister", ("worker_id",)),
         ScriptSpec("settings_apply", ("settings_fp", "settings", "writer")),
+        ScriptSpec("cancel", ("who", "ttl_ms", "n"), ("task_id",)),
+        ScriptSpec("watch", ("task_id",)),
+        ScriptSpec("progress", ("n",), ("task_id", "token", "fraction", "note")),
     )
 }

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from fairque.core.models import Task
 from fairque.queue import ops
+from fairque.worker.context import TaskContext
 from fairque.worker.handlers import BoundHandler
 from fairque.worker.observe import SettledRun
 
@@ -53,6 +54,11 @@ class Running:
     started: float  # monotonic
     deadline: float | None  # monotonic; None = no time limit
     abandoned: bool = False  # timed out: its late result must be dropped
+    context: TaskContext = field(init=False)  # what the handler reaches: cancel, progress
+    cancel_deadline: float | None = None  # monotonic: its cancel's grace period ends
+
+    def __post_init__(self) -> None:
+        self.context = TaskContext(self.task)
 
 
 @dataclass

@@ -5,7 +5,8 @@
 -- ARGV[2]  result TTL in ms (how long the finished task and its result stay readable)
 -- ARGV[3]  n; then 4 fields per task: task_id, lease token, result JSON ('' = none), run time
 --          in ms as the worker measured it ('' = unknown: the lease's age is used)
--- Returns  list of outcomes: 'ok', 'stale' (lease lost or past its deadline; nothing
+-- Returns  list of outcomes: 'ok', 'canceled' (a cancel was asked for while it ran: it ends
+--          canceled, its result kept), 'stale' (lease lost or past its deadline; nothing
 --          changed) or 'missing'
 local ttl = ARGV[2] + 0  -- a number: parsed once (tonumber: twice)
 local n = ARGV[3] + 0
@@ -16,15 +17,22 @@ for i = 0, n - 1 do
   local b = 4 + i * 4
   local id, token, result = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local tk = K.task(id)
-  local f = redis.call('HMGET', tk, 'state', 'token', 'user', 'deadline', 'chg', 'started')
+  local f = redis.call('HMGET', tk, 'state', 'token', 'user', 'deadline', 'chg', 'started',
+    'cancel', 'w')
   local refused = ack_refused(f[1], f[2], token, f[4])
   if refused then
     out[#out + 1] = refused
+  elseif f[7] then  -- canceled while it ran: the cancel wins, the result is kept to read
+    redis.call('HSET', tk, 'result', result)
+    end_canceled(id, tk, f[7], f[8])
+    lease_ended(id, f[3], ARGV[b + 3], true, f[5] and {f[5], f[6], f[3]} or NOTHING)
+    out[#out + 1] = 'canceled'
   else
     redis.call('HSET', tk, 'state', 'completed', 'finished', NOW_MS_S, 'result', result)
     redis.call('PEXPIRE', tk, ttl)
     -- A dispatch charged by count has no 'chg' to settle: nothing to pass on then.
     lease_ended(id, f[3], ARGV[b + 3], true, f[5] and {f[5], f[6], f[3]} or NOTHING)
+    task_event(id, f[8], 'state', 'completed')
     done = done + 1
     out[#out + 1] = 'ok'
   end

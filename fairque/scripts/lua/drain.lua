@@ -22,6 +22,7 @@ for p in string.gmatch(ARGV[3], '%d') do
     if redis.call('EXISTS', tk) == 1 then
       redis.call('HSET', tk, 'state', 'canceled', 'finished', NOW_MS_S)
       redis.call('PEXPIRE', tk, ttl)
+      task_event(id, redis.call('HGET', tk, 'w'), 'state', 'canceled')
       local row = redis.call('HGETALL', tk)
       row[#row + 1] = 'id'  -- the key's tail: a task hash does not repeat it
       row[#row + 1] = id

@@ -6,7 +6,8 @@
 -- ARGV[3]  n; then 7 fields per task: task_id, lease token, error message, error type,
 --          traceback tail, backoff in ms ('-1' = do not retry: straight to the DLQ), run time
 --          in ms as the worker measured it ('' = unknown: the lease's age is used)
--- Returns  list of outcomes: 'retry', 'dead', 'stale' or 'missing'
+-- Returns  list of outcomes: 'retry', 'dead', 'canceled' (a cancel was asked for while it
+--          ran: never retried, never buried), 'stale' or 'missing'
 local default_max = tonumber(ARGV[2])
 local n = tonumber(ARGV[3])
 local out = {}
@@ -16,10 +17,15 @@ for i = 0, n - 1 do
   local backoff = tonumber(ARGV[b + 5])
   local tk = K.task(id)
   local f = redis.call('HMGET', tk, 'state', 'token', 'user', 'att', 'max_att', 'pri', 'worker',
-    'deadline')
+    'deadline', 'cancel', 'w')
   local refused = ack_refused(f[1], f[2], token, f[8])
   if refused then
     out[#out + 1] = refused
+  elseif f[9] then  -- canceled while it ran: what it raised is kept to read
+    redis.call('HSET', tk, 'error', err, 'etype', etype, 'tb', tb)
+    end_canceled(id, tk, f[9], f[10])
+    lease_ended(id, f[3], ARGV[b + 6], true)
+    out[#out + 1] = 'canceled'
   else
     local att = tonumber(f[4]) or 1
     local max_att = tonumber(f[5]) or default_max
@@ -36,6 +42,7 @@ for i = 0, n - 1 do
         redis.call('HSET', tk, 'state', 'delayed', 'due', istr(due))
         redis.call('ZADD', K.delayed(), istr(due), id)
       end
+      task_event(id, f[10], 'state', 'retry', 'error', err)
       out[#out + 1] = 'retry'
     else
       bury(id, tk, err, etype, tb, f[7])

@@ -162,6 +162,7 @@ local function bury(task_id, tk, err, etype, tb, worker)
     'tb', tb or '', 'finished', NOW_MS_S, 'dworker', worker or '')
   redis.call('ZADD', K.dlq(), NOW_MS_S, task_id)
   count('dead')
+  task_event(task_id, redis.call('HGET', K.task(task_id), 'w'), 'state', 'dead')
   local cap = tonumber(redis.call('HGET', K.settings(), '#dlq_max') or '') or DEFAULT_DLQ_MAX
   local excess = redis.call('ZCARD', K.dlq()) - cap
   if excess > 0 then
@@ -169,6 +170,18 @@ local function bury(task_id, tk, err, etype, tb, worker)
     for i = 1, #dropped, 2 do redis.call('DEL', K.task(dropped[i])) end
     count('dlq_dropped', excess)
   end
+end
+
+-- A task whose cancel was asked for while it ran ends canceled, whatever its lease's end
+-- (an ack, a failure, an expiry, a hand back): never retried, never in the DLQ. `mark` is
+-- its 'cancel' field, "who|when ms|ttl ms": the task stays readable for that TTL.
+local function end_canceled(task_id, tk, mark, watched)
+  local ttl = tonumber(string.match(mark or '', '|(%d+)$')) or 86400000
+  redis.call('HSET', tk, 'state', 'canceled', 'finished', NOW_MS_S)
+  redis.call('HDEL', tk, 'token')
+  redis.call('PEXPIRE', tk, ttl)
+  count('canceled')
+  task_event(task_id, watched, 'state', 'canceled')
 end
 
 -- Take a user out of its pool's round-robin, keeping its pass for when it comes back
@@ -239,9 +252,14 @@ local function reap_expired(limit)
   local ids = redis.call('ZRANGEBYSCORE', K.inflight(), '-inf', NOW_MS_S, 'LIMIT', 0, limit)
   for _, id in ipairs(ids) do
     local tk = K.task(id)
-    local f = redis.call('HMGET', tk, 'state', 'user', 'att', 'max_att', 'pri', 'worker')
+    local f = redis.call('HMGET', tk, 'state', 'user', 'att', 'max_att', 'pri', 'worker',
+      'cancel', 'w')
     if f[1] ~= 'leased' or not f[2] then
       redis.call('ZREM', K.inflight(), id)  -- an index entry that outlived its lease
+    elseif f[7] then  -- canceled while it ran, and its worker is gone: canceled now
+      count('expired')
+      end_canceled(id, tk, f[7], f[8])
+      lease_ended(id, f[2], nil, false)
     else
       local att = tonumber(f[3]) or 1
       local max_att = tonumber(f[4]) or DEFAULT_MAX_ATT
@@ -257,6 +275,7 @@ local function reap_expired(limit)
         local due = NOW_MS + math.floor(backoff)
         redis.call('HSET', tk, 'state', 'delayed', 'due', istr(due))
         redis.call('ZADD', K.delayed(), istr(due), id)
+        task_event(id, f[8], 'state', 'retry', 'error', err)
       else
         bury(id, tk, err, 'LeaseExpired', '', f[6])
       end

@@ -104,7 +104,7 @@ while #out < want and guard > 0 do
     -- One read of every field a dispatch needs (the later writes touch none of them). Each
     -- field asked for is a search of the task's fields: no more than these.
     local f = redis.call('HMGET', tk, 'user', 'pri', 'payload', 'att', 'handler', 'max_att',
-      'created', 'trace', 'cost')
+      'created', 'trace', 'cost', 'state')
     local pri = PRI_OF[f[2]] or tonumber(f[2])
     local weight, cap = user_cfg(user)
     local dispatched = false
@@ -112,6 +112,8 @@ while #out < want and guard > 0 do
     if not (f[1] or f[2] or f[3] or f[4] or f[5]) then
       taken(user, queued_pri)
       count('phantom')  -- an index entry whose task hash is gone
+    elseif f[10] == 'canceled' then
+      taken(user, queued_pri)  -- canceled, its entry left behind (cancel.lua removes it)
     elseif f[1] ~= user or not pri or pri < 1 or pri > 6 or not f[3] then
       taken(user, queued_pri)
       local what = 'missing field payload'
@@ -220,6 +222,12 @@ if vt then redis.call('HSET', K.meta(), 'vt', vt) end
 settle_index()
 call_in_chunks('ZADD', K.inflight(), INFLIGHT)
 if #out > 0 then count('popped', #out) end
+-- A pop that filled its ask leaves work behind, likely: pass the wake-up on to the next idle
+-- worker of the pool that has it (roundrobin.lua: wake_pool).
+if #out == want then
+  local head = redis.call('ZRANGE', K.readyidx(), 0, 0)[1]
+  if head then wake_pool(head) end
+end
 if STOLEN > 0 then count('stolen', STOLEN) end
 if OVER_CAP > 0 then count('over_cap', OVER_CAP) end
 flush_waits()

@@ -47,6 +47,22 @@ local function pending_count(user)
   return (redis.call('ZSCORE', K.ubacklog(), user) or 0) + 0  -- a score: parsed once
 end
 
+-- Idle workers block on a wake list (BLPOP) instead of polling: a user entering a pool's
+-- round-robin leaves a token in that pool's list, or in 'wake' for pool '_' (the users no
+-- worker names, served by the workers that serve every pool). One token at most waits in a
+-- list: a token wakes one worker, and a pop that fills its ask passes the signal on (pop.lua).
+local WOKEN = nil  -- pools signalled in this call (a batch signals each pool once)
+local function wake_pool(pool)
+  if WOKEN then
+    if WOKEN[pool] then return end
+  else
+    WOKEN = {}
+  end
+  WOKEN[pool] = true
+  local key = pool == '_' and K.wake() or K.wakep(pool)
+  if redis.call('LLEN', key) == 0 then redis.call('RPUSH', key, '1') end
+end
+
 -- The round-robin of a pool has two levels. Its zset holds users without a tenant and one
 -- entry '+<tenant>' per tenant with ready users (user ids never start with '+'); a tenant's
 -- own zset holds its users. A pop takes the lowest entry, and for a tenant its lowest user,
@@ -90,6 +106,7 @@ local function rr_enter(pool, user, exact, zk, t)
     redis.call('SADD', K.tactive(), pool .. '|' .. t)
   end
   idx_touch(pool)
+  wake_pool(pool)
 end
 
 -- A tenant whose last ready user left the round-robin leaves it too, keeping its pass.
@@ -161,6 +178,7 @@ local function wake_throttled(limit)
           redis.call('ZADD', K.ready(pool), fstr(tp), '+' .. t)
           redis.call('SADD', K.tactive(), pool .. '|' .. t)
           idx_fix(pool)
+          wake_pool(pool)
         end
       else
         activate(member)

@@ -1,0 +1,73 @@
+-- cancel.lua: cancel tasks, whatever their state, each atomically.
+-- Call     cancel(prefix, who, ttl_ms, n, {task_id} * n)
+-- KEYS[1]  meta key of the queue
+-- ARGV[1]  key prefix
+-- ARGV[2]  who asks (the audit log and the task name them)
+-- ARGV[3]  how long a canceled task stays readable, in ms
+-- ARGV[4]  n; then 1 fields per task: its id
+-- Returns  one string per task: the state it was canceled in ('ready', 'delayed': canceled
+--          now; 'leased': the cancel is recorded on the lease and the worker holding it told,
+--          the task ends canceled when its lease ends), '=' and its state when it had ended
+--          already or its cancel was asked for before ('=completed', '=dead', '=canceled',
+--          '=canceling'; nothing changed), or 'missing'
+local who, ttl, n = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local mark = who .. '|' .. NOW_MS_S .. '|' .. ttl
+local AUDIT_KEEP = 10000  -- as monitoring/admin_ops.py AUDIT_MAXLEN
+local CANCELS_TTL_MS = 600000  -- a word nobody reads in ten minutes is for a worker gone
+local out = {}
+local users = {}  -- users whose ready tasks were canceled (round-robin checked once each)
+for i = 1, n do
+  local id = ARGV[4 + i]
+  local tk = K.task(id)
+  local f = redis.call('HMGET', tk, 'state', 'user', 'pri', 'seq', 'worker', 'w', 'cancel')
+  local state = f[1]
+  if not state then
+    out[i] = 'missing'
+  elseif state == 'completed' or state == 'dead' or state == 'canceled' then
+    out[i] = '=' .. state
+  elseif state == 'leased' then
+    if f[7] then
+      out[i] = '=canceling'
+    else
+      redis.call('HSET', tk, 'cancel', mark)
+      local ck = K.cancels(f[5] or '-')
+      redis.call('RPUSH', ck, id)
+      redis.call('PEXPIRE', ck, CANCELS_TTL_MS)
+      count('cancel_requested')
+      task_event(id, f[6], 'state', 'canceling')
+      out[i] = 'leased'
+    end
+  else
+    if state == 'ready' then
+      local pri, user = tonumber(f[3]), f[2]
+      -- The queue entry is "<seq>|<id>": removed by value (a scan of the user's list of
+      -- that priority; pop skips an entry left behind, should a hand-edited seq differ).
+      if user and pri and pri >= 1 and pri <= 6 and
+          redis.call('LREM', K.prio(user, PRI_NAME[pri]), 1, (f[4] or '') .. '|' .. id) > 0 then
+        backlog_dec(user, pri)
+        users[user] = true
+      end
+    elseif state == 'delayed' then
+      redis.call('ZREM', K.delayed(), id)
+    end
+    redis.call('HSET', tk, 'state', 'canceled', 'finished', NOW_MS_S, 'cancel', mark)
+    redis.call('PEXPIRE', tk, ttl)
+    count('canceled')
+    task_event(id, f[6], 'state', 'canceled')
+    out[i] = state
+  end
+  if out[i] ~= 'missing' and string.sub(out[i], 1, 1) ~= '=' then
+    redis.call('XADD', K.audit(), 'MAXLEN', '~', AUDIT_KEEP, '*', 'actor', who,
+      'action', 'cancel', 'target', 'task ' .. id, 'count', 1,
+      'detail', '{"state": "' .. state .. '"}')
+  end
+end
+flush_backlog()
+-- A user left with nothing ready leaves the round-robin (its pass kept, as drain does).
+for user in pairs(users) do
+  if pending_count(user) == 0 then
+    leave_round_robin(user)
+    note_if_idle(user)
+  end
+end
+return out
