@@ -20,15 +20,26 @@ if TYPE_CHECKING:
         UserSettings,
         WorkerConfig,
     )
-    from fairque.core.exceptions import FairQueueError, TaskIdConflict, TenantMismatch
+    from fairque.core.exceptions import (
+        FairQueueError,
+        ResultTimeout,
+        TaskCanceled,
+        TaskFailed,
+        TaskIdConflict,
+        TaskNotFound,
+        TenantMismatch,
+    )
     from fairque.core.models import (
         AckResult,
+        CancelOutcome,
+        CancelResult,
         DLQEntry,
         Lease,
         Priority,
         PushResult,
         QueueStats,
         Task,
+        TaskEvent,
         TaskInfo,
         TaskState,
     )
@@ -42,21 +53,33 @@ if TYPE_CHECKING:
         WorkerHealth,
         task,
     )
+    from fairque.worker.context import (
+        TaskCanceledError,
+        TaskContext,
+        cancel_requested,
+        current,
+        progress,
+    )
 
 # name -> the module that defines it
 _WHERE = {
     **dict.fromkeys(
         ["FairQueueConfig", "QueueConfig", "RedisConfig", "SchedulerConfig", "UserSettings",
          "WorkerConfig"], "fairque.core.config"),
-    **dict.fromkeys(["FairQueueError", "TaskIdConflict", "TenantMismatch"],
+    **dict.fromkeys(["FairQueueError", "ResultTimeout", "TaskCanceled", "TaskFailed",
+                     "TaskIdConflict", "TaskNotFound", "TenantMismatch"],
                     "fairque.core.exceptions"),
     **dict.fromkeys(
-        ["AckResult", "DLQEntry", "Lease", "Priority", "PushResult", "QueueStats", "Task",
-         "TaskInfo", "TaskState"], "fairque.core.models"),
+        ["AckResult", "CancelOutcome", "CancelResult", "DLQEntry", "Lease", "Priority",
+         "PushResult", "QueueStats", "Task", "TaskEvent", "TaskInfo", "TaskState"],
+        "fairque.core.models"),
     **dict.fromkeys(["AsyncTaskQueue", "TaskQueue"], "fairque.queue"),
     **dict.fromkeys(
         ["AsyncTaskHandler", "AsyncWorker", "TaskHandler", "TaskTimeout", "Worker",
          "WorkerHealth", "task"], "fairque.worker"),
+    **dict.fromkeys(
+        ["TaskCanceledError", "TaskContext", "cancel_requested", "current", "progress"],
+        "fairque.worker.context"),
 }  # fmt: skip
 
 
@@ -78,6 +101,8 @@ __all__ = [
     "AsyncTaskHandler",
     "AsyncTaskQueue",
     "AsyncWorker",
+    "CancelOutcome",
+    "CancelResult",
     "DLQEntry",
     "FairQueueConfig",
     "FairQueueError",
@@ -87,11 +112,18 @@ __all__ = [
     "QueueConfig",
     "QueueStats",
     "RedisConfig",
+    "ResultTimeout",
     "SchedulerConfig",
     "Task",
+    "TaskCanceled",
+    "TaskCanceledError",
+    "TaskContext",
+    "TaskEvent",
+    "TaskFailed",
     "TaskHandler",
     "TaskIdConflict",
     "TaskInfo",
+    "TaskNotFound",
     "TaskQueue",
     "TaskState",
     "TaskTimeout",
@@ -101,5 +133,8 @@ __all__ = [
     "WorkerConfig",
     "WorkerHealth",
     "__version__",
+    "cancel_requested",
+    "current",
+    "progress",
     "task",
 ]

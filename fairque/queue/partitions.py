@@ -242,14 +242,24 @@ def release(p: Partitions, tasks: Sequence[Task]) -> Op[list[AckResult]]:
 
 
 def heartbeat(p: Partitions, tasks: Sequence[Task]) -> Op[dict[str, datetime | None]]:
+    deadlines, _ = yield from beat_leases(p, tasks)
+    return deadlines
+
+
+def beat_leases(
+    p: Partitions, tasks: Sequence[Task]
+) -> Op[tuple[dict[str, datetime | None], set[str]]]:
+    """Extend leases in their partitions: new deadlines, and the ids with a cancel asked."""
     if p.count == 1:
-        return (yield from ops.heartbeat(p.home, tasks))
+        return (yield from ops.beat_leases(p.home, tasks))
     groups = p.by_user(tasks, lambda t: t.user_id)
-    replies = yield from gather([ops.heartbeat(p.sessions[k], g) for k, g in groups.items()])
+    replies = yield from gather([ops.beat_leases(p.sessions[k], g) for k, g in groups.items()])
     merged: dict[str, datetime | None] = {}
-    for part in replies:
-        merged.update(part)
-    return merged
+    canceled: set[str] = set()
+    for deadlines, marked in replies:
+        merged.update(deadlines)
+        canceled |= marked
+    return merged, canceled
 
 
 def ack_and_pop(

@@ -15,8 +15,10 @@ from fairque.core.exceptions import FairQueueError, ServerUnreachable
 from fairque.queue import AsyncTaskQueue
 from fairque.tracing import process_span
 from fairque.worker.base import WorkerBase
+from fairque.worker.context import bind
 from fairque.worker.handler_threads import HandlerThreads
 from fairque.worker.runs import Outcome, Running, WorkerStatus
+from fairque.worker.waker import Waker
 
 log = logging.getLogger("fairque.worker")
 
@@ -38,10 +40,12 @@ class AsyncWorker(WorkerBase):
     def _setup(self) -> None:
         self._threads = HandlerThreads()
         self._stop_requested = threading.Event()
-        self._wake: asyncio.Event | None = None
+        self._wake: asyncio.Event | None = None  # set once, by stop()
+        self._work: asyncio.Event | None = None  # the waker: a push is waiting
         self._loop: asyncio.AbstractEventLoop | None = None
         self._results: asyncio.Queue[Outcome] | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._waker: Waker | None = None
 
     def stop(self) -> None:
         """Ask the worker to stop (safe from any thread and from signal handlers)."""
@@ -52,6 +56,7 @@ class AsyncWorker(WorkerBase):
     async def _execute(self, run: Running) -> None:
         handler = run.handler
         assert handler is not None and self._results is not None
+        bind(run.context)  # this asyncio task's own context: the handler reaches it
         try:
             async with asyncio.timeout(self.core.settings.task_timeout):
                 with process_span(run.task, self.config.queue.name):
@@ -64,7 +69,9 @@ class AsyncWorker(WorkerBase):
             await _hook(handler.on_timeout, run.task)
             outcome = self.core.timeout_outcome(run)
         except asyncio.CancelledError:
-            return  # shutdown handed the task back
+            if not (run.context.cancel_requested and self.core.status == WorkerStatus.RUNNING):
+                return  # shutdown handed the task back
+            outcome = self.core.canceled_outcome(run)  # the cancel asked from anywhere
         except Exception as exc:
             await _hook(handler.on_failure, run.task, exc)
             outcome = self.core.failure(run, exc)
@@ -82,9 +89,17 @@ class AsyncWorker(WorkerBase):
     async def _run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        self._work = asyncio.Event()
         self._results = asyncio.Queue()
         if not await self._open():
             return
+        loop = self._loop
+        work = self._work
+        self._waker = self.core.waker(
+            self.queue.parts,
+            on_wake=lambda: loop.call_soon_threadsafe(work.set),
+            on_cancel=lambda task_id: loop.call_soon_threadsafe(self._cancel, task_id),
+        )
         self.core.status = WorkerStatus.RUNNING
         log.info(
             "async worker %s started (%d at once)", self.worker_id, self.core.settings.concurrency
@@ -113,6 +128,19 @@ class AsyncWorker(WorkerBase):
         self.core.status = WorkerStatus.STOPPED
         return False
 
+    def _cancel(self, task_id: str) -> None:
+        """A cancel of a task this worker runs was asked for: an asyncio handler is cancelled
+        at once (``CancelledError``); a sync one sees ``cancel_requested`` and is cut off
+        after ``cancel_grace`` (its thread's late result dropped)."""
+        run = self.core.note_cancel(task_id)
+        job = self._tasks.get(task_id)
+        if run is None or job is None or run.handler is None:
+            return
+        if run.handler.is_async:
+            job.cancel()
+        else:
+            asyncio.get_running_loop().call_later(self.core.settings.cancel_grace, job.cancel)
+
     async def _sleep(self, seconds: float) -> None:
         assert self._wake is not None
         with contextlib.suppress(TimeoutError):
@@ -121,11 +149,12 @@ class AsyncWorker(WorkerBase):
     async def _collect(self, timeout: float) -> None:
         """Gather finished runs, waiting up to ``timeout`` for the first one (a stop request
         cuts the wait short, except during shutdown when results are what we wait for)."""
-        assert self._results is not None and self._wake is not None
-        if timeout > 0 and self._results.empty():
+        assert self._results is not None and self._wake is not None and self._work is not None
+        if timeout > 0 and self._results.empty() and not self._work.is_set():
             waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._results.get())]
             if self.core.status == WorkerStatus.RUNNING:
                 waiters.append(asyncio.ensure_future(self._wake.wait()))
+                waiters.append(asyncio.ensure_future(self._work.wait()))
             done, _ = await asyncio.wait(
                 waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
             )
@@ -152,11 +181,18 @@ class AsyncWorker(WorkerBase):
         if self.core.beat_due():
             await self.queue.run(self.core.beat_op(self.queue.parts))
             self.core.beat_done()
+            for task_id in self.core.take_beat_cancels():
+                self._cancel(task_id)
+        await self.queue.run(self.core.progress_op(self.queue.parts))
 
     async def _tick(self) -> None:
         await self._collect(0)
         await self._beat()
+        assert self._work is not None
+        self._work.clear()  # a push from now on wakes the wait after this pop
         got = await self._exchange(fetch=True)
+        if not got and self.core.free_slots() and self._waker is not None:
+            self._waker.listen()  # block for the next push, not only the next poll
         delay = self.core.poll_delay(got > 0)
         if not self.core.free_slots() or delay:
             await self._collect(delay or self.core.settings.poll_interval)
@@ -181,6 +217,8 @@ class AsyncWorker(WorkerBase):
         except FairQueueError as exc:
             error = exc
         finally:
+            if self._waker is not None:
+                await asyncio.to_thread(self._waker.stop)
             self._threads.close()
             await self.queue.close()
             self.core.stopped(error)

@@ -9,7 +9,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,13 +17,15 @@ from fairque.core.codec import encode_json
 from fairque.core.config import FairQueueConfig, WorkerConfig
 from fairque.core.exceptions import InvalidPayload
 from fairque.core.models import Task
-from fairque.queue import ops
+from fairque.queue import control, ops
 from fairque.queue import partitions as routed
 from fairque.queue.partitions import Partitions
 from fairque.version import __version__
+from fairque.worker.context import TaskCanceledError
 from fairque.worker.handlers import BoundHandler, HandlerRegistry, as_handler, registry
 from fairque.worker.observe import RunObserver
 from fairque.worker.runs import Outcome, Running, TaskTimeout, WorkerHealth, WorkerStatus
+from fairque.worker.waker import Waker
 
 log = logging.getLogger("fairque.worker")
 
@@ -67,6 +69,8 @@ class WorkerCore:
     _errors: int = 0  # failed passes in a row (the backoff)
     _idle_polls: int = 0
     _start_tries: int = 0
+    canceled: int = 0  # runs whose cancel reached this worker
+    _beat_cancels: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if self.observer is None:
@@ -141,6 +145,8 @@ class WorkerCore:
         *,
         retry: bool = True,
     ) -> Outcome:
+        if isinstance(error, TaskCanceledError):
+            retry = False  # the handler stopped itself: never retried
         return Outcome(run, failure=ops.failure_of(run.task, error, retry, error_type))
 
     def expired(self) -> list[Running]:
@@ -160,6 +166,77 @@ class WorkerCore:
         """Count a run that an asyncio timeout cancelled."""
         run.abandoned = True
         self.timed_out += 1
+
+    def waker(
+        self, parts: Partitions, on_wake: Callable[[], object], on_cancel: Callable[[str], object]
+    ) -> Waker:
+        """Start the worker's waker (see :mod:`fairque.worker.waker`)."""
+        waker = Waker(
+            self.config,
+            parts.consumed,
+            self.worker_id,
+            lambda: self.status == WorkerStatus.RUNNING and self.free_slots() > 0,
+            on_wake,
+            on_cancel,
+        )
+        waker.start()
+        return waker
+
+    # -- cancels -----------------------------------------------------------------------------
+
+    def note_cancel(self, task_id: str) -> Running | None:
+        """A cancel of ``task_id`` was asked for: flag its run and start its grace period.
+        Returns the run when this is news (the worker then stops it its own way)."""
+        run = self.running.get(task_id)
+        if run is None or run.abandoned or run.context.cancel_requested:
+            return None
+        run.context.request_cancel()
+        run.cancel_deadline = time.monotonic() + self.settings.cancel_grace
+        self.canceled += 1
+        log.info("worker %s: task %s canceled", self.worker_id, task_id)
+        return run
+
+    def overdue_cancels(self) -> list[Running]:
+        """Canceled runs still going past their grace period: abandoned (their slot freed,
+        their late result dropped), as a timeout does."""
+        now = time.monotonic()
+        late = [
+            r
+            for r in self.running.values()
+            if not r.abandoned and r.cancel_deadline is not None and now >= r.cancel_deadline
+        ]
+        for r in late:
+            r.abandoned = True
+        return late
+
+    def canceled_outcome(self, run: Running, error: BaseException | None = None) -> Outcome:
+        """The end of a canceled run: reported as a failure without retry, which the server
+        turns into ``canceled`` (the cancel is on the lease)."""
+        why = error if error is not None else TaskCanceledError("canceled while it ran")
+        return self.failure(run, why, "TaskCanceled", retry=False)
+
+    def take_beat_cancels(self) -> set[str]:
+        """Cancels the last heartbeat reported (the fallback to the cancels list)."""
+        found, self._beat_cancels = self._beat_cancels, set()
+        return found
+
+    # -- progress ----------------------------------------------------------------------------
+
+    def progress_reports(self) -> list[tuple[Task, str, str]]:
+        """The running tasks' progress reports not written yet (each the latest one)."""
+        reports = []
+        for run in self.running.values():
+            if not run.abandoned:
+                report = run.context.take_report()
+                if report is not None:
+                    reports.append((run.task, *report))
+        return reports
+
+    def progress_op(self, parts: Partitions) -> ops.Op[None]:
+        """Write the reports (one round trip; none when there is nothing new)."""
+        reports = self.progress_reports()
+        if reports:
+            yield from control.progress(parts, reports)
 
     def timeout_outcome(self, run: Running) -> Outcome:
         limit = self.settings.task_timeout
@@ -317,7 +394,9 @@ class WorkerCore:
         in every partition the worker consumes."""
         held = self.held_tasks()
         if held:
-            self.lost((yield from routed.heartbeat(parts, held)))
+            deadlines, canceled = yield from routed.beat_leases(parts, held)
+            self.lost(deadlines)
+            self._beat_cancels |= canceled
         ttl_ms = round(max(self.config.heartbeat_interval(self.settings) * 3, 10) * 1000)
         fields: dict[str, str | int] = {
             "host": socket.gethostname(),
@@ -331,6 +410,7 @@ class WorkerCore:
             "failed": self.failed,
             "timed_out": self.timed_out,
             "stolen": self.stolen,
+            "canceled": self.canceled,
         }
         flat: list[str | int | float] = []
         for k, v in fields.items():

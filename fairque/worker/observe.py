@@ -31,6 +31,8 @@ FETCH_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
 def outcome_of(failed: bool, error_type: str, ack: AckResult | None) -> str:
     if ack in (AckResult.STALE, AckResult.MISSING):
         return "stale"
+    if ack == AckResult.CANCELED:
+        return "canceled"
     if not failed:
         return "completed"
     if error_type == "TaskTimeout":

@@ -14,7 +14,9 @@ from fairque.core.exceptions import FairQueueError, ServerUnreachable
 from fairque.queue import TaskQueue
 from fairque.tracing import process_span
 from fairque.worker.base import WorkerBase
+from fairque.worker.context import bind, unbind
 from fairque.worker.runs import Outcome, Running, WorkerStatus
+from fairque.worker.waker import Waker
 
 log = logging.getLogger("fairque.worker")
 
@@ -42,8 +44,10 @@ class Worker(WorkerBase):
         self._jobs: queue.SimpleQueue[Running | None] = queue.SimpleQueue()
         # Finished runs; ``None`` only wakes the loop. SimpleQueue.put is reentrant, so
         # ``stop()`` may use it from a signal handler (an Event or Lock there can deadlock).
-        self._results: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
+        # A task id: its cancel was asked for (from the waker's thread).
+        self._results: queue.SimpleQueue[Outcome | str | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
+        self._waker: Waker | None = None
 
     def stop(self) -> None:
         """Ask the worker to stop: no more fetching, finish within the grace period.
@@ -69,6 +73,7 @@ class Worker(WorkerBase):
     def _execute(self, run: Running) -> Outcome:
         handler = run.handler
         assert handler is not None
+        token = bind(run.context)
         try:
             with process_span(run.task, self.config.queue.name):
                 if handler.is_async:
@@ -78,6 +83,8 @@ class Worker(WorkerBase):
         except Exception as exc:
             _hook(handler.on_failure, run.task, exc)
             return self.core.failure(run, exc)
+        finally:
+            unbind(token)
         _hook(handler.on_success, run.task, result)
         return self.core.success(run, result)
 
@@ -107,6 +114,9 @@ class Worker(WorkerBase):
             return
         for _ in range(self.core.settings.concurrency):
             self._spawn_runner()
+        self._waker = self.core.waker(
+            self.queue.parts, on_wake=lambda: self._results.put(None), on_cancel=self._results.put
+        )
         self.core.status = WorkerStatus.RUNNING
         log.info("worker %s started (%d threads)", self.worker_id, self.core.settings.concurrency)
         try:
@@ -126,7 +136,9 @@ class Worker(WorkerBase):
                 self._results.get(timeout=timeout) if timeout > 0 else self._results.get_nowait()
             )
             while True:
-                if first is not None:
+                if isinstance(first, str):
+                    self.core.note_cancel(first)  # the handler sees it; _expire ends it
+                elif first is not None:
                     self.core.pending.append(first)
                 first = self._results.get_nowait()
         except queue.Empty:
@@ -137,6 +149,9 @@ class Worker(WorkerBase):
         for run in self.core.expired():
             self.core.pending.append(self.core.timeout_outcome(run))
             _hook(run.handler.on_timeout if run.handler else None, run.task)
+            self._spawn_runner()
+        for run in self.core.overdue_cancels():
+            self.core.pending.append(self.core.canceled_outcome(run))
             self._spawn_runner()
 
     def _exchange(self, fetch: bool) -> int:
@@ -155,12 +170,17 @@ class Worker(WorkerBase):
         if self.core.beat_due():
             self.queue.run(self.core.beat_op(self.queue.parts))
             self.core.beat_done()
+            for task_id in self.core.take_beat_cancels():
+                self.core.note_cancel(task_id)
+        self.queue.run(self.core.progress_op(self.queue.parts))
 
     def _tick(self) -> None:
         self._collect(0)
         self._expire()
         self._beat()
         got = self._exchange(fetch=True)
+        if not got and self.core.free_slots() and self._waker is not None:
+            self._waker.listen()  # block for the next push, not only the next poll
         delay = self.core.poll_delay(got > 0)
         if not self.core.free_slots() or delay:
             self._collect(delay or self.core.settings.poll_interval)
@@ -183,6 +203,8 @@ class Worker(WorkerBase):
         except FairQueueError as exc:
             error = exc
         finally:
+            if self._waker is not None:
+                self._waker.stop()
             for _ in self._threads:
                 self._jobs.put(None)
             self.queue.close()
