@@ -44,10 +44,13 @@ if TYPE_CHECKING:
         TaskState,
     )
     from fairque.queue import AsyncTaskQueue, TaskQueue
+    from fairque.queue.async_handle import AsyncTaskHandle
+    from fairque.queue.handle import TaskHandle
     from fairque.worker import (
         AsyncTaskHandler,
         AsyncWorker,
         TaskHandler,
+        TaskRef,
         TaskTimeout,
         Worker,
         WorkerHealth,
@@ -74,8 +77,10 @@ _WHERE = {
          "PushResult", "QueueStats", "Task", "TaskEvent", "TaskInfo", "TaskState"],
         "fairque.core.models"),
     **dict.fromkeys(["AsyncTaskQueue", "TaskQueue"], "fairque.queue"),
+    "AsyncTaskHandle": "fairque.queue.async_handle",
+    "TaskHandle": "fairque.queue.handle",
     **dict.fromkeys(
-        ["AsyncTaskHandler", "AsyncWorker", "TaskHandler", "TaskTimeout", "Worker",
+        ["AsyncTaskHandler", "AsyncWorker", "TaskHandler", "TaskRef", "TaskTimeout", "Worker",
          "WorkerHealth", "task"], "fairque.worker"),
     **dict.fromkeys(
         ["TaskCanceledError", "TaskContext", "cancel_requested", "current", "progress"],
@@ -98,6 +103,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AckResult",
+    "AsyncTaskHandle",
     "AsyncTaskHandler",
     "AsyncTaskQueue",
     "AsyncWorker",
@@ -120,11 +126,13 @@ __all__ = [
     "TaskContext",
     "TaskEvent",
     "TaskFailed",
+    "TaskHandle",
     "TaskHandler",
     "TaskIdConflict",
     "TaskInfo",
     "TaskNotFound",
     "TaskQueue",
+    "TaskRef",
     "TaskState",
     "TaskTimeout",
     "TenantMismatch",

@@ -76,6 +76,7 @@ class DataSource(Protocol):
         error: str | None = None,
     ) -> AdminResult: ...  # fmt: skip
     async def drain(self, user: str) -> AdminResult: ...
+    async def cancel(self, task_id: str) -> AdminResult: ...
     async def pause(self, user: str) -> AdminResult: ...
     async def resume(self, user: str) -> AdminResult: ...
     async def close(self) -> None: ...
@@ -157,6 +158,9 @@ class LiveSource:
 
     async def drain(self, user: str) -> AdminResult:
         return await self._adm().drain(user)
+
+    async def cancel(self, task_id: str) -> AdminResult:
+        return await self._adm().cancel([task_id])
 
     async def pause(self, user: str) -> AdminResult:
         return await self._adm().pause(user)

@@ -30,6 +30,7 @@ FILES = {
     "fairque/monitoring/async_admin.py": "fairque/monitoring/admin.py",
     "fairque/queue/async_queue_user.py": "fairque/queue/queue_user.py",
     "fairque/queue/async_script_connections.py": "fairque/queue/script_connections.py",
+    "fairque/queue/async_handle.py": "fairque/queue/handle.py",
 }
 
 SUBSTITUTIONS = {
@@ -50,6 +51,8 @@ SUBSTITUTIONS = {
     "__aexit__": "__exit__",
     "asyncio.sleep": "time.sleep",
     "AsyncIterator": "Iterator",
+    "AsyncTaskHandle": "TaskHandle",
+    "fairque.queue.async_handle": "fairque.queue.handle",
 }
 
 REMOVE = "# unasync: remove"

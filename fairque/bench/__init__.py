@@ -10,6 +10,7 @@ from fairque.bench.drain import run_drain
 from fairque.bench.fairness import run_fairness, run_weights
 from fairque.bench.fairness_suite import SUITE, run_fairness_suite
 from fairque.bench.inspect_scale import run_inspect
+from fairque.bench.latency import run_latency
 from fairque.bench.partitions_bench import run_partitions
 from fairque.bench.scale_users import run_scale_users
 from fairque.bench.throughput import run_throughput
@@ -23,6 +24,7 @@ SCENARIOS = {
     "inspect": run_inspect,
     "partitions": run_partitions,
     "capacity": run_capacity,
+    "latency": run_latency,
     "fairness-suite": run_fairness_suite,
     **SUITE,
 }
@@ -41,6 +43,7 @@ __all__ = [
     "run_fairness",
     "run_fairness_suite",
     "run_inspect",
+    "run_latency",
     "run_partitions",
     "run_scale_users",
     "run_throughput",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -136,6 +137,15 @@ def drop_queue(url: str, queue: str, target: Target = SINGLE) -> None:
                 client.delete(*keys[i : i + 1000])  # one tag: one slot, even on a cluster
     finally:
         client.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``values`` (inclusive method; 0 for none)."""
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
 def rate(count: int, fn: Callable[[], None]) -> float:

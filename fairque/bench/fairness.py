@@ -64,12 +64,7 @@ def window_jains(rows: list[Dispatch], weights: dict[str, float] | None = None) 
     return out
 
 
-def _p(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
+_p = common.percentile
 
 
 def _run_fairque(url: str, heavy: int, light: int, progress: Progress) -> list[Dispatch]:

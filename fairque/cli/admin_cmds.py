@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from fairque.monitoring.models import AdminResult
 
 
-def _report(cli: CliContext, result: AdminResult, verb: str) -> None:
+def report(cli: CliContext, result: AdminResult, verb: str) -> None:
     from fairque.cli.output import console, emit_json
 
     if cli.json:
@@ -218,14 +218,14 @@ def dlq_requeue(
         kw = {"all": all_, "user": user_id, "error": error}
         preview = admin.requeue(list(task_ids) or None, dry_run=True, **kw)  # type: ignore[arg-type]
         if dry_run or preview.matched == 0:
-            _report(cli, preview, "requeue")
+            report(cli, preview, "requeue")
             return
         cli.refuse_if_read_only("dlq requeue")
         if all_:
             confirm(f"Requeue all {preview.matched} dead task(s)?", yes)
         with progress_bar("requeueing", not cli.json) as bar:
             result = admin.requeue(list(task_ids) or None, rate=rate, progress=bar, **kw)  # type: ignore[arg-type]
-    _report(cli, result, "requeued")
+    report(cli, result, "requeued")
 
 
 @dlq.command("purge")
@@ -256,13 +256,13 @@ def dlq_purge(
         ids = list(task_ids) or None
         preview = admin.purge(ids, all=all_, user=user_id, older_than=age_s, dry_run=True)
         if dry_run or preview.matched == 0:
-            _report(cli, preview, "purge")
+            report(cli, preview, "purge")
             return
         cli.refuse_if_read_only("dlq purge")
         confirm(f"Delete {preview.matched} dead task(s) for good?", yes)
         with progress_bar("purging", not cli.json) as bar:
             result = admin.purge(ids, all=all_, user=user_id, older_than=age_s, progress=bar)
-    _report(cli, result, "purged")
+    report(cli, result, "purged")
 
 
 @click.command()
@@ -291,7 +291,7 @@ def drain(
     with Admin(cli.config(), read_only=cli.read_only) as admin:
         preview = admin.drain(user_id, priority=priority, dry_run=True)
         if dry_run or preview.matched == 0:
-            _report(cli, preview, "drain")
+            report(cli, preview, "drain")
             return
         cli.refuse_if_read_only("drain")
         where = (
@@ -302,7 +302,7 @@ def drain(
         confirm(f"Cancel {preview.matched} ready task(s) of {user_id}{where}?", yes)
         with progress_bar("draining", not cli.json) as bar:
             result = admin.drain(user_id, priority=priority, export=export, progress=bar)
-    _report(cli, result, "drained")
+    report(cli, result, "drained")
 
 
 @click.command()

@@ -59,6 +59,11 @@ def bars_of(report: BenchReport) -> Bars | None:
         labels = [f"node ({k})" for k in node] + [f"worker core ({k})" for k in core]
         return Bars("capacity: tasks/s one core carries", labels,
                     [float(v) for v in [*node.values(), *core.values()]], "/s")  # fmt: skip
+    if name == "latency":
+        labels = [f"{k} {w}" for k in ("threads", "asyncio") for w in ("idle", "flood")]
+        return Bars("latency: enqueue -> start p99 (ms), idle and under a flood", labels,
+                    [float(r[k][w]["start_p99_ms"]) for k in ("threads", "asyncio")
+                     for w in ("idle", "flood")], "ms")  # fmt: skip
     suite = _suite_bars(name, r, report.control or {})
     if suite is not None:
         return suite

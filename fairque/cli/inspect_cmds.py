@@ -1,4 +1,4 @@
-"""Read-only commands: info, users, user show, task show, explain, alerts."""
+"""Read-only commands: info, users, user show, explain, alerts."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from fairque.cli.format import age, fmt, ms, share
 from fairque.cli.output import console, emit_json, show_table
 from fairque.cli.tables import Col
 from fairque.core.exceptions import FairQueueError
-from fairque.core.models import TaskInfo
 from fairque.monitoring import Inspector
 from fairque.monitoring.merge import user_order
 from fairque.monitoring.models import (
@@ -257,25 +256,6 @@ def user_show(cli: CliContext, user_id: str, limit: int, offset: int) -> None:
         (p, t.task_id, age(t.age_seconds)) for p, tasks in detail.pending.items() for t in tasks
     ]
     show_table("Pending (next to run first, per priority)", ["priority", "task", "age"], rows)
-
-
-@click.group()
-def task() -> None:
-    """One task."""
-
-
-@task.command("show")
-@click.argument("task_id")
-@pass_cli
-def task_show(cli: CliContext, task_id: str) -> None:
-    """State, attempts, payload, result or error of a task."""
-    read_and_show(cli, lambda ins: ins.task(task_id), f"no task {task_id!r}{GONE}", _show_task)
-
-
-def _show_task(found: TaskInfo) -> None:
-    for key, value in found.model_dump().items():
-        if value not in (None, ""):
-            console.print(f"[bold]{key}[/bold]: {fmt(value)}", highlight=False)
 
 
 @click.command()

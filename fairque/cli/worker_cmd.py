@@ -6,7 +6,6 @@ import asyncio
 import importlib
 import os
 import signal
-import socket
 import sys
 from typing import Any
 
@@ -56,17 +55,8 @@ def worker_config(
     overrides: dict[str, Any],
 ) -> tuple[FairQueueConfig, str]:
     """The config with this worker's entry added or updated by the command-line options."""
-    if worker_id is None:
-        worker_id = config.workers[0].id if len(config.workers) == 1 else None
-    worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
-    data = config.model_dump()
-    entries = data["workers"]
-    entry = next((w for w in entries if w["id"] == worker_id), None)
-    if entry is None:
-        entry = {"id": worker_id, "steal_targets": "*" if "assigned_users" not in overrides else []}
-        entries.append(entry)
-    entry.update(overrides)
-    return FairQueueConfig(**data), worker_id
+    config, entry = config.with_worker(worker_id, **overrides)
+    return config, entry.id
 
 
 @click.command()

@@ -30,6 +30,14 @@ from fairque.core.exceptions import ConfigError
 from fairque.core.rates import default_burst, parse_rate
 from fairque.core.validation import check_queue_name, check_tenant_id, check_user_id
 
+
+def default_worker_id() -> str:
+    """A worker's id when none is given: this host and process (unique while it runs)."""
+    import socket
+
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
 __all__ = [
     "DEFAULT_CONFIG_FILE",
     "ENV_PREFIX",
@@ -310,6 +318,36 @@ class FairQueueConfig(BaseModel):
                 }
             ],
         )
+
+    def with_worker(
+        self, worker_id: str | None = None, **settings: Any
+    ) -> tuple[FairQueueConfig, WorkerConfig]:
+        """This config with a worker's entry: ``worker_id``'s (the only one when the config
+        has exactly one and none is named), or a new one (``<host>-<pid>`` when unnamed)
+        serving everyone; ``settings`` (``concurrency``, ``assigned_users``,
+        ``steal_targets``, ``task_timeout``, ...) override the entry's fields.
+
+        Raises:
+            ConfigError: no ``worker_id`` while the config has several entries, or a
+                setting that is not a worker's (the message names it).
+        """
+        if worker_id is None:
+            if len(self.workers) > 1:
+                ids = ", ".join(w.id for w in self.workers)
+                raise ConfigError(
+                    f"workers: choose a worker id, the config has {len(self.workers)} ({ids})"
+                )
+            worker_id = self.workers[0].id if self.workers else default_worker_id()
+        data = self.model_dump()
+        entries = data["workers"]
+        entry = next((w for w in entries if w["id"] == worker_id), None)
+        if entry is None:
+            # A new entry serves everyone, or only the users assigned it if given some.
+            entry = {"id": worker_id, "steal_targets": [] if "assigned_users" in settings else "*"}
+            entries.append(entry)
+        entry.update(settings)
+        config = FairQueueConfig(**data)
+        return config, config.worker(worker_id)
 
     def worker(self, worker_id: str) -> WorkerConfig:
         """The ``[[workers]]`` entry with this id."""

@@ -22,7 +22,11 @@ def _split_list(value: Any) -> Any:
 
 
 class WorkerConfig(_Section):
-    """One worker's identity and scope: its own users first, then the users it may steal."""
+    """One worker's identity and scope: its own users first, then the users it may steal.
+
+    A worker that names neither ``assigned_users`` nor ``steal_targets`` serves every user
+    (``steal_targets = "*"``), as ``fairque worker`` does: an entry can never register a
+    scope that serves nobody."""
 
     id: str
     assigned_users: list[str] = Field(default_factory=list)
@@ -83,6 +87,12 @@ class WorkerConfig(_Section):
             for user in value:
                 check_user_id(user)
         return value
+
+    @model_validator(mode="after")
+    def _serves_someone(self) -> WorkerConfig:
+        if not self.assigned_users and not self.steal_targets:
+            self.steal_targets = "*"
+        return self
 
 
 class SchedulerConfig(_Section):

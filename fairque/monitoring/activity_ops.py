@@ -57,6 +57,43 @@ def pushed(s: QueueSession, minutes: range) -> Op[dict[str, int]]:
     return total
 
 
+UNSERVED_SCAN = 1000  # users with the most ready work looked at by the unserved rule
+
+
+def unserved(s: QueueSession) -> Op[dict[str, int]]:
+    """Users with ready work that no live worker's scope covers (no worker at all, or none
+    assigned them and none steals from their pool): user -> ready count. Paused users are
+    held on purpose and left out. Processes that pop without a worker id register nothing
+    and are not counted."""
+    k = s.keys
+    top, now, reg, scopes, paused = yield [
+        CommandCall(("ZRANGE", k.key("ubacklog"), 0, UNSERVED_SCAN - 1, "REV", "WITHSCORES")),
+        CommandCall(("TIME",)),
+        CommandCall(("ZRANGE", k.key("reg"), 0, -1, "WITHSCORES")),
+        CommandCall(("HGETALL", k.key("scope"))),
+        CommandCall(("SMEMBERS", k.key("paused"))),
+    ]
+    if not top:
+        return {}
+    now_ms = int(now[0]) * 1000 + int(now[1]) // 1000
+    live = {w for w, expires in reg if float(expires) > now_ms}
+    pools: set[str] = set()
+    for worker, raw in scopes.items():
+        if worker not in live:
+            continue
+        _, home, steal = [*str(raw).split("|"), "", "", ""][:3]
+        if steal == "*":
+            return {}  # a live worker steals from every pool: everyone is served
+        pools |= {p for p in (*home.split(","), *steal.split(",")) if p}
+    users = [u for u, _ in top if u not in paused]
+    if not users:
+        return {}
+    of_user = yield CommandCall(("HMGET", k.key("upool"), *users))
+    ready = dict(top)
+    pairs = zip(users, of_user, strict=True)
+    return {u: int(ready[u]) for u, pool in pairs if (pool or "_") not in pools}
+
+
 def server_time(s: QueueSession) -> Op[datetime]:
     reply = yield CommandCall(("TIME",), route=s.keys.meta)
     return rh.server_now(reply)[0]

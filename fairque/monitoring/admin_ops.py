@@ -45,6 +45,26 @@ def dlq_select(
             chosen.append(task_id)
 
 
+# Where a user's tasks of each cancellable state are indexed by id (ready ones are taken
+# from the user's own lists by drain.lua instead).
+_INDEX_OF_STATE = {"delayed": "delayed", "leased": "inflight"}
+
+
+def user_tasks_in(s: QueueSession, user: str, state: str) -> Op[list[str]]:
+    """The ids of ``user``'s delayed or leased tasks in this partition, read in pages of the
+    queue-wide index of that state."""
+    key = s.keys.key(_INDEX_OF_STATE[state])
+    chosen: list[str] = []
+    start = 0
+    while True:
+        ids = yield CommandCall(("ZRANGE", key, start, start + CHUNK - 1))
+        if not ids:
+            return chosen
+        start += CHUNK
+        owners = yield [CommandCall(("HGET", s.keys.task(i), "user")) for i in ids]
+        chosen += [i for i, u in zip(ids, owners, strict=True) if u == user]
+
+
 def in_dlq(s: QueueSession, ids: list[str]) -> Op[set[str]]:
     """Which of ``ids`` are in this partition's DLQ."""
     if not ids:

@@ -24,6 +24,7 @@ RULES = (
     "server_memory",
     "queue_unhealthy",
     "config_conflict",
+    "unserved",
 )
 
 
@@ -46,6 +47,7 @@ class AlertInputs:
     pushed_5m: dict[str, int]
     workers: list[WorkerInfo]
     config: ConfigState | None = None
+    unserved: dict[str, int] = field(default_factory=dict)  # user -> ready, no live worker
 
 
 def _last(overview: Overview, minutes: int, event: str) -> int:
@@ -180,7 +182,24 @@ def evaluate(cfg: AlertsConfig, x: AlertInputs) -> list[Finding]:
         msg = f"user {user} quarantined (paused): {why}; repair the key, then resume the user"
         out.append(Finding("queue_unhealthy", "critical", user, msg, 1))
     out += _config_conflicts(x.config)
+    out += _unserved(x.unserved, bool(x.workers))
     return out
+
+
+def _unserved(users: dict[str, int], any_worker: bool) -> list[Finding]:
+    """Users with ready work that no live worker serves: nothing will run until one does."""
+    why = "no live worker's scope covers it" if any_worker else "no worker is running"
+    return [
+        Finding(
+            "unserved",
+            "critical",
+            user,
+            f"{user} has {n} ready task(s) and {why}: start a worker that serves it "
+            "(`fairque worker` serves everyone)",
+            n,
+        )
+        for user, n in sorted(users.items(), key=lambda kv: -kv[1])
+    ]
 
 
 def _config_conflicts(state: ConfigState | None) -> list[Finding]:

@@ -14,19 +14,20 @@ import getpass
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from fairque.core.config import FairQueueConfig
 from fairque.core.exceptions import ValidationError
+from fairque.core.models import CancelOutcome
 from fairque.core.validation import check_priority, check_user_id
 from fairque.monitoring import activity_ops, admin_ops
 from fairque.monitoring.admin_ops import CHUNK, ReadOnlyError, describe
 from fairque.monitoring.config_ops import settings_in_force
 from fairque.monitoring.models import AdminResult
-from fairque.queue import AsyncTaskQueue
+from fairque.queue import AsyncTaskQueue, control
 from fairque.queue.async_queue_user import AsyncQueueUser
 from fairque.queue.ops import Op, QueueSession, gather, single
 from fairque.queue.routing import SettingsDoc
@@ -211,6 +212,61 @@ class AsyncAdmin(AsyncQueueUser):
                 out.close()
         exported_to = str(export) if export else None
         return await self._result("drain", matched, drained, False, target, export=exported_to)
+
+    async def cancel(self, task_ids: Sequence[str]) -> AdminResult:
+        """Cancel tasks by id, whatever their state (``AsyncTaskQueue.cancel``); each cancel
+        is audited by the script that makes it. ``matched``: the tasks found."""
+        self._guard("cancel")
+        ttl = round(self.config.queue.result_ttl * 1000)
+        results = await self.queue.run(
+            control.cancel(self.queue.parts, list(task_ids), self.actor, ttl)
+        )
+        return AdminResult(
+            action="cancel",
+            matched=sum(1 for r in results if r.outcome != CancelOutcome.NOT_FOUND),
+            touched=sum(1 for r in results if r.changed),
+            dry_run=False,
+            detail={r.task_id: str(r.outcome) for r in results},
+        )
+
+    async def cancel_user(
+        self,
+        user: str,
+        states: tuple[str, ...] = ("ready", "delayed", "leased"),
+        *,
+        dry_run: bool = False,
+        progress: Progress = _quiet,
+    ) -> AdminResult:
+        """Cancel a user's tasks in ``states``: ready ones (as drain does), delayed ones, and
+        leased ones (each running task's worker is told; it ends canceled). Each task's
+        cancel is atomic and audited; ended tasks are left as they are."""
+        unknown = set(states) - {"ready", "delayed", "leased"}
+        if unknown or not states:
+            raise ValidationError(f"states to cancel: ready, delayed or leased, not {unknown}")
+        session = self._user_session(user)
+        ready = 0
+        if "ready" in states:
+            ready = await self.queue.run(admin_ops.backlog(session, user, [6, 5, 4, 3, 2, 1]))
+        ids: list[str] = []
+        for state in ("delayed", "leased"):
+            if state in states:
+                ids += await self.queue.run(admin_ops.user_tasks_in(session, user, state))
+        matched = ready + len(ids)
+        target = f"{user} ({', '.join(states)})"
+        if dry_run or matched == 0:
+            return await self._result("cancel", matched, 0, True, target)
+        self._guard("cancel")
+        touched = 0
+        if ready:
+            drained = await self.drain(user, progress=progress)
+            touched += drained.touched
+        ttl = round(self.config.queue.result_ttl * 1000)
+        for at in range(0, len(ids), CHUNK):
+            chunk = ids[at : at + CHUNK]
+            answers = await self.queue.run(control.cancel_in(session, chunk, self.actor, ttl))
+            touched += sum(1 for a in answers if a in ("ready", "delayed", "leased"))
+            progress(touched, matched)
+        return await self._result("cancel", matched, touched, False, target)
 
     async def _user_admin(self, action: str, user: str, *args: str | int | float) -> int:
         self._guard(action)

@@ -166,6 +166,7 @@ class AsyncInspector(AsyncQueueUser):
         served = await self._each(lambda s: activity_ops.served(s, names, recent))
         pushed = await self._each(lambda s: activity_ops.pushed(s, range(minute - 4, minute + 1)))
         state = await self.config_state()
+        unserved = await self._each(activity_ops.unserved)
         return AlertInputs(
             overview,
             page.rows,
@@ -173,6 +174,7 @@ class AsyncInspector(AsyncQueueUser):
             activity_ops.summed(pushed),
             await self.workers(),
             state,
+            activity_ops.summed(unserved),
         )
 
     async def alerts(self) -> list[Alert]:

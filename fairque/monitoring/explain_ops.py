@@ -25,9 +25,17 @@ def explain(s: QueueSession, task_id: str) -> Op[Explanation | None]:
         "error": info.error,
     }
     if state == TaskState.LEASED:
+        canceling = (
+            f"; its cancel was asked by {info.canceled_by} at {info.canceled_at}: it ends "
+            "canceled when its worker stops it (or its lease expires)"
+            if info.cancel_requested
+            else ""
+        )
+        done = f" ({info.progress:.0%} done)" if info.progress is not None else ""
         return Explanation(
             **base,
-            summary=f"running on worker {info.worker_id}, lease until {info.lease_deadline}",
+            summary=f"running on worker {info.worker_id}{done}, lease until "
+            f"{info.lease_deadline}{canceling}",
             worker_id=info.worker_id,
             lease_deadline=info.lease_deadline,
         )
@@ -44,7 +52,10 @@ def explain(s: QueueSession, task_id: str) -> Op[Explanation | None]:
             summary=f"in the DLQ after {info.attempts} attempts: {info.error}",
             blocked_by=["dead: requeue it to run again"],
         )
-    if state in (TaskState.COMPLETED, TaskState.CANCELED):
+    if state == TaskState.CANCELED:
+        by = f" by {info.canceled_by} at {info.canceled_at}" if info.canceled_by else ""
+        return Explanation(**base, summary=f"canceled{by}; nothing will run it again")
+    if state == TaskState.COMPLETED:
         return Explanation(**base, summary=f"{state}; nothing will run it again")
     if state != TaskState.READY:
         return Explanation(**base, summary=f"unknown state {state!r}: the record may be corrupt")

@@ -167,6 +167,7 @@ class Inspector(QueueUser):
         served = self._each(lambda s: activity_ops.served(s, names, recent))
         pushed = self._each(lambda s: activity_ops.pushed(s, range(minute - 4, minute + 1)))
         state = self.config_state()
+        unserved = self._each(activity_ops.unserved)
         return AlertInputs(
             overview,
             page.rows,
@@ -174,6 +175,7 @@ class Inspector(QueueUser):
             activity_ops.summed(pushed),
             self.workers(),
             state,
+            activity_ops.summed(unserved),
         )
 
     def alerts(self) -> list[Alert]:

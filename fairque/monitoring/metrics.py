@@ -24,7 +24,7 @@ from fairque.monitoring.inspector import Inspector
 from fairque.monitoring.models import Overview
 
 OTHER = "_other"
-EVENTS = ("pushed", "completed", "failed", "retried", "dead")
+EVENTS = ("pushed", "completed", "failed", "retried", "dead", "canceled", "cancel_requested")
 
 
 # The per-user gauges: key, metric name, help, labels after queue and user.

@@ -99,9 +99,20 @@ class PendingTask(_Model):
     age_seconds: float
 
 
+class RunningTask(_Model):
+    """A task of a user in flight: who runs it, for how long, how far it is."""
+
+    task_id: str
+    worker_id: str | None
+    run_seconds: float | None
+    progress: float | None = None
+    cancel_requested: bool = False
+
+
 class UserDetail(_Model):
     row: UserRow
     pending: dict[int, list[PendingTask]]  # by priority, newest page first asked
+    running: list[RunningTask] = Field(default_factory=list)  # in flight (the oldest first)
     pending_offset: int
     backlog_history: list[int]  # ready count at the end of each of the last 60 minutes
     fairness: str = "count"  # the queue's: what each dispatch is charged (count or time)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from fairque.core.rates import limit_in_force, next_token_ms, show_rate, tokens_left
-from fairque.monitoring.models import PendingTask, UserDetail, UserPage, UserRow
+from fairque.monitoring.models import PendingTask, RunningTask, UserDetail, UserPage, UserRow
 from fairque.monitoring.read_helpers import (
     MINUTES,
     PRIORITIES,
@@ -269,6 +269,7 @@ def user_detail(s: QueueSession, user: str, offset: int = 0, limit: int = 20) ->
         ]
         for p, entries in zip(PRIORITIES, lists, strict=True)  # None: a broken key
     }
+    running = (yield from running_tasks(s, user, now_us)) if row.inflight else []
     # Walk back from the current backlog: each minute's end = next minute's end - net flow.
     history = [row.ready]
     for m in range(MINUTES - 1, 0, -1):
@@ -276,8 +277,38 @@ def user_detail(s: QueueSession, user: str, offset: int = 0, limit: int = 20) ->
     return UserDetail(
         row=row,
         pending=pending,
+        running=running,
         pending_offset=offset,
         backlog_history=history[::-1],
         fairness=fairness or "count",
         tenant_weight=(float(tenant_weight) if tenant_weight else 1.0) if row.tenant else None,
     )
+
+
+RUNNING_SCAN = 1000  # leases looked at for one user's running tasks (the earliest deadlines)
+
+
+def running_tasks(s: QueueSession, user: str, now_us: float) -> Op[list[RunningTask]]:
+    """``user``'s tasks in flight (among the queue's first RUNNING_SCAN leases), the longest
+    running first."""
+    ids = yield _c("ZRANGE", s.keys.key("inflight"), 0, RUNNING_SCAN - 1)
+    if not ids:
+        return []
+    rows = yield [
+        _c("HMGET", s.keys.task(i), "user", "worker", "started", "prog", "cancel") for i in ids
+    ]
+    out = []
+    for task_id, (owner, worker, started, prog, cancel) in zip(ids, rows, strict=True):
+        if owner != user:
+            continue
+        ran = None if not started else max(round(now_us / 1e6 - int(started) / 1e3, 3), 0.0)
+        out.append(
+            RunningTask(
+                task_id=task_id,
+                worker_id=worker,
+                run_seconds=ran,
+                progress=float(prog) if prog else None,
+                cancel_requested=bool(cancel),
+            )
+        )
+    return sorted(out, key=lambda r: -(r.run_seconds or 0))

@@ -286,6 +286,7 @@ def fail(s: QueueSession, failures: Iterable[Failure]) -> Op[list[AckResult]]:
 
 
 Acks: TypeAlias = dict[str, AckResult]  # task id -> what its acknowledgement did
+LongPoll: TypeAlias = tuple[list[str], float]  # wake lists to wait on, and for how long
 
 
 def ack_and_pop(
@@ -293,15 +294,23 @@ def ack_and_pop(
     completes: Sequence[tuple[Task, Any]],
     failures: Sequence[Failure],
     count: int,
+    wait: LongPoll | None = None,
 ) -> Op[tuple[list[Task], Acks]]:
     """A worker's round trip: acknowledge what finished and lease up to ``count`` more, in one
     pipeline (the acks run first, so slots and caps they free count for the pop). Returns the
-    leased tasks and what each acknowledgement did (OK, RETRY, DEAD, STALE...)."""
+    leased tasks and what each acknowledgement did (OK, RETRY, DEAD, STALE...).
+
+    ``wait`` (an idle worker's long poll): the pop waits in the same pipeline for a token in
+    one of these wake lists, at most that long, so a push wakes it within one hop of the
+    server and the pop runs at once, with no round trip of its own."""
     if count > 0 and s.needs_register:
         yield from register(s)
     complete_call, fail_call = _complete_call(s, completes), _fail_call(s, failures)
     calls: list[Call] = [c for c in (complete_call, fail_call) if c]
     if count > 0:
+        if wait is not None:
+            keys, seconds = wait
+            calls.append(CommandCall(("BLPOP", *keys, f"{seconds:.3f}")))
         calls.append(_pop_call(s, count))
     if not calls:
         return [], {}

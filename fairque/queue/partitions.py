@@ -267,12 +267,14 @@ def ack_and_pop(
     completes: Sequence[tuple[Task, Any]],
     failures: Sequence[Failure],
     count: int,
+    wait: ops.LongPoll | None = None,
 ) -> Op[tuple[list[Task], ops.Acks]]:
     """A worker's round trip: acknowledgements go to their partitions and the pop to the
     next partition of the rotation, all in one pipeline; if that partition is empty, the
-    others are tried in turn."""
+    others are tried in turn. ``wait`` (a long poll, see ``ops.ack_and_pop``) applies to an
+    unpartitioned queue only."""
     if p.count == 1:
-        return (yield from ops.ack_and_pop(p.home, completes, failures, count))
+        return (yield from ops.ack_and_pop(p.home, completes, failures, count, wait))
     rotation = p.rotation()
     first = rotation[0]
     c_groups = p.by_user(completes, lambda it: it[0].user_id)

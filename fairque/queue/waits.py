@@ -63,18 +63,23 @@ def _arm_in(s: QueueSession, task_id: str) -> Op[tuple[str, dict[str, str]] | No
 
 def read_events(armed: Armed, block_s: float) -> Op[list[TaskEvent]]:
     """The task's events after the last one read, waiting up to ``block_s`` for the first."""
-    s, task_id = armed.session, armed.info.task_id
-    key = s.keys.key("events", task_id=task_id)
-    block_ms = max(round(block_s * 1000), 1)
-    reply = yield CommandCall(
-        ("XREAD", "COUNT", EVENTS_PER_READ, "BLOCK", block_ms, "STREAMS", key, armed.last),
-        blocking=True,
-    )
+    task_id = armed.info.task_id
+    reply = yield _read_call(armed, block_s)
     events: list[TaskEvent] = []
     for entry_id, fields in _entries(reply):
         armed.last = entry_id
         events.append(_event(task_id, fields))
     return events
+
+
+def _read_call(armed: Armed, block_s: float) -> CommandCall:
+    """The blocking read of the task's events after the last one read."""
+    key = armed.session.keys.key("events", task_id=armed.info.task_id)
+    block_ms = max(round(block_s * 1000), 1)
+    return CommandCall(
+        ("XREAD", "COUNT", EVENTS_PER_READ, "BLOCK", block_ms, "STREAMS", key, armed.last),
+        blocking=True,
+    )
 
 
 def _entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
@@ -126,11 +131,25 @@ def _newer(a: str, b: str) -> bool:
 
 
 def wait_op(armed: Armed, block_s: float) -> Op[bool]:
-    """One blocking read; then the task read afresh if it ended or nothing came. Returns
-    whether it has ended."""
-    events = yield from read_events(armed, block_s)
-    if not events or any(e.final for e in events):
-        yield from reread(armed)
+    """One blocking read of the task's events, and the task read afresh and the wait armed
+    again right after it, in the same round trip (on a cluster, where a blocking call travels
+    alone, in the next one). Returns whether the task has ended."""
+    s = armed.session
+    if s.config.redis.cluster:
+        events = yield from read_events(armed, block_s)
+        if not events or any(e.final for e in events):
+            yield from reread(armed)
+        return armed.info.ended
+    read = _read_call(armed, block_s)
+    reply, again = yield [read, s.call("watch", armed.info.task_id)]
+    for entry_id, _ in _entries(reply):
+        armed.last = entry_id
+    if again == "missing":
+        raise TaskNotFound(f"no task {armed.info.task_id} (its result expired meanwhile?)")
+    last, fields = str(again[0]), _pairs(again[1])
+    if _newer(last, armed.last):
+        armed.last = last  # an event came between the two: the task as read covers it
+    armed.info = task_info(armed.info.task_id, fields)
     return armed.info.ended
 
 

@@ -1,8 +1,9 @@
 """Workers and handlers."""
 
 from fairque.worker.async_worker import AsyncWorker
-from fairque.worker.handlers import AsyncTaskHandler, HandlerRegistry, TaskHandler, registry, task
+from fairque.worker.handlers import AsyncTaskHandler, HandlerRegistry, TaskHandler, registry
 from fairque.worker.runs import TaskTimeout, WorkerHealth, WorkerStatus
+from fairque.worker.task_refs import TaskRef, task
 from fairque.worker.worker import Worker
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "AsyncWorker",
     "HandlerRegistry",
     "TaskHandler",
+    "TaskRef",
     "TaskTimeout",
     "Worker",
     "WorkerHealth",

@@ -13,6 +13,7 @@ from typing import Any
 
 from fairque.core.exceptions import FairQueueError, ServerUnreachable
 from fairque.queue import AsyncTaskQueue
+from fairque.queue.ops import LongPoll
 from fairque.tracing import process_span
 from fairque.worker.base import WorkerBase
 from fairque.worker.context import bind
@@ -46,6 +47,8 @@ class AsyncWorker(WorkerBase):
         self._results: asyncio.Queue[Outcome] | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._waker: Waker | None = None
+        self._runner: asyncio.Task[None] | None = None  # start(): run() as a task
+        self._burst = False
 
     def stop(self) -> None:
         """Ask the worker to stop (safe from any thread and from signal handlers)."""
@@ -81,10 +84,33 @@ class AsyncWorker(WorkerBase):
         self._tasks.pop(run.task.task_id, None)
         await self._results.put(outcome)
 
-    async def run(self) -> None:
-        """Serve tasks until :meth:`stop`; then finish or hand back what is held."""
+    async def run(self, *, burst: bool = False) -> None:
+        """Serve tasks until :meth:`stop` (or, with ``burst``, until the worker's scope has
+        no ready task and nothing runs); then finish or hand back what is held."""
+        self._burst = burst
         with self.probes():
             await self._run()
+
+    def start(self) -> AsyncWorker:
+        """Run as a task of the running event loop (an application embedding a worker, e.g.
+        in a FastAPI lifespan); :meth:`stop` and ``await`` :meth:`join` end it. Returns the
+        worker."""
+        if self._runner is not None:
+            raise RuntimeError("this worker was started already")
+        self._runner = asyncio.get_running_loop().create_task(self.run())
+        return self
+
+    async def join(self) -> None:
+        """Wait for a started worker to stop (re-raising what ended it, if anything)."""
+        if self._runner is not None:
+            await self._runner
+
+    async def __aenter__(self) -> AsyncWorker:
+        return self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop()
+        await self.join()
 
     async def _run(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -165,11 +191,13 @@ class AsyncWorker(WorkerBase):
         while not self._results.empty():
             self.core.pending.append(self._results.get_nowait())
 
-    async def _exchange(self, fetch: bool) -> int:
-        """Acknowledge what finished and lease more in one round trip; returns how many."""
+    async def _exchange(self, fetch: bool, wait: LongPoll | None = None) -> int:
+        """Acknowledge what finished and lease more in one round trip (after waiting for a
+        push, with ``wait``); returns how many."""
         outcomes = self.core.take_pending()
         try:
-            tasks = await self.queue.run(self.core.exchange_op(self.queue.parts, outcomes, fetch))
+            op = self.core.exchange_op(self.queue.parts, outcomes, fetch, wait)
+            tasks = await self.queue.run(op)
         except FairQueueError:
             self.core.put_back(outcomes)
             raise
@@ -190,12 +218,14 @@ class AsyncWorker(WorkerBase):
         await self._beat()
         assert self._work is not None
         self._work.clear()  # a push from now on wakes the wait after this pop
-        got = await self._exchange(fetch=True)
-        if not got and self.core.free_slots() and self._waker is not None:
-            self._waker.listen()  # block for the next push, not only the next poll
-        delay = self.core.poll_delay(got > 0)
-        if not self.core.free_slots() or delay:
-            await self._collect(delay or self.core.settings.poll_interval)
+        wait = self.core.long_poll(self.queue.parts, self._waker)
+        got = await self._exchange(fetch=True, wait=wait)
+        if self._burst and self.core.drained(got):
+            self.stop()
+            return
+        pause = self.core.pause_after(self.queue.parts, got, wait, self._waker)
+        if pause:
+            await self._collect(pause)
 
     async def _shutdown(self) -> None:
         deadline = self.core.stopping()

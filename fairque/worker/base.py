@@ -20,18 +20,22 @@ class WorkerBase:
     queue of the worker's kind (``queue_class``).
 
     Args:
-        config: the settings (``FairQueueConfig.load()`` when omitted); the worker serves the
-            ``[[workers]]`` entry named ``worker_id`` (the only one when there is one).
+        config: the settings (``FairQueueConfig.load()`` when omitted).
         handler: the handler for tasks that name none: a ``TaskHandler``/``AsyncTaskHandler``
             or a plain function of the task.
-        worker_id: which ``[[workers]]`` entry this is (its users, steal targets, concurrency,
-            timeouts).
+        worker_id: the worker's id: a ``[[workers]]`` entry's (its users, steal targets,
+            concurrency, timeouts), or a new one. Without it, the config's only entry, or a
+            new ``<host>-<pid>`` worker when the config has none. A new worker serves every
+            user, as ``fairque worker`` does.
         handlers: the registry tasks' ``handler`` names are looked up in (the ``@task``
             registry by default); an unknown name sends the task to the DLQ.
+        settings: the worker's settings without a config entry, over the entry's:
+            ``concurrency=8``, ``assigned_users=[...]``, ``steal_targets="*"``,
+            ``task_timeout=30``, ``cancel_grace``, ``poll_interval``... (``WorkerConfig``).
 
     Raises:
-        ConfigError: invalid settings, or a ``worker_id`` the config does not have.
-        ValueError: no ``worker_id`` while the config has several ``[[workers]]`` entries.
+        ConfigError: invalid settings (the message names the field), or no ``worker_id``
+            while the config has several ``[[workers]]`` entries.
     """
 
     kind = "sync"
@@ -44,9 +48,11 @@ class WorkerBase:
         *,
         worker_id: str | None = None,
         handlers: HandlerRegistry | None = None,
+        **settings: Any,
     ) -> None:
-        self.config = config if config is not None else FairQueueConfig.load()
-        self.core = WorkerCore.build(self.config, handler, worker_id, handlers, self.kind)
+        base = config if config is not None else FairQueueConfig.load()
+        self.config, entry = base.with_worker(worker_id, **settings)
+        self.core = WorkerCore.build(self.config, handler, entry.id, handlers, self.kind)
         self.queue = self.queue_class(self.config, worker_id=self.core.worker_id)
         self._setup()
 

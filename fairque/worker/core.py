@@ -25,6 +25,7 @@ from fairque.worker.context import TaskCanceledError
 from fairque.worker.handlers import BoundHandler, HandlerRegistry, as_handler, registry
 from fairque.worker.observe import RunObserver
 from fairque.worker.runs import Outcome, Running, TaskTimeout, WorkerHealth, WorkerStatus
+from fairque.worker.task_refs import PayloadRejected
 from fairque.worker.waker import Waker
 
 log = logging.getLogger("fairque.worker")
@@ -32,16 +33,6 @@ log = logging.getLogger("fairque.worker")
 MIN_POLL = 0.001
 ALIVE_WITHIN = 10.0  # seconds: a loop that has not ticked for this long is stuck
 ERROR_BACKOFF_MAX = 2.0  # seconds between tries while the server cannot be reached
-
-
-def resolve_worker(config: FairQueueConfig, worker_id: str | None) -> WorkerConfig:
-    """The worker's ``[[workers]]`` entry (the only one when the config has exactly one)."""
-    if worker_id is not None:
-        return config.worker(worker_id)
-    if len(config.workers) == 1:
-        return config.workers[0]
-    ids = ", ".join(w.id for w in config.workers) or "none"
-    raise ValueError(f"choose a worker id: the config has {len(config.workers)} ({ids})")
 
 
 @dataclass
@@ -70,6 +61,8 @@ class WorkerCore:
     _idle_polls: int = 0
     _start_tries: int = 0
     canceled: int = 0  # runs whose cancel reached this worker
+    long_polling: bool = False  # a pop waits on the server for a push (long_poll)
+    _asked: int = 0  # what the last exchange asked to lease
     _beat_cancels: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -83,11 +76,12 @@ class WorkerCore:
         cls,
         config: FairQueueConfig,
         handler: Any,
-        worker_id: str | None,
+        worker_id: str,
         handlers: HandlerRegistry | None,
         kind: str,
     ) -> WorkerCore:
-        settings = resolve_worker(config, worker_id)
+        """The core of ``config``'s worker ``worker_id`` (an entry the config has)."""
+        settings = config.worker(worker_id)
         bound = as_handler(handler) if handler is not None else None
         return cls(config, settings, bound, handlers or registry, kind)
 
@@ -109,6 +103,11 @@ class WorkerCore:
         self._idle_polls += 1
         backoff: float = MIN_POLL * 2 ** min(self._idle_polls, 16)
         return min(backoff, self.settings.poll_interval)
+
+    def drained(self, got: int) -> bool:
+        """Burst mode's end: the last pop found nothing and nothing is running or waits to be
+        acknowledged (delayed tasks not due yet are left for another worker)."""
+        return got == 0 and not self.running and not self.pending
 
     def accept(self, task: Task) -> Running:
         """Take a popped task: resolve its handler and start its clock."""
@@ -145,8 +144,8 @@ class WorkerCore:
         *,
         retry: bool = True,
     ) -> Outcome:
-        if isinstance(error, TaskCanceledError):
-            retry = False  # the handler stopped itself: never retried
+        if isinstance(error, TaskCanceledError | PayloadRejected):
+            retry = False  # the handler stopped itself, or its payload can never fit
         return Outcome(run, failure=ops.failure_of(run.task, error, retry, error_type))
 
     def expired(self) -> list[Running]:
@@ -175,7 +174,11 @@ class WorkerCore:
             self.config,
             parts.consumed,
             self.worker_id,
-            lambda: self.status == WorkerStatus.RUNNING and self.free_slots() > 0,
+            lambda: (
+                self.status == WorkerStatus.RUNNING
+                and self.free_slots() > 0
+                and not self.long_polling
+            ),
             on_wake,
             on_cancel,
         )
@@ -266,18 +269,66 @@ class WorkerCore:
             else:
                 self.processed -= 1
 
+    def long_poll(self, parts: Partitions, waker: Waker | None) -> ops.LongPoll | None:
+        """An idle worker's next pop waits on the server for a push (see ``ops.ack_and_pop``):
+        when its last pop found nothing and nothing runs or waits to be acknowledged, on an
+        unpartitioned queue on one server (elsewhere its waker thread wakes it)."""
+        if (
+            waker is None
+            or self._idle_polls == 0
+            or self.running
+            or self.pending
+            or parts.count != 1
+            or self.config.redis.cluster
+            or self.status != WorkerStatus.RUNNING
+        ):
+            return None
+        keys = waker.wake_keys()
+        return (keys, self.settings.poll_interval) if keys else None
+
+    def pause_after(
+        self, parts: Partitions, got: int, waited: ops.LongPoll | None, waker: Waker | None
+    ) -> float:
+        """How long to wait for finished runs (or a wake-up) after a pop that leased ``got``:
+        none after a long poll (it was the wait) or while work comes; up to the poll interval
+        while idle or full. An idle worker that will not long-poll has its waker listen for
+        the next push meanwhile."""
+        # A pop that left slots free drained what this worker may take: wait (a finished run
+        # or a push cuts the wait short) rather than pop again at once.
+        delay = self.poll_delay(got > 0 and got >= self._asked)
+        if waited is not None and not got:
+            return 0.0
+        free = self.free_slots()
+        if not got and free and waker is not None and self.long_poll(parts, waker) is None:
+            waker.listen()
+        if not free or delay:
+            return delay or self.settings.poll_interval
+        return 0.0
+
     def exchange_op(
-        self, parts: Partitions, outcomes: list[Outcome], fetch: bool
+        self,
+        parts: Partitions,
+        outcomes: list[Outcome],
+        fetch: bool,
+        wait: ops.LongPoll | None = None,
     ) -> ops.Op[list[Task]]:
         """Settle ``outcomes`` and, in one round trip, acknowledge them and lease as many
-        tasks as there are free slots (none when ``fetch`` is false); then count and log
-        each settled run with what the server answered."""
+        tasks as there are free slots (none when ``fetch`` is false), waiting for a push first
+        with ``wait`` (a long poll); then count and log each settled run with what the server
+        answered."""
         completes, failures = self.settle(outcomes)
         count = self.free_slots() if fetch else 0
+        self._asked = count
         started = time.monotonic()
-        tasks, acks = yield from routed.ack_and_pop(parts, completes, failures, count)
+        self.long_polling = wait is not None  # the waker leaves the wake tokens to this pop
+        try:
+            tasks, acks = yield from routed.ack_and_pop(parts, completes, failures, count, wait)
+        finally:
+            self.long_polling = False
         assert self.observer is not None
-        self.observer.exchanged(time.monotonic() - started, len(self.held_tasks()) + len(tasks))
+        if wait is None:  # a long poll's time is the wait for a push, not a fetch
+            took = time.monotonic() - started
+            self.observer.exchanged(took, len(self.held_tasks()) + len(tasks))
         if outcomes:
             log_payloads = self.settings.log_payloads
             self.observer.settled([o.facts(log_payloads) for o in outcomes], acks)

@@ -3,7 +3,8 @@ ever imported by a name found in the server.
 
 Three ways to write one:
 
-- ``@task("resize")`` on a function (sync or ``async``) called with the :class:`Task`;
+- ``@task("resize")`` on a function (sync or ``async``) called with the :class:`Task`, or
+  with a pydantic model of its payload (:mod:`fairque.worker.task_refs`);
 - a :class:`TaskHandler` subclass (``process_task`` plus optional hooks);
 - an :class:`AsyncTaskHandler` subclass, the same with coroutines.
 """
@@ -14,13 +15,11 @@ import inspect
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from fairque.core.exceptions import FairQueueError
 from fairque.core.models import Task
 from fairque.core.validation import check_handler_name
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class TaskHandler:
@@ -85,6 +84,9 @@ def as_handler(obj: Any, name: str | None = None) -> BoundHandler:
             obj.on_failure,
             obj.on_timeout,
         )
+    bound = getattr(obj, "__fairque_bound__", None)  # a @task handle (task_refs.TaskRef)
+    if isinstance(bound, BoundHandler):
+        return bound if name in (None, bound.name) else BoundHandler(name, bound.process)
     if callable(obj):
         registered: str | None = getattr(obj, "__fairque_task__", None)
         label = name or registered or str(getattr(obj, "__name__", "handler"))
@@ -121,14 +123,3 @@ class HandlerRegistry:
 
 
 registry = HandlerRegistry()
-
-
-def task(name: str, *, into: HandlerRegistry | None = None) -> Callable[[F], F]:
-    """Register the decorated function (sync or async) as the handler called ``name``."""
-
-    def decorate(fn: F) -> F:
-        fn.__fairque_task__ = name  # type: ignore[attr-defined]
-        (into or registry).register(name, fn)
-        return fn
-
-    return decorate

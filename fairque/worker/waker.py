@@ -69,6 +69,7 @@ class Waker:
         self._listening = [False] * len(self._groups)  # a call with the wake keys is out
         self._client: SyncClient | None = None
         self._threads: list[threading.Thread] = []
+        self._keys: list[list[str]] = [[] for _ in self._groups]  # as last read, per group
 
     def start(self) -> None:
         self._client = make_client(self._config.redis)
@@ -88,6 +89,11 @@ class Waker:
             t.join(self._block + 1)
         if self._client is not None:
             self._client.close()
+
+    def wake_keys(self) -> list[str]:
+        """The wake lists the worker waits on (as last read; empty until first read), for a
+        long poll of the worker's own (one group only)."""
+        return list(self._keys[0]) if len(self._keys) == 1 else []
 
     def listen(self) -> None:
         """The worker has free slots and found nothing: make sure every thread listens for
@@ -131,10 +137,11 @@ class Waker:
         backoff = 0.05
         while not self._stopping.is_set():
             try:
-                wants = self._wants_work()
-                if wants and time.monotonic() >= read_at:
+                if time.monotonic() >= read_at:
                     wake_keys = [k for s in group for k in self._wake_keys(s, client)]
+                    self._keys[i] = wake_keys
                     read_at = time.monotonic() + SCOPE_REFRESH
+                wants = self._wants_work()
                 keys = sorted(cancels) + (wake_keys if wants else [])
                 self._listening[i] = wants
                 got = client.blpop(keys, timeout=self._block)

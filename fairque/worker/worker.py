@@ -12,6 +12,7 @@ from typing import Any
 
 from fairque.core.exceptions import FairQueueError, ServerUnreachable
 from fairque.queue import TaskQueue
+from fairque.queue.ops import LongPoll
 from fairque.tracing import process_span
 from fairque.worker.base import WorkerBase
 from fairque.worker.context import bind, unbind
@@ -48,6 +49,8 @@ class Worker(WorkerBase):
         self._results: queue.SimpleQueue[Outcome | str | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._waker: Waker | None = None
+        self._thread: threading.Thread | None = None  # start(): run() in the background
+        self._burst = False
 
     def stop(self) -> None:
         """Ask the worker to stop: no more fetching, finish within the grace period.
@@ -90,10 +93,36 @@ class Worker(WorkerBase):
 
     # -- the loop ---------------------------------------------------------------------------
 
-    def run(self) -> None:
-        """Serve tasks until :meth:`stop`; then finish or hand back what is held."""
+    def run(self, *, burst: bool = False) -> None:
+        """Serve tasks until :meth:`stop` (or, with ``burst``, until the worker's scope has
+        no ready task and nothing runs: scripts and tests); then finish or hand back what is
+        held."""
+        self._burst = burst
         with self.probes():
             self._run()
+
+    def start(self) -> Worker:
+        """Run in a background thread (an application embedding a worker); :meth:`stop` and
+        :meth:`join` end it. Installs no signal handler. Returns the worker."""
+        if self._thread is not None:
+            raise RuntimeError("this worker was started already")
+        self._thread = threading.Thread(target=self.run, name=f"fairque-worker-{self.worker_id}")
+        self._thread.start()
+        return self
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for a started worker to stop; returns whether it has."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def __enter__(self) -> Worker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self.join()
 
     def _open(self) -> bool:
         """Open the queue, waiting for a server that is not up yet (a worker may start before
@@ -154,11 +183,13 @@ class Worker(WorkerBase):
             self.core.pending.append(self.core.canceled_outcome(run))
             self._spawn_runner()
 
-    def _exchange(self, fetch: bool) -> int:
-        """Acknowledge what finished and lease more in one round trip; returns how many."""
+    def _exchange(self, fetch: bool, wait: LongPoll | None = None) -> int:
+        """Acknowledge what finished and lease more in one round trip (after waiting for a
+        push, with ``wait``); returns how many."""
         outcomes = self.core.take_pending()
         try:
-            tasks = self.queue.run(self.core.exchange_op(self.queue.parts, outcomes, fetch))
+            op = self.core.exchange_op(self.queue.parts, outcomes, fetch, wait)
+            tasks = self.queue.run(op)
         except FairQueueError:
             self.core.put_back(outcomes)
             raise
@@ -178,12 +209,14 @@ class Worker(WorkerBase):
         self._collect(0)
         self._expire()
         self._beat()
-        got = self._exchange(fetch=True)
-        if not got and self.core.free_slots() and self._waker is not None:
-            self._waker.listen()  # block for the next push, not only the next poll
-        delay = self.core.poll_delay(got > 0)
-        if not self.core.free_slots() or delay:
-            self._collect(delay or self.core.settings.poll_interval)
+        wait = self.core.long_poll(self.queue.parts, self._waker)
+        got = self._exchange(fetch=True, wait=wait)
+        if self._burst and self.core.drained(got):
+            self.stop()
+            return
+        pause = self.core.pause_after(self.queue.parts, got, wait, self._waker)
+        if pause:
+            self._collect(pause)
 
     def _shutdown(self) -> None:
         deadline = self.core.stopping()

@@ -1,4 +1,5 @@
-"""One user: its pending tasks by priority (paged), its backlog over the last hour, actions."""
+"""One user: its pending tasks by priority (paged), its tasks in flight with their progress,
+its backlog over the last hour, actions (pause, drain, cancel the task under the cursor)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,12 @@ class UserScreen(LiveScreen[UserDetail]):
         Binding("escape", "app.go_back", "Back"),
         *USER_ACTIONS,
         Binding("enter", "explain", "Explain task"),
+        Binding("c", "cancel_task", "Cancel task"),
+        Binding("tab", "switch_table", "Pending/running", show=False),
         *PAGING,
         Binding("r", "refresh", "Refresh"),
     ]
-    MUTATING = frozenset({"pause", "drain"})
+    MUTATING = frozenset({"pause", "drain", "cancel_task"})
 
     def __init__(self, ctx: TuiContext, user_id: str) -> None:
         super().__init__(ctx)
@@ -42,14 +45,21 @@ class UserScreen(LiveScreen[UserDetail]):
         yield Static("backlog, last 60 minutes", id="spark-label")
         yield Sparkline([], id="backlog")
         yield DataTable(id="pending", cursor_type="row", zebra_stripes=True)
+        yield Static("in flight", id="running-label")
+        yield DataTable(id="running", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
         set_columns(
-            self.query_one(DataTable),
+            self.query_one("#pending", DataTable),
             [("task", "task"), ("priority", "priority"), ("age", "waiting")],
         )
-        self.query_one(DataTable).focus()
+        set_columns(
+            self.query_one("#running", DataTable),
+            [("task", "task"), ("worker", "worker"), ("ran", "running for"),
+             ("progress", "progress")],
+        )  # fmt: skip
+        self.query_one("#pending", DataTable).focus()
 
     async def load(self) -> UserDetail:
         return await self.source.user(self.user_id, self.page_offset, PAGE)
@@ -83,7 +93,22 @@ class UserScreen(LiveScreen[UserDetail]):
         for priority in sorted(data.pending, reverse=True):
             for t in data.pending[priority]:
                 rows.append((t.task_id, [t.task_id, str(priority), fmt.age(t.age_seconds)]))
-        sync_rows(self.query_one(DataTable), rows)
+        sync_rows(self.query_one("#pending", DataTable), rows)
+        running = [
+            (
+                t.task_id,
+                [
+                    t.task_id,
+                    t.worker_id or "-",
+                    fmt.age(t.run_seconds),
+                    ("canceling" if t.cancel_requested else "")
+                    or ("-" if t.progress is None else f"{t.progress:.0%}"),
+                ],
+            )
+            for t in data.running
+        ]
+        sync_rows(self.query_one("#running", DataTable), running)
+        self.query_one("#running-label", Static).update(f"in flight: {len(data.running)}")
         page = self.page_offset // PAGE + 1
         self.query_one("#spark-label", Static).update(
             f"backlog, last 60 minutes · pending tasks page {page} ({PAGE} per priority)"
@@ -99,10 +124,39 @@ class UserScreen(LiveScreen[UserDetail]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_explain()
 
+    def _table(self) -> DataTable[str]:
+        """The table with the focus (pending, or in flight)."""
+        running = self.query_one("#running", DataTable)
+        return running if running.has_focus else self.query_one("#pending", DataTable)
+
+    def action_switch_table(self) -> None:
+        pending, running = (
+            self.query_one("#pending", DataTable),
+            self.query_one("#running", DataTable),
+        )
+        (pending if running.has_focus else running).focus()
+
     def action_explain(self) -> None:
-        task_id = cursor_key(self.query_one(DataTable))
+        task_id = cursor_key(self._table())
         if task_id is not None:
             self._explain(task_id)
+
+    def action_cancel_task(self) -> None:
+        table = self._table()
+        task_id = cursor_key(table)
+        if task_id is None:
+            self.notify("no task under the cursor")
+            return
+        how = (
+            "its worker is told to stop it (it ends canceled, never retried)"
+            if table.id == "running"
+            else "it will never run"
+        )
+        self.mutate(
+            f"cancel {task_id}",
+            lambda: self.source.cancel(task_id),
+            f"Cancel task {task_id} of {self.user_id}? {how}.",
+        )
 
     @work(group="explain")
     async def _explain(self, task_id: str) -> None:

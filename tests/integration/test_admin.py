@@ -31,7 +31,7 @@ def bury(q, user, n, error="boom", prefix=None):
 
 
 def snapshot(raw, q):
-    keys = sorted(raw.scan_iter(match=f"fq:{{{q.session.queue.name}}}:*"))
+    keys = sorted(raw.scan_iter(match=f"fq:{{{q.session.queue.name}}}:*", count=1000))
     return {k: raw.dump(k) for k in keys if ":tp:" not in k}
 
 

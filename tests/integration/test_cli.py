@@ -69,7 +69,9 @@ def test_push_then_read_it_back_everywhere(run, q):
     )
     assert run("task", "show", "t1", json_out=True).doc["payload"] == {"a": 1}
     info = run("info", json_out=True).doc
-    assert info["overview"]["totals"]["ready"] == 1 and info["alerts"] == []
+    assert info["overview"]["totals"]["ready"] == 1
+    # No worker runs: the task's user is unserved (and nothing else fires).
+    assert [(a["rule"], a["subject"]) for a in info["alerts"]] == [("unserved", "acme")]
     assert run("users", json_out=True).doc["rows"][0]["user_id"] == "acme"
     assert run("user", "show", "acme", json_out=True).doc["pending"]["5"][0]["task_id"] == "t1"
     assert run("explain", "t1", json_out=True).doc["ahead_in_user"] == 0
@@ -136,7 +138,7 @@ def test_dry_run_touches_nothing_and_read_only_refuses(run, q, raw, tmp_path):
     q.push_batch([Task.create("c", 3, i) for i in range(3)])
     before = {
         k: raw.dump(k)
-        for k in raw.scan_iter(match=f"fq:{{{q.session.queue.name}}}:*")
+        for k in raw.scan_iter(match=f"fq:{{{q.session.queue.name}}}:*", count=1000)
         if ":tp:" not in k
     }
     for args in (
@@ -162,7 +164,7 @@ def test_dry_run_touches_nothing_and_read_only_refuses(run, q, raw, tmp_path):
         assert r.exit_code == 3 and "refused" in r.output, (args, r.output)
     after = {
         k: raw.dump(k)
-        for k in raw.scan_iter(match=f"fq:{{{q.session.queue.name}}}:*")
+        for k in raw.scan_iter(match=f"fq:{{{q.session.queue.name}}}:*", count=1000)
         if ":tp:" not in k
     }
     assert after == before

@@ -77,14 +77,14 @@ def test_bench_json_has_the_documented_fields(server_url, tmp_path):
     ns = "{http://www.w3.org/2000/svg}"
     titles = [t.text for t in svg.iter(f"{ns}text") if t.get("font-weight") == "bold"]
     assert [t.split(":")[0] for t in titles] == list(docs)
-    # throughput ... inspect, partitions, capacity, fairness-suite (a Jain's index each)
-    bars = 4 + 3 + 3 + 4 + 4 + 2 + 3 + 4 + 3
+    # throughput ... inspect, partitions, capacity, latency, fairness-suite (a Jain's index each)
+    bars = 4 + 3 + 3 + 4 + 4 + 2 + 3 + 4 + 4 + 3
     assert len(list(svg.iter(f"{ns}rect"))) - 1 == bars  # minus the backdrop
     with Image.open(files[2]) as png:
         assert png.format == "PNG" and png.width >= 760 and png.height > 600
     assert set(docs) == {
         "throughput", "fairness", "weights", "scale-users", "drain", "inspect", "partitions",
-        "capacity", "fairness-suite",
+        "capacity", "latency", "fairness-suite",
     }  # fmt: skip
     for doc in docs.values():
         assert {"scenario", "server", "params", "results", "ratios"} <= set(doc)
@@ -121,6 +121,13 @@ def test_bench_json_has_the_documented_fields(server_url, tmp_path):
         assert capacity["client_us_per_task"][kind] > 0
         assert capacity["server_us_per_task"][kind] > capacity["server_push_us_per_task"] > 0
         assert capacity["plan_16_cores"][kind]["nodes"] >= 1
+    latency = docs["latency"]
+    for kind in ("threads", "asyncio"):
+        for when in ("idle", "flood"):
+            figures = latency["results"][kind][when]
+            assert 0 < figures["start_p50_ms"] <= figures["start_p99_ms"]
+            assert figures["start_p50_ms"] < figures["result_p50_ms"]
+        assert latency["ratios"][f"{kind}_flood_p99_vs_idle_p99"] > 0
     # A server given by URL is not ours to pin: the 2-core check runs only on its own server.
     assert capacity["pinned"] is False and "check_2_cores" not in capacity
 

@@ -99,7 +99,7 @@ def test_each_setting_has_its_own_cache(q, make_config, queue_name, raw):
             assert complete(other, "al") == ["alps"]
             assert cache_of(q) != cache_of(other)
     finally:
-        for key in raw.scan_iter(match=f"fq:{{{name}}}:*"):
+        for key in raw.scan_iter(match=f"fq:{{{name}}}:*", count=1000):
             raw.delete(key)
 
 

@@ -47,7 +47,7 @@ def churn(q: TaskQueue, client: redis.Redis, users: int, prefix: str) -> int:
     while q.pop() is None and client.zcard(k.key("idle")):
         pass  # each pop forgets up to 200 idle users (worker beats do it too)
     assert client.hlen(k.key("pass")) == 0 and client.zcard(k.key("idle")) == 0
-    assert not list(client.scan_iter(match=f"fq:{{{q.session.queue.name}}}:waits:*"))
+    assert not list(client.scan_iter(match=f"fq:{{{q.session.queue.name}}}:waits:*", count=1000))
     deadline = time.monotonic() + 60  # results expire (result_ttl): the server's expiry cycle
     while client.dbsize() > 20 and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -70,7 +70,9 @@ def test_the_state_of_100k_short_lived_users_is_reclaimed_when_they_go_idle():
             empty = used_memory(client)
             peak = churn(q, client, USERS, "tenant")
             after = used_memory(client)
-            left = sorted(key.decode() for key in client.scan_iter(match="fq:{churn}:*"))
+            left = sorted(
+                key.decode() for key in client.scan_iter(match="fq:{churn}:*", count=1000)
+            )
         print(
             f"\nmemory: empty queue {empty:,} B; 100,000 users served {peak:,} B; "
             f"{IDLE_SECONDS:g} s after they went idle {after:,} B ({after / empty:.3f}x empty)"

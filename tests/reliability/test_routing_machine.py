@@ -54,7 +54,7 @@ class RoutingMachine(RuleBasedStateMachine):
         for q in self.queues.values():
             q.close()
         self.producer.close()
-        for key in self.raw.scan_iter(match=self.keys.prefix + "*"):
+        for key in self.raw.scan_iter(match=self.keys.prefix + "*", count=1000):
             self.raw.delete(key)
         self.raw.close()
 

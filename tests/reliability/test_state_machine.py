@@ -1,6 +1,7 @@
 """R7: a hypothesis state machine drives the real queue against a model and checks, after
-every step: nothing lost, no task in two states, no zombie acknowledgement accepted, and the
-round-robin bound for backlogged users."""
+every step: nothing lost, no task in two states, no zombie acknowledgement accepted, a
+canceled task never runs again nor reaches the DLQ, and the round-robin bound for
+backlogged users."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from fairque import AckResult, FairQueueConfig, Task, TaskQueue, WorkerConfig
+from fairque import AckResult, CancelOutcome, FairQueueConfig, Task, TaskQueue, WorkerConfig
 
 USERS = ["a", "b", "c", "d"]
 MAX_ATTEMPTS = 2
@@ -39,16 +40,19 @@ class QueueMachine(RuleBasedStateMachine):
         self.q = TaskQueue(config).open()
         self.raw = redis.Redis.from_url(self.url, decode_responses=True)
         self.keys = self.q.session.keys
-        self.state: dict[str, str] = {}  # task id -> ready | leased | completed | dead
+        # task id -> ready | leased | completed | dead | canceled | canceling (running, its
+        # cancel asked for: it ends canceled whatever its lease's end)
+        self.state: dict[str, str] = {}
         self.user: dict[str, str] = {}
         self.held: dict[str, Task] = {}  # live leases
         self.zombies: list[Task] = []  # leases that were lost
         self.corrupt: set[str] = set()
         self.waiting: Counter[str] = Counter()  # dispatches since a backlogged user was served
         self.n = 0
+        self._canceling_expired: dict[str, bool] = {}
 
     def teardown(self) -> None:
-        for key in self.raw.scan_iter(match=self.keys.prefix + "*"):
+        for key in self.raw.scan_iter(match=self.keys.prefix + "*", count=1000):
             self.raw.delete(key)
         self.raw.close()
         self.q.close()
@@ -103,8 +107,13 @@ class QueueMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def complete(self, data: st.DataObject) -> None:
         task_id = data.draw(st.sampled_from(sorted(self.held)))
-        assert self.q.complete(self.held.pop(task_id), {"ok": True}) == AckResult.OK
-        self.state[task_id] = "completed"
+        outcome = self.q.complete(self.held.pop(task_id), {"ok": True})
+        if self.state[task_id] == "canceling":
+            assert outcome == AckResult.CANCELED
+            self.state[task_id] = "canceled"
+        else:
+            assert outcome == AckResult.OK
+            self.state[task_id] = "completed"
 
     @precondition(lambda self: bool(self.held))
     @rule(data=st.data(), retry=st.booleans())
@@ -112,9 +121,32 @@ class QueueMachine(RuleBasedStateMachine):
         task_id = data.draw(st.sampled_from(sorted(self.held)))
         task = self.held.pop(task_id)
         outcome = self.q.fail(task, "boom", retry=retry)
+        if self.state[task_id] == "canceling":  # never retried, never buried
+            assert outcome == AckResult.CANCELED
+            self.state[task_id] = "canceled"
+            return
         expect = AckResult.RETRY if retry and task.attempts < MAX_ATTEMPTS else AckResult.DEAD
         assert outcome == expect
         self.state[task_id] = "ready" if outcome == AckResult.RETRY else "dead"
+
+    @precondition(lambda self: bool(set(self.state) - self.corrupt))
+    @rule(data=st.data())
+    def cancel(self, data: st.DataObject) -> None:
+        """Cancel any task: ready ones at once, running ones at their lease's end, ended ones
+        not at all."""
+        task_id = data.draw(st.sampled_from(sorted(set(self.state) - self.corrupt)))
+        if self.state[task_id] == "expiring":
+            self._settle_expired()
+        before = self.state[task_id]
+        result = self.q.cancel(task_id)
+        if before == "ready":
+            assert result.outcome == CancelOutcome.CANCELED, result
+            self.state[task_id] = "canceled"
+        elif before == "leased":
+            assert result.outcome == CancelOutcome.REQUESTED, result
+            self.state[task_id] = "canceling"
+        else:  # completed, dead, canceled, or asked before
+            assert result.outcome == CancelOutcome.ENDED, (before, result)
 
     @precondition(lambda self: bool(self.held))
     @rule(data=st.data())
@@ -124,6 +156,7 @@ class QueueMachine(RuleBasedStateMachine):
         task = self.held.pop(task_id)
         self.raw.zadd(self.keys.key("inflight"), {task_id: 0}, xx=True)
         self.zombies.append(task)
+        self._canceling_expired[task_id] = self.state[task_id] == "canceling"
         self.q.stats()  # nothing changes until someone pops
         self.reaped_by_next_pop = True
         self.state[task_id] = "expiring"
@@ -175,6 +208,10 @@ class QueueMachine(RuleBasedStateMachine):
             if info is not None and info.state == "leased":  # not reaped yet: a pop reaps it
                 self.q.run(_reap_only(self.q))
                 info = self.q.get_task(task_id)
+            if self._canceling_expired.pop(task_id, False):  # its cancel wins over a retry
+                assert info is not None and info.state == "canceled", info
+                self.state[task_id] = "canceled"
+                continue
             assert info is not None and info.state in ("ready", "dead", "delayed"), info
             self.state[task_id] = "dead" if info.state == "dead" else "ready"
 
@@ -196,15 +233,23 @@ class QueueMachine(RuleBasedStateMachine):
                 queued.update(
                     e.split("|", 1)[1] for e in self.raw.lrange(self.keys.prio(u, p), 0, -1)
                 )
-        assert inflight == {t for t, s in live.items() if s == "leased"}
+        assert inflight == {t for t, s in live.items() if s in ("leased", "canceling")}
         assert dlq == {t for t, s in live.items() if s == "dead"}
         ready = {t for t, s in live.items() if s == "ready"}
         assert set(queued) == ready and all(c == 1 for c in queued.values()), "lost or doubled"
         for task_id, s in live.items():  # nothing lost: every task exists in its state
             info = self.q.get_task(task_id)
-            assert info is not None and info.state == s, (task_id, s, info)
+            shown = "leased" if s == "canceling" else s
+            assert info is not None and info.state == shown, (task_id, s, info)
+            assert info.cancel_requested == (s in ("canceling", "canceled")) or (
+                s == "canceled" and info.canceled_by is None  # drained: no cancel mark
+            ), (task_id, s, info)
         stats = self.q.stats()
         assert (stats.ready, stats.inflight, stats.dead) == (len(ready), len(inflight), len(dlq))
+        backlog = {u.user_id: u.ready for u in stats.users}
+        for u in USERS:  # the per-user counts the round-robin reads stay exact too
+            mine = sum(1 for t in ready if self.user[t] == u)
+            assert backlog.get(u, 0) == mine, (u, backlog, mine)
 
     @invariant()
     def round_robin_bound(self) -> None:
@@ -219,11 +264,12 @@ class QueueMachine(RuleBasedStateMachine):
 
 
 def _reap_only(q: TaskQueue):  # type: ignore[no-untyped-def]
-    """A pop of nothing (a worker registered to serve nobody): it reaps expired leases (and
+    """A pop of nothing (a worker serving a user without work): it reaps expired leases (and
     promotes due tasks) first."""
     from fairque.queue import ops
 
-    config = q.config.model_copy(update={"workers": [WorkerConfig(id="reaper")]})
+    reaper = WorkerConfig(id="reaper", assigned_users=["nobody-at-all"])
+    config = q.config.model_copy(update={"workers": [reaper]})
     return ops.pop(ops.QueueSession(config, worker_id="reaper"), 1)
 
 

@@ -52,3 +52,14 @@ def flaky_until_fixed(task: Task) -> str:
         raise RuntimeError("downstream is down")
     _ledger("done", task.task_id)
     return "ok"
+
+
+def progressing(task: Task) -> dict[str, Any]:
+    """Report progress three times (0.2 s apart: each report is written on its own), then
+    finish."""
+    from fairque import progress
+
+    for i in range(1, 4):
+        progress(i / 3, step=i)
+        time.sleep(0.2)
+    return {"steps": 3}

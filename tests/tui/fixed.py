@@ -214,6 +214,9 @@ class FixedSource:
     async def drain(self, user: str) -> AdminResult:
         return self._record("drain", user)
 
+    async def cancel(self, task_id: str) -> AdminResult:
+        return self._record("cancel", task_id)
+
     async def pause(self, user: str) -> AdminResult:
         return self._record("pause", user)
 

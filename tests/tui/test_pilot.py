@@ -313,3 +313,31 @@ async def test_workers_show_whom_they_serve_and_a_settings_conflict_is_an_alert(
         table = app.screen.query_one("#active", DataTable)
         message = str(table.get_row(key)[-1])
         assert "acme.weight: 5 here, 3 in force" in message and "w-first (seed)" in message
+
+
+async def test_cancel_a_pending_and_a_running_task_from_the_user_screen(seeded):
+    q = queue_of(seeded)
+    held = q.pop()  # one of a's tasks is now in flight (the oldest, a0)
+    assert held is not None and held.user_id == "a"
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "a" in rows(app, "#users"))
+        screen = app.screen
+        assert isinstance(screen, OverviewScreen)
+        app.push_screen(UserScreen(screen.ctx, "a"))
+        await loaded(pilot, UserScreen)
+        await until(pilot, lambda: rows(app, "#running") == [held.task_id])
+        pending = rows(app, "#pending")[0]
+        await pilot.press("c")  # the pending task under the cursor: asked first
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        await until(pilot, lambda: q.get_task(pending).state == "canceled")
+        await until(pilot, lambda: pending not in rows(app, "#pending"))
+        await pilot.press("tab", "c")  # the running one: its worker is told
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        await until(pilot, lambda: q.get_task(held.task_id).cancel_requested)
+        running = app.screen.query_one("#running", DataTable)
+        await until(pilot, lambda: "canceling" in str(running.get_row_at(0)))
+    assert q.get_task(held.task_id).state == "leased"  # until its lease ends
+    q.close()
