@@ -63,6 +63,7 @@ class WorkerCore:
     canceled: int = 0  # runs whose cancel reached this worker
     long_polling: bool = False  # a pop waits on the server for a push (long_poll)
     _asked: int = 0  # what the last exchange asked to lease
+    woken: bool = False  # the waker said a push waits (cleared by the next exchange)
     _beat_cancels: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -275,6 +276,7 @@ class WorkerCore:
         unpartitioned queue on one server (elsewhere its waker thread wakes it)."""
         if (
             waker is None
+            or self.woken  # its waker took a push's token: pop now, do not wait for another
             or self._idle_polls == 0
             or self.running
             or self.pending
@@ -319,6 +321,7 @@ class WorkerCore:
         completes, failures = self.settle(outcomes)
         count = self.free_slots() if fetch else 0
         self._asked = count
+        self.woken = False
         started = time.monotonic()
         self.long_polling = wait is not None  # the waker leaves the wake tokens to this pop
         try:

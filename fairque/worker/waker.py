@@ -114,11 +114,12 @@ class Waker:
         with contextlib.suppress(redis.RedisError):
             self._client.lpush(self._cancels_key(self._groups[i][0]), NUDGE)
 
-    def _wake_keys(self, s: QueueSession, client: SyncClient) -> list[str]:
-        """The wake lists of the pools the worker serves in ``s`` (its registration's scope)."""
+    def _wake_keys(self, s: QueueSession, client: SyncClient) -> list[str] | None:
+        """The wake lists of the pools the worker serves in ``s`` (its registration's scope);
+        None while it is not registered there yet."""
         raw = client.hget(s.keys.key("scope"), self._worker_id)
         if not raw:
-            return [s.keys.key("wake")]  # not registered yet: the pool of everyone
+            return None
         _, home, steal = str(raw).split("|")
         keys = [s.keys.key("wakep", pool=p) for p in home.split(",") if p and p != "_"]
         if steal == "*":
@@ -138,9 +139,12 @@ class Waker:
         while not self._stopping.is_set():
             try:
                 if time.monotonic() >= read_at:
-                    wake_keys = [k for s in group for k in self._wake_keys(s, client)]
-                    self._keys[i] = wake_keys
-                    read_at = time.monotonic() + SCOPE_REFRESH
+                    found = [self._wake_keys(s, client) for s in group]
+                    registered = all(keys is not None for keys in found)
+                    wake_keys = [k for keys in found for k in keys or []]
+                    self._keys[i] = wake_keys if registered else []
+                    # Not registered yet (the worker registers on its first pop): soon again.
+                    read_at = time.monotonic() + (SCOPE_REFRESH if registered else 0.05)
                 wants = self._wants_work()
                 keys = sorted(cancels) + (wake_keys if wants else [])
                 self._listening[i] = wants

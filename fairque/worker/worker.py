@@ -169,6 +169,8 @@ class Worker(WorkerBase):
                     self.core.note_cancel(first)  # the handler sees it; _expire ends it
                 elif first is not None:
                     self.core.pending.append(first)
+                else:
+                    self.core.woken = True  # a push's wake-up (or a stop)
                 first = self._results.get_nowait()
         except queue.Empty:
             pass

@@ -126,10 +126,13 @@ def test_progress_reported_by_a_handler_reaches_a_watcher(make_config, worker_ki
     try:
         with TaskQueue(make_config()) as q:
             q.push(Task.create("u1", payload=1, task_id="P", handler="steps"))
-            stream = q.watch("P", timeout=20)
-            first = next(stream)  # armed now; the handler starts reporting
-            go.set()
-            events = [first, *stream]
+
+            def start_reporting() -> None:  # once the watch below is armed
+                wait_for(lambda: q.client.hget(q.session.keys.task("P"), "w"))
+                go.set()
+
+            threading.Thread(target=start_reporting, daemon=True).start()
+            events = list(q.watch("P", timeout=20))
     finally:
         h.stop()
     reports = [e for e in events if e.kind == "progress"]
@@ -152,5 +155,32 @@ def test_an_idle_worker_starts_a_push_long_before_its_next_poll(make_config, wor
             for i in range(3):
                 q.push(Task.create(f"u{i}", payload=i, task_id=f"idle{i}"))
                 assert q.result(f"idle{i}", timeout=3) == i * 2
+    finally:
+        h.stop()
+
+
+@pytest.mark.parametrize("worker_kind", ["sync", "async"])
+@pytest.mark.parametrize(
+    ("queue", "scope"),
+    [
+        ({"partitions": 3}, {"steal_targets": "*"}),  # users in three hash slots
+        ({}, {"assigned_users": ["vip"]}),  # a worker's own pool, not the pool of everyone
+    ],
+    ids=["partitioned", "assigned"],
+)
+def test_wake_ups_reach_partitioned_and_assigned_workers(make_config, worker_kind, queue, scope):
+    config = make_config(
+        queue=queue,
+        redis={"socket_timeout": 10},
+        workers=[{"id": "w1", "poll_interval": 5, **scope}],
+    )
+    h = Harness(worker_kind, config, handler=lambda task: task.payload + 1)
+    try:
+        with TaskQueue(make_config(queue=queue)) as q:
+            time.sleep(1.0)  # registered, found nothing, waiting
+            users = ["vip"] * 3 if "assigned_users" in scope else ["a", "b", "c", "d"]
+            for i, user in enumerate(users):
+                q.push(Task.create(user, payload=i, task_id=f"wake{i}"))
+                assert q.result(f"wake{i}", timeout=3) == i + 1  # not the 5 s poll
     finally:
         h.stop()

@@ -174,3 +174,16 @@ async def _read_everything(source: Any) -> None:
         assert await source.explain("acme-3-2") is not None
     finally:
         await source.close()
+
+
+def test_a_cancel_from_the_read_only_account_is_refused_and_changes_nothing(read_only):  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from fairque.cli.main import cli
+
+    base = ["--redis-url", read_only.redis.url, "--queue", "ro"]
+    refused = CliRunner().invoke(cli, [*base, "task", "cancel", "acme-3-1", "--yes"])
+    assert refused.exit_code == 1 and "no permissions" in refused.output, refused.output
+    flagged = CliRunner().invoke(cli, [*base, "--read-only", "task", "cancel", "acme-3-1", "--yes"])
+    assert flagged.exit_code == 3  # refused before reaching the server
+    # (the fixture checks that not a byte of the server changed)

@@ -83,17 +83,20 @@ def test_task_wait_from_another_process_and_its_exit_codes(server_url, queue_nam
 def test_a_wait_armed_before_a_server_restart_still_returns(tmp_path):
     server = EmbeddedServer(directory=tmp_path / "data", appendonly=True).start()
     try:
-        config = FairQueueConfig(redis={"url": server.url}, queue={"name": "restarts"})
+        # A server of its own, never a cluster (also in the cluster pass of the suite).
+        config = FairQueueConfig(
+            redis={"url": server.url, "cluster": False}, queue={"name": "restarts"}
+        )
         with TaskQueue(config) as q:
             q.push(Task.create("u1", payload={}, task_id="r1"))
             wait = waiter(server.url, "restarts", "r1", "--timeout", "90",
-                          REDIS__SOCKET_TIMEOUT="2")  # fmt: skip
+                          REDIS__SOCKET_TIMEOUT="2", REDIS_CLUSTER="0")  # fmt: skip
             wait_for(lambda: armed(q, "r1"), timeout=30)
         time.sleep(1.2)  # appendfsync everysec: the mark and the task are on disk
         server.kill()
         time.sleep(0.5)
         server.start()  # same port, same AOF
-        workers = WorkerProcesses(server.url, "restarts", tmp_path)
+        workers = WorkerProcesses(server.url, "restarts", tmp_path, settings={"REDIS_CLUSTER": "0"})
         workers.start("after-restart")
         try:
             code, out, err = finish(wait, timeout=90)

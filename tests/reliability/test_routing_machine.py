@@ -81,7 +81,8 @@ class RoutingMachine(RuleBasedStateMachine):
         q = TaskQueue(self.config([entry]), worker_id=worker).open()
         q.run(ops.register(q.session))
         self.queues[worker] = q
-        self.regs[worker] = (assigned, steal)
+        # A worker that names nobody serves everyone (WorkerConfig: never an empty scope).
+        self.regs[worker] = (assigned, steal if assigned or steal else "*")
         self.live.add(worker)
 
     @precondition(lambda self: bool(self.live))

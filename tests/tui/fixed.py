@@ -13,6 +13,7 @@ from fairque.monitoring.models import (
     Explanation,
     Overview,
     PendingTask,
+    RunningTask,
     ServerInfo,
     ThroughputPoint,
     Totals,
@@ -161,9 +162,16 @@ class FixedSource:
             for p in (6, 3, 1)
         }
         history = [0] * 45 + [500 * i for i in range(15)]
+        running = [
+            RunningTask(task_id=f"{user_id}-run-1", worker_id="w-7", run_seconds=12.5,
+                        progress=0.4),
+            RunningTask(task_id=f"{user_id}-run-2", worker_id="w-7", run_seconds=3.0,
+                        cancel_requested=True),
+        ]  # fmt: skip
         return UserDetail(
-            row=row, pending=pending, pending_offset=offset, backlog_history=history,
-            fairness="time", tenant_weight=2.0 if row.tenant else None,
+            row=row, pending=pending, running=running, pending_offset=offset,
+            backlog_history=history, fairness="time",
+            tenant_weight=2.0 if row.tenant else None,
         )  # fmt: skip
 
     async def explain(self, task_id: str) -> Explanation | None:
