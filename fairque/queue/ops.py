@@ -310,7 +310,8 @@ def ack_and_pop(
     if count > 0:
         if wait is not None:
             keys, seconds = wait
-            calls.append(CommandCall(("BLPOP", *keys, f"{seconds:.3f}")))
+            # At least 1 ms: a time-out of 0 would block for ever.
+            calls.append(CommandCall(("BLPOP", *keys, f"{max(seconds, 0.001):.3f}")))
         calls.append(_pop_call(s, count))
     if not calls:
         return [], {}

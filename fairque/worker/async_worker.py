@@ -218,7 +218,7 @@ class AsyncWorker(WorkerBase):
         await self._beat()
         assert self._work is not None
         if self._work.is_set():
-            self.core.woken = True  # the waker took a push's token: pop without waiting
+            self.core.pacing.woken = True  # the waker took a push's token: pop without waiting
         self._work.clear()  # a push from now on wakes the wait after this pop
         wait = self.core.long_poll(self.queue.parts, self._waker)
         got = await self._exchange(fetch=True, wait=wait)

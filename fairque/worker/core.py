@@ -24,13 +24,13 @@ from fairque.version import __version__
 from fairque.worker.context import TaskCanceledError
 from fairque.worker.handlers import BoundHandler, HandlerRegistry, as_handler, registry
 from fairque.worker.observe import RunObserver
+from fairque.worker.pacing import Pacing
 from fairque.worker.runs import Outcome, Running, TaskTimeout, WorkerHealth, WorkerStatus
 from fairque.worker.task_refs import PayloadRejected
 from fairque.worker.waker import Waker
 
 log = logging.getLogger("fairque.worker")
 
-MIN_POLL = 0.001
 ALIVE_WITHIN = 10.0  # seconds: a loop that has not ticked for this long is stuck
 ERROR_BACKOFF_MAX = 2.0  # seconds between tries while the server cannot be reached
 
@@ -58,15 +58,13 @@ class WorkerCore:
     pending: list[Outcome] = field(default_factory=list)  # finished, not acknowledged yet
     _next_beat: float = 0.0
     _errors: int = 0  # failed passes in a row (the backoff)
-    _idle_polls: int = 0
     _start_tries: int = 0
     canceled: int = 0  # runs whose cancel reached this worker
-    long_polling: bool = False  # a pop waits on the server for a push (long_poll)
-    _asked: int = 0  # what the last exchange asked to lease
-    woken: bool = False  # the waker said a push waits (cleared by the next exchange)
+    pacing: Pacing = field(init=False)  # when to pop again, and how long to wait
     _beat_cancels: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        self.pacing = Pacing(self.settings.poll_interval)
         if self.observer is None:
             s = self.settings
             metrics = s.health_port is not None  # served on the probe port, or nowhere
@@ -95,15 +93,6 @@ class WorkerCore:
     def free_slots(self) -> int:
         live = sum(1 for r in self.running.values() if not r.abandoned)
         return max(self.settings.concurrency - live, 0)
-
-    def poll_delay(self, got_work: bool) -> float:
-        """How long to wait before the next pop: none while busy, growing while idle."""
-        if got_work:
-            self._idle_polls = 0
-            return 0.0
-        self._idle_polls += 1
-        backoff: float = MIN_POLL * 2 ** min(self._idle_polls, 16)
-        return min(backoff, self.settings.poll_interval)
 
     def drained(self, got: int) -> bool:
         """Burst mode's end: the last pop found nothing and nothing is running or waits to be
@@ -178,7 +167,7 @@ class WorkerCore:
             lambda: (
                 self.status == WorkerStatus.RUNNING
                 and self.free_slots() > 0
-                and not self.long_polling
+                and not self.pacing.long_polling
             ),
             on_wake,
             on_cancel,
@@ -271,41 +260,19 @@ class WorkerCore:
                 self.processed -= 1
 
     def long_poll(self, parts: Partitions, waker: Waker | None) -> ops.LongPoll | None:
-        """An idle worker's next pop waits on the server for a push (see ``ops.ack_and_pop``):
-        when its last pop found nothing and nothing runs or waits to be acknowledged, on an
-        unpartitioned queue on one server (elsewhere its waker thread wakes it)."""
-        if (
-            waker is None
-            or self.woken  # its waker took a push's token: pop now, do not wait for another
-            or self._idle_polls == 0
-            or self.running
-            or self.pending
-            or parts.count != 1
-            or self.config.redis.cluster
-            or self.status != WorkerStatus.RUNNING
-        ):
+        """This worker's long poll, if its next pop should wait for a push (``Pacing``)."""
+        if self.status != WorkerStatus.RUNNING:
             return None
-        keys = waker.wake_keys()
-        return (keys, self.settings.poll_interval) if keys else None
+        busy = bool(self.running or self.pending)
+        return self.pacing.long_poll(parts, waker, busy, self.config.redis.cluster)
 
     def pause_after(
         self, parts: Partitions, got: int, waited: ops.LongPoll | None, waker: Waker | None
     ) -> float:
-        """How long to wait for finished runs (or a wake-up) after a pop that leased ``got``:
-        none after a long poll (it was the wait) or while work comes; up to the poll interval
-        while idle or full. An idle worker that will not long-poll has its waker listen for
-        the next push meanwhile."""
-        # A pop that left slots free drained what this worker may take: wait (a finished run
-        # or a push cuts the wait short) rather than pop again at once.
-        delay = self.poll_delay(got > 0 and got >= self._asked)
-        if waited is not None and not got:
-            return 0.0
+        """How long to wait after a pop that leased ``got`` (``Pacing.pause_after``)."""
         free = self.free_slots()
-        if not got and free and waker is not None and self.long_poll(parts, waker) is None:
-            waker.listen()
-        if not free or delay:
-            return delay or self.settings.poll_interval
-        return 0.0
+        listen = not got and free > 0 and self.long_poll(parts, waker) is None
+        return self.pacing.pause_after(got, free, waited, listen, waker)
 
     def exchange_op(
         self,
@@ -320,14 +287,14 @@ class WorkerCore:
         answered."""
         completes, failures = self.settle(outcomes)
         count = self.free_slots() if fetch else 0
-        self._asked = count
-        self.woken = False
+        self.pacing.asked = count
+        self.pacing.woken = False
         started = time.monotonic()
-        self.long_polling = wait is not None  # the waker leaves the wake tokens to this pop
+        self.pacing.long_polling = wait is not None  # the waker leaves the tokens to this pop
         try:
             tasks, acks = yield from routed.ack_and_pop(parts, completes, failures, count, wait)
         finally:
-            self.long_polling = False
+            self.pacing.long_polling = False
         assert self.observer is not None
         if wait is None:  # a long poll's time is the wait for a push, not a fetch
             took = time.monotonic() - started

@@ -170,7 +170,7 @@ class Worker(WorkerBase):
                 elif first is not None:
                     self.core.pending.append(first)
                 else:
-                    self.core.woken = True  # a push's wake-up (or a stop)
+                    self.core.pacing.woken = True  # a push's wake-up (or a stop)
                 first = self._results.get_nowait()
         except queue.Empty:
             pass
