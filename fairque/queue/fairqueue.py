@@ -156,9 +156,13 @@ class TaskQueue:
     def _pipeline(self, calls: list[ops.Call]) -> list[Any]:
         if self._node_pipes is not None:
             return self._node_pipes.execute(calls)
-        scripts = [c for c in calls if isinstance(c, ops.ScriptCall)]
-        if self._lines is not None and len(scripts) == len(calls):
-            replies = self._lines.exchange([self._scripting.args(c) for c in scripts])
+        if self._lines is not None and all(isinstance(c, ops.ScriptCall) or c.raw for c in calls):
+            replies = self._lines.exchange(
+                [
+                    self._scripting.args(c) if isinstance(c, ops.ScriptCall) else c.args
+                    for c in calls
+                ]
+            )
             return self._loaded_again(calls, replies)
         return self._cluster_pipeline(calls)
 

@@ -311,7 +311,8 @@ def ack_and_pop(
         if wait is not None:
             keys, seconds = wait
             # At least 1 ms: a time-out of 0 would block for ever.
-            calls.append(CommandCall(("BLPOP", *keys, f"{max(seconds, 0.001):.3f}")))
+            wait_call = ("BLPOP", *keys, f"{max(seconds, 0.001):.3f}")
+            calls.append(CommandCall(wait_call, raw=True))
         calls.append(_pop_call(s, count))
     if not calls:
         return [], {}

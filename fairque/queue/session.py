@@ -55,6 +55,9 @@ class CommandCall:
     # A blocking read (XREAD BLOCK): sent alone on a connection of its own, never in a
     # pipeline it would hold up.
     blocking: bool = False
+    # Its reply is used as the server sends it (no redis-py parsing): it may travel with
+    # script calls on the queue's own connections (a long poll's BLPOP).
+    raw: bool = False
 
 
 Call: TypeAlias = ScriptCall | CommandCall
