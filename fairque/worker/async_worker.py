@@ -217,15 +217,13 @@ class AsyncWorker(WorkerBase):
         await self._collect(0)
         await self._beat()
         assert self._work is not None
-        if self._work.is_set():
-            self.core.pacing.woken = True  # the waker took a push's token: pop without waiting
         self._work.clear()  # a push from now on wakes the wait after this pop
         wait = self.core.long_poll(self.queue.parts, self._waker)
         got = await self._exchange(fetch=True, wait=wait)
         if self._burst and self.core.drained(got):
             self.stop()
             return
-        pause = self.core.pause_after(self.queue.parts, got, wait, self._waker)
+        pause = self.core.pause_after(self.queue.parts, got, self._waker)
         if pause:
             await self._collect(pause)
 

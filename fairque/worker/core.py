@@ -169,6 +169,7 @@ class WorkerCore:
                 and self.free_slots() > 0
                 and not self.pacing.long_polling
             ),
+            self.pacing.claim_wake,
             on_wake,
             on_cancel,
         )
@@ -266,13 +267,11 @@ class WorkerCore:
         busy = bool(self.running or self.pending)
         return self.pacing.long_poll(parts, waker, busy, self.config.redis.cluster)
 
-    def pause_after(
-        self, parts: Partitions, got: int, waited: ops.LongPoll | None, waker: Waker | None
-    ) -> float:
+    def pause_after(self, parts: Partitions, got: int, waker: Waker | None) -> float:
         """How long to wait after a pop that leased ``got`` (``Pacing.pause_after``)."""
         free = self.free_slots()
         listen = not got and free > 0 and self.long_poll(parts, waker) is None
-        return self.pacing.pause_after(got, free, waited, listen, waker)
+        return self.pacing.pause_after(got, free, listen, waker)
 
     def exchange_op(
         self,
@@ -288,13 +287,12 @@ class WorkerCore:
         completes, failures = self.settle(outcomes)
         count = self.free_slots() if fetch else 0
         self.pacing.asked = count
-        self.pacing.woken = False
         started = time.monotonic()
-        self.pacing.long_polling = wait is not None  # the waker leaves the tokens to this pop
+        wait = self.pacing.start_exchange(wait)  # the waker leaves the tokens to a long poll
         try:
             tasks, acks = yield from routed.ack_and_pop(parts, completes, failures, count, wait)
         finally:
-            self.pacing.long_polling = False
+            self.pacing.end_exchange()
         assert self.observer is not None
         if wait is None:  # a long poll's time is the wait for a push, not a fetch
             took = time.monotonic() - started

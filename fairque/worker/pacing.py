@@ -4,7 +4,8 @@ server for a push) or its waker thread listening for one. Shared by both workers
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fairque.queue import ops
@@ -23,8 +24,36 @@ class Pacing:
     poll_interval: float
     idle_polls: int = 0  # pops in a row that found nothing
     asked: int = 0  # what the last exchange asked to lease
-    woken: bool = False  # the waker said a push waits (cleared by the next exchange)
+    woken: bool = False  # the waker took a push's token (cleared by the next exchange)
     long_polling: bool = False  # a pop waits on the server for a push now
+    waited: bool = False  # the last exchange was a long poll
+    # The waker's thread and the worker's loop decide under it: a token the waker takes is
+    # either seen by the next exchange (it pops at once) or handed back to a long poll.
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def start_exchange(self, wait: ops.LongPoll | None) -> ops.LongPoll | None:
+        """An exchange begins: the long poll it may make (none when the waker took a token
+        meanwhile: the task waits, pop it now)."""
+        with self.lock:
+            if self.woken:
+                wait = None
+            self.woken = False
+            self.long_polling = wait is not None
+        self.waited = wait is not None
+        return wait
+
+    def end_exchange(self) -> None:
+        with self.lock:
+            self.long_polling = False
+
+    def claim_wake(self) -> bool:
+        """The waker took a wake token: True when the worker will pop for it (it wakes the
+        loop then); False while a long poll waits, which the token is handed back to."""
+        with self.lock:
+            if self.long_polling:
+                return False
+            self.woken = True
+            return True
 
     def poll_delay(self, got_work: bool) -> float:
         """How long to wait before the next pop: none while busy, growing while idle."""
@@ -53,14 +82,7 @@ class Pacing:
         keys = waker.wake_keys()
         return (keys, self.poll_interval) if keys else None
 
-    def pause_after(
-        self,
-        got: int,
-        free: int,
-        waited: ops.LongPoll | None,
-        listen: bool,
-        waker: Waker | None,
-    ) -> float:
+    def pause_after(self, got: int, free: int, listen: bool, waker: Waker | None) -> float:
         """How long to wait for finished runs (or a wake-up) after a pop that leased ``got``
         and left ``free`` slots: none after a long poll (it was the wait) or while work
         comes; up to the poll interval while idle or full. With ``listen`` (it will not
@@ -68,7 +90,7 @@ class Pacing:
         # A pop that left slots free drained what this worker may take: wait (a finished run
         # or a push cuts the wait short) rather than pop again at once.
         delay = self.poll_delay(got > 0 and got >= self.asked)
-        if waited is not None and not got:
+        if self.waited and not got:
             return 0.0
         if not got and free and waker is not None and listen:
             waker.listen()

@@ -44,6 +44,8 @@ class Waker:
         sessions: the partitions the worker consumes.
         worker_id: the worker whose cancels list and scope are read.
         wants_work: whether the worker has free slots (then it listens for wake tokens).
+        claim: called with a token taken: True when the worker will pop for it (then
+            ``on_wake`` is called), False to hand the token back (a long poll waits for it).
         on_wake: called (in the waker's thread) when a token says work is waiting.
         on_cancel: called (in the waker's thread) with a task id whose cancel was asked for.
     """
@@ -54,12 +56,14 @@ class Waker:
         sessions: list[QueueSession],
         worker_id: str,
         wants_work: Callable[[], bool],
+        claim: Callable[[], bool],
         on_wake: Callable[[], object],
         on_cancel: Callable[[str], object],
     ) -> None:
         self._config = config
         self._worker_id = worker_id
         self._wants_work = wants_work
+        self._claim = claim
         self._on_wake = on_wake
         self._on_cancel = on_cancel
         # One blocking call may name keys of one slot only on a cluster.
@@ -163,7 +167,7 @@ class Waker:
             if key in cancels:
                 if value != NUDGE:
                     self._on_cancel(value)
-            elif self._wants_work():
+            elif self._wants_work() and self._claim():
                 self._on_wake()
             else:  # filled meanwhile: the token is for another idle worker
                 with contextlib.suppress(redis.RedisError):

@@ -169,8 +169,6 @@ class Worker(WorkerBase):
                     self.core.note_cancel(first)  # the handler sees it; _expire ends it
                 elif first is not None:
                     self.core.pending.append(first)
-                else:
-                    self.core.pacing.woken = True  # a push's wake-up (or a stop)
                 first = self._results.get_nowait()
         except queue.Empty:
             pass
@@ -216,7 +214,7 @@ class Worker(WorkerBase):
         if self._burst and self.core.drained(got):
             self.stop()
             return
-        pause = self.core.pause_after(self.queue.parts, got, wait, self._waker)
+        pause = self.core.pause_after(self.queue.parts, got, self._waker)
         if pause:
             self._collect(pause)
 
