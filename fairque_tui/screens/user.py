@@ -142,14 +142,18 @@ class UserScreen(LiveScreen[UserDetail]):
             self._explain(task_id)
 
     def action_cancel_task(self) -> None:
-        table = self._table()
-        task_id = cursor_key(table)
+        task_id = cursor_key(self._table())
         if task_id is None:
             self.notify("no task under the cursor")
             return
+        self._cancel(task_id)
+
+    def _cancel(self, task_id: str) -> None:
+        """Cancel a task of this user, after a confirmation (from the tables, or its view)."""
+        running = self.detail is not None and any(t.task_id == task_id for t in self.detail.running)
         how = (
             "its worker is told to stop it (it ends canceled, never retried)"
-            if table.id == "running"
+            if running
             else "it will never run"
         )
         self.mutate(
@@ -175,7 +179,8 @@ class UserScreen(LiveScreen[UserDetail]):
         for name, value in info.model_dump(exclude={"summary"}).items():
             if value not in (None, [], ""):
                 lines.append(f"{name}: {value}")
-        self.app.push_screen(TextModal(f"task {task_id}", "\n".join(lines)))
+        cancel = None if self.source.read_only else (lambda: self._cancel(task_id))
+        self.app.push_screen(TextModal(f"task {task_id}", "\n".join(lines), on_cancel=cancel))
 
     def action_pause(self) -> None:
         user = self.user_id

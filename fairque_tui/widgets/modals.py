@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -58,12 +58,26 @@ class TextModal(ModalScreen[None]):
     }
     TextModal #title { text-style: bold; height: auto; margin-bottom: 1; }
     """
-    BINDINGS = [Binding("escape,q,enter", "dismiss", "Close")]
+    BINDINGS = [
+        Binding("escape,q,enter", "dismiss", "Close"),
+        Binding("c", "cancel_task", "Cancel task"),
+    ]
 
-    def __init__(self, title: str, body: str) -> None:
+    def __init__(
+        self, title: str, body: str, on_cancel: Callable[[], object] | None = None
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.body = body
+        self.on_cancel = on_cancel  # a task's view: `c` closes it and asks to cancel the task
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.on_cancel is not None if action == "cancel_task" else True
+
+    def action_cancel_task(self) -> None:
+        if self.on_cancel is not None:
+            self.dismiss(None)
+            self.on_cancel()
 
     def compose(self) -> ComposeResult:
         with Vertical():

@@ -341,3 +341,33 @@ async def test_cancel_a_pending_and_a_running_task_from_the_user_screen(seeded):
         await until(pilot, lambda: "canceling" in str(running.get_row_at(0)))
     assert q.get_task(held.task_id).state == "leased"  # until its lease ends
     q.close()
+
+
+async def test_cancel_from_a_tasks_view(seeded):
+    q = queue_of(seeded)
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "a" in rows(app, "#users"))
+        screen = app.screen
+        assert isinstance(screen, OverviewScreen)
+        app.push_screen(UserScreen(screen.ctx, "a"))
+        await loaded(pilot, UserScreen)
+        task_id = rows(app, "#pending")[0]
+        await pilot.press("enter")  # the task's view (its explanation)
+        await until(pilot, lambda: isinstance(app.screen, TextModal))
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        await until(pilot, lambda: q.get_task(task_id).state == "canceled")
+    read_only = make_app(seeded, read_only=True)
+    async with read_only.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "a" in rows(read_only, "#users"))
+        read_only.push_screen(UserScreen(read_only.screen.ctx, "a"))
+        await loaded(pilot, UserScreen)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(read_only.screen, TextModal))
+        await pilot.press("c")  # hidden and refused: no question, nothing canceled
+        await pilot.pause(0.5)
+        assert isinstance(read_only.screen, TextModal)
+    assert q.stats().counters.get("canceled", 0) == 1
+    q.close()
