@@ -229,3 +229,20 @@ def test_a_bad_progress_fraction_is_a_typed_error(bad):
 
     with pytest.raises(ValidationError):
         control.check_progress(bad, {})
+
+
+def test_keys_written_over_never_half_apply_a_cancel_or_an_end(make_queue, raw):
+    q = make_queue()
+    q.push(Task.create("u1", payload=1, task_id="k1"))
+    q.push(Task.create("u2", payload=2, task_id="k2"))
+    keys = q.session.keys
+    raw.delete(keys.prio("u1", 3))
+    raw.set(keys.prio("u1", 3), "not a list")  # u1's queue written over by something else
+    raw.hset(keys.task("k2"), "w", "1")  # a producer waits on k2...
+    raw.set(keys.key("events", task_id="k2"), "not a stream")  # ...and its stream is written over
+    assert q.cancel("k1").outcome == CancelOutcome.CANCELED
+    assert q.get_task("k1").state == TaskState.CANCELED
+    held = q.pop()
+    assert held is not None and held.task_id == "k2"
+    assert q.complete(held, "done") == AckResult.OK  # its event could not be written: no matter
+    assert q.get_task("k2").result == "done" and q.stats().counters["completed"] == 1

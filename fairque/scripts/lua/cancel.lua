@@ -42,8 +42,11 @@ for i = 1, n do
       local pri, user = tonumber(f[3]), f[2]
       -- The queue entry is "<seq>|<id>": removed by value (a scan of the user's list of
       -- that priority; pop skips an entry left behind, should a hand-edited seq differ).
-      if user and pri and pri >= 1 and pri <= 6 and
-          redis.call('LREM', K.prio(user, PRI_NAME[pri]), 1, (f[4] or '') .. '|' .. id) > 0 then
+      -- pcall: a queue key of the wrong type (a quarantined user) refuses the removal; the
+      -- task is canceled all the same (pop skips a canceled entry) and nothing half-applies.
+      local removed = user and pri and pri >= 1 and pri <= 6 and
+        redis.pcall('LREM', K.prio(user, PRI_NAME[pri]), 1, (f[4] or '') .. '|' .. id)
+      if type(removed) == 'number' and removed > 0 then
         backlog_dec(user, pri)
         users[user] = true
       end

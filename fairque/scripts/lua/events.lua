@@ -12,6 +12,9 @@ local EVENTS_KEEP = 64  -- entries kept (about: MAXLEN ~); a waiter reads them a
 local function task_event(task_id, watched, ...)
   if not watched then return end
   local key = K.events(task_id)
-  redis.call('XADD', key, 'MAXLEN', '~', EVENTS_KEEP, '*', ...)
-  redis.call('PEXPIRE', key, EVENTS_TTL_MS)
+  -- pcall: a key something else wrote over must not stop the change it reports (a waiter
+  -- then learns of it when its read times out and it reads the task again).
+  if type(redis.pcall('XADD', key, 'MAXLEN', '~', EVENTS_KEEP, '*', ...)) == 'string' then
+    redis.call('PEXPIRE', key, EVENTS_TTL_MS)
+  end
 end
