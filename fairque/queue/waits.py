@@ -55,7 +55,11 @@ def arm(p: Partitions, task_id: str) -> Op[Armed]:
 
 
 def _arm_in(s: QueueSession, task_id: str) -> Op[tuple[str, dict[str, str]] | None]:
-    reply = yield s.call("watch", task_id)
+    return _watched((yield s.call("watch", task_id)))
+
+
+def _watched(reply: Any) -> tuple[str, dict[str, str]] | None:
+    """watch.lua's reply: the newest event's id and the task's fields (None: no task)."""
     if reply == "missing":
         return None
     return str(reply[0]), _pairs(reply[1])
@@ -113,10 +117,15 @@ def _event(task_id: str, fields: dict[str, str]) -> TaskEvent:
 def reread(armed: Armed) -> Op[None]:
     """Arm again and read the task afresh (after an end event, or a quiet stretch: it also
     re-arms a wait whose mark a server restart without its data lost)."""
-    reply = yield from _arm_in(armed.session, armed.info.task_id)
-    if reply is None:
+    _rearmed(armed, (yield from _arm_in(armed.session, armed.info.task_id)))
+
+
+def _rearmed(armed: Armed, watched: tuple[str, dict[str, str]] | None) -> None:
+    """Take the task as watch.lua read it again (an event that came after the last one read
+    is covered by it)."""
+    if watched is None:
         raise TaskNotFound(f"no task {armed.info.task_id} (its result expired meanwhile?)")
-    last, fields = reply
+    last, fields = watched
     if _newer(last, armed.last):
         armed.last = last
     armed.info = task_info(armed.info.task_id, fields)
@@ -144,12 +153,7 @@ def wait_op(armed: Armed, block_s: float) -> Op[bool]:
     reply, again = yield [read, s.call("watch", armed.info.task_id)]
     for entry_id, _ in _entries(reply):
         armed.last = entry_id
-    if again == "missing":
-        raise TaskNotFound(f"no task {armed.info.task_id} (its result expired meanwhile?)")
-    last, fields = str(again[0]), _pairs(again[1])
-    if _newer(last, armed.last):
-        armed.last = last  # an event came between the two: the task as read covers it
-    armed.info = task_info(armed.info.task_id, fields)
+    _rearmed(armed, _watched(again))
     return armed.info.ended
 
 
