@@ -94,6 +94,23 @@ class TenantMismatch(FairQueueError):
         self.task_id, self.user_id, self.tenant = task_id, user_id, tenant
 
 
+class InvalidDependency(ValidationError):
+    """A task's parents (``after``), unique key or debounce are malformed: the message names
+    the problem. Nothing was written."""
+
+
+class DependencyCycle(InvalidDependency):
+    """A task names a parent that waits, through other tasks, on the task itself: neither
+    could ever run. Nothing was written."""
+
+    def __init__(self, task_id: str, parent: str) -> None:
+        super().__init__(
+            f"task {task_id!r} cannot wait on {parent!r}: {parent!r} already waits on "
+            f"{task_id!r} (through its parents), so neither would ever run"
+        )
+        self.task_id, self.parent = task_id, parent
+
+
 class ServerError(FairQueueError):
     """The server rejected an operation (script error, out of memory, wrong key type)."""
 

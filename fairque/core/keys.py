@@ -74,6 +74,18 @@ TEMPLATES: dict[str, str] = {
     # stream: a waited-on task's events (progress, retries, its end), written only once a
     # producer waits on it (task field 'w'); read with a blocking XREAD (results, watch)
     "events": "ev:{task_id}",
+    # Dependencies (docs/dependencies.md): a task pushed with `after` waits in state 'blocked'
+    # until its parents end. Each parent keeps the list of its dependents (kept after its end,
+    # with its TTL, so `task show` lists them); a parent's end queues "<outcome>|<offset>|<id>"
+    # on the todo list, which every pop and ack works through a bounded slice at a time.
+    "kids": "kids:{task_id}",  # list: the ids of the tasks that wait on this one
+    "deptodo": "deps:todo",  # list: parents whose end is not yet passed on to all dependents
+    "early": "deps:early",  # hash: id of a parent not pushed yet -> edges waiting on it
+    "blocked": "blocked",  # hash: user -> its blocked tasks; '*' -> all
+    # string: the one queued or running task of a unique key (deleted when that task ends)
+    "unique": "uq:{user}/{ukey}",
+    # string: "<task id>|<first push ms>" of a debounced key's waiting task (expires)
+    "debounce": "db:{user}/{ukey}",
     "worker": "worker:{worker_id}",  # hash: one worker's registry entry (expires)
     "tp": "tp:{minute}",  # hash per minute: event -> count (throughput charts; expires)
     "srv": "srv:{minute}",  # hash per minute: user -> tasks dispatched (served share; expires)
@@ -104,6 +116,7 @@ def _check_minute(minute: object) -> int:
 
 _CHECKS: dict[str, Callable[[object], object]] = {
     "task_id": check_task_id,
+    "ukey": check_task_id,  # unique and debounce keys use the task-id alphabet
     "user": check_user_id,
     "tenant": check_user_id,  # tenant ids use the user-id alphabet
     "pool": _check_pool,

@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
-from typing import Any, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from fairque.core.codec import encode_json
-from fairque.core.exceptions import InvalidSchedule
+from fairque.core.exceptions import InvalidDependency, InvalidSchedule
 from fairque.core.validation import (
+    check_after,
     check_cost,
+    check_debounce,
     check_delay,
     check_handler_name,
     check_max_attempts,
     check_priority,
     check_task_id,
     check_tenant_id,
+    check_unique_key,
     check_user_id,
 )
+
+AfterPolicy = Literal["all_complete", "any_end"]
 
 
 class Priority(IntEnum):
@@ -37,6 +43,7 @@ class Priority(IntEnum):
 class TaskState(StrEnum):
     """Where a task is in its lifecycle (docs/reliability.md)."""
 
+    BLOCKED = "blocked"  # waits for its parents (``after``) to end
     DELAYED = "delayed"
     READY = "ready"
     LEASED = "leased"
@@ -65,6 +72,15 @@ def trusted(cls: type[M], fields: dict[str, Any], private: dict[str, Any] | None
     return obj
 
 
+class Debounce(NamedTuple):
+    """Run the last task pushed under ``key`` (per user) ``window`` seconds after the latest
+    push, and at most ``max_wait`` seconds after the window's first push."""
+
+    key: str
+    window: float
+    max_wait: float
+
+
 class Lease(BaseModel):
     """Proof that a worker holds a task: complete/fail must present the same token."""
 
@@ -86,7 +102,7 @@ class Lease(BaseModel):
 # The fields Task.create names (model_construct would record them as set).
 _CREATED_FIELDS = frozenset({
     "task_id", "user_id", "priority", "payload", "handler", "max_attempts", "execute_after",
-    "delay", "tenant", "cost",
+    "delay", "tenant", "cost", "after", "after_policy", "unique_key", "debounce",
 })  # fmt: skip
 
 
@@ -116,6 +132,20 @@ class Task(BaseModel):
     cost: float | None = Field(
         default=None, description="what the task is charged instead of one turn or its run time"
     )
+    after: tuple[str, ...] = Field(
+        default=(), description="ids of the tasks it waits for (docs/dependencies.md)"
+    )
+    after_policy: AfterPolicy = Field(
+        default="all_complete",
+        description="all_complete: runs once every parent completed, canceled if one dies or "
+        "is canceled; any_end: runs once every parent ended, whatever the outcome",
+    )
+    unique_key: str | None = Field(
+        default=None, description="one queued or running task per key and user"
+    )
+    debounce: Debounce | None = Field(
+        default=None, description="runs the last payload pushed under a key within a window"
+    )
 
     _payload_json: str | None = PrivateAttr(default=None)
     _run_seconds: float | None = PrivateAttr(default=None)
@@ -137,6 +167,10 @@ class Task(BaseModel):
         delay: float | None = None,
         tenant: str | None = None,
         cost: float | None = None,
+        after: Sequence[str] | str | None = None,
+        after_policy: AfterPolicy = "all_complete",
+        unique_key: str | None = None,
+        debounce: Debounce | tuple[str, float, float] | None = None,
     ) -> Task:
         """Validate the arguments and build a task.
 
@@ -146,6 +180,15 @@ class Task(BaseModel):
         ``execute_after`` is an absolute time. ``tenant`` puts the user under a tenant (fair
         between tenants first, then between a tenant's users); ``cost`` is charged to the user
         instead of one turn (``fairness = "count"``) or the measured run time (``"time"``).
+
+        ``after`` names tasks (ids, or one id) that must end before this one runs: it waits
+        in state ``blocked`` and enters its user's queue when the last one completes; with
+        ``after_policy="all_complete"`` (the default) a parent that dies or is canceled
+        cancels it, with ``"any_end"`` it runs whatever its parents' outcomes. ``unique_key``
+        keeps one queued or running task per key and user (a second push answers the first
+        task's id, ``created=False``); ``debounce=(key, window, max_wait)`` runs the last
+        payload pushed under a key once no push came for ``window`` seconds, and at most
+        ``max_wait`` seconds after the first (docs/dependencies.md).
         """
         check_user_id(user_id)
         if tenant is not None:
@@ -162,6 +205,12 @@ class Task(BaseModel):
             check_max_attempts(max_attempts)
         if delay is not None:
             check_delay(delay)
+        parents = check_after(after, tid, after_policy)
+        if unique_key is not None:
+            check_unique_key(unique_key)
+        deb = None if debounce is None else Debounce(*check_debounce(debounce))
+        if deb is not None and (parents or unique_key is not None):
+            raise InvalidDependency("a debounced task takes neither parents nor a unique key")
         if execute_after is not None:
             if not isinstance(execute_after, datetime):
                 raise InvalidSchedule("execute_after must be a datetime")
@@ -178,7 +227,8 @@ class Task(BaseModel):
             "task_id": tid, "user_id": user_id, "priority": pri, "payload": payload,
             "handler": handler, "max_attempts": max_attempts, "execute_after": execute_after,
             "delay": delay, "state": TaskState.READY, "attempts": 0, "created_at": None,
-            "lease": None, "trace": None, "tenant": tenant, "cost": cost,
+            "lease": None, "trace": None, "tenant": tenant, "cost": cost, "after": parents,
+            "after_policy": after_policy, "unique_key": unique_key, "debounce": deb,
         }  # fmt: skip
         private = {"_payload_json": text, "_run_seconds": None, "_checked": (tid, user_id)}
         task = trusted(cls, fields, private)

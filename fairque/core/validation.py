@@ -8,6 +8,7 @@ from typing import Any
 
 from fairque.core.exceptions import (
     InvalidCost,
+    InvalidDependency,
     InvalidPriority,
     InvalidQueueName,
     InvalidSchedule,
@@ -156,3 +157,49 @@ def check_max_attempts(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidSchedule(f"max_attempts must be an integer >= 1, got {value!r}")
     return int(value)
+
+
+MAX_PARENTS = 1000  # parents one task may wait on (each is a list entry and a read at push)
+_AFTER_POLICIES = ("all_complete", "any_end")
+
+
+def check_after(after: object, task_id: str, policy: object) -> tuple[str, ...]:
+    """The parent ids of a task (``after``: an id or a sequence of ids), validated: each a
+    valid task id, not the task itself, at most MAX_PARENTS, duplicates dropped."""
+    if policy not in _AFTER_POLICIES:
+        raise InvalidDependency(f"after_policy must be one of {_AFTER_POLICIES}, got {policy!r}")
+    if after is None:
+        return ()
+    ids = [after] if isinstance(after, str) else after
+    if not isinstance(ids, list | tuple | set | frozenset):
+        raise InvalidDependency(f"after takes task ids, got {type(after).__name__}")
+    out = tuple(dict.fromkeys(check_task_id(i) for i in ids))
+    if task_id in out:
+        raise InvalidDependency(f"task {task_id!r} cannot wait on itself")
+    if len(out) > MAX_PARENTS:
+        raise InvalidDependency(f"a task waits on at most {MAX_PARENTS} parents, got {len(out)}")
+    return out
+
+
+def check_unique_key(key: object) -> str:
+    """A unique or debounce key: the task-id alphabet, 1-128 characters."""
+    if not isinstance(key, str) or not key or len(key) > TASK_ID_MAX or not _TASK_RE.fullmatch(key):
+        raise InvalidDependency(
+            f"key {key!r} is malformed: 1-{TASK_ID_MAX} characters from A-Z a-z 0-9 . _ : @ -"
+        )
+    return key
+
+
+def check_debounce(value: object) -> tuple[str, float, float]:
+    """``(key, window seconds, max_wait seconds)``: a valid key, a window > 0, and a max wait
+    no shorter than the window (both at most a day)."""
+    if not isinstance(value, tuple | list) or len(value) != 3:
+        raise InvalidDependency("debounce takes (key, window seconds, max_wait seconds)")
+    key, window, max_wait = value
+    check_unique_key(key)
+    for name, v in (("window", window), ("max_wait", max_wait)):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 86400:
+            raise InvalidDependency(f"debounce {name} must be seconds in (0, 86400], got {v!r}")
+    if max_wait < window:
+        raise InvalidDependency(f"debounce max_wait ({max_wait}) is shorter than its window")
+    return key, float(window), float(max_wait)

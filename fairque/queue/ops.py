@@ -116,16 +116,20 @@ def push(s: QueueSession, tasks: Sequence[Task]) -> Op[list[PushResult]]:
     else:
         replies = [(yield calls[0])] if len(calls) == 1 else (yield calls)
     # The script's reply is trusted as popped rows are: no validation pass per result. Each
-    # call answers each of its tasks' state, after '=' when the task existed already; a call
-    # of one task (a push, or a batch's last chunk of one) answers that state alone.
+    # call answers each of its tasks' state, after '=' when the task existed already (and
+    # then, after '|', the id of the task holding its unique key or debounce, if another); a
+    # call of one task (a push, or a batch's last chunk of one) answers that state alone.
     states: list[str] = []
     for reply in replies:
         states += [reply] if isinstance(reply, str) else reply
-    return [
-        trusted(PushResult, {"task_id": task.task_id, "created": state[0] != "=",
-                             "state": _STATES[state.removeprefix("=")]})
-        for task, state in zip(tasks, states, strict=True)
-    ]  # fmt: skip
+    return [_push_result(task, state) for task, state in zip(tasks, states, strict=True)]
+
+
+def _push_result(task: Task, answer: str) -> PushResult:
+    # "=<state>|<id>": another task holds this one's unique key or debounce window
+    state, _, holder = answer.removeprefix("=").partition("|")
+    return trusted(PushResult, {"task_id": holder or task.task_id, "created": answer[0] != "=",
+                                "state": _STATES[state]})  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------- pop

@@ -64,15 +64,34 @@ def _has_options(task: Task) -> bool:
         or task.trace
         or task.tenant
         or task.cost is not None
+        or task.after
+        or task.unique_key is not None
+        or task.debounce is not None
     )
+
+
+_POLICY = {"all_complete": "c", "any_end": "a"}
+
+
+def _after_value(task: Task) -> bytes:
+    if not task.after:
+        return NO_VALUE
+    return f"{_POLICY[task.after_policy]}|{','.join(task.after)}".encode()
+
+
+def _debounce_value(task: Task) -> bytes:
+    d = task.debounce
+    if d is None:
+        return NO_VALUE
+    return b"%s|%d|%d" % (d.key.encode(), round(d.window * 1000), round(d.max_wait * 1000))
 
 
 def push_args(s: QueueSession, chunk: Sequence[Task], traced: str) -> list[Arg]:
     """One push call's arguments after the prefix: the limit, the count, each task's four
     fields, then the optional sections (handlers, max attempts, due times, delays, traces,
-    tenants, costs: one value per task each), up to the last one that carries a value. The
-    usual task sets none of them: four values per task, not eight. ``traced``: the trace
-    context of a push made inside a span."""
+    tenants, costs, parents, unique keys, debounces: one value per task each), up to the
+    last one that carries a value. The usual task sets none of them: four values per task.
+    ``traced``: the trace context of a push made inside a span."""
     args: list[Arg] = [s.queue.max_payload_bytes, len(chunk)]
     for task in chunk:
         args += push_fields(s, task)
@@ -88,6 +107,9 @@ def push_args(s: QueueSession, chunk: Sequence[Task], traced: str) -> list[Arg]:
          for t in chunk],
         [t.tenant.encode() if t.tenant else NO_VALUE for t in chunk],
         [NO_VALUE if t.cost is None else repr(t.cost).encode() for t in chunk],
+        [_after_value(t) for t in chunk],
+        [NO_VALUE if t.unique_key is None else t.unique_key.encode() for t in chunk],
+        [_debounce_value(t) for t in chunk],
     ]  # fmt: skip
     while sections and not any(sections[-1]):
         sections.pop()
@@ -126,6 +148,7 @@ def parse_task(row: str, worker_id: str) -> tuple[Task | None, str]:
             "execute_after": None, "delay": None, "state": TaskState.LEASED,
             "attempts": int(att), "created_at": ms_time(created) if created else None,
             "lease": lease, "trace": parse_carrier(trace), "tenant": None, "cost": None,
+            "after": (), "after_policy": "all_complete", "unique_key": None, "debounce": None,
         }  # fmt: skip
     except ValueError as exc:  # a field written over from outside (not a number, a NUL)
         return None, f"corrupt: unreadable task fields ({str(exc)[:80]})"

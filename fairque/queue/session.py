@@ -16,6 +16,7 @@ from typing import Any, TypeAlias, TypeVar
 from fairque.core.config import FairQueueConfig
 from fairque.core.exceptions import (
     CorruptQueue,
+    DependencyCycle,
     FairQueueError,
     InvalidCost,
     InvalidPayload,
@@ -170,6 +171,7 @@ def translate_error(message: str) -> FairQueueError:
         ("CORRUPT_KEY ", lambda rest: CorruptQueue(f"queue key {rest}; nothing was written")),
         ("TENANT_MISMATCH ", lambda rest: TenantMismatch(*rest.split()[:3])),
         ("BAD_COST ", lambda rest: InvalidCost(f"bad cost for task {rest}")),
+        ("DEPENDENCY_CYCLE ", lambda rest: DependencyCycle(*rest.split()[:2])),
     ):
         at = text.find(word)
         if at >= 0:

@@ -44,8 +44,8 @@ SCRIPT_NAMES = (
 # Composed into the scripts in this order (a helper only uses the ones before it), never run
 # alone.
 HELPER_FILES = (
-    "common", "events", "limits", "roundrobin", "charges", "lifecycle", "throttle", "routing",
-    "dispatch",
+    "common", "events", "ends", "limits", "roundrobin", "charges", "lifecycle", "dependents",
+    "throttle", "routing", "dispatch",
 )  # fmt: skip
 
 

@@ -5,7 +5,7 @@
 -- ARGV[2]  who asks (the audit log and the task name them)
 -- ARGV[3]  how long a canceled task stays readable, in ms
 -- ARGV[4]  n; then 1 fields per task: its id
--- Returns  one string per task: the state it was canceled in ('ready', 'delayed': canceled
+-- Returns  one string per task: the state it was canceled in ('ready', 'delayed', 'blocked':
 --          now; 'leased': the cancel is recorded on the lease and the worker holding it told,
 --          the task ends canceled when its lease ends), '=' and its state when it had ended
 --          already or its cancel was asked for before ('=completed', '=dead', '=canceled',
@@ -14,12 +14,27 @@ local who, ttl, n = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local mark = who .. '|' .. NOW_MS_S .. '|' .. ttl
 local AUDIT_KEEP = 10000  -- as monitoring/admin_ops.py AUDIT_MAXLEN
 local CANCELS_TTL_MS = 600000  -- a word nobody reads in ten minutes is for a worker gone
+-- A blocked task canceled: the parents not pushed yet no longer wait to tell it (their
+-- lists of dependents would otherwise outlive it, with nobody to push them).
+local function forget_early_edges(id, after)
+  for pid in string.gmatch(after or '', '[^,]+') do
+    if redis.call('EXISTS', K.task(pid)) == 0 then
+      local removed = redis.pcall('LREM', K.kids(pid), 0, id)
+      if type(removed) == 'number' and removed > 0
+          and redis.call('HINCRBY', K.early(), pid, -removed) <= 0 then
+        redis.call('HDEL', K.early(), pid)
+      end
+    end
+  end
+end
+
 local out = {}
 local users = {}  -- users whose ready tasks were canceled (round-robin checked once each)
 for i = 1, n do
   local id = ARGV[4 + i]
   local tk = K.task(id)
-  local f = redis.call('HMGET', tk, 'state', 'user', 'pri', 'seq', 'worker', 'w', 'cancel')
+  local f = redis.call('HMGET', tk, 'state', 'user', 'pri', 'seq', 'worker', 'w', 'cancel',
+    'k', 'uk', 'after')
   local state = f[1]
   if not state then
     out[i] = 'missing'
@@ -52,11 +67,16 @@ for i = 1, n do
       end
     elseif state == 'delayed' then
       redis.call('ZREM', K.delayed(), id)
+    elseif state == 'blocked' and f[2] then
+      blocked_add(f[2], -1)
+      forget_early_edges(id, f[10])
     end
     redis.call('HSET', tk, 'state', 'canceled', 'finished', NOW_MS_S, 'cancel', mark)
+    redis.call('HDEL', tk, 'deps')
     redis.call('PEXPIRE', tk, ttl)
     count('canceled')
     task_event(id, f[6], 'state', 'canceled')
+    task_ended(id, 'x', f[8], f[2], f[9], ttl)
     out[i] = state
   end
   if out[i] ~= 'missing' and string.sub(out[i], 1, 1) ~= '=' then
@@ -73,4 +93,7 @@ for user in pairs(users) do
     note_if_idle(user)
   end
 end
+-- Dependents of the tasks canceled here are canceled (or released) in turn: a bounded
+-- slice now, the rest by pops.
+if release_dependents(RELEASE_BUDGET) then wake_pool('_') end
 return out

@@ -363,10 +363,12 @@ end
 
 -- What a pop does before it picks, each step bounded by `limit`: expired leases become
 -- failed attempts (a crashed worker's tasks come back), users idle past the retention are
--- forgotten, throttled users whose next token is due come back, and due delayed tasks are
--- made ready (the rest wait for the next pop).
+-- forgotten, ended parents are passed on to the tasks that wait on them, throttled users
+-- whose next token is due come back, and due delayed tasks are made ready (the rest wait
+-- for the next pop).
 local function maintain(limit, worker)
   reap_expired(limit)
+  release_dependents(RELEASE_BUDGET)
   sweep_idle(SWEEP_BATCH)
   wake_throttled(limit)
   local due = redis.call('ZRANGEBYSCORE', K.delayed(), '-inf', NOW_MS_S, 'LIMIT', 0, limit)

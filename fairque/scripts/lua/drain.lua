@@ -22,7 +22,9 @@ for p in string.gmatch(ARGV[3], '%d') do
     if redis.call('EXISTS', tk) == 1 then
       redis.call('HSET', tk, 'state', 'canceled', 'finished', NOW_MS_S)
       redis.call('PEXPIRE', tk, ttl)
-      task_event(id, redis.call('HGET', tk, 'w'), 'state', 'canceled')
+      local f = redis.call('HMGET', tk, 'w', 'k', 'uk')
+      task_event(id, f[1], 'state', 'canceled')
+      task_ended(id, 'x', f[2], user, f[3], ttl)
       local row = redis.call('HGETALL', tk)
       row[#row + 1] = 'id'  -- the key's tail: a task hash does not repeat it
       row[#row + 1] = id

@@ -52,4 +52,6 @@ for i = 0, n - 1 do
     lease_ended(id, f[3], ARGV[b + 6], true)
   end
 end
+-- A task buried here cancels (or releases) the tasks that wait on it: a bounded slice now.
+if release_dependents(RELEASE_BUDGET) then wake_pool('_') end
 return out

@@ -162,7 +162,9 @@ local function bury(task_id, tk, err, etype, tb, worker)
     'tb', tb or '', 'finished', NOW_MS_S, 'dworker', worker or '')
   redis.call('ZADD', K.dlq(), NOW_MS_S, task_id)
   count('dead')
-  task_event(task_id, redis.call('HGET', K.task(task_id), 'w'), 'state', 'dead')
+  local f = redis.call('HMGET', K.task(task_id), 'w', 'k', 'user', 'uk')
+  task_event(task_id, f[1], 'state', 'dead')
+  task_ended(task_id, 'd', f[2], f[3], f[4], nil)
   local cap = tonumber(redis.call('HGET', K.settings(), '#dlq_max') or '') or DEFAULT_DLQ_MAX
   local excess = redis.call('ZCARD', K.dlq()) - cap
   if excess > 0 then
@@ -182,6 +184,8 @@ local function end_canceled(task_id, tk, mark, watched)
   redis.call('PEXPIRE', tk, ttl)
   count('canceled')
   task_event(task_id, watched, 'state', 'canceled')
+  local f = redis.call('HMGET', tk, 'k', 'user', 'uk')
+  task_ended(task_id, 'x', f[1], f[2], f[3], ttl)
 end
 
 -- Take a user out of its pool's round-robin, keeping its pass for when it comes back

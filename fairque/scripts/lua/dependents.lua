@@ -1,0 +1,72 @@
+-- dependents.lua: passing a parent's end on to the tasks that wait on it (composed after
+-- lifecycle.lua). A parent's end is queued on the todo list (ends.lua: task_ended) as
+-- "<outcome>|<offset>|<parent id>"; each pop and each acknowledgement works through up to a
+-- budget of dependents, so one call never holds the server long, whatever the fan-out, and a
+-- crash between calls loses nothing (the todo list and the offsets are data). A dependent is
+-- released at most once: only a 'blocked' task counts a parent down, and it leaves 'blocked'
+-- in the same call that counts its last parent.
+local RELEASE_BUDGET = 200  -- dependents passed on per call (docs/dependencies.md: measured)
+local DEPENDENCY_CANCEL_TTL_MS = 86400000  -- a task canceled by its parent's end: a day
+
+-- One parent of a blocked task ended with `outcome` ('c', 'd' or 'x'): count it down and
+-- release the task at its last parent, or cancel it (and, in turn, its own dependents) when
+-- the parent did not complete and the task runs only after parents that completed.
+local function parent_ended(child, outcome, parent)
+  local ck = K.task(child)
+  local f = redis.call('HMGET', ck, 'state', 'user', 'pri', 'apol', 'due', 'w', 'k', 'uk')
+  if f[1] ~= 'blocked' or not f[2] then return end  -- canceled meanwhile, or gone
+  if outcome == 'c' or f[4] == 'a' then
+    if redis.call('HINCRBY', ck, 'deps', -1) > 0 then return end
+    redis.call('HDEL', ck, 'deps')
+    blocked_add(f[2], -1)
+    count('released')
+    local due = tonumber(f[5])
+    local pri = tonumber(f[3])
+    if due and due > NOW_MS then
+      redis.call('HSET', ck, 'state', 'delayed')
+      redis.call('ZADD', K.delayed(), istr(due), child)
+    elseif pri and pri >= 1 and pri <= 6 then
+      make_ready(child, f[2], pri)
+    else
+      bury(child, ck, 'corrupt: blocked task has no valid priority', 'CorruptTask', '', '')
+      return
+    end
+    task_event(child, f[6], 'state', 'ready')
+  else
+    local why = outcome == 'd' and 'dead' or 'canceled'
+    redis.call('HSET', ck, 'state', 'canceled', 'finished', NOW_MS_S, 'cancel',
+      'parent ' .. parent .. ' ' .. why .. '|' .. NOW_MS_S .. '|' .. DEPENDENCY_CANCEL_TTL_MS)
+    redis.call('HDEL', ck, 'deps')
+    redis.call('PEXPIRE', ck, DEPENDENCY_CANCEL_TTL_MS)
+    blocked_add(f[2], -1)
+    count('canceled')
+    task_event(child, f[6], 'state', 'canceled')
+    task_ended(child, 'x', f[7], f[2], f[8], DEPENDENCY_CANCEL_TTL_MS)
+  end
+end
+
+-- Pass queued parent ends on to up to `budget` dependents (the oldest end first). Returns
+-- whether ends are left for later calls.
+local function release_dependents(budget)
+  local todo = K.deptodo()
+  while budget > 0 do
+    local head = redis.call('LINDEX', todo, 0)
+    if not head then return false end
+    local outcome, offset, parent = string.match(head, '^(%a)|(%d+)|(.+)$')
+    if not parent then
+      redis.call('LPOP', todo)  -- written over from outside: nothing to pass on
+    else
+      offset = tonumber(offset)
+      local kids = redis.pcall('LRANGE', K.kids(parent), offset, offset + budget - 1)
+      if type(kids) ~= 'table' then kids = NOTHING end  -- a list written over: nobody to tell
+      for i = 1, #kids do parent_ended(kids[i], outcome, parent) end
+      budget = budget - #kids
+      if budget > 0 then
+        redis.call('LPOP', todo)  -- every dependent of this parent told
+      else
+        redis.call('LSET', todo, 0, outcome .. '|' .. istr(offset + #kids) .. '|' .. parent)
+      end
+    end
+  end
+  return redis.call('LLEN', todo) > 0
+end
