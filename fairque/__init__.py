@@ -21,7 +21,9 @@ if TYPE_CHECKING:
         WorkerConfig,
     )
     from fairque.core.exceptions import (
+        DependencyCycle,
         FairQueueError,
+        InvalidDependency,
         ResultTimeout,
         TaskCanceled,
         TaskFailed,
@@ -33,7 +35,9 @@ if TYPE_CHECKING:
         AckResult,
         CancelOutcome,
         CancelResult,
+        Debounce,
         DLQEntry,
+        GroupProgress,
         Lease,
         Priority,
         PushResult,
@@ -44,7 +48,9 @@ if TYPE_CHECKING:
         TaskState,
     )
     from fairque.queue import AsyncTaskQueue, TaskQueue
+    from fairque.queue.async_group import AsyncGroup
     from fairque.queue.async_handle import AsyncTaskHandle
+    from fairque.queue.group import Group
     from fairque.queue.handle import TaskHandle
     from fairque.worker import (
         AsyncTaskHandler,
@@ -69,16 +75,20 @@ _WHERE = {
     **dict.fromkeys(
         ["FairQueueConfig", "QueueConfig", "RedisConfig", "SchedulerConfig", "UserSettings",
          "WorkerConfig"], "fairque.core.config"),
-    **dict.fromkeys(["FairQueueError", "ResultTimeout", "TaskCanceled", "TaskFailed",
-                     "TaskIdConflict", "TaskNotFound", "TenantMismatch"],
+    **dict.fromkeys(["DependencyCycle", "FairQueueError", "InvalidDependency", "ResultTimeout",
+                     "TaskCanceled", "TaskFailed", "TaskIdConflict", "TaskNotFound",
+                     "TenantMismatch"],
                     "fairque.core.exceptions"),
     **dict.fromkeys(
-        ["AckResult", "CancelOutcome", "CancelResult", "DLQEntry", "Lease", "Priority",
+        ["AckResult", "CancelOutcome", "CancelResult", "Debounce", "DLQEntry", "GroupProgress",
+         "Lease", "Priority",
          "PushResult", "QueueStats", "Task", "TaskEvent", "TaskInfo", "TaskState"],
         "fairque.core.models"),
     **dict.fromkeys(["AsyncTaskQueue", "TaskQueue"], "fairque.queue"),
     "AsyncTaskHandle": "fairque.queue.async_handle",
     "TaskHandle": "fairque.queue.handle",
+    "AsyncGroup": "fairque.queue.async_group",
+    "Group": "fairque.queue.group",
     **dict.fromkeys(
         ["AsyncTaskHandler", "AsyncWorker", "TaskHandler", "TaskRef", "TaskTimeout", "Worker",
          "WorkerHealth", "task"], "fairque.worker"),
@@ -103,6 +113,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AckResult",
+    "AsyncGroup",
     "AsyncTaskHandle",
     "AsyncTaskHandler",
     "AsyncTaskQueue",
@@ -110,8 +121,13 @@ __all__ = [
     "CancelOutcome",
     "CancelResult",
     "DLQEntry",
+    "Debounce",
+    "DependencyCycle",
     "FairQueueConfig",
     "FairQueueError",
+    "Group",
+    "GroupProgress",
+    "InvalidDependency",
     "Lease",
     "Priority",
     "PushResult",

@@ -31,6 +31,7 @@ FILES = {
     "fairque/queue/async_queue_user.py": "fairque/queue/queue_user.py",
     "fairque/queue/async_script_connections.py": "fairque/queue/script_connections.py",
     "fairque/queue/async_handle.py": "fairque/queue/handle.py",
+    "fairque/queue/async_group.py": "fairque/queue/group.py",
 }
 
 SUBSTITUTIONS = {
@@ -53,6 +54,8 @@ SUBSTITUTIONS = {
     "AsyncIterator": "Iterator",
     "AsyncTaskHandle": "TaskHandle",
     "fairque.queue.async_handle": "fairque.queue.handle",
+    "AsyncGroup": "Group",
+    "fairque.queue.async_group": "fairque.queue.group",
 }
 
 REMOVE = "# unasync: remove"

@@ -346,6 +346,15 @@ class TaskInfo(BaseModel):
     progress_at: datetime | None = None
     canceled_by: str | None = Field(default=None, description="who canceled it (or asked to)")
     canceled_at: datetime | None = None
+    parents: tuple[str, ...] = Field(default=(), description="the tasks it waits for (after)")
+    after_policy: str | None = Field(default=None, description="all_complete or any_end")
+    waiting_for: int | None = Field(
+        default=None, description="parents not yet ended (while it is blocked)"
+    )
+    dependents: tuple[str, ...] = Field(
+        default=(), description="the tasks that wait for it (get_task reads the first 1,000)"
+    )
+    unique_key: str | None = None
 
     @property
     def ended(self) -> bool:
@@ -359,6 +368,27 @@ class TaskInfo(BaseModel):
 
 
 _ENDED = frozenset({TaskState.COMPLETED, TaskState.DEAD, TaskState.CANCELED})
+
+
+class GroupProgress(BaseModel):
+    """How far a group is: its members counted by state."""
+
+    model_config = ConfigDict(frozen=True)
+
+    total: int
+    completed: int
+    dead: int
+    canceled: int
+    states: dict[str, int] = Field(description="state -> members in it ('missing': unknown)")
+
+    @property
+    def ended(self) -> int:
+        """Members that have ended, whatever the outcome."""
+        return self.completed + self.dead + self.canceled
+
+    @property
+    def done(self) -> bool:
+        return self.ended == self.total
 
 
 class TaskEvent(BaseModel):

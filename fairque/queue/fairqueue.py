@@ -33,6 +33,7 @@ from fairque.core.models import (
 )
 from fairque.queue import control, ops, waits
 from fairque.queue import partitions as routed
+from fairque.queue.group import Group
 from fairque.queue.node_pipelines import NodePipelines
 from fairque.queue.partitions import Partitions
 from fairque.queue.script_connections import ScriptConnections
@@ -307,6 +308,39 @@ class TaskQueue:
     def get_task(self, task_id: str) -> TaskInfo | None:
         """State, attempts, result or error of a task (None if unknown or expired)."""
         return self.run(routed.get_task(self.parts, task_id))
+
+    def get_tasks(self, task_ids: Sequence[str]) -> list[TaskInfo | None]:
+        """Many tasks in one round trip, in order (None for an unknown or expired id)."""
+        return self.run(routed.get_tasks(self.parts, list(task_ids)))
+
+    def parents(self, task_id: str) -> list[TaskInfo | None]:
+        """The tasks ``task_id`` waits for (its ``after``), in order, with their states,
+        results and errors: how a dependent task, or a group's callback, reads what its
+        parents produced (None for a parent not pushed yet, or expired)."""
+        return self.run(routed.parents(self.parts, task_id))
+
+    # -- groups ------------------------------------------------------------------------------
+
+    def group(self, tasks: Sequence[Task], then: Task | None = None) -> Group:
+        """Push ``tasks`` together (one round trip) and, with ``then``, a callback that runs
+        once, after every one of them has ended, whatever their outcomes (a chord): it waits
+        on them as its parents and reads their outcomes with :meth:`parents`.
+
+        Returns:
+            the group: ``wait``, ``result`` (every member's result), ``progress``, ``cancel``.
+        """
+        members = list(tasks)
+        ids = [t.task_id for t in members]
+        if then is not None:
+            parents = tuple(dict.fromkeys([*then.after, *ids]))
+            then = Task.create(
+                then.user_id, then.priority, then.payload, then.task_id, then.execute_after,
+                then.handler, then.max_attempts, delay=then.delay, tenant=then.tenant,
+                cost=then.cost, after=parents, after_policy="any_end",
+            )  # fmt: skip
+            members.append(then)
+        self.push_batch(members)
+        return Group(self, ids, then.task_id if then is not None else None)
 
     def dlq(self, limit: int = 100, offset: int = 0) -> list[DLQEntry]:
         """A page of the dead-letter queue, newest first."""

@@ -316,6 +316,22 @@ def get_task(p: Partitions, task_id: str) -> Op[TaskInfo | None]:
     return next((t for t in found if t is not None), None)
 
 
+def get_tasks(p: Partitions, task_ids: Sequence[str]) -> Op[list[TaskInfo | None]]:
+    """Many tasks in one round trip (every partition asked; the one that has each answers)."""
+    found = yield from gather([reads.get_tasks(s, task_ids) for s in p.sessions])
+    return [next((part[i] for part in found if part[i] is not None), None)
+            for i in range(len(task_ids))]  # fmt: skip
+
+
+def parents(p: Partitions, task_id: str) -> Op[list[TaskInfo | None]]:
+    """The tasks a task waits for (``after``), in its order: their states, results, errors
+    (None for a parent not pushed yet, or expired)."""
+    child = yield from get_task(p, task_id)
+    if child is None or not child.parents:
+        return []
+    return (yield from get_tasks(p, child.parents))
+
+
 def dlq_entries(p: Partitions, limit: int, offset: int) -> Op[list[DLQEntry]]:
     pages = yield from gather([reads.dlq_entries(s, limit + offset, 0) for s in p.sessions])
     if len(pages) == 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fairque.core.codec import decode_json
@@ -11,6 +12,8 @@ from fairque.core.validation import check_task_id
 from fairque.queue.ops import CommandCall, Op, QueueSession
 from fairque.queue.records import ms_time
 from fairque.queue.session import Call
+
+MAX_DEPENDENTS_SHOWN = 1000  # a task's dependents get_task lists (a fan-out may be wider)
 
 
 def _int_map(flat: dict[str, str]) -> dict[str, int]:
@@ -44,8 +47,9 @@ def _time(text: str | None) -> Any:
     return ms_time(str(value)) if value is not None else None
 
 
-def task_info(task_id: str, h: dict[str, str]) -> TaskInfo:
-    """A TaskInfo from a task hash (tolerates missing or malformed fields)."""
+def task_info(task_id: str, h: dict[str, str], dependents: Sequence[str] = ()) -> TaskInfo:
+    """A TaskInfo from a task hash and the ids of the tasks that wait on it (tolerates
+    missing or malformed fields)."""
     state = h.get("state", "")
     try:
         state_value: TaskState | str = TaskState(state)
@@ -75,7 +79,24 @@ def task_info(task_id: str, h: dict[str, str]) -> TaskInfo:
         progress_note=_json_or_text(h.get("pnote")),
         progress_at=_time(h.get("pat")),
         **_cancel_mark(h.get("cancel")),
+        **_dependencies(h),
+        dependents=tuple(dependents),
     )
+
+
+def _dependencies(h: dict[str, str]) -> dict[str, Any]:
+    """The fields of a task pushed with parents (none for the others)."""
+    if not h.get("after") and not h.get("uk"):
+        return {}
+    parents = tuple(p for p in h.get("after", "").split(",") if p)
+    return {
+        "parents": parents,
+        "after_policy": ("any_end" if h.get("apol") == "a" else "all_complete")
+        if parents
+        else None,
+        "waiting_for": _int(h.get("deps")) if h.get("state") == TaskState.BLOCKED else None,
+        "unique_key": h.get("uk") or None,
+    }
 
 
 def _fraction(text: str | None) -> float | None:
@@ -95,8 +116,21 @@ def _cancel_mark(mark: str | None) -> dict[str, Any]:
 
 def get_task(s: QueueSession, task_id: str) -> Op[TaskInfo | None]:
     """State, attempts, result or error of one task; None if unknown (or expired)."""
-    h = yield CommandCall(("HGETALL", s.keys.task(check_task_id(task_id))))
-    return task_info(task_id, h) if h else None
+    check_task_id(task_id)
+    h, kids = yield [
+        CommandCall(("HGETALL", s.keys.task(task_id))),
+        CommandCall(("LRANGE", s.keys.key("kids", task_id=task_id), 0, MAX_DEPENDENTS_SHOWN - 1)),
+    ]
+    return task_info(task_id, h, kids) if h else None
+
+
+def get_tasks(s: QueueSession, task_ids: Sequence[str]) -> Op[list[TaskInfo | None]]:
+    """Many tasks' hashes in one round trip (without their dependents' lists)."""
+    ids = [check_task_id(t) for t in task_ids]
+    if not ids:
+        return []
+    hashes = yield [CommandCall(("HGETALL", s.keys.task(t))) for t in ids]
+    return [task_info(t, h) if h else None for t, h in zip(ids, hashes, strict=True)]
 
 
 def dlq_entries(s: QueueSession, limit: int = 100, offset: int = 0) -> Op[list[DLQEntry]]:
