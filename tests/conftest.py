@@ -79,15 +79,21 @@ class SyncFacade:
     """Runs an asyncio object's coroutines (an AsyncTaskQueue, AsyncInspector, AsyncAdmin) on
     a private loop, so one test body drives both forms."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, runner: asyncio.Runner | None = None) -> None:
         self._inner = inner
-        self._runner = asyncio.Runner()
+        self._runner = runner or asyncio.Runner()
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._inner, name)
         if inspect.iscoroutinefunction(attr):
-            return lambda *a, **kw: self._runner.run(attr(*a, **kw))
+            return lambda *a, **kw: self._facade(self._runner.run(attr(*a, **kw)))
         return attr
+
+    def _facade(self, value: Any) -> Any:
+        """An asyncio object a coroutine returned (an AsyncGroup) is driven the same way."""
+        if type(value).__name__.startswith("Async"):
+            return SyncFacade(value, self._runner)
+        return value
 
     def close(self) -> None:
         self._runner.run(self._inner.close())

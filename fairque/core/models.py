@@ -167,7 +167,7 @@ class Task(BaseModel):
         delay: float | None = None,
         tenant: str | None = None,
         cost: float | None = None,
-        after: Sequence[str] | str | None = None,
+        after: Sequence[Any] | Any = None,
         after_policy: AfterPolicy = "all_complete",
         unique_key: str | None = None,
         debounce: Debounce | tuple[str, float, float] | None = None,
@@ -436,6 +436,7 @@ class UserBacklog(BaseModel):
     ready: int
     by_priority: dict[int, int]
     inflight: int
+    blocked: int = Field(default=0, description="tasks waiting for their parents")
 
 
 class QueueStats(BaseModel):
@@ -451,3 +452,4 @@ class QueueStats(BaseModel):
     active_users: int
     counters: dict[str, int]
     users: list[UserBacklog]
+    blocked: int = Field(default=0, description="tasks waiting for their parents")

@@ -164,16 +164,15 @@ _AFTER_POLICIES = ("all_complete", "any_end")
 
 
 def check_after(after: object, task_id: str, policy: object) -> tuple[str, ...]:
-    """The parent ids of a task (``after``: an id or a sequence of ids), validated: each a
-    valid task id, not the task itself, at most MAX_PARENTS, duplicates dropped."""
+    """The parent ids of a task (``after``: an id, a handle, or a sequence of them; anything
+    with a ``task_id``), validated: each a valid task id, not the task itself, at most
+    MAX_PARENTS, duplicates dropped."""
     if policy not in _AFTER_POLICIES:
         raise InvalidDependency(f"after_policy must be one of {_AFTER_POLICIES}, got {policy!r}")
     if after is None:
         return ()
-    ids = [after] if isinstance(after, str) else after
-    if not isinstance(ids, list | tuple | set | frozenset):
-        raise InvalidDependency(f"after takes task ids, got {type(after).__name__}")
-    out = tuple(dict.fromkeys(check_task_id(i) for i in ids))
+    ids = after if isinstance(after, list | tuple | set | frozenset) else [after]
+    out = tuple(dict.fromkeys(check_task_id(getattr(i, "task_id", i)) for i in ids))
     if task_id in out:
         raise InvalidDependency(f"task {task_id!r} cannot wait on itself")
     if len(out) > MAX_PARENTS:

@@ -363,6 +363,7 @@ def merge_stats(parts: list[QueueStats]) -> QueueStats:
             "delayed": sum(x.delayed for x in parts),
             "inflight": sum(x.inflight for x in parts),
             "dead": sum(x.dead for x in parts),
+            "blocked": sum(x.blocked for x in parts),
             "active_users": sum(x.active_users for x in parts),
             "counters": counters,
             "users": sorted((u for x in parts for u in x.users), key=lambda u: -u.ready),

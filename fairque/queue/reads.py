@@ -196,9 +196,11 @@ def stats(s: QueueSession) -> Op[QueueStats]:
         CommandCall(("HGETALL", k.key("backlog"))),
         CommandCall(("ZRANGE", k.key("ubacklog"), 0, -1, "WITHSCORES")),
         CommandCall(("HGETALL", k.key("uinflight"))),
+        CommandCall(("HGETALL", k.key("blocked"))),
         *round_robin_calls(k, pool_names, tenants),
     ]
-    counters, inflight, delayed, dead, backlog, ubacklog, uinflight, *ready_sizes = replies
+    counters, inflight, delayed, dead, backlog, ubacklog, uinflight, blocked, *ready_sizes = replies
+    waiting = _int_map(blocked)
     per_user: dict[str, dict[int, int]] = {}
     for field, value in _int_map(backlog).items():
         user, _, pri = field.partition("|")
@@ -212,8 +214,9 @@ def stats(s: QueueSession) -> Op[QueueStats]:
             ready=totals.get(u, 0),
             by_priority=dict(sorted(per_user.get(u, {}).items())),
             inflight=held.get(u, 0),
+            blocked=waiting.get(u, 0),
         )
-        for u in sorted(set(totals) | set(held))
+        for u in sorted((set(totals) | set(held) | set(waiting)) - {"*"})
     ]
     return QueueStats(
         queue=s.queue.name,
@@ -221,6 +224,7 @@ def stats(s: QueueSession) -> Op[QueueStats]:
         delayed=int(delayed),
         inflight=int(inflight),
         dead=int(dead),
+        blocked=waiting.get("*", 0),
         active_users=round_robin_users(ready_sizes, tenants),
         counters=_int_map(counters),
         users=users,

@@ -22,14 +22,14 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar, overload
 
 import pydantic
 
 from fairque.core.exceptions import InvalidPayload
-from fairque.core.models import Priority, Task
+from fairque.core.models import AfterPolicy, Debounce, Priority, Task
 from fairque.queue.async_fairqueue import AsyncTaskQueue
 from fairque.queue.async_handle import AsyncTaskHandle
 from fairque.queue.fairqueue import TaskQueue
@@ -121,12 +121,18 @@ class TaskRef(Generic[In, Out]):
         max_attempts: int | None = None,
         tenant: str | None = None,
         cost: float | None = None,
+        after: Sequence[Any] | Any = None,
+        after_policy: AfterPolicy = "all_complete",
+        unique_key: str | None = None,
+        debounce: Debounce | tuple[str, float, float] | None = None,
     ) -> Task:
-        """A task of this handler for ``user_id`` (validated: see :meth:`Task.create`)."""
+        """A task of this handler for ``user_id`` (validated: see :meth:`Task.create`);
+        ``after`` takes task ids or handles."""
         return Task.create(
             user_id, priority, self.payload_json(payload), task_id=task_id,
             execute_after=execute_after, handler=self.name, max_attempts=max_attempts,
-            delay=delay, tenant=tenant, cost=cost,
+            delay=delay, tenant=tenant, cost=cost, after=after, after_policy=after_policy,
+            unique_key=unique_key, debounce=debounce,
         )  # fmt: skip
 
     def push(self, queue: TaskQueue, user_id: str, payload: In, **options: Any) -> TaskHandle[Out]:
