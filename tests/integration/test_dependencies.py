@@ -185,10 +185,11 @@ def test_a_finished_dag_leaves_no_dependency_keys_once_results_expire(make_queue
     assert state(q, "join") == TaskState.COMPLETED
     prefix = f"fq:{{{queue_name}}}:"
     deadline = time.monotonic() + 10
+    kinds = ("kids", "deps", "task", "blocked", "ev")
     left: list[str] = ["?"]
     while left and time.monotonic() < deadline:
-        left = [k for k in raw.scan_iter(prefix + "*", count=1000)
-                if k.split(":", 2)[2].split(":")[0] in ("kids", "deps", "task", "blocked", "ev")]  # fmt: skip
+        keys = raw.scan_iter(prefix + "*", count=1000)
+        left = [k for k in keys if k.split(":", 2)[2].split(":")[0] in kinds]
         time.sleep(0.05)
     assert left == []
 
