@@ -6,6 +6,7 @@ measured in the same run, because the machine is shared and noisy.
 
 from fairque.bench.capacity import run_capacity
 from fairque.bench.common import BenchReport
+from fairque.bench.dag import run_dag
 from fairque.bench.drain import run_drain
 from fairque.bench.fairness import run_fairness, run_weights
 from fairque.bench.fairness_suite import SUITE, run_fairness_suite
@@ -25,6 +26,7 @@ SCENARIOS = {
     "partitions": run_partitions,
     "capacity": run_capacity,
     "latency": run_latency,
+    "dag": run_dag,
     "fairness-suite": run_fairness_suite,
     **SUITE,
 }
@@ -39,6 +41,7 @@ __all__ = [
     "TARGETED",
     "BenchReport",
     "run_capacity",
+    "run_dag",
     "run_drain",
     "run_fairness",
     "run_fairness_suite",

@@ -5,8 +5,10 @@
 -- crash between calls loses nothing (the todo list and the offsets are data). A dependent is
 -- released at most once: only a 'blocked' task counts a parent down, and it leaves 'blocked'
 -- in the same call that counts its last parent.
-local RELEASE_BUDGET = 200  -- dependents passed on per call (docs/dependencies.md: measured)
+local RELEASE_BUDGET = 100  -- dependents passed on per call (docs/dependencies.md: measured)
 local DEPENDENCY_CANCEL_TTL_MS = 86400000  -- a task canceled by its parent's end: a day
+-- What one call released or canceled, counted once at its end rather than once per task.
+local UNBLOCKED, UNBLOCKED_BY, RELEASED, DEP_CANCELED = 0, nil, 0, 0
 
 -- One parent of a blocked task ended with `outcome` ('c', 'd' or 'x'): count it down and
 -- release the task at its last parent, or cancel it (and, in turn, its own dependents) when
@@ -18,8 +20,9 @@ local function parent_ended(child, outcome, parent)
   if outcome == 'c' or f[4] == 'a' then
     if redis.call('HINCRBY', ck, 'deps', -1) > 0 then return end
     redis.call('HDEL', ck, 'deps')
-    blocked_add(f[2], -1)
-    count('released')
+    UNBLOCKED, RELEASED = UNBLOCKED + 1, RELEASED + 1
+    UNBLOCKED_BY = UNBLOCKED_BY or {}
+    UNBLOCKED_BY[f[2]] = (UNBLOCKED_BY[f[2]] or 0) + 1
     local due = tonumber(f[5])
     local pri = tonumber(f[3])
     if due and due > NOW_MS then
@@ -38,11 +41,28 @@ local function parent_ended(child, outcome, parent)
       'parent ' .. parent .. ' ' .. why .. '|' .. NOW_MS_S .. '|' .. DEPENDENCY_CANCEL_TTL_MS)
     redis.call('HDEL', ck, 'deps')
     redis.call('PEXPIRE', ck, DEPENDENCY_CANCEL_TTL_MS)
-    blocked_add(f[2], -1)
-    count('canceled')
+    UNBLOCKED, DEP_CANCELED = UNBLOCKED + 1, DEP_CANCELED + 1
+    UNBLOCKED_BY = UNBLOCKED_BY or {}
+    UNBLOCKED_BY[f[2]] = (UNBLOCKED_BY[f[2]] or 0) + 1
     task_event(child, f[6], 'state', 'canceled')
     task_ended(child, 'x', f[7], f[2], f[8], DEPENDENCY_CANCEL_TTL_MS)
   end
+end
+
+-- The counts of what a call released or canceled, written once.
+local function flush_unblocked()
+  if UNBLOCKED == 0 then return end
+  for user, n in pairs(UNBLOCKED_BY) do
+    if redis.call('HINCRBY', K.blocked(), user, -n) <= 0 then
+      redis.call('HDEL', K.blocked(), user)
+    end
+  end
+  if redis.call('HINCRBY', K.blocked(), '*', -UNBLOCKED) <= 0 then
+    redis.call('HDEL', K.blocked(), '*')
+  end
+  if RELEASED > 0 then count('released', RELEASED) end
+  if DEP_CANCELED > 0 then count('canceled', DEP_CANCELED) end
+  UNBLOCKED, UNBLOCKED_BY, RELEASED, DEP_CANCELED = 0, nil, 0, 0
 end
 
 -- Pass queued parent ends on to up to `budget` dependents (the oldest end first). Returns
@@ -51,7 +71,10 @@ local function release_dependents(budget)
   local todo = K.deptodo()
   while budget > 0 do
     local head = redis.call('LINDEX', todo, 0)
-    if not head then return false end
+    if not head then
+      flush_unblocked()
+      return false
+    end
     local outcome, offset, parent = string.match(head, '^(%a)|(%d+)|(.+)$')
     if not parent then
       redis.call('LPOP', todo)  -- written over from outside: nothing to pass on
@@ -68,5 +91,6 @@ local function release_dependents(budget)
       end
     end
   end
+  flush_unblocked()
   return redis.call('LLEN', todo) > 0
 end
