@@ -21,4 +21,6 @@ def fmt(value: Any) -> str:
         return f"{value:,}"
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, tuple | list):
+        return ", ".join(fmt(v) for v in value) or "-"
     return str(value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -88,8 +88,11 @@ def print_info(o: Overview, workers: list[WorkerInfo], alerts: list[Alert], url:
         Col("in round-robin", rank=1),
         Col("paused users", rank=1),
     ]
-    row = (t.ready, t.delayed, t.inflight, t.dead, t.backlogged_users, t.active_users,
-           t.paused_users)  # fmt: skip
+    row: tuple[Any, ...] = (t.ready, t.delayed, t.inflight, t.dead, t.backlogged_users,
+                            t.active_users, t.paused_users)  # fmt: skip
+    if t.blocked:  # tasks waiting for their parents: shown once there are some
+        totals.insert(1, "blocked")
+        row = (row[0], t.blocked, *row[1:])
     show_table("Tasks", totals, [row])
     last5 = o.throughput[-5:]
     console.print(
@@ -140,6 +143,8 @@ def user_state(r: UserRow) -> str:
         return "throttled"
     if r.capped:
         return "capped" if r.cap_mode == "hard" else "soft cap"
+    if not r.ready and not r.inflight and r.blocked:
+        return "blocked"  # its tasks wait for their parents
     return "ok" if r.ready or r.inflight else "idle"
 
 
@@ -161,7 +166,7 @@ USER_COLUMNS: list[Col | str] = [
 
 
 def print_users(page: UserPage) -> None:
-    rows = [
+    rows: list[tuple[Any, ...]] = [
         (
             r.user_id, f"{r.weight:g}" + ("↑" if r.boosted_until else ""), r.ready, r.critical,
             *[r.by_priority.get(p, 0) for p in (5, 4, 3, 2, 1)], r.inflight,
@@ -170,6 +175,11 @@ def print_users(page: UserPage) -> None:
         )
         for r in page.rows
     ]  # fmt: skip
+    columns = USER_COLUMNS
+    if any(r.blocked for r in page.rows):  # tasks waiting for parents: a column once some do
+        at = USER_COLUMNS.index("in flight") + 1
+        columns = [*USER_COLUMNS[:at], Col("blocked", rank=1), *USER_COLUMNS[at:]]
+        rows = [(*row[:at], r.blocked, *row[at:]) for row, r in zip(rows, page.rows, strict=True)]
     if page.rows:
         span = f"Users {page.offset + 1}-{page.offset + len(page.rows)} of {page.total_users}"
     elif page.total_users:  # an offset past the last one
@@ -180,7 +190,7 @@ def print_users(page: UserPage) -> None:
         f"{span} with work "
         "(served: share of the last 5 min's dispatches; fair: what a fair scheduler would "
         "have given it; `fairque users --help`)",
-        USER_COLUMNS,
+        columns,
         rows,
     )
 
@@ -269,6 +279,9 @@ def explain(cli: CliContext, task_id: str) -> None:
 
 def _show_explanation(ex: Explanation) -> None:
     console.print(f"[bold]{ex.task_id}[/bold] ({ex.state}): {ex.summary}", highlight=False)
+    if ex.parents:  # a blocked task: what each parent it waits for is doing
+        for line in ex.blocked_by:
+            console.print(f"  waits for {line}", highlight=False)
     for key in (
         "ahead_in_user",
         "dispatches_ahead",

@@ -41,7 +41,7 @@ def show_task(found: TaskInfo) -> None:
     from fairque.cli.output import console
 
     for key, value in found.model_dump().items():
-        if value not in (None, ""):
+        if value not in (None, "", (), []):
             console.print(f"[bold]{key}[/bold]: {fmt(value)}", highlight=False)
 
 

@@ -3,12 +3,19 @@ charged, and which limit (pause, cap, rate limit) holds it."""
 
 from __future__ import annotations
 
-from fairque.core.models import TaskState
+from typing import Any
+
+from fairque.core.models import TaskInfo, TaskState
 from fairque.monitoring.models import Explanation
 from fairque.monitoring.read_helpers import SHARE_WINDOW, _c, _ts, server_now
 from fairque.monitoring.user_ops import _share_context
 from fairque.queue.ops import Op, QueueSession
-from fairque.queue.reads import get_task
+from fairque.queue.reads import get_task, get_tasks
+
+# how a parent's state reads in a blocked task's explanation
+_PARENT_STATE = {"leased": "running", "blocked": "itself blocked", "ready": "ready",
+                 "delayed": "delayed", "completed": "completed", "dead": "dead",
+                 "canceled": "canceled"}  # fmt: skip
 
 
 def explain(s: QueueSession, task_id: str) -> Op[Explanation | None]:
@@ -39,6 +46,8 @@ def explain(s: QueueSession, task_id: str) -> Op[Explanation | None]:
             worker_id=info.worker_id,
             lease_deadline=info.lease_deadline,
         )
+    if state == TaskState.BLOCKED:
+        return (yield from _blocked(s, info, base))
     if state == TaskState.DELAYED:
         return Explanation(
             **base,
@@ -114,4 +123,29 @@ def explain(s: QueueSession, task_id: str) -> Op[Explanation | None]:
         charge=float(charge) if charge else None,
         charge_basis=basis or None,
         blocked_by=blocked,
+    )
+
+
+def _blocked(s: QueueSession, info: TaskInfo, base: dict[str, Any]) -> Op[Explanation]:
+    """A blocked task: which parents it still waits for, and in what state each is."""
+    parents = yield from get_tasks(s, list(info.parents))
+    waiting = []
+    for pid, parent in zip(info.parents, parents, strict=True):
+        if parent is None:
+            waiting.append(f"parent {pid}: not pushed yet (or expired)")
+        elif not parent.ended or (
+            parent.state != TaskState.COMPLETED and info.after_policy != "any_end"
+        ):
+            waiting.append(f"parent {pid}: {_PARENT_STATE.get(str(parent.state), parent.state)}")
+    rule = (
+        "runs once every parent has ended, whatever the outcome"
+        if info.after_policy == "any_end"
+        else "runs once every parent has completed; a parent that dies or is canceled cancels it"
+    )
+    left = info.waiting_for if info.waiting_for is not None else len(waiting)
+    return Explanation(
+        **base,
+        summary=f"blocked: waits for {left} of its {len(info.parents)} parents; {rule}",
+        blocked_by=waiting,
+        parents=list(info.parents),
     )

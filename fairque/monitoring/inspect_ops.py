@@ -42,12 +42,13 @@ def overview(s: QueueSession) -> Op[Overview]:
         _c("INFO", "server"),
         _c("INFO", "memory"),
         _c("HGETALL", k.key("quarantine")),
+        _c("HGET", k.key("blocked"), "*"),
         *sizes,
         *[_c("HGETALL", k.key("tp", minute=m)) for m in minutes],
     ]
     ready, delayed, inflight, dead, backlogged, paused, workers, counters, info, mem = replies[:10]
-    quarantined = replies[10]
-    rest = replies[11:]
+    quarantined, blocked = replies[10:12]
+    rest = replies[12:]
     active = round_robin_users(rest[: len(sizes)], tenants)
     buckets = rest[len(sizes) :]
     info = {**info, **mem}
@@ -72,6 +73,7 @@ def overview(s: QueueSession) -> Op[Overview]:
             active_users=active,
             paused_users=_i(paused),
             workers=_i(workers),
+            blocked=_i(blocked),
         ),
         counters=counts,
         throughput=[

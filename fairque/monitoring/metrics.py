@@ -83,11 +83,11 @@ class FairqueCollector(Collector):
         queue, t, srv = overview.queue, overview.totals, overview.server
         by_state = GaugeMetricFamily(
             "fairque_queue_tasks",
-            "Tasks by state now (dead: in the DLQ).",
+            "Tasks by state now (dead: in the DLQ; blocked: waiting for their parents).",
             labels=["queue", "state"],
         )
         for state, n in (("ready", t.ready), ("delayed", t.delayed), ("inflight", t.inflight),
-                         ("dead", t.dead)):  # fmt: skip
+                         ("dead", t.dead), ("blocked", t.blocked)):  # fmt: skip
             by_state.add_metric([queue, state], n)
         memory = GaugeMetricFamily(
             "fairque_server_memory_bytes",

@@ -43,6 +43,7 @@ class Totals(_Model):
     active_users: int  # in the round-robin now (backlogged, not paused, not capped)
     paused_users: int
     workers: int
+    blocked: int = 0  # tasks waiting for their parents
 
 
 class Overview(_Model):
@@ -74,6 +75,7 @@ class UserRow(_Model):
     critical: int
     by_priority: dict[int, int]  # priorities 1-5
     inflight: int
+    blocked: int = 0  # tasks waiting for their parents (not ready: not in the round-robin)
     max_inflight: int | None
     capped: bool
     paused: bool
@@ -148,6 +150,7 @@ class Explanation(_Model):
     lease_deadline: datetime | None = None
     due_at: datetime | None = None
     error: str | None = None
+    parents: list[str] = Field(default_factory=list)  # a blocked task's parents (after)
 
 
 class DLQGroup(_Model):

@@ -60,6 +60,7 @@ def _row_calls(s: QueueSession, user: str, minute: int) -> list[CommandCall]:
         _c("HGET", k.key("rlover"), user),
         _c("HGET", k.key("rl"), user),
         _c("ZSCORE", k.key("throttled"), user),
+        _c("HGET", k.key("blocked"), user),
     ]
     calls += [CommandCall(("LINDEX", k.prio(user, p), 0), lenient=True) for p in PRIORITIES]
     calls += [
@@ -69,7 +70,7 @@ def _row_calls(s: QueueSession, user: str, minute: int) -> list[CommandCall]:
     return calls
 
 
-_HEAD_CALLS = 11  # the calls of _row_calls before the priority heads
+_HEAD_CALLS = 12  # the calls of _row_calls before the priority heads
 _ROW_CALLS = _HEAD_CALLS + len(PRIORITIES) + SHARE_WINDOW
 
 
@@ -83,7 +84,9 @@ def _build_row(
     served_total: int,
     fair_share: float,
 ) -> UserRow:
-    ready, by_pri, held, paused, cfgs, waits, tenant, runtime, override, tat, wake = r[:_HEAD_CALLS]
+    ready, by_pri, held, paused, cfgs, waits, tenant, runtime, override, tat, wake, blocked = r[
+        :_HEAD_CALLS
+    ]
     heads = r[_HEAD_CALLS : _HEAD_CALLS + len(PRIORITIES)]
     served = sum(_i(x) for x in r[_HEAD_CALLS + len(PRIORITIES) :])
     cfg, own_limit, default_limit, own_mode, default_mode = cfgs
@@ -103,6 +106,7 @@ def _build_row(
         critical=counts[6],
         by_priority={p: counts[p] for p in (1, 2, 3, 4, 5)},
         inflight=inflight,
+        blocked=_i(blocked),
         max_inflight=cap or None,
         capped=bool(cap) and inflight >= cap,
         cap_mode=own_mode or default_mode or "hard",
@@ -192,8 +196,9 @@ def users(
     """A page of per-user rows, by backlog (largest first) or by name, or the rows of ``only``.
 
     ``include_idle`` adds, up to ``limit``, users with nothing queued that hold tasks in flight,
-    are paused, or were served in the last few minutes (a live view wants to see users who are
-    being served promptly, which is most of them when the queue is fair)."""
+    are paused, have tasks blocked on parents, or were served in the last few minutes (a live
+    view wants to see users who are being served promptly, which is most of them when the
+    queue is fair)."""
     k = s.keys
     now_reply = yield _c("TIME")
     now, minute = server_now(now_reply)
@@ -207,16 +212,20 @@ def users(
     else:
         names = yield _c("ZREVRANGE", k.key("ubacklog"), offset, offset + limit - 1)
     if include_idle and only is None and len(names) < limit:
-        inflight, paused, *served = yield [
+        inflight, paused, blocked, *served = yield [
             _c("HKEYS", k.key("uinflight")),
             _c("SMEMBERS", k.key("paused")),
+            _c("HKEYS", k.key("blocked")),
             *[
                 _c("HKEYS", k.key("srv", minute=m))
                 for m in range(minute - SHARE_WINDOW + 1, minute + 1)
             ],
         ]
         seen = set(names)
-        idle = sorted({*inflight, *paused, *(u for bucket in served for u in bucket)} - seen)
+        waiting = {u for u in blocked if u != "*"}  # users whose only tasks wait on parents
+        idle = sorted(
+            {*inflight, *paused, *waiting, *(u for bucket in served for u in bucket)} - seen
+        )
         names = [*names, *idle[: limit - len(names)]]
         total = max(_i(total), len(names))
     default_weight, served_total, fair = yield from _window_shares(s, minute)
