@@ -24,6 +24,7 @@ from fairque.monitoring.models import (
     UserRow,
     WorkerInfo,
 )
+from fairque.monitoring.readable import dependency_lines
 from fairque.util import mask_url
 
 
@@ -279,9 +280,11 @@ def explain(cli: CliContext, task_id: str) -> None:
 
 def _show_explanation(ex: Explanation) -> None:
     console.print(f"[bold]{ex.task_id}[/bold] ({ex.state}): {ex.summary}", highlight=False)
-    if ex.parents:  # a blocked task: what each parent it waits for is doing
+    if ex.state == "blocked":  # what each parent it waits for is doing
         for line in ex.blocked_by:
             console.print(f"  waits for {line}", highlight=False)
+    for line in dependency_lines(ex):
+        console.print(f"  {line}", highlight=False)
     for key in (
         "ahead_in_user",
         "dispatches_ahead",

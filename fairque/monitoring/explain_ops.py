@@ -24,13 +24,15 @@ def explain(s: QueueSession, task_id: str) -> Op[Explanation | None]:
     if info is None:
         return None
     state = str(info.state)
-    base = {
+    base: dict[str, Any] = {
         "task_id": task_id,
         "state": state,
         "user_id": info.user_id,
         "priority": info.priority,
         "error": info.error,
     }
+    if info.parents or info.dependents:  # where it stands in its dependency graph
+        base.update((yield from _neighbours(s, info)))
     if state == TaskState.LEASED:
         canceling = (
             f"; its cancel was asked by {info.canceled_by} at {info.canceled_at}: it ends "
@@ -126,6 +128,23 @@ def explain(s: QueueSession, task_id: str) -> Op[Explanation | None]:
     )
 
 
+NEIGHBOURS_SHOWN = 50  # parents and dependents whose states an explanation reads
+
+
+def _neighbours(s: QueueSession, info: TaskInfo) -> Op[dict[str, Any]]:
+    """The states of a task's parents and dependents (the first NEIGHBOURS_SHOWN of each)."""
+    parents = list(info.parents[:NEIGHBOURS_SHOWN])
+    kids = list(info.dependents[:NEIGHBOURS_SHOWN])
+    found = yield from get_tasks(s, parents + kids)
+    states = ["missing" if t is None else str(t.state) for t in found]
+    return {
+        "parents": list(info.parents),
+        "parent_states": dict(zip(parents, states[: len(parents)], strict=True)),
+        "dependent_states": dict(zip(kids, states[len(parents) :], strict=True)),
+        "dependents": len(info.dependents),
+    }
+
+
 def _blocked(s: QueueSession, info: TaskInfo, base: dict[str, Any]) -> Op[Explanation]:
     """A blocked task: which parents it still waits for, and in what state each is."""
     parents = yield from get_tasks(s, list(info.parents))
@@ -147,5 +166,4 @@ def _blocked(s: QueueSession, info: TaskInfo, base: dict[str, Any]) -> Op[Explan
         **base,
         summary=f"blocked: waits for {left} of its {len(info.parents)} parents; {rule}",
         blocked_by=waiting,
-        parents=list(info.parents),
     )

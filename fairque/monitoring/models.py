@@ -150,7 +150,12 @@ class Explanation(_Model):
     lease_deadline: datetime | None = None
     due_at: datetime | None = None
     error: str | None = None
-    parents: list[str] = Field(default_factory=list)  # a blocked task's parents (after)
+    # Its place among dependencies: the tasks it waits for (after) and the states of the first
+    # 50; how many tasks wait for it, and the states of the first 50
+    parents: list[str] = Field(default_factory=list)
+    parent_states: dict[str, str] = Field(default_factory=dict)
+    dependents: int = 0
+    dependent_states: dict[str, str] = Field(default_factory=dict)
 
 
 class DLQGroup(_Model):

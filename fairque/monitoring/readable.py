@@ -3,6 +3,8 @@ short ages (3s, 4m05s, 2h10m), waits in ms or s, shares in percent; "-" for noth
 
 from __future__ import annotations
 
+from typing import Any
+
 
 def count(n: int | None) -> str:
     return "-" if n is None else f"{n:,}"
@@ -34,3 +36,25 @@ def share(value: float) -> str:
         return "-"
     pct = value * 100
     return f"{pct:.1f}%" if pct < 10 else f"{pct:.0f}%"
+
+
+_ENDED = ("completed", "dead", "canceled")
+
+
+def dependency_lines(ex: Any) -> list[str]:
+    """A task's place in its dependency graph as lines of text (an :class:`Explanation`):
+    its parents with their states and how many have ended (a group's progress, for a chord's
+    callback), then the tasks that wait for it."""
+    lines: list[str] = []
+    if ex.parents:
+        states = ex.parent_states
+        ended = sum(1 for s in states.values() if s in _ENDED)
+        shown = f" (first {len(states)})" if len(states) < len(ex.parents) else ""
+        lines.append(f"parents: {ended} of {len(states)} ended{shown}")
+        lines += [f"  ├ {pid}  {state}" for pid, state in states.items()]
+    if ex.dependents:
+        states = ex.dependent_states
+        more = f", first {len(states)} shown" if len(states) < ex.dependents else ""
+        lines.append(f"dependents: {ex.dependents}{more}")
+        lines += [f"  └ {kid}  {state}" for kid, state in states.items()]
+    return lines

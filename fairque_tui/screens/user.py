@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Footer, Sparkline, Static
 
 from fairque.core.exceptions import FairQueueError
 from fairque.monitoring.models import Explanation, UserDetail
+from fairque.monitoring.readable import dependency_lines
 from fairque_tui import format as fmt
 from fairque_tui.context import TuiContext
 from fairque_tui.screens.base import PAGING, USER_ACTIONS, LiveScreen
@@ -108,7 +109,8 @@ class UserScreen(LiveScreen[UserDetail]):
             for t in data.running
         ]
         sync_rows(self.query_one("#running", DataTable), running)
-        self.query_one("#running-label", Static).update(f"in flight: {len(data.running)}")
+        blocked = f" · blocked on parents: {data.row.blocked:,}" if data.row.blocked else ""
+        self.query_one("#running-label", Static).update(f"in flight: {len(data.running)}{blocked}")
         page = self.page_offset // PAGE + 1
         self.query_one("#spark-label", Static).update(
             f"backlog, last 60 minutes · pending tasks page {page} ({PAGE} per priority)"
@@ -176,9 +178,11 @@ class UserScreen(LiveScreen[UserDetail]):
             self.notify(f"task {task_id} is gone", severity="warning")
             return
         lines = [info.summary, ""]
-        for name, value in info.model_dump(exclude={"summary"}).items():
+        graph = {"summary", "parents", "parent_states", "dependents", "dependent_states"}
+        for name, value in info.model_dump(exclude=graph).items():
             if value not in (None, [], ""):
                 lines.append(f"{name}: {value}")
+        lines += dependency_lines(info)  # its parents (a group's progress) and dependents
         cancel = None if self.source.read_only else (lambda: self._cancel(task_id))
         self.app.push_screen(TextModal(f"task {task_id}", "\n".join(lines), on_cancel=cancel))
 

@@ -14,6 +14,8 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Footer
 
 from fairque import FairQueueConfig, Task, TaskQueue
+from fairque.monitoring import Inspector
+from fairque.monitoring.readable import dependency_lines
 from fairque.scheduler import ScheduledTask, TaskScheduler
 from fairque.server import EmbeddedServer, free_port
 from fairque.worker import Worker
@@ -370,4 +372,32 @@ async def test_cancel_from_a_tasks_view(seeded):
         await pilot.pause(0.5)
         assert isinstance(read_only.screen, TextModal)
     assert q.stats().counters.get("canceled", 0) == 1
+    q.close()
+
+
+async def test_a_tasks_view_shows_its_dependency_tree_and_its_groups_progress(seeded):
+    q = queue_of(seeded)
+    group = q.group([Task.create("g", 3, {"n": i}, task_id=f"g{i}") for i in range(3)],
+                    then=Task.create("g", 3, None, task_id="g-then"))  # fmt: skip
+    q.cancel("g2")  # one member ended (canceled): the callback waits for the other two
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "g" in rows(app, "#users"))
+        app.push_screen(UserScreen(app.screen.ctx, "g"))
+        user = await loaded(pilot, UserScreen)
+        label = user.query_one("#running-label")
+        await until(pilot, lambda: "blocked on parents: 1" in str(label.render()))
+        assert rows(app, "#pending")[0] == "g0"
+        await pilot.press("enter")  # g0's view: the task that waits for it
+        modal = await until(pilot, lambda: isinstance(app.screen, TextModal) and app.screen)
+        assert "dependents: 1" in modal.body and "└ g-then  blocked" in modal.body
+    explained = Inspector(seeded).open()
+    try:
+        chord = explained.explain("g-then")
+    finally:
+        explained.close()
+    assert chord is not None and chord.state == "blocked"
+    assert chord.parent_states == {"g0": "ready", "g1": "ready", "g2": "canceled"}
+    assert "parents: 1 of 3 ended" in "\n".join(dependency_lines(chord))
+    assert group.progress().canceled == 1
     q.close()
