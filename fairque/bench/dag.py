@@ -216,23 +216,25 @@ def _is_script(command: Any) -> bool:
 
 
 def run_dag(
-    redis_url: str | None = None, tasks: int = 1000, progress: Progress = quiet
+    redis_url: str | None = None, tasks: int = 12_000, progress: Progress = quiet
 ) -> BenchReport:
-    """``tasks`` DAGs of the heavy tenant against 10 light tenants' chains, a FIFO control,
-    and the release of WIDE dependents."""
-    dags = max(10, tasks)
+    """The heavy tenant's DAGs (``tasks`` / 12 of them: ``--tasks 12000`` is 1,000 DAGs)
+    against 10 light tenants' chains, a FIFO control, and the release of up to WIDE
+    dependents (``tasks`` of them, at least 1,000)."""
+    dags = max(10, tasks // (FAN_OUT + 2))
+    wide_n = min(WIDE, max(1000, tasks))
     with common.bench_server(redis_url) as url:
         report = BenchReport(
             scenario="dag",
             server=common.server_facts(url),
             params={"heavy_dags": dags, "fan_out": FAN_OUT, "light_tenants": len(LIGHT_TENANTS),
                     "chains_each": CHAINS, "concurrency": CONCURRENCY,
-                    "work_ms": WORK_SECONDS * 1000, "window": WINDOW, "wide": WIDE},
+                    "work_ms": WORK_SECONDS * 1000, "window": WINDOW, "wide": wide_n},
         )  # fmt: skip
         alone = _run(url, 0, False, progress, "light chains alone")
         loaded = _run(url, dags, False, progress, "with the heavy DAGs")
         fifo = _run(url, dags, True, progress, "FIFO control")
-        wide = _wide_release(url, WIDE)
+        wide = _wide_release(url, wide_n)
         progress("wide release", ("longest call ms", wide["longest_call_ms"]))
     report.results = {"alone": alone, "loaded": loaded, "wide_release": wide}
     report.control = fifo

@@ -64,6 +64,11 @@ def bars_of(report: BenchReport) -> Bars | None:
         return Bars("latency: enqueue -> start p99 (ms), idle and under a flood", labels,
                     [float(r[k][w]["start_p99_ms"]) for k in ("threads", "asyncio")
                      for w in ("idle", "flood")], "ms")  # fmt: skip
+    if name == "dag" and report.control:
+        return Bars("dag: light tenants' 3-step chains, p50 (ms)",
+                    ["alone", "during the DAGs", "FIFO"],
+                    [float(r["alone"]["chain_p50_ms"]), float(r["loaded"]["chain_p50_ms"]),
+                     float(report.control["chain_p50_ms"])], "ms")  # fmt: skip
     suite = _suite_bars(name, r, report.control or {})
     if suite is not None:
         return suite

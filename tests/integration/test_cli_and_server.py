@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 from xml.etree import ElementTree
 
 import pytest
@@ -77,14 +78,15 @@ def test_bench_json_has_the_documented_fields(server_url, tmp_path):
     ns = "{http://www.w3.org/2000/svg}"
     titles = [t.text for t in svg.iter(f"{ns}text") if t.get("font-weight") == "bold"]
     assert [t.split(":")[0] for t in titles] == list(docs)
-    # throughput ... inspect, partitions, capacity, latency, fairness-suite (a Jain's index each)
-    bars = 4 + 3 + 3 + 4 + 4 + 2 + 3 + 4 + 4 + 3
+    # throughput ... inspect, partitions, capacity, latency, dag, fairness-suite (a Jain's
+    # index each)
+    bars = 4 + 3 + 3 + 4 + 4 + 2 + 3 + 4 + 4 + 3 + 3
     assert len(list(svg.iter(f"{ns}rect"))) - 1 == bars  # minus the backdrop
     with Image.open(files[2]) as png:
         assert png.format == "PNG" and png.width >= 760 and png.height > 600
     assert set(docs) == {
         "throughput", "fairness", "weights", "scale-users", "drain", "inspect", "partitions",
-        "capacity", "latency", "fairness-suite",
+        "capacity", "latency", "dag", "fairness-suite",
     }  # fmt: skip
     for doc in docs.values():
         assert {"scenario", "server", "params", "results", "ratios"} <= set(doc)
@@ -128,8 +130,17 @@ def test_bench_json_has_the_documented_fields(server_url, tmp_path):
             assert 0 < figures["start_p50_ms"] <= figures["start_p99_ms"]
             assert figures["start_p50_ms"] < figures["result_p50_ms"]
         assert latency["ratios"][f"{kind}_flood_p99_vs_idle_p99"] > 0
+    _check_dag(docs["dag"])
     # A server given by URL is not ours to pin: the 2-core check runs only on its own server.
     assert capacity["pinned"] is False and "check_2_cores" not in capacity
+
+
+def _check_dag(dag: dict[str, Any]) -> None:
+    assert dag["params"]["heavy_dags"] == 25 and dag["params"]["wide"] == 1000
+    assert dag["results"]["loaded"]["light_chains"] > 0 and dag["control"]["light_chains"] > 0
+    assert 0 < dag["results"]["loaded"]["jain_median"] <= 1
+    assert dag["control"]["light_share"] < dag["results"]["loaded"]["light_share"]
+    assert dag["results"]["wide_release"]["calls_to_release_all"] >= 10  # 100 per call
 
 
 def test_console_script_runs():

@@ -1,7 +1,9 @@
 """R7: a hypothesis state machine drives the real queue against a model and checks, after
 every step: nothing lost, no task in two states, no zombie acknowledgement accepted, a
-canceled task never runs again nor reaches the DLQ, and the round-robin bound for
-backlogged users."""
+canceled task never runs again nor reaches the DLQ, the round-robin bound for backlogged
+users, and for dependencies: a task never starts before its parents completed (or ended,
+with ``any_end``), a parent that dies or is canceled cancels its dependents, transitively,
+and the blocked counts stay exact."""
 
 from __future__ import annotations
 
@@ -50,6 +52,12 @@ class QueueMachine(RuleBasedStateMachine):
         self.waiting: Counter[str] = Counter()  # dispatches since a backlogged user was served
         self.n = 0
         self._canceling_expired: dict[str, bool] = {}
+        # dependencies: a task's parents, its policy, and the parents it still waits for
+        self.parents: dict[str, list[str]] = {}
+        self.any_end: set[str] = set()
+        self.pending: dict[str, set[str]] = {}
+        self.completed: set[str] = set()  # tasks that have completed (ever)
+        self.ended_once: set[str] = set()  # tasks that have ended (ever)
 
     def teardown(self) -> None:
         for key in self.raw.scan_iter(match=self.keys.prefix + "*", count=1000):
@@ -78,6 +86,46 @@ class QueueMachine(RuleBasedStateMachine):
             self.user[t.task_id] = user
 
     @precondition(lambda self: bool(set(self.state) - self.corrupt))
+    @rule(data=st.data(), user=st.sampled_from(USERS), any_end=st.booleans())
+    def push_after(self, data: st.DataObject, user: str, any_end: bool) -> None:
+        """A task that waits on 1-3 existing tasks, whatever their states."""
+        self._settle_expired()
+        known = sorted(set(self.state) - self.corrupt)
+        parents = data.draw(st.lists(st.sampled_from(known), min_size=1, max_size=3,
+                                     unique=True))  # fmt: skip
+        task_id = f"t{self.n}"
+        self.n += 1
+        policy = "any_end" if any_end else "all_complete"
+        pushed = self.q.push(Task.create(user, 3, {"i": int(task_id[1:])}, task_id=task_id,
+                                         after=parents, after_policy=policy))  # fmt: skip
+        self.user[task_id] = user
+        self.parents[task_id] = parents
+        if any_end:
+            self.any_end.add(task_id)
+        ended = {"completed", "dead", "canceled"}
+        doomed = not any_end and any(self.state[p] in ("dead", "canceled") for p in parents)
+        waiting = {p for p in parents if self.state[p] not in ended}
+        expect = "canceled" if doomed else "blocked" if waiting else "ready"
+        assert pushed.state == expect, (parents, [self.state[p] for p in parents], pushed)
+        self.state[task_id] = expect
+        self.pending[task_id] = waiting
+
+    @rule(user=st.sampled_from(USERS), n=st.integers(1, 3))
+    def push_group(self, user: str, n: int) -> None:
+        """Members and a callback that runs once all have ended (any outcome)."""
+        members = [Task.create(user, 3, {"i": self.n + i}, task_id=f"t{self.n + i}")
+                   for i in range(n)]  # fmt: skip
+        then = Task.create(USERS[0], 3, {"i": self.n + n}, task_id=f"t{self.n + n}")
+        self.n += n + 1
+        self.q.group(members, then=then)
+        for t in members:
+            self.state[t.task_id], self.user[t.task_id] = "ready", user
+        ids = [t.task_id for t in members]
+        self.state[then.task_id], self.user[then.task_id] = "blocked", USERS[0]
+        self.parents[then.task_id], self.pending[then.task_id] = ids, set(ids)
+        self.any_end.add(then.task_id)
+
+    @precondition(lambda self: bool(set(self.state) - self.corrupt))
     @rule(data=st.data())
     def push_again_is_idempotent(self, data: st.DataObject) -> None:
         task_id = data.draw(st.sampled_from(sorted(set(self.state) - self.corrupt)))
@@ -94,6 +142,13 @@ class QueueMachine(RuleBasedStateMachine):
             return
         assert task.task_id not in self.corrupt, "a corrupt task reached a worker"
         assert self.state.get(task.task_id) == "ready", (task.task_id, self.state.get(task.task_id))
+        for parent in self.parents.get(task.task_id, []):  # never before its parents
+            # completed (or, with any_end, ended) at some point: a dead parent requeued after
+            # it released its any_end dependents does not take the release back
+            done = parent in self.completed or (
+                task.task_id in self.any_end and parent in self.ended_once
+            )
+            assert done, (task.task_id, parent, self.state[parent])
         self.state[task.task_id] = "leased"
         self.held[task.task_id] = task
         served = task.user_id
@@ -110,10 +165,10 @@ class QueueMachine(RuleBasedStateMachine):
         outcome = self.q.complete(self.held.pop(task_id), {"ok": True})
         if self.state[task_id] == "canceling":
             assert outcome == AckResult.CANCELED
-            self.state[task_id] = "canceled"
+            self._ended(task_id, "canceled")
         else:
             assert outcome == AckResult.OK
-            self.state[task_id] = "completed"
+            self._ended(task_id, "completed")
 
     @precondition(lambda self: bool(self.held))
     @rule(data=st.data(), retry=st.booleans())
@@ -123,11 +178,14 @@ class QueueMachine(RuleBasedStateMachine):
         outcome = self.q.fail(task, "boom", retry=retry)
         if self.state[task_id] == "canceling":  # never retried, never buried
             assert outcome == AckResult.CANCELED
-            self.state[task_id] = "canceled"
+            self._ended(task_id, "canceled")
             return
         expect = AckResult.RETRY if retry and task.attempts < MAX_ATTEMPTS else AckResult.DEAD
         assert outcome == expect
-        self.state[task_id] = "ready" if outcome == AckResult.RETRY else "dead"
+        if outcome == AckResult.RETRY:
+            self.state[task_id] = "ready"
+        else:
+            self._ended(task_id, "dead")
 
     @precondition(lambda self: bool(set(self.state) - self.corrupt))
     @rule(data=st.data())
@@ -139,9 +197,9 @@ class QueueMachine(RuleBasedStateMachine):
             self._settle_expired()
         before = self.state[task_id]
         result = self.q.cancel(task_id)
-        if before == "ready":
+        if before in ("ready", "blocked"):
             assert result.outcome == CancelOutcome.CANCELED, result
-            self.state[task_id] = "canceled"
+            self._ended(task_id, "canceled")
         elif before == "leased":
             assert result.outcome == CancelOutcome.REQUESTED, result
             self.state[task_id] = "canceling"
@@ -190,7 +248,10 @@ class QueueMachine(RuleBasedStateMachine):
     @precondition(lambda self: any(s == "ready" for s in self.state.values()))
     @rule(data=st.data())
     def corrupt_a_record(self, data: st.DataObject) -> None:
-        ready = sorted(t for t, s in self.state.items() if s == "ready" and t not in self.corrupt)
+        # a task with dependents stays whole: the model cannot tell when a pop buries it
+        waited_on = {p for ps in self.parents.values() for p in ps}
+        ready = sorted(t for t, s in self.state.items()
+                       if s == "ready" and t not in self.corrupt | waited_on)  # fmt: skip
         if not ready:
             return
         task_id = data.draw(st.sampled_from(ready))
@@ -210,10 +271,30 @@ class QueueMachine(RuleBasedStateMachine):
                 info = self.q.get_task(task_id)
             if self._canceling_expired.pop(task_id, False):  # its cancel wins over a retry
                 assert info is not None and info.state == "canceled", info
-                self.state[task_id] = "canceled"
+                self._ended(task_id, "canceled")
                 continue
             assert info is not None and info.state in ("ready", "dead", "delayed"), info
-            self.state[task_id] = "dead" if info.state == "dead" else "ready"
+            if info.state == "dead":
+                self._ended(task_id, "dead")
+            else:
+                self.state[task_id] = "ready"
+
+    def _ended(self, task_id: str, final: str) -> None:
+        """A task ended: its dependents are released at their last parent, or canceled (and
+        theirs in turn) when it did not complete and they need every parent completed."""
+        self.state[task_id] = final
+        self.ended_once.add(task_id)
+        if final == "completed":
+            self.completed.add(task_id)
+        for child, parents in self.parents.items():
+            if task_id not in parents or self.state[child] != "blocked":
+                continue
+            if final == "completed" or child in self.any_end:
+                self.pending[child].discard(task_id)
+                if not self.pending[child]:
+                    self.state[child] = "ready"
+            else:
+                self._ended(child, "canceled")
 
     # -- invariants -------------------------------------------------------------------------
 
@@ -246,6 +327,12 @@ class QueueMachine(RuleBasedStateMachine):
             ), (task_id, s, info)
         stats = self.q.stats()
         assert (stats.ready, stats.inflight, stats.dead) == (len(ready), len(inflight), len(dlq))
+        blocked = [t for t, s in live.items() if s == "blocked"]
+        assert stats.blocked == len(blocked), (stats.blocked, blocked)
+        for u in USERS:
+            mine = sum(1 for t in blocked if self.user[t] == u)
+            row = next((x for x in stats.users if x.user_id == u), None)
+            assert (row.blocked if row else 0) == mine, (u, row, mine)
         backlog = {u.user_id: u.ready for u in stats.users}
         for u in USERS:  # the per-user counts the round-robin reads stay exact too
             mine = sum(1 for t in ready if self.user[t] == u)
