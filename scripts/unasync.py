@@ -54,6 +54,7 @@ SUBSTITUTIONS = {
     "AsyncIterator": "Iterator",
     "AsyncTaskHandle": "TaskHandle",
     "fairque.queue.async_handle": "fairque.queue.handle",
+    "AsyncGroupQueue": "GroupQueue",
     "AsyncGroup": "Group",
     "fairque.queue.async_group": "fairque.queue.group",
 }

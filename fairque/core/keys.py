@@ -76,8 +76,9 @@ TEMPLATES: dict[str, str] = {
     "events": "ev:{task_id}",
     # Dependencies (docs/dependencies.md): a task pushed with `after` waits in state 'blocked'
     # until its parents end. Each parent keeps the list of its dependents (kept after its end,
-    # with its TTL, so `task show` lists them); a parent's end queues "<outcome>|<offset>|<id>"
-    # on the todo list, which every pop and ack works through a bounded slice at a time.
+    # with its TTL, so `task show` lists them); a parent's end queues
+    # "<outcome>|<offset>|<ttl ms>|<id>" on the todo list, which every pop and ack works
+    # through a bounded slice at a time.
     "kids": "kids:{task_id}",  # list: the ids of the tasks that wait on this one
     "deptodo": "deps:todo",  # list: parents whose end is not yet passed on to all dependents
     "early": "deps:early",  # hash: id of a parent not pushed yet -> edges waiting on it

@@ -12,13 +12,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from fairque.core.models import CancelResult, GroupProgress, TaskInfo, TaskState
 from fairque.queue import waits
 
-if TYPE_CHECKING:
-    from fairque.queue.fairqueue import TaskQueue
+
+class GroupQueue(Protocol):
+    """What a group needs of its queue (an ``TaskQueue``; named by its methods so that
+    the queue module, which makes groups, is not imported back)."""
+
+    def wait(self, task_id: str, timeout: float | None = None) -> TaskInfo: ...
+
+    def get_tasks(self, task_ids: Sequence[str]) -> list[TaskInfo | None]: ...
+
+    def cancel_many(
+        self, task_ids: Sequence[str], *, by: str | None = None
+    ) -> list[CancelResult]: ...
 
 
 class Group:
@@ -26,7 +36,7 @@ class Group:
     needed), with its callback's id when it has one."""
 
     def __init__(
-        self, queue: TaskQueue, task_ids: Sequence[str], callback_id: str | None = None
+        self, queue: GroupQueue, task_ids: Sequence[str], callback_id: str | None = None
     ) -> None:
         self.queue = queue
         self.task_ids = list(task_ids)

@@ -81,3 +81,65 @@ def test_the_state_of_100k_short_lived_users_is_reclaimed_when_they_go_idle():
         assert after <= empty * 1.10, (empty, peak, after)
         per_user = [key for key in left if "tenant" in key]
         assert not per_user and len(left) < 20, left  # queue-wide keys only
+
+
+def run_dags(q: TaskQueue, client: redis.Redis, count: int, prefix: str) -> int:
+    """``count`` DAGs (a root, 10 children, a join) pushed, served in dependency order, and
+    their results expired; the peak used_memory on the way."""
+    tasks: list[Task] = []
+    for d in range(count):  # the same 5 users in every round: their state is not what grows
+        user = f"u{d % 5}"
+        root = Task.create(user, 3, None, task_id=f"{prefix}-{d}")
+        kids = [Task.create(user, 3, None, task_id=f"{prefix}-{d}-{i}", after=root.task_id)
+                for i in range(10)]  # fmt: skip
+        tasks += [root, *kids, Task.create(user, 3, None, after=kids)]
+    for i in range(0, len(tasks), 2000):
+        q.push_batch(tasks[i : i + 2000])
+    peak = dataset_memory(client)
+    served = 0
+    while served < len(tasks):  # a pop may find nothing while it passes parents' ends on
+        batch = q.pop_many(500)
+        q.complete_many((t, None) for t in batch)
+        served += len(batch)
+    assert served == len(tasks) and q.stats().blocked == 0
+    # Results and dependents' lists expire with result_ttl; the server deletes expired keys
+    # in its own cycle (dbsize counts them until then): wait for the queue-wide keys alone.
+    deadline = time.monotonic() + 60
+    while (dependency_keys(client) or client.dbsize() > 40) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return peak
+
+
+def dependency_keys(client: redis.Redis) -> list[str]:
+    """The keys a DAG leaves until its results expire (tasks, dependents, todo, counts)."""
+    kinds = {"kids", "deps", "task", "blocked", "uq", "db"}
+    keys = (k.decode() for k in client.scan_iter(match="fq:{dags}:*", count=1000))
+    return [k for k in keys if k.split(":", 2)[2].split(":")[0] in kinds]
+
+
+def test_a_finished_dag_leaves_no_dependency_keys_once_its_results_expire():
+    with EmbeddedServer() as srv:
+        client = redis.Redis.from_url(srv.url)
+        config = FairQueueConfig(redis={"url": srv.url}, queue={"name": "dags", "result_ttl": 1})
+        with TaskQueue(config) as q:
+            # the warm-up pushes chunks as large as the run's: the server keeps a connection's
+            # query buffer sized by its largest push (see the module's docstring)
+            run_dags(q, client, 200, "warm")
+            empty = dataset_memory(client)
+            peak = run_dags(q, client, 1000, "dag")
+            after = dataset_memory(client)
+            left = dependency_keys(client)
+        print(f"\nmemory (dataset): empty queue {empty:,} B; 1,000 DAGs queued {peak:,} B "
+              f"(used_memory); after their results expired {after:,} B "
+              f"({after / empty:.3f}x empty)")  # fmt: skip
+        assert peak > 2 * empty  # the test measures something
+        assert after <= empty * 1.02, (empty, peak, after)
+        assert left == []
+
+
+def dataset_memory(client: redis.Redis) -> int:
+    """The server's memory for data (used_memory_dataset): used_memory less its overhead,
+    whose keyspace tables keep the size of the largest key count for a while after it (a
+    few hundred KB, varying run to run, not this queue's data)."""
+    client.slowlog_reset()
+    return int(client.info("memory")["used_memory_dataset"])

@@ -28,7 +28,8 @@ def test_a_created_task_equals_the_validated_one() -> None:
 def test_the_fields_set_are_the_ones_create_names() -> None:
     task = Task.create("u1")
     named = {"task_id", "user_id", "priority", "payload", "handler", "max_attempts",
-             "execute_after", "delay", "tenant", "cost"}  # fmt: skip
+             "execute_after", "delay", "tenant", "cost", "after", "after_policy", "unique_key",
+             "debounce"}  # fmt: skip
     assert task.model_fields_set == named
     assert set(task.model_dump(exclude_unset=True)) == named
 

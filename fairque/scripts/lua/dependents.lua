@@ -1,24 +1,28 @@
 -- dependents.lua: passing a parent's end on to the tasks that wait on it (composed after
 -- lifecycle.lua). A parent's end is queued on the todo list (ends.lua: task_ended) as
--- "<outcome>|<offset>|<parent id>"; each pop and each acknowledgement works through up to a
+-- "<outcome>|<offset>|<ttl ms of its list>|<parent id>"; each pop and each acknowledgement works through up to a
 -- budget of dependents, so one call never holds the server long, whatever the fan-out, and a
 -- crash between calls loses nothing (the todo list and the offsets are data). A dependent is
 -- released at most once: only a 'blocked' task counts a parent down, and it leaves 'blocked'
 -- in the same call that counts its last parent.
-local RELEASE_BUDGET = 100  -- dependents passed on per call (docs/dependencies.md: measured)
+-- Work per call, in releases: a dependent made ready (or canceled) costs 1, one only counted
+-- down (it waits for other parents too) a fifth of that (docs/dependencies.md: measured).
+local RELEASE_BUDGET = 100
+local COUNT_DOWN_COST = 0.2
 local DEPENDENCY_CANCEL_TTL_MS = 86400000  -- a task canceled by its parent's end: a day
 -- What one call released or canceled, counted once at its end rather than once per task.
 local UNBLOCKED, UNBLOCKED_BY, RELEASED, DEP_CANCELED = 0, nil, 0, 0
 
 -- One parent of a blocked task ended with `outcome` ('c', 'd' or 'x'): count it down and
 -- release the task at its last parent, or cancel it (and, in turn, its own dependents) when
--- the parent did not complete and the task runs only after parents that completed.
+-- the parent did not complete and the task runs only after parents that completed. Returns
+-- the work it took (RELEASE_BUDGET's units).
 local function parent_ended(child, outcome, parent)
   local ck = K.task(child)
   local f = redis.call('HMGET', ck, 'state', 'user', 'pri', 'apol', 'due', 'w', 'k', 'uk')
-  if f[1] ~= 'blocked' or not f[2] then return end  -- canceled meanwhile, or gone
+  if f[1] ~= 'blocked' or not f[2] then return COUNT_DOWN_COST end  -- canceled, or gone
   if outcome == 'c' or f[4] == 'a' then
-    if redis.call('HINCRBY', ck, 'deps', -1) > 0 then return end
+    if redis.call('HINCRBY', ck, 'deps', -1) > 0 then return COUNT_DOWN_COST end
     redis.call('HDEL', ck, 'deps')
     UNBLOCKED, RELEASED = UNBLOCKED + 1, RELEASED + 1
     UNBLOCKED_BY = UNBLOCKED_BY or {}
@@ -32,9 +36,10 @@ local function parent_ended(child, outcome, parent)
       make_ready(child, f[2], pri)
     else
       bury(child, ck, 'corrupt: blocked task has no valid priority', 'CorruptTask', '', '')
-      return
+      return 1
     end
     task_event(child, f[6], 'state', 'ready')
+    return 1
   else
     local why = outcome == 'd' and 'dead' or 'canceled'
     redis.call('HSET', ck, 'state', 'canceled', 'finished', NOW_MS_S, 'cancel',
@@ -46,6 +51,7 @@ local function parent_ended(child, outcome, parent)
     UNBLOCKED_BY[f[2]] = (UNBLOCKED_BY[f[2]] or 0) + 1
     task_event(child, f[6], 'state', 'canceled')
     task_ended(child, 'x', f[7], f[2], f[8], DEPENDENCY_CANCEL_TTL_MS)
+    return 1
   end
 end
 
@@ -75,19 +81,26 @@ local function release_dependents(budget)
       flush_unblocked()
       return false
     end
-    local outcome, offset, parent = string.match(head, '^(%a)|(%d+)|(.+)$')
+    local outcome, offset, ttl, parent = string.match(head, '^(%a)|(%d+)|(%d+)|(.+)$')
     if not parent then
       redis.call('LPOP', todo)  -- written over from outside: nothing to pass on
     else
       offset = tonumber(offset)
-      local kids = redis.pcall('LRANGE', K.kids(parent), offset, offset + budget - 1)
+      local ask = math.ceil(budget / COUNT_DOWN_COST)
+      local kids = redis.pcall('LRANGE', K.kids(parent), offset, offset + ask - 1)
       if type(kids) ~= 'table' then kids = NOTHING end  -- a list written over: nobody to tell
-      for i = 1, #kids do parent_ended(kids[i], outcome, parent) end
-      budget = budget - #kids
-      if budget > 0 then
-        redis.call('LPOP', todo)  -- every dependent of this parent told
+      local told = 0
+      while told < #kids and budget > 0 do
+        told = told + 1
+        budget = budget - parent_ended(kids[told], outcome, parent)
+      end
+      if told == #kids and #kids < ask then
+        -- every dependent of this parent told: its list stays as long as the parent does
+        redis.call('LPOP', todo)
+        redis.pcall('PEXPIRE', K.kids(parent), ttl)
       else
-        redis.call('LSET', todo, 0, outcome .. '|' .. istr(offset + #kids) .. '|' .. parent)
+        redis.call('LSET', todo, 0,
+          outcome .. '|' .. istr(offset + told) .. '|' .. ttl .. '|' .. parent)
       end
     end
   end

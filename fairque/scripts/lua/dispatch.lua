@@ -365,10 +365,10 @@ end
 -- failed attempts (a crashed worker's tasks come back), users idle past the retention are
 -- forgotten, ended parents are passed on to the tasks that wait on them, throttled users
 -- whose next token is due come back, and due delayed tasks are made ready (the rest wait
--- for the next pop).
+-- for the next pop). Returns whether parents' ends are left to pass on (a later call will).
 local function maintain(limit, worker)
   reap_expired(limit)
-  release_dependents(RELEASE_BUDGET)
+  local releasing = release_dependents(RELEASE_BUDGET)
   sweep_idle(SWEEP_BATCH)
   wake_throttled(limit)
   local due = redis.call('ZRANGEBYSCORE', K.delayed(), '-inf', NOW_MS_S, 'LIMIT', 0, limit)
@@ -387,4 +387,5 @@ local function maintain(limit, worker)
       count('phantom')
     end
   end
+  return releasing
 end

@@ -13,9 +13,9 @@ local function task_ended(task_id, outcome, kids, user, ukey, ttl_ms)
     -- pcall: a key written over with another type is not this task's
     if redis.pcall('GET', key) == task_id then redis.call('DEL', key) end
   end
-  if kids then
-    redis.call('RPUSH', K.deptodo(), outcome .. '|0|' .. task_id)
-    redis.call('PEXPIRE', K.kids(task_id), ttl_ms or DEPENDENTS_TTL_MS)
+  if kids then  -- its list of dependents expires once all are told (dependents.lua)
+    redis.call('RPUSH', K.deptodo(),
+      outcome .. '|0|' .. istr(ttl_ms or DEPENDENTS_TTL_MS) .. '|' .. task_id)
   end
 end
 

@@ -49,7 +49,7 @@ start_pop(ARGV)
 
 -- 1. Expired leases become failed attempts (a crashed worker's tasks come back), idle users
 -- are forgotten, throttled users whose token is due come back, due delayed tasks turn ready.
-maintain(promote_max, worker)
+local releasing = maintain(promote_max, worker)
 
 -- What the dispatches add up, written once at the pop's end: the index of leases (deadline,
 -- id pairs) and the counts of stolen and over-cap dispatches.
@@ -227,6 +227,13 @@ if #out > 0 then count('popped', #out) end
 if #out == want then
   local head = redis.call('ZRANGE', K.readyidx(), 0, 0)[1]
   if head then wake_pool(head) end
+end
+-- Ends of parents are left to pass on (a wide fan-in, a bounded slice per call): wake a
+-- worker of the popper's first pool (itself, likely) to pop again at once rather than after
+-- its idle wait.
+if releasing then
+  local home = HOME_SPEC or '*'
+  wake_pool(home == '*' and '_' or string.match(home, '^[^,]+') or '_')
 end
 if STOLEN > 0 then count('stolen', STOLEN) end
 if OVER_CAP > 0 then count('over_cap', OVER_CAP) end
