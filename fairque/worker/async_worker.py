@@ -16,6 +16,7 @@ from fairque.queue import AsyncTaskQueue
 from fairque.queue.ops import LongPoll
 from fairque.tracing import process_span
 from fairque.worker.base import WorkerBase
+from fairque.worker.batches import Batch
 from fairque.worker.context import bind
 from fairque.worker.handler_threads import HandlerThreads
 from fairque.worker.runs import Outcome, Running, WorkerStatus
@@ -160,8 +161,8 @@ class AsyncWorker(WorkerBase):
         after ``cancel_grace`` (its thread's late result dropped)."""
         run = self.core.note_cancel(task_id)
         job = self._tasks.get(task_id)
-        if run is None or job is None or run.handler is None:
-            return
+        if run is None or job is None or run.handler is None or run.batch is not None:
+            return  # a batch's task ends canceled with its batch (the cancel is on its lease)
         if run.handler.is_async:
             job.cancel()
         else:
@@ -201,9 +202,43 @@ class AsyncWorker(WorkerBase):
         except FairQueueError:
             self.core.put_back(outcomes)
             raise
-        for run in self.core.start(tasks):
-            self._tasks[run.task.task_id] = asyncio.create_task(self._execute(run))
+        for job in self.core.start(tasks):
+            self._launch(job)
         return len(tasks)
+
+    def _launch(self, job: Running | Batch) -> None:
+        if isinstance(job, Batch):
+            if job.runs:
+                runner = asyncio.create_task(self._execute_batch(job))
+                for task_id in job.task_ids:
+                    self._tasks[task_id] = runner
+        else:
+            self._tasks[job.task.task_id] = asyncio.create_task(self._execute(job))
+
+    async def _execute_batch(self, batch: Batch) -> None:
+        handler = batch.runs[0].handler
+        assert handler is not None and self._results is not None
+        tasks = [r.task for r in batch.runs]
+        try:
+            async with asyncio.timeout(self.core.settings.task_timeout):
+                if handler.is_async:
+                    value = await handler.process(tasks)
+                else:
+                    value = await self._threads.run(handler.process, tasks)
+        except TimeoutError:
+            for run in batch.runs:
+                self.core.note_timeout(run)
+            outcomes = [self.core.timeout_outcome(run) for run in batch.runs]
+        except asyncio.CancelledError:
+            return  # shutdown handed the tasks back (a batch is never canceled as a whole)
+        except Exception as exc:
+            outcomes = self.core.batch_outcomes(batch, None, exc)
+        else:
+            outcomes = self.core.batch_outcomes(batch, value, None)
+        for task_id in batch.task_ids:
+            self._tasks.pop(task_id, None)
+        for outcome in outcomes:
+            await self._results.put(outcome)
 
     async def _beat(self) -> None:
         if self.core.beat_due():
@@ -215,6 +250,8 @@ class AsyncWorker(WorkerBase):
 
     async def _tick(self) -> None:
         await self._collect(0)
+        for batch in self.core.due_batches():
+            self._launch(batch)
         await self._beat()
         assert self._work is not None
         self._work.clear()  # a push from now on wakes the wait after this pop
@@ -232,6 +269,8 @@ class AsyncWorker(WorkerBase):
         error = None
         try:
             while (wait := self.core.grace_wait(deadline)) is not None:
+                for batch in self.core.due_batches():  # open batches run now (stopping)
+                    self._launch(batch)
                 await self._collect(wait)
                 await self._exchange(fetch=False)
                 await self._beat()

@@ -21,6 +21,7 @@ from fairque.queue import control, ops
 from fairque.queue import partitions as routed
 from fairque.queue.partitions import Partitions
 from fairque.version import __version__
+from fairque.worker.batches import Batch, Batcher, split_results
 from fairque.worker.context import TaskCanceledError
 from fairque.worker.handlers import BoundHandler, HandlerRegistry, as_handler, registry
 from fairque.worker.observe import RunObserver
@@ -62,9 +63,11 @@ class WorkerCore:
     canceled: int = 0  # runs whose cancel reached this worker
     pacing: Pacing = field(init=False)  # when to pop again, and how long to wait
     _beat_cancels: set[str] = field(default_factory=set)
+    batcher: Batcher = field(init=False)  # batch handlers' open batches
 
     def __post_init__(self) -> None:
         self.pacing = Pacing(self.settings.poll_interval)
+        self.batcher = Batcher()
         if self.observer is None:
             s = self.settings
             metrics = s.health_port is not None  # served on the probe port, or nowhere
@@ -91,8 +94,19 @@ class WorkerCore:
     # -- fetching -------------------------------------------------------------------------
 
     def free_slots(self) -> int:
-        live = sum(1 for r in self.running.values() if not r.abandoned)
-        return max(self.settings.concurrency - live, 0)
+        # A running batch takes one slot whatever its size; an open one takes none (the pops
+        # that fill it are what it waits for), up to a bound on the tasks held waiting.
+        live, waiting = set(), 0
+        for r in self.running.values():
+            if r.abandoned:
+                continue
+            if r.batch is not None and r.batch in self.batcher.waiting:
+                waiting += 1
+            else:
+                live.add(id(r.batch or r))
+        if waiting and waiting >= self.batcher.hold_limit(self.settings.concurrency):
+            return 0
+        return max(self.settings.concurrency - len(live), 0)
 
     def drained(self, got: int) -> bool:
         """Burst mode's end: the last pop found nothing and nothing is running or waits to be
@@ -197,7 +211,10 @@ class WorkerCore:
         late = [
             r
             for r in self.running.values()
-            if not r.abandoned and r.cancel_deadline is not None and now >= r.cancel_deadline
+            if not r.abandoned
+            and r.batch is None  # a batch runs as one: its canceled tasks end with it
+            and r.cancel_deadline is not None
+            and now >= r.cancel_deadline
         ]
         for r in late:
             r.abandoned = True
@@ -262,8 +279,8 @@ class WorkerCore:
 
     def long_poll(self, parts: Partitions, waker: Waker | None) -> ops.LongPoll | None:
         """This worker's long poll, if its next pop should wait for a push (``Pacing``)."""
-        if self.status != WorkerStatus.RUNNING:
-            return None
+        if self.status != WorkerStatus.RUNNING or self.batcher.open:
+            return None  # an open batch is due soon: no long wait for a push
         busy = bool(self.running or self.pending)
         return self.pacing.long_poll(parts, waker, busy, self.config.redis.cluster)
 
@@ -271,7 +288,9 @@ class WorkerCore:
         """How long to wait after a pop that leased ``got`` (``Pacing.pause_after``)."""
         free = self.free_slots()
         listen = not got and free > 0 and self.long_poll(parts, waker) is None
-        return self.pacing.pause_after(got, free, listen, waker)
+        pause = self.pacing.pause_after(got, free, listen, waker)
+        due = self.batcher.next_due()  # an open batch starts when its wait is over
+        return pause if due is None else min(pause, due)
 
     def exchange_op(
         self,
@@ -313,18 +332,60 @@ class WorkerCore:
         self.restore(outcomes)
         self.pending = outcomes + self.pending
 
-    def start(self, tasks: list[Task]) -> list[Running]:
-        """Take what an exchange leased: the runs to start; a task whose handler is not
-        registered fails at once (into ``pending``)."""
-        runs = []
+    def start(self, tasks: list[Task]) -> list[Running | Batch]:
+        """Take what an exchange leased: the runs (and the filled batches) to start; a task
+        whose handler is not registered fails at once (into ``pending``); a batch handler's
+        task waits in its open batch."""
+        jobs: list[Running | Batch] = []
         for task in tasks:
             run = self.accept(task)
             if run.handler is None:
                 self.pending.append(self.unresolved(run))
+            elif run.handler.batch is not None:
+                full = self.batcher.add(run, run.handler.batch)
+                if full is not None:
+                    jobs.append(self._begin(full))
             else:
-                runs.append(run)
+                jobs.append(run)
         self.last_contact = time.monotonic()
-        return runs
+        return jobs
+
+    # -- batches -----------------------------------------------------------------------------
+
+    def due_batches(self) -> list[Batch]:
+        """Open batches to start now: their wait is over (every one, once stopping)."""
+        stopping = self.status != WorkerStatus.RUNNING
+        return [self._begin(b) for b in self.batcher.take_due(everything=stopping)]
+
+    def _begin(self, batch: Batch) -> Batch:
+        """A batch starts: its runs' clocks (and time limit) start now; runs whose cancel was
+        asked while they waited end canceled without running."""
+        now = time.monotonic()
+        timeout = self.settings.task_timeout
+        for run in list(batch.runs):
+            run.started, run.deadline = now, now + timeout if timeout else None
+            if run.context.cancel_requested:
+                batch.runs.remove(run)
+                self.pending.append(self.canceled_outcome(run))
+        return batch
+
+    def batch_outcomes(
+        self, batch: Batch, value: Any, error: BaseException | None
+    ) -> list[Outcome]:
+        """What became of each run of a batch: the handler's ``value`` (one result per task)
+        or the ``error`` it raised (every task fails with it)."""
+        if error is not None:
+            return [self.failure(r, error) for r in batch.runs]
+        out = []
+        for run, result, failed in split_results(batch, value):
+            out.append(
+                self.failure(run, failed) if failed is not None else self.success(run, result)
+            )
+        # Each task is charged its part of the batch's run time (fairness by time).
+        share = (time.monotonic() - batch.runs[0].started) / len(batch.runs) if batch.runs else 0
+        for o in out:
+            o.finished = o.running.started + share
+        return out
 
     # -- the loop's health ------------------------------------------------------------------
 

@@ -11,11 +11,12 @@ Three ways to write one:
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from fairque.core.exceptions import FairQueueError
 from fairque.core.models import Task
@@ -56,14 +57,43 @@ class AsyncTaskHandler:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchSpec:
+    """How a batch handler's tasks are gathered (:mod:`fairque.worker.batches`)."""
+
+    size: int
+    wait: float  # seconds its first task waits for the batch to fill
+    by: Literal["user", "handler"] = "user"  # one user's tasks per batch, or any user's
+
+    def __post_init__(self) -> None:
+        if (
+            isinstance(self.size, bool)
+            or not isinstance(self.size, int)
+            or not 1 <= self.size <= 10_000
+        ):
+            raise FairQueueError(
+                f"batch_size must be an integer from 1 to 10,000, got {self.size!r}"
+            )
+        if (
+            isinstance(self.wait, bool)
+            or not isinstance(self.wait, int | float)
+            or not 0 <= self.wait <= 3600
+        ):
+            raise FairQueueError(f"batch_wait must be seconds from 0 to 3600, got {self.wait!r}")
+        if self.by not in ("user", "handler"):
+            raise FairQueueError(f"batch_by must be 'user' or 'handler', got {self.by!r}")
+
+
+@dataclass(frozen=True, slots=True)
 class BoundHandler:
-    """A handler in the one shape the workers run: each callable may be sync or async."""
+    """A handler in the one shape the workers run: each callable may be sync or async. A
+    batch handler (``batch`` set) is called with a list of tasks."""
 
     name: str
-    process: Callable[[Task], Any]
+    process: Callable[[Any], Any]  # called with the Task (a batch handler: a list of tasks)
     on_success: Callable[[Task, Any], Any] | None = None
     on_failure: Callable[[Task, BaseException], Any] | None = None
     on_timeout: Callable[[Task], Any] | None = None
+    batch: BatchSpec | None = None
 
     @property
     def is_async(self) -> bool:
@@ -86,7 +116,7 @@ def as_handler(obj: Any, name: str | None = None) -> BoundHandler:
         )
     bound = getattr(obj, "__fairque_bound__", None)  # a @task handle (task_refs.TaskRef)
     if isinstance(bound, BoundHandler):
-        return bound if name in (None, bound.name) else BoundHandler(name, bound.process)
+        return bound if name in (None, bound.name) else dataclasses.replace(bound, name=name)
     if callable(obj):
         registered: str | None = getattr(obj, "__fairque_task__", None)
         label = name or registered or str(getattr(obj, "__name__", "handler"))

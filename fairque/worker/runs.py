@@ -56,6 +56,7 @@ class Running:
     abandoned: bool = False  # timed out: its late result must be dropped
     context: TaskContext = field(init=False)  # what the handler reaches: cancel, progress
     cancel_deadline: float | None = None  # monotonic: its cancel's grace period ends
+    batch: object | None = None  # the batch it runs in (batches.Batch), for a batch handler
 
     def __post_init__(self) -> None:
         self.context = TaskContext(self.task)

@@ -24,7 +24,7 @@ import inspect
 import typing
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, Literal, TypeVar, overload
 
 import pydantic
 
@@ -34,7 +34,7 @@ from fairque.queue.async_fairqueue import AsyncTaskQueue
 from fairque.queue.async_handle import AsyncTaskHandle
 from fairque.queue.fairqueue import TaskQueue
 from fairque.queue.handle import TaskHandle
-from fairque.worker.handlers import BoundHandler, HandlerRegistry, registry
+from fairque.worker.handlers import BatchSpec, BoundHandler, HandlerRegistry, registry
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -77,14 +77,18 @@ class TaskRef(Generic[In, Out]):
     ``result()`` is typed ``Out``; the payload is typed ``In`` (a model, or anything JSON
     for a handler of the :class:`Task`)."""
 
-    def __init__(self, name: str, fn: Callable[..., Any]) -> None:
+    def __init__(self, name: str, fn: Callable[..., Any], batch: BatchSpec | None = None) -> None:
         functools.update_wrapper(self, fn)
         self.name = name
         self.fn = fn
-        self.payload_model, self.result_model = _models(fn)
+        self.payload_model, self.result_model = (None, None) if batch else _models(fn)
         self.__fairque_task__ = name
-        process = self._aprocess if inspect.iscoroutinefunction(fn) else self._process
-        self.__fairque_bound__ = BoundHandler(name, process)
+        process: Callable[[Any], Any]
+        if batch is not None:  # called with the list of tasks: results pass through as given
+            process = self._abatch if inspect.iscoroutinefunction(fn) else self._batch
+        else:
+            process = self._aprocess if inspect.iscoroutinefunction(fn) else self._process
+        self.__fairque_bound__ = BoundHandler(name, process, batch=batch)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
@@ -186,13 +190,29 @@ class TaskRef(Generic[In, Out]):
     async def _aprocess(self, task: Task) -> Any:
         return self._stored(await self.fn(self._argument(task)))
 
+    def _batch(self, tasks: list[Task]) -> Any:
+        return _stored_each(self.fn(tasks))
+
+    async def _abatch(self, tasks: list[Task]) -> Any:
+        return _stored_each(await self.fn(tasks))
+
+
+def _stored_each(results: Any) -> Any:
+    """A batch handler's results as stored (models as JSON data; exceptions as they are)."""
+    if not isinstance(results, list | tuple):
+        return results
+    return [r.model_dump(mode="json") if isinstance(r, pydantic.BaseModel) else r for r in results]
+
 
 class _Register:
     """What ``@task(...)`` applies to the function (typed per handler shape)."""
 
-    def __init__(self, name: str | None, into: HandlerRegistry | None) -> None:
+    def __init__(
+        self, name: str | None, into: HandlerRegistry | None, batch: BatchSpec | None = None
+    ) -> None:
         self.name = name
         self.into = into
+        self.batch = batch
 
     @overload
     def __call__(self, fn: Callable[[Task], Awaitable[Out]]) -> TaskRef[Any, Out]: ...
@@ -207,12 +227,26 @@ class _Register:
     @overload
     def __call__(self, fn: Callable[..., Out]) -> TaskRef[Any, Out]: ...
     def __call__(self, fn: Callable[..., Any]) -> TaskRef[Any, Any]:
-        ref: TaskRef[Any, Any] = TaskRef(self.name or fn.__name__, fn)
+        ref: TaskRef[Any, Any] = TaskRef(self.name or fn.__name__, fn, self.batch)
         (self.into or registry).register(ref.name, ref)
         return ref
 
 
-def task(name: str | None = None, *, into: HandlerRegistry | None = None) -> _Register:
+def task(
+    name: str | None = None,
+    *,
+    into: HandlerRegistry | None = None,
+    batch_size: int | None = None,
+    batch_wait: float = 0.5,
+    batch_by: Literal["user", "handler"] = "user",
+) -> _Register:
     """Register the decorated function (sync or ``async``) as the handler called ``name``
-    (default: the function's name) and return its :class:`TaskRef`."""
-    return _Register(name, into)
+    (default: the function's name) and return its :class:`TaskRef`.
+
+    With ``batch_size``, the function is a batch handler: called with a list of up to
+    ``batch_size`` tasks (of one user, or of any users with ``batch_by="handler"``) once the
+    batch is full or its first task has waited ``batch_wait`` seconds; it returns one result
+    per task, in order (an exception instance fails that task), or None
+    (:mod:`fairque.worker.batches`)."""
+    batch = None if batch_size is None else BatchSpec(batch_size, batch_wait, batch_by)
+    return _Register(name, into, batch)

@@ -15,6 +15,7 @@ from fairque.queue import TaskQueue
 from fairque.queue.ops import LongPoll
 from fairque.tracing import process_span
 from fairque.worker.base import WorkerBase
+from fairque.worker.batches import Batch
 from fairque.worker.context import bind, unbind
 from fairque.worker.runs import Outcome, Running, WorkerStatus
 from fairque.worker.waker import Waker
@@ -42,7 +43,7 @@ class Worker(WorkerBase):
 
     def _setup(self) -> None:
         self._stopping = False
-        self._jobs: queue.SimpleQueue[Running | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[Running | Batch | None] = queue.SimpleQueue()
         # Finished runs; ``None`` only wakes the loop. SimpleQueue.put is reentrant, so
         # ``stop()`` may use it from a signal handler (an Event or Lock there can deadlock).
         # A task id: its cancel was asked for (from the waker's thread).
@@ -67,11 +68,25 @@ class Worker(WorkerBase):
         self._threads.append(t)
 
     def _runner(self) -> None:
-        while (run := self._jobs.get()) is not None:
-            outcome = self._execute(run)
-            if run.abandoned:
+        while (job := self._jobs.get()) is not None:
+            outcomes = self._execute_batch(job) if isinstance(job, Batch) else [self._execute(job)]
+            runs = job.runs if isinstance(job, Batch) else [job]
+            if any(r.abandoned for r in runs):
                 return  # timed out: a fresh thread already took this one's place
-            self._results.put(outcome)
+            for outcome in outcomes:
+                self._results.put(outcome)
+
+    def _execute_batch(self, batch: Batch) -> list[Outcome]:
+        handler = batch.runs[0].handler
+        assert handler is not None
+        try:
+            tasks = [r.task for r in batch.runs]
+            value = (
+                asyncio.run(handler.process(tasks)) if handler.is_async else handler.process(tasks)
+            )
+        except Exception as exc:
+            return self.core.batch_outcomes(batch, None, exc)
+        return self.core.batch_outcomes(batch, value, None)
 
     def _execute(self, run: Running) -> Outcome:
         handler = run.handler
@@ -174,10 +189,14 @@ class Worker(WorkerBase):
             pass
 
     def _expire(self) -> None:
-        """Fail the runs past their time limit and give their slots to fresh threads."""
+        """Fail the runs past their time limit and give their slots to fresh threads (one per
+        thread they held: a batch's runs share one)."""
+        threads: set[int] = set()
         for run in self.core.expired():
             self.core.pending.append(self.core.timeout_outcome(run))
             _hook(run.handler.on_timeout if run.handler else None, run.task)
+            threads.add(id(run.batch or run))
+        for _ in threads:
             self._spawn_runner()
         for run in self.core.overdue_cancels():
             self.core.pending.append(self.core.canceled_outcome(run))
@@ -193,9 +212,14 @@ class Worker(WorkerBase):
         except FairQueueError:
             self.core.put_back(outcomes)
             raise
-        for run in self.core.start(tasks):
-            self._jobs.put(run)
+        for job in self.core.start(tasks):
+            self._jobs.put(job)
         return len(tasks)
+
+    def _start_due_batches(self) -> None:
+        for batch in self.core.due_batches():
+            if batch.runs:
+                self._jobs.put(batch)
 
     def _beat(self) -> None:
         if self.core.beat_due():
@@ -208,6 +232,7 @@ class Worker(WorkerBase):
     def _tick(self) -> None:
         self._collect(0)
         self._expire()
+        self._start_due_batches()
         self._beat()
         wait = self.core.long_poll(self.queue.parts, self._waker)
         got = self._exchange(fetch=True, wait=wait)
@@ -223,6 +248,7 @@ class Worker(WorkerBase):
         error = None
         try:
             while (wait := self.core.grace_wait(deadline)) is not None:
+                self._start_due_batches()  # open batches run now (stopping)
                 self._collect(wait)
                 self._expire()
                 self._exchange(fetch=False)
