@@ -23,8 +23,9 @@ def run_burst(config: Any, handlers: HandlerRegistry, kind: str, concurrency: in
         asyncio.run(AsyncWorker(config, **settings).run(burst=True))
 
 
-def batch_registry(size: int, by: str = "user", wait: float = 0.2,
-                   fail_on: int | None = None) -> tuple[HandlerRegistry, list[list[Task]]]:  # fmt: skip
+def batch_registry(
+    size: int, by: str = "user", wait: float = 0.2, fail_on: int | None = None
+) -> tuple[HandlerRegistry, list[list[Task]]]:
     """A registry with the batch handler "index" (sync), and the batches it was called with."""
     registry = HandlerRegistry()
     seen: list[list[Task]] = []
