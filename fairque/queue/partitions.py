@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from fairque.core.config import FairQueueConfig
+from fairque.core.exceptions import InvalidDependency
 from fairque.core.models import AckResult, DLQEntry, PushResult, QueueStats, Task, TaskInfo
 from fairque.queue import ops, reads
 from fairque.queue.ops import Failure, Op, QueueSession, gather
@@ -175,6 +176,8 @@ def push(p: Partitions, tasks: Sequence[Task]) -> Op[list[PushResult]]:
             raise TypeError(f"push takes Task objects (Task.create), not {type(t).__name__}")
     indexed = list(enumerate(tasks))
     groups = p.by_user(indexed, lambda it: it[1].user_id)
+    if any(t.after for t in tasks):
+        yield from check_parents_partitions(p, tasks)
     order = list(groups)
     replies = yield from gather([ops.push(p.sessions[k], [t for _, t in groups[k]]) for k in order])
     results: list[PushResult | None] = [None] * len(tasks)
@@ -182,6 +185,40 @@ def push(p: Partitions, tasks: Sequence[Task]) -> Op[list[PushResult]]:
         for (i, _), r in zip(groups[k], part, strict=True):
             results[i] = r
     return [r for r in results if r is not None]
+
+
+def check_parents_partitions(p: Partitions, tasks: Sequence[Task]) -> Op[None]:
+    """On a partitioned queue a task and its parents must live in one partition (the script
+    that ends a parent releases its dependents in that partition's slot): each parent must be
+    in this push, or pushed before it, in the partition of the task's user. Raises
+    InvalidDependency naming the first parent that is not (nothing is written)."""
+    home = {t.task_id: partition_of(t.user_id, p.count) for t in tasks}
+    unknown = sorted({pid for t in tasks for pid in t.after if pid not in home})
+    found: dict[str, int] = {}
+    if unknown:
+        hits = yield from gather([_exists(s, unknown) for s in p.sessions])
+        for k, flags in enumerate(hits):
+            found.update((pid, k) for pid, hit in zip(unknown, flags, strict=True) if hit)
+    for t in tasks:
+        want = home[t.task_id]
+        for pid in t.after:
+            where = home.get(pid, found.get(pid))
+            if where is None:
+                raise InvalidDependency(
+                    f"task {t.task_id!r}: parent {pid!r} is not pushed yet; on a partitioned "
+                    "queue a task's parents are pushed before it, or in the same call"
+                )
+            if where != want:
+                raise InvalidDependency(
+                    f"task {t.task_id!r}: parent {pid!r} lives in partition {where}, the task's "
+                    f"user in partition {want}; on a partitioned queue a task waits only on "
+                    "tasks of users of its own partition"
+                )
+
+
+def _exists(s: QueueSession, task_ids: list[str]) -> Op[list[bool]]:
+    replies = yield [CommandCall(("EXISTS", s.keys.task(t))) for t in task_ids]
+    return [bool(r) for r in replies]
 
 
 def pop(p: Partitions, count: int) -> Op[list[Task]]:

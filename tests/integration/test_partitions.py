@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from fairque import Task, TaskQueue
-from fairque.core.exceptions import ConfigError
+from fairque.core.exceptions import ConfigError, InvalidDependency
 from fairque.monitoring import Admin, Inspector
 from fairque.queue.partitions import QUANTUM, partition_of
 from tests.support.harness import Harness
@@ -218,3 +218,30 @@ def test_shell_completion_offers_users_of_every_partition(make_queue, pconfig, m
     monkeypatch.setenv("COMP_CWORD", "7")
     r = CliRunner().invoke(cli, [], prog_name="fairque")
     assert all(u in r.output for u in users), r.output
+
+
+def test_dependencies_stay_within_a_partition(make_queue, pconfig, nothing_written):
+    q = make_queue(pconfig())
+    a, a2, b = users_in_every_partition(2)[:2] + users_in_every_partition()[1:2]
+    assert partition_of(a, P) == partition_of(a2, P) != partition_of(b, P)
+    q.push(Task.create(a, task_id="p"))
+    # a parent in the child's partition, pushed before or in the same call: released as usual
+    q.push_batch(
+        [
+            Task.create(a2, task_id="c", after="p"),
+            Task.create(a, task_id="p2"),
+            Task.create(a2, task_id="c2", after="p2"),
+        ]
+    )
+    assert q.get_task("c").state == "blocked"
+    with nothing_written(), pytest.raises(InvalidDependency, match="partition"):
+        q.push(Task.create(b, task_id="x", after="p"))  # another partition's parent
+    with nothing_written(), pytest.raises(InvalidDependency, match="not pushed yet"):
+        q.push(Task.create(a, task_id="y", after="later"))
+    done = []
+    while len(done) < 4:
+        task = q.pop()
+        if task is not None:
+            done.append(task.task_id)
+            q.complete(task)
+    assert set(done) == {"p", "p2", "c", "c2"}
