@@ -24,7 +24,8 @@ from fairque.monitoring.inspector import Inspector
 from fairque.monitoring.models import Overview
 
 OTHER = "_other"
-EVENTS = ("pushed", "completed", "failed", "retried", "dead", "canceled", "cancel_requested")
+EVENTS = ("pushed", "completed", "failed", "retried", "dead", "canceled", "cancel_requested",
+          "released", "debounced")  # fmt: skip
 
 
 # The per-user gauges: key, metric name, help, labels after queue and user.

@@ -208,6 +208,8 @@ def test_metrics_endpoint_is_scraped_and_parsed(q, ins):
 
     assert value("fairque_tasks_total", event="pushed") == 12
     assert value("fairque_tasks_total", event="completed") == 1
+    assert value("fairque_queue_tasks", state="blocked") == 0
+    assert value("fairque_tasks_total", event="released") == 0
     users_shown = {dict(k[1])["user"] for k in samples if k[0] == "fairque_backlog"}
     assert len(users_shown - {"_other"}) == 2 and "_other" in users_shown  # capped at top 2
     assert value("fairque_backlog", user="_other", priority="all") == 3  # 11 ready - 4 - 4

@@ -15,6 +15,7 @@ from fairque import (
     InvalidDependency,
     Task,
     TaskCanceled,
+    TaskQueue,
     TaskState,
 )
 from fairque.core.exceptions import InvalidTaskId
@@ -228,3 +229,31 @@ def test_group_result_and_cancel(make_queue):
     assert state(q, "x-then") == TaskState.CANCELED
     with pytest.raises(TaskCanceled):
         other.result(timeout=5)
+
+
+def test_metrics_count_blocked_and_released_tasks(make_config):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from fairque.monitoring import Inspector
+    from fairque.monitoring.metrics import dump
+
+    config = make_config()
+    with TaskQueue(config) as q:
+        q.push(Task.create("u1", task_id="p"))
+        q.push_batch([Task.create("u2", after="p") for _ in range(3)])
+        with Inspector(config) as ins:
+            before = _samples(dump(ins), text_string_to_metric_families)
+        run_one(q, expect="p")
+        with Inspector(config) as ins:
+            after = _samples(dump(ins), text_string_to_metric_families)
+    assert before[("fairque_queue_tasks", "blocked")] == 3
+    assert after[("fairque_queue_tasks", "blocked")] == 0
+    assert after[("fairque_tasks_total", "released")] == 3
+
+
+def _samples(text: str, parse: Any) -> dict[tuple[str, str], float]:
+    out = {}
+    for family in parse(text):
+        for s in family.samples:
+            out[(s.name, s.labels.get("state") or s.labels.get("event") or "")] = s.value
+    return out
