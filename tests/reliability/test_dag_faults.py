@@ -6,7 +6,6 @@ tasks and their edges, which release as before."""
 from __future__ import annotations
 
 import os
-import random
 import time
 
 import pytest
@@ -53,18 +52,12 @@ def test_sigkill_workers_mid_dag(server_url, queue_name, make_config, tmp_path, 
     with TaskQueue(config) as q:
         q.push_batch(tasks)
         assert q.stats().blocked == count * (FAN_OUT + 1)
-        live = {i: workers.start(f"w{i}", "--concurrency", str(concurrency)) for i in range(3)}
-        killed_pids: list[int] = []
-        rng = random.Random(7)
+        slots = ("--concurrency", str(concurrency))
+        live = {i: workers.start(f"w{i}", *slots) for i in range(3)}
         try:
             wait_for(lambda: len(read_ledger(workers.ledger)) > 40)
-            for k in range(kills):
-                time.sleep(0.3)
-                i = rng.randrange(3)
-                live[i].kill()  # SIGKILL while it holds tasks (and mid-release, likely)
-                live[i].wait(5)
-                killed_pids.append(live[i].pid)
-                live[i] = workers.start(f"w{100 + k}", "--concurrency", str(concurrency))
+            # mid-DAG: while they hold tasks, and likely mid-release
+            killed_pids = workers.kill_and_replace(live, kills, *slots, every=0.3, seed=7)
             wait_for(lambda: q.stats().counters.get("completed", 0) >= n, timeout=180)
         finally:
             workers.stop_all()

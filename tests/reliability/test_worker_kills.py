@@ -4,8 +4,6 @@ nothing lost, every task completed, duplicates only among what the killed worker
 from __future__ import annotations
 
 import os
-import random
-import time
 
 import pytest
 
@@ -36,18 +34,11 @@ def test_sigkill_workers_ten_times(server_url, queue_name, make_config, tmp_path
         q.push_batch(
             [Task.create(f"u{i % 10}", 3, {"sleep": 0.02}, task_id=f"t{i}") for i in range(n)]
         )
-        live = {i: workers.start(f"w{i}", "--concurrency", str(concurrency)) for i in range(4)}
-        killed_pids: list[int] = []
-        rng = random.Random(1)
+        slots = ("--concurrency", str(concurrency))
+        live = {i: workers.start(f"w{i}", *slots) for i in range(4)}
         try:
             wait_for(lambda: len(read_ledger(workers.ledger)) > 50)
-            for k in range(kills):
-                time.sleep(0.25)
-                i = rng.randrange(4)
-                live[i].kill()  # SIGKILL while it holds tasks
-                live[i].wait(5)
-                killed_pids.append(live[i].pid)
-                live[i] = workers.start(f"w{100 + k}", "--concurrency", str(concurrency))
+            killed_pids = workers.kill_and_replace(live, kills, *slots)
             wait_for(lambda: q.stats().counters.get("completed", 0) >= n, timeout=120)
         finally:
             workers.stop_all()

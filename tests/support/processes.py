@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.support.ledger import events
@@ -63,6 +65,27 @@ class WorkerProcesses:
 
     def events(self, event: str, pid: int | None = None) -> list[str]:
         return events(self.ledger, event, pid)
+
+    def kill_and_replace(
+        self,
+        live: dict[int, subprocess.Popen[bytes]],
+        kills: int,
+        *extra: str,
+        every: float = 0.25,
+        seed: int = 1,
+    ) -> list[int]:
+        """SIGKILL a random worker of ``live`` ``kills`` times, ``every`` seconds, each
+        replaced at once by a new one started with ``extra``; returns the killed pids."""
+        rng = random.Random(seed)
+        killed: list[int] = []
+        for k in range(kills):
+            time.sleep(every)
+            i = rng.randrange(len(live))
+            live[i].kill()  # SIGKILL while it holds tasks
+            live[i].wait(5)
+            killed.append(live[i].pid)
+            live[i] = self.start(f"w{100 + k}", *extra)
+        return killed
 
     def stop_all(self) -> None:
         """SIGTERM every live process (after SIGCONT, for stopped ones), SIGKILL stragglers."""
