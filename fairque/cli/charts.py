@@ -8,8 +8,6 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-import plotext as plt
-
 from fairque.bench import BenchReport
 
 
@@ -126,11 +124,28 @@ def _suite_bars(name: str, r: dict[str, Any], control: dict[str, Any]) -> Bars |
 
 
 def terminal_chart(bars: Bars, width: int = 70) -> str:
+    """The bars drawn by plotext (the ``tui`` extra), or as plain text without it."""
+    try:
+        import plotext as plt
+    except ImportError:
+        return text_bars(bars, width)
     plt.clear_figure()
     plt.simple_bar(bars.labels, bars.values, width=width, title=bars.title)
     text: str = plt.build()
     # No colour codes in files and pipes.
     return text if sys.stdout.isatty() else str(plt.uncolorize(text))
+
+
+def text_bars(bars: Bars, width: int = 70) -> str:
+    """A bar chart in plain characters (the plain install has no plotext)."""
+    label_w = max((len(label) for label in bars.labels), default=0)
+    top = max(bars.values, default=0.0) or 1.0
+    room = max(width - label_w - 14, 10)
+    lines = [bars.title]
+    for label, value in zip(bars.labels, bars.values, strict=True):
+        bar = "#" * max(round(room * value / top), 1 if value else 0)
+        lines.append(f"{label:<{label_w}} {bar} {value:,.2f}{bars.unit}")
+    return "\n".join(lines)
 
 
 def chart(report: BenchReport) -> str | None:

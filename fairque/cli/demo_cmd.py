@@ -10,6 +10,7 @@ import click
 from fairque.cli.format import ms
 from fairque.cli.output import console, show_table
 from fairque.demo import run_demo
+from fairque.extras import installed
 from fairque.server import EmbeddedServer
 from fairque.util import mask_url
 
@@ -21,11 +22,15 @@ from fairque.util import mask_url
 def demo(ctx: click.Context, headless: bool, duration: float) -> None:
     """Embedded Valkey, producers for a dozen users (one noisy), and fair workers."""
     url = ctx.obj.redis_url
-    if not headless and not ctx.obj.json and sys.stdout.isatty() and sys.stdin.isatty():
+    terminal = not headless and not ctx.obj.json and sys.stdout.isatty() and sys.stdin.isatty()
+    if terminal and installed("tui"):
         from fairque_tui.cli import run_demo_tui  # the TUI only when there is a terminal
 
         run_demo_tui(url=url)
         return
+    if terminal:
+        console.print("(the dashboard needs the 'tui' extra: pip install 'fairque[tui]'; "
+                      "a summary instead)", highlight=False)  # fmt: skip
     # The demo's failures are deliberate (the summary counts them): no log line per failure.
     logging.getLogger("fairque.tasks").setLevel(logging.ERROR)
     server = None if url else EmbeddedServer().start()

@@ -102,7 +102,7 @@ class FairqueGroup(click.Group):
         except FairQueueError as exc:
             refused = getattr(exc, "refusal", False)
             click.echo(f"{'refused' if refused else 'error'}: {_one_line(exc)}", err=True)
-            sys.exit(3 if refused else 1)
+            sys.exit(getattr(exc, "exit_code", 3 if refused else 1))  # MissingExtra: 2
 
 
 def _short(text: str, limit: int = 45) -> str:

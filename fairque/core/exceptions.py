@@ -111,6 +111,17 @@ class DependencyCycle(InvalidDependency):
         self.task_id, self.parent = task_id, parent
 
 
+class MissingExtra(FairQueueError):
+    """A part of fairque that an extra installs is not installed: the message names it
+    (``pip install 'fairque[tui]'``). Commands exit 2 with that one line."""
+
+    exit_code = 2
+
+    def __init__(self, extra: str, what: str) -> None:
+        super().__init__(f"{what} needs the '{extra}' extra: pip install 'fairque[{extra}]'")
+        self.extra = extra
+
+
 class ServerError(FairQueueError):
     """The server rejected an operation (script error, out of memory, wrong key type)."""
 
