@@ -3,15 +3,7 @@
 # shellcheck shell=bash
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if command -v uv >/dev/null 2>&1; then
-  UV=(uv)
-elif python3 -m uv --version >/dev/null 2>&1; then
-  UV=(python3 -m uv)
-else
-  echo "uv not found: installing it with pip" >&2
-  python3 -m pip install --quiet uv
-  UV=(python3 -m uv)
-fi
+source scripts/_uv.sh
 # Bytecode compiled at install, as pip does: uv leaves it to the first import, and where
 # PYTHONDONTWRITEBYTECODE is set (containers often set it) every process would compile its
 # imports again (a worker's start took 0.8 s instead of 0.35 s here).
