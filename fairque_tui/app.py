@@ -19,8 +19,9 @@ from fairque_tui.screens.bench import BenchScreen
 from fairque_tui.screens.dlq import DLQScreen
 from fairque_tui.screens.overview import OverviewScreen
 from fairque_tui.screens.tables_screens import AlertsScreen, SchedulesScreen, WorkersScreen
+from fairque_tui.screens.task import TaskScreen
 from fairque_tui.source import DataSource
-from fairque_tui.widgets.modals import HelpModal
+from fairque_tui.widgets.modals import AskModal, HelpModal
 from fairque_tui.widgets.scrollbar import WholeCellScrollBarRender
 
 
@@ -48,6 +49,7 @@ class FairqueApp(App[None]):
         Binding("4", "switch_mode('schedules')", "Schedules", show=False),
         Binding("5", "switch_mode('alerts')", "Alerts", show=False),
         Binding("b", "switch_mode('bench')", "Bench"),
+        Binding("t", "open_task", "Task by id", show=False),
         Binding("ctrl+s", "screenshot", "Screenshot (SVG)", show=False),
     ]
     # Screen names for help and the command palette, in key order.
@@ -117,6 +119,18 @@ class FairqueApp(App[None]):
         elif self.current_mode != "overview":
             self.switch_mode("overview")
 
+    def action_open_task(self, task_id: str | None = None) -> None:
+        """t: a task by its id (asked for), on a screen of its own."""
+        if task_id:
+            self.push_screen(TaskScreen(self.ctx, task_id))
+            return
+
+        def opened(answer: str | None) -> None:
+            if answer:
+                self.push_screen(TaskScreen(self.ctx, answer))
+
+        self.push_screen(AskModal("Task id:", "the id an application logged"), opened)
+
     def action_help(self) -> None:
         """Every key of this screen and of the app (the tables' own cursor keys summarised)."""
         screen = self.screen
@@ -139,6 +153,7 @@ class FairqueApp(App[None]):
         shown = {key for key, _ in bindings}
         bindings += [(key, what) for key, _, what in self.VIEWS if key not in shown]
         bindings += [
+            ("t", "Open a task by its id"),
             ("↑ ↓ / j k", "Move in the table"),
             ("pgup pgdn home end", "Scroll the table"),
             ("ctrl+p", "Command palette (screens, help, theme)"),
@@ -153,3 +168,4 @@ class FairqueApp(App[None]):
         for _key, mode, what in self.VIEWS:
             yield SystemCommand(f"Go to {mode}", what, lambda m=mode: self.switch_mode(m))
         yield SystemCommand("Help", "Every key binding here", self.action_help)
+        yield SystemCommand("Open a task", "A task by its id (t)", self.action_open_task)

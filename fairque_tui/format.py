@@ -6,7 +6,7 @@ from datetime import datetime
 
 from fairque.monitoring.readable import age, count, ms, share
 
-__all__ = ["age", "clock", "count", "ms", "one_line", "share", "since"]
+__all__ = ["age", "clock", "count", "ms", "one_line", "share", "since", "when"]
 
 
 def since(moment: datetime | None, now: datetime) -> str:
@@ -22,3 +22,8 @@ def clock(moment: datetime | None) -> str:
 def one_line(text: str, width: int) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def when(moment: datetime | None) -> str:
+    """A date and time to the second (UTC as stored), or "-"."""
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")

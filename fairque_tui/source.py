@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from fairque.core.config import FairQueueConfig
-from fairque.core.models import DLQEntry
+from fairque.core.models import DLQEntry, TaskInfo
 from fairque.monitoring import AsyncAdmin, AsyncInspector
 from fairque.monitoring.merge import user_order
 from fairque.monitoring.models import (
@@ -60,6 +60,7 @@ class DataSource(Protocol):
     async def overview(self, sort: str) -> OverviewData: ...
     async def user(self, user_id: str, offset: int, limit: int) -> UserDetail: ...
     async def explain(self, task_id: str) -> Explanation | None: ...
+    async def task(self, task_id: str) -> TaskInfo | None: ...
     async def dlq(self, offset: int, limit: int) -> list[DLQEntry]: ...
     async def dlq_groups(self, by: str) -> DLQGroups: ...
     async def workers(self) -> list[WorkerInfo]: ...
@@ -130,6 +131,9 @@ class LiveSource:
 
     async def explain(self, task_id: str) -> Explanation | None:
         return await self._ins().explain(task_id)
+
+    async def task(self, task_id: str) -> TaskInfo | None:
+        return await self._ins().task(task_id)
 
     async def dlq(self, offset: int, limit: int) -> list[DLQEntry]:
         return await self._ins().dlq(limit, offset)

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Static
+from textual.widgets import Button, DataTable, Input, Static
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -138,3 +138,32 @@ class HelpModal(ModalScreen[None]):
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)
+
+
+class AskModal(ModalScreen[str | None]):
+    """Asks for one line (a task's id); dismisses with it, or None on escape."""
+
+    DEFAULT_CSS = """
+    AskModal { align: center middle; }
+    AskModal > Vertical {
+        width: 72; height: auto; max-width: 90%;
+        border: thick $primary; background: $surface; padding: 1 2;
+    }
+    """
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
+
+    def __init__(self, question: str, placeholder: str = "") -> None:
+        super().__init__()
+        self.question = question
+        self.placeholder = placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.question)
+            yield Input(placeholder=self.placeholder, id="answer")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

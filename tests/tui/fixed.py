@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fairque.core.models import DLQEntry, Priority
+from fairque.core.models import DLQEntry, Priority, TaskInfo, TaskState
 from fairque.monitoring.models import (
     AdminResult,
     Alert,
@@ -174,7 +174,30 @@ class FixedSource:
             tenant_weight=2.0 if row.tenant else None,
         )  # fmt: skip
 
+    async def task(self, task_id: str) -> TaskInfo | None:
+        """A report that completed: the join of a small DAG (the task screen's snapshot)."""
+        return TaskInfo(
+            task_id=task_id, user_id="tenant-03", priority=4, state=TaskState.COMPLETED,
+            attempts=1, max_attempts=3, handler="build-report",
+            payload={"customer": "tenant-03", "month": "2025-12", "email": "[b]ops@x[/b]"},
+            result={"pages": 12, "url": "https://reports.example/tenant-03/2025-12.pdf"},
+            worker_id="w-threads-1", created_at=NOW - timedelta(minutes=3),
+            started_at=NOW - timedelta(seconds=40), finished_at=NOW - timedelta(seconds=2),
+            progress=1.0, progress_note={"step": "upload"},
+            parents=("fetch-1", "fetch-2", "fetch-3"), after_policy="all_complete",
+            dependents=("notify-42",),
+        )  # fmt: skip
+
     async def explain(self, task_id: str) -> Explanation | None:
+        if task_id == "report-42":
+            return Explanation(
+                task_id=task_id, state="completed", user_id="tenant-03", priority=4,
+                summary="completed; nothing will run it again",
+                parents=["fetch-1", "fetch-2", "fetch-3"],
+                parent_states={"fetch-1": "completed", "fetch-2": "completed",
+                               "fetch-3": "completed"},
+                dependents=1, dependent_states={"notify-42": "ready"},
+            )  # fmt: skip
         return Explanation(
             task_id=task_id, state="ready", user_id="noisy", priority=3,
             summary="ready: 12 of this user's tasks run before it",

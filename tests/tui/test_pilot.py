@@ -25,6 +25,7 @@ from fairque_tui.screens.bench import BenchScreen
 from fairque_tui.screens.dlq import DLQScreen
 from fairque_tui.screens.overview import OverviewScreen
 from fairque_tui.screens.tables_screens import AlertsScreen, SchedulesScreen, WorkersScreen
+from fairque_tui.screens.task import TaskScreen
 from fairque_tui.screens.user import UserScreen
 from fairque_tui.source import LiveSource
 from fairque_tui.widgets.modals import ConfirmModal, HelpModal, TextModal
@@ -400,4 +401,48 @@ async def test_a_tasks_view_shows_its_dependency_tree_and_its_groups_progress(se
     assert chord.parent_states == {"g0": "ready", "g1": "ready", "g2": "canceled"}
     assert "parents: 1 of 3 ended" in "\n".join(dependency_lines(chord))
     assert group.progress().canceled == 1
+    q.close()
+
+
+async def test_a_task_by_id_with_its_actions(seeded):
+    q = queue_of(seeded)
+    q.push(Task.create("z", 3, {"secret": "[b]pw[/b]"}, task_id="by-id"))
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, OverviewScreen)
+        await pilot.press("t", *"by-id", "enter")
+        screen = await loaded(pilot, TaskScreen)
+        body = lambda: str(screen.query_one("#task-body").render())  # noqa: E731
+        assert "ready" in body() and "payload hidden" in body() and "pw" not in body()
+        await pilot.press("p")
+        await until(pilot, lambda: "[b]pw[/b]" in body())  # shown literally, not as markup
+        await pilot.press("r")  # not dead: nothing to requeue, nothing asked
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, ConfirmModal)
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        await until(pilot, lambda: q.get_task("by-id").state == "canceled")
+        await until(pilot, lambda: "canceled by tui:" in body())
+        await pilot.press("escape")
+        await loaded(pilot, OverviewScreen)
+        await pilot.press("t", *"dead0", "enter")  # a dead task: requeued from its view
+        screen = await loaded(pilot, TaskScreen)
+        await until(pilot, lambda: "RuntimeError" in str(screen.query_one("#task-body").render()))
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        await until(pilot, lambda: q.get_task("dead0").state == "ready")
+        await pilot.press("escape", "t", *"nope", "enter")
+        screen = await loaded(pilot, TaskScreen)
+        assert "no such task" in str(screen.query_one("#task-body").render())
+    read_only = make_app(seeded, read_only=True)
+    async with read_only.run_test(size=SIZE) as pilot:
+        await loaded(pilot, OverviewScreen)
+        await pilot.press("t", *"dead1", "enter")
+        await loaded(pilot, TaskScreen)
+        await pilot.press("r", "c")  # hidden and refused: nothing asked, nothing changed
+        await pilot.pause(0.3)
+        assert isinstance(read_only.screen, TaskScreen)
+    assert q.get_task("dead1").state == "dead"
     q.close()

@@ -23,6 +23,7 @@ SCREENS = {
     "alerts": ["5"],
     "bench": ["b"],
     "help": ["question_mark"],
+    "task": ["t", *"report-42", "enter"],
 }
 
 
