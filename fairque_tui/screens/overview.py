@@ -128,8 +128,11 @@ class OverviewScreen(LiveScreen[OverviewData]):
         t = data.overview.totals
         self.query_one("#totals", Static).update(
             f"ready [b]{t.ready:,}[/b] · delayed {t.delayed:,} · in flight {t.inflight:,} · "
-            f"dead [b]{t.dead:,}[/b] · users {t.backlogged_users:,} (active {t.active_users:,}, "
-            f"paused {t.paused_users:,}) · workers {t.workers} · sort: {self.sort}"
+            f"dead [b]{t.dead:,}[/b]"
+            + (f" · blocked {t.blocked:,}" if t.blocked else "")
+            + f" · users with work {t.backlogged_users:,} of {len(data.users.rows):,} shown "
+            f"(in the round-robin {t.active_users:,}, paused {t.paused_users:,}) · "
+            f"workers {t.workers} · sort: {self.sort}"
             + (f" · filter: {self.filter_text!r}" if self.filter_text else "")
         )
         self._show_users()

@@ -23,10 +23,16 @@ class ThroughputChart(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         plt.title("tasks per minute")
-        if recent:
-            plt.plot(x, [p.pushed for p in recent], label="pushed")
-            plt.plot(x, [p.completed for p in recent], label="completed")
-            plt.plot(x, [p.failed + p.dead for p in recent], label="failed")
+        series = {
+            "pushed": [p.pushed for p in recent],
+            "completed": [p.completed for p in recent],
+            "failed": [p.failed + p.dead for p in recent],
+        }
+        for label, values in series.items():
+            # An all-zero series is left out: drawn, it is a solid line along the axis (a red
+            # bar for "failed", which reads as an error on a healthy queue).
+            if any(values):
+                plt.plot(x, values, label=label)
         plt.xlabel("minutes ago")
         self.refresh()
 
