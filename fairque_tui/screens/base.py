@@ -7,6 +7,7 @@ from typing import ClassVar, Generic, TypeVar
 
 from textual import work
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -102,8 +103,16 @@ class LiveScreen(Screen[None], Generic[T]):
         self._schedule_next()
 
     def _loaded(self, data: T, fetch_ms: float) -> None:
+        if not self.is_attached:
+            return  # closed while the fetch ran: nothing to draw on
+        try:
+            self.show(data)
+        except NoMatches:
+            # Its widgets are not all mounted yet (a fetch that finished first, seen on a
+            # loaded machine): fetch again in a moment (the refresh loop may be off).
+            self.set_timer(0.05, self.refresh_now)
+            return
         self.post_message(self.Fetched(fetch_ms))
-        self.show(data)
         self.loaded = True
 
     def _schedule_next(self) -> None:
