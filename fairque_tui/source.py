@@ -23,6 +23,7 @@ from fairque.monitoring.models import (
     DLQGroups,
     Explanation,
     Overview,
+    RunningTask,
     UserDetail,
     UserPage,
     WorkerInfo,
@@ -61,6 +62,7 @@ class DataSource(Protocol):
     async def user(self, user_id: str, offset: int, limit: int) -> UserDetail: ...
     async def explain(self, task_id: str) -> Explanation | None: ...
     async def task(self, task_id: str) -> TaskInfo | None: ...
+    async def worker_tasks(self, worker_id: str) -> list[RunningTask]: ...
     async def dlq(self, offset: int, limit: int) -> list[DLQEntry]: ...
     async def dlq_groups(self, by: str) -> DLQGroups: ...
     async def workers(self) -> list[WorkerInfo]: ...
@@ -134,6 +136,9 @@ class LiveSource:
 
     async def task(self, task_id: str) -> TaskInfo | None:
         return await self._ins().task(task_id)
+
+    async def worker_tasks(self, worker_id: str) -> list[RunningTask]:
+        return await self._ins().worker_tasks(worker_id)
 
     async def dlq(self, offset: int, limit: int) -> list[DLQEntry]:
         return await self._ins().dlq(limit, offset)

@@ -27,6 +27,7 @@ from fairque.monitoring.models import (
     DLQGroups,
     Explanation,
     Overview,
+    RunningTask,
     UserDetail,
     UserPage,
     WorkerInfo,
@@ -101,6 +102,11 @@ class AsyncInspector(AsyncQueueUser):
         """One user: settings in force, limits, backlog by priority and a page of its tasks."""
         s = self.queue.parts.of_user(user_id)
         return await self.queue.run(user_ops.user_detail(s, user_id, offset, limit))
+
+    async def worker_tasks(self, worker_id: str) -> list[RunningTask]:
+        """The tasks ``worker_id`` holds now (every partition), the longest running first."""
+        held = await self._each(lambda s: user_ops.worker_tasks(s, worker_id))
+        return sorted((t for part in held for t in part), key=lambda t: -(t.run_seconds or 0))
 
     async def task(self, task_id: str) -> TaskInfo | None:
         """A task's state, attempts, result or error (None if unknown or expired)."""

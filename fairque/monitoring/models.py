@@ -102,9 +102,10 @@ class PendingTask(_Model):
 
 
 class RunningTask(_Model):
-    """A task of a user in flight: who runs it, for how long, how far it is."""
+    """A task in flight: whose, who runs it, for how long, how far it is."""
 
     task_id: str
+    user_id: str | None = None
     worker_id: str | None
     run_seconds: float | None
     progress: float | None = None

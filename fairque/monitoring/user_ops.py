@@ -278,7 +278,7 @@ def user_detail(s: QueueSession, user: str, offset: int = 0, limit: int = 20) ->
         ]
         for p, entries in zip(PRIORITIES, lists, strict=True)  # None: a broken key
     }
-    running = (yield from running_tasks(s, user, now_us)) if row.inflight else []
+    running = (yield from running_tasks(s, now_us, user=user)) if row.inflight else []
     # Walk back from the current backlog: each minute's end = next minute's end - net flow.
     history = [row.ready]
     for m in range(MINUTES - 1, 0, -1):
@@ -297,9 +297,11 @@ def user_detail(s: QueueSession, user: str, offset: int = 0, limit: int = 20) ->
 RUNNING_SCAN = 1000  # leases looked at for one user's running tasks (the earliest deadlines)
 
 
-def running_tasks(s: QueueSession, user: str, now_us: float) -> Op[list[RunningTask]]:
-    """``user``'s tasks in flight (among the queue's first RUNNING_SCAN leases), the longest
-    running first."""
+def running_tasks(
+    s: QueueSession, now_us: float, *, user: str | None = None, worker_id: str | None = None
+) -> Op[list[RunningTask]]:
+    """Tasks in flight of ``user``, or held by ``worker_id`` (among the queue's first
+    RUNNING_SCAN leases), the longest running first."""
     ids = yield _c("ZRANGE", s.keys.key("inflight"), 0, RUNNING_SCAN - 1)
     if not ids:
         return []
@@ -308,12 +310,13 @@ def running_tasks(s: QueueSession, user: str, now_us: float) -> Op[list[RunningT
     ]
     out = []
     for task_id, (owner, worker, started, prog, cancel) in zip(ids, rows, strict=True):
-        if owner != user:
+        if (user is not None and owner != user) or (worker_id is not None and worker != worker_id):
             continue
         ran = None if not started else max(round(now_us / 1e6 - int(started) / 1e3, 3), 0.0)
         out.append(
             RunningTask(
                 task_id=task_id,
+                user_id=owner,
                 worker_id=worker,
                 run_seconds=ran,
                 progress=float(prog) if prog else None,
@@ -321,3 +324,10 @@ def running_tasks(s: QueueSession, user: str, now_us: float) -> Op[list[RunningT
             )
         )
     return sorted(out, key=lambda r: -(r.run_seconds or 0))
+
+
+def worker_tasks(s: QueueSession, worker_id: str) -> Op[list[RunningTask]]:
+    """The tasks ``worker_id`` holds in this partition (run times on the server's clock)."""
+    now_reply = yield _c("TIME")
+    now, _ = server_now(now_reply)
+    return (yield from running_tasks(s, now.timestamp() * 1e6, worker_id=worker_id))

@@ -5,16 +5,20 @@ from __future__ import annotations
 from typing import ClassVar, TypeVar
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Static
 
+from fairque.core.exceptions import FairQueueError
 from fairque.monitoring.models import Alert, WorkerInfo
 from fairque.scheduler import ScheduleInfo
 from fairque_tui import format as fmt
 from fairque_tui.screens.base import LiveScreen
+from fairque_tui.screens.task import TaskScreen
+from fairque_tui.widgets.modals import PickModal
 from fairque_tui.widgets.status import Banner, StatusBar
-from fairque_tui.widgets.tables import set_columns, sync_rows
+from fairque_tui.widgets.tables import cursor_key, set_columns, sync_rows
 
 _COMMON: list[BindingType] = [
     Binding("escape", "app.go_back", "Back", show=False),
@@ -67,8 +71,38 @@ class WorkersScreen(_TableScreen[WorkerInfo]):
         ("up", "up since"),
     ]  # fmt: skip
 
+    BINDINGS = [*_COMMON, Binding("enter", "held", "Its tasks")]
+
     async def load(self) -> list[WorkerInfo]:
         return await self.source.workers()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_held()
+
+    def action_held(self) -> None:
+        worker_id = cursor_key(self.query_one(DataTable))
+        if worker_id is not None:
+            self._held(worker_id)
+
+    @work(group="held")
+    async def _held(self, worker_id: str) -> None:
+        """The tasks the worker holds; enter opens one (its task view)."""
+        try:
+            tasks = await self.source.worker_tasks(worker_id)
+        except FairQueueError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        rows = [(t.task_id, [t.task_id, t.user_id or "-", fmt.age(t.run_seconds),
+                             "canceling" if t.cancel_requested else
+                             ("-" if t.progress is None else f"{t.progress:.0%}")])
+                for t in tasks]  # fmt: skip
+        title = f"tasks worker {worker_id} holds: {len(tasks)} (enter opens one)"
+        columns = ["task", "user", "running for", "progress"]
+        self.app.push_screen(PickModal(title, columns, rows), self._open)
+
+    def _open(self, task_id: str | None) -> None:
+        if task_id:
+            self.app.push_screen(TaskScreen(self.ctx, task_id))
 
     def rows(self, data: list[WorkerInfo]) -> list[Row]:
         now = self.ctx.clock()

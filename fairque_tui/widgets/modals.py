@@ -167,3 +167,38 @@ class AskModal(ModalScreen[str | None]):
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
+
+
+class PickModal(ModalScreen[str | None]):
+    """A table to pick a row from (a worker's tasks): dismisses with the row's key on enter,
+    None on escape."""
+
+    DEFAULT_CSS = """
+    PickModal { align: center middle; }
+    PickModal > Vertical {
+        width: 90%; height: 70%; border: thick $primary; background: $surface; padding: 0 1;
+    }
+    PickModal #title { text-style: bold; height: auto; margin-bottom: 1; }
+    """
+    BINDINGS = [Binding("escape", "dismiss_none", "Close")]
+
+    def __init__(self, title: str, columns: list[str], rows: list[tuple[str, list[str]]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.columns = columns
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.title_text, id="title")
+            table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True)
+            table.add_columns(*self.columns)
+            for key, cells in self.rows:
+                table.add_row(*cells, key=key)
+            yield table
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.dismiss(str(event.row_key.value))
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

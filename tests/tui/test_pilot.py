@@ -28,8 +28,9 @@ from fairque_tui.screens.tables_screens import AlertsScreen, SchedulesScreen, Wo
 from fairque_tui.screens.task import TaskScreen
 from fairque_tui.screens.user import UserScreen
 from fairque_tui.source import LiveSource
-from fairque_tui.widgets.modals import ConfirmModal, HelpModal, TextModal
+from fairque_tui.widgets.modals import ConfirmModal, HelpModal, PickModal, TextModal
 from fairque_tui.widgets.status import Banner
+from tests.support.waiting import wait_for
 
 SIZE = (120, 36)
 
@@ -446,3 +447,34 @@ async def test_a_task_by_id_with_its_actions(seeded):
         assert isinstance(read_only.screen, TaskScreen)
     assert q.get_task("dead1").state == "dead"
     q.close()
+
+
+async def test_a_workers_row_opens_the_tasks_it_holds(seeded, make_config):
+    release = threading.Event()
+    config = make_config(workers=[{"id": "holder", "assigned_users": ["h"], "concurrency": 2}])
+    worker = Worker(config, lambda task: release.wait(30), worker_id="holder")
+    thread = threading.Thread(target=worker.run, daemon=True)
+    q = queue_of(seeded)
+    q.push(Task.create("h", 3, None, task_id="held-1"))
+    thread.start()
+    try:
+        await asyncio.to_thread(wait_for, lambda: q.get_task("held-1").state == "leased")
+        app = make_app(seeded)
+        async with app.run_test(size=SIZE) as pilot:
+            await loaded(pilot, OverviewScreen)
+            await pilot.press("3")
+            screen = await loaded(pilot, WorkersScreen)
+            await until(pilot, lambda: "holder" in rows(app))
+            table = screen.query_one(DataTable)
+            table.move_cursor(row=rows(app).index("holder"))
+            await pilot.press("enter")
+            modal = await until(pilot, lambda: isinstance(app.screen, PickModal) and app.screen)
+            assert [key for key, _ in modal.rows] == ["held-1"] and "holds: 1" in modal.title_text
+            await pilot.press("enter")
+            task_screen = await loaded(pilot, TaskScreen)
+            assert "leased" in str(task_screen.query_one("#task-body").render())
+    finally:
+        release.set()
+        worker.stop()
+        thread.join(10)
+        q.close()
