@@ -69,6 +69,11 @@ class ScriptConnections:
     def exchange(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
         """Send commands together (one round trip) and return their replies in order; an
         error reply is returned as its ``ResponseError``, not raised."""
+        if not commands:
+            # Nothing to send. An empty write would also wedge an asyncio transport from
+            # Python 3.12 on: the empty buffer entry ``writelines`` keeps is never drained,
+            # so the socket polls for writes forever and its ``close`` never completes.
+            return []
         conn = self._take()
         try:
             replies: list[Any] = conn.retry.call_with_retry(

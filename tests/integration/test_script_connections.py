@@ -63,6 +63,15 @@ def test_calls_in_a_row_share_one_connection_and_answer_in_order(lines):
     ]
 
 
+def test_an_empty_exchange_sends_nothing_and_the_connections_still_close(kind, server_url):
+    lines = make_lines(kind, server_url)
+    # An empty write left an asyncio transport polling for writes with nothing to write
+    # (Python 3.12 and later): its close waited until redis-py's 5 s timeout raised.
+    assert lines.call(("ECHO", "first")) == "first"
+    assert lines.exchange([]) == []  # the last call before close: no write clears it after
+    lines.close()  # raised TimeoutError after 5 s there
+
+
 def test_an_error_reply_is_raised_and_leaves_the_connection_usable(lines, raw):
     key = a_key()
     raw.set(key, "text")
