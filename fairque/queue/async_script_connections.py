@@ -12,7 +12,10 @@ What the pool's poll protects against, a reply left unread on a connection, is p
 where it starts: a call that does not read its whole reply (a timeout, a lost connection,
 ``KeyboardInterrupt``, an asyncio cancellation) disconnects its connection, which then
 connects afresh on its next call. redis-py's connection does so itself when its write or
-read fails or is interrupted; ``exchange`` also covers the moments between them. The
+read fails or is interrupted; ``exchange`` also covers the moments between them. An asyncio
+socket closes on the loop's next turn, so an asyncio call given up takes that turn before
+its caller goes on: the server must not hand a blocked read's element (a wake token) to a
+connection on its way out (Python 3.11's ``wait_for`` took the turn itself; 3.12's does not). The
 client's ``Retry`` still applies (fairque's clients retry a lost connection once, at once);
 ``health_check_interval`` still pings a connection that has been idle; a forked child drops
 the connections it inherited. Each connection is borrowed from the client's pool, checked
@@ -27,6 +30,7 @@ from it by ``scripts/unasync.py``.
 
 from __future__ import annotations
 
+import asyncio  # unasync: remove
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -82,6 +86,7 @@ class AsyncScriptConnections:
         except BaseException:
             # The replies may be half read: the connection starts afresh on its next call.
             await conn.disconnect(nowait=True)  # unasync: remove
+            await asyncio.sleep(0)  # the socket's close (module docstring)  # unasync: remove
             # unasync: sync-only conn.disconnect()
             self._idle.append(conn)
             raise
