@@ -93,6 +93,9 @@ TEMPLATES: dict[str, str] = {
     "psh": "psh:{minute}",  # hash per minute: user -> tasks pushed (noisy neighbours; expires)
     "waits": "waits:{user}",  # list: newest waits first (ms; 100 read, trimmed at 150)
     "waith": "waith",  # hash: wait histogram, bucket upper bound (ms) -> count; sum_ms
+    # stream: the queue's event tail (completed, failed, dead, canceled, throttled, requeued),
+    # one entry per script call that had any, capped (the TUI's live tail reads it)
+    "tail": "tail",
     "audit": "audit",  # stream: admin mutations (who, what, how many), capped
     "sched_defs": "sched:defs",  # hash: schedule name -> definition (JSON)
     "sched_last": "sched:last",  # hash: schedule name -> last fire time enqueued (ms)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from fairque.core.config import FairQueueConfig
 from fairque.core.exceptions import ServerError
 from fairque.core.models import DLQEntry, TaskInfo
-from fairque.monitoring import activity_ops, explain_ops, merge, user_ops
+from fairque.monitoring import activity_ops, explain_ops, merge, tail_ops, tenant_ops, user_ops
 from fairque.monitoring import inspect_ops as io
 from fairque.monitoring.alerts import AlertInputs, AlertTracker, Finding, evaluate
 from fairque.monitoring.config_ops import config_state
@@ -29,6 +29,9 @@ from fairque.monitoring.models import (
     Explanation,
     Overview,
     RunningTask,
+    TailPage,
+    TenantDetail,
+    TenantRow,
     UserDetail,
     UserPage,
     WorkerInfo,
@@ -104,6 +107,27 @@ class Inspector(QueueUser):
         s = self.queue.parts.of_user(user_id)
         return self.queue.run(user_ops.user_detail(s, user_id, offset, limit))
 
+    def tenants(self) -> list[TenantRow]:
+        """Every tenant: users, backlog, in flight, weight, rate limit, served against fair
+        share (the most backlogged first). A fixed number of round trips; each reads the
+        queue's per-user hashes whole (about 60 ms at 100,000 users)."""
+        return tenant_ops.merge_tenants(self._each(tenant_ops.tenant_counts))
+
+    def tenant(self, tenant: str, limit: int = 200) -> TenantDetail | None:
+        """One tenant: its row, its ``limit`` most backlogged users and their tasks in flight
+        (None: no such tenant now)."""
+        counts = self._each(tenant_ops.tenant_counts)
+        row = next((r for r in tenant_ops.merge_tenants(counts) if r.tenant == tenant), None)
+        if row is None:
+            return None
+        parts = self.queue.run(
+            gather([tenant_ops.tenant_users(s, sorted(c.users.get(tenant, ())), limit)
+                    for s, c in zip(self._sessions, counts, strict=True)])
+        )  # fmt: skip
+        rows = sorted((r for p in parts for r in p[0]), key=lambda r: (-r.ready, r.user_id))
+        running = sorted((t for p in parts for t in p[1]), key=lambda t: -(t.run_seconds or 0))
+        return TenantDetail(row=row, users=rows[:limit], total_users=row.users, running=running)
+
     def worker_tasks(self, worker_id: str) -> list[RunningTask]:
         """The tasks ``worker_id`` holds now (every partition), the longest running first."""
         held = self._each(lambda s: user_ops.worker_tasks(s, worker_id))
@@ -155,6 +179,26 @@ class Inspector(QueueUser):
     def audit(self, limit: int = 50) -> list[AuditEntry]:
         """The newest operator actions (Admin writes one entry per change)."""
         return self.queue.run(activity_ops.audit(self.session, limit))
+
+    def tail(self, cursor: list[str] | None = None, limit: int = 2000) -> TailPage:
+        """The queue's live events (completed, failed, dead, canceled, throttled, requeued)
+        after ``cursor`` (the ``cursor`` of the last page; None: the newest ``limit`` stream
+        entries), oldest first, each with its user's tenant. One stream read per partition;
+        a page holds up to ``limit`` entries per partition (an entry per script call: a
+        call that ends many tasks is one entry), so a reader that gets a full page reads
+        again at once."""
+        sessions = self._sessions
+        after = cursor if cursor is not None and len(cursor) == len(sessions) else None
+        pages = self.queue.run(
+            gather([tail_ops.tail(s, after[i] if after else None, limit)
+                    for i, s in enumerate(sessions)])
+        )  # fmt: skip
+        events = sorted((e for part in pages for e in part[0]), key=lambda e: (e.at, e.id))
+        return TailPage(
+            events=events,
+            cursor=[part[1] for part in pages],
+            missed=any(part[2] for part in pages),
+        )
 
     def wait_histogram(self) -> dict[str, int]:
         """Wait (ready -> start) histogram: bucket upper bound in ms (or ``+Inf``) -> count,

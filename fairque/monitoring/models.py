@@ -233,6 +233,61 @@ class AuditEntry(_Model):
     detail: str
 
 
+class TenantRow(_Model):
+    """One tenant's line in the tenants table (``Inspector.tenants``)."""
+
+    tenant: str
+    weight: float  # its share of the workers against the other tenants (and solo users)
+    users: int  # users known to belong to it (a user is forgotten when long idle)
+    active_users: int  # users with ready work
+    ready: int
+    inflight: int
+    blocked: int = 0
+    served_5m: int  # tasks started in the share window
+    served_share: float  # of every task started in the window
+    fair_share: float  # water-filling over tenants and tenant-less users, by weight
+    in_round_robin: bool  # has ready work and is taking turns (not throttled)
+    rate: str | None = None  # the tenant's rate limit in force (all its users together)
+    burst: int | None = None
+    tokens: int | None = None
+    throttled_until: datetime | None = None  # out of turn until its next token
+
+
+class TenantDetail(_Model):
+    """One tenant: its row, its users (the most backlogged first) and its tasks in flight."""
+
+    row: TenantRow
+    users: list[UserRow]
+    total_users: int
+    running: list[RunningTask] = Field(default_factory=list)
+
+
+TAIL_EVENTS = ("completed", "failed", "dead", "canceled", "throttled", "requeued")
+
+
+class TailEvent(_Model):
+    """One event of the queue's live tail (``Inspector.tail``)."""
+
+    id: str  # the stream entry it came in (one entry per script call)
+    at: datetime  # the server's clock when the call ran
+    event: str  # one of TAIL_EVENTS
+    task_id: str | None  # None for a throttled user (no task)
+    user_id: str
+    tenant: str | None = None
+    handler: str | None = None
+    detail: str = ""  # run ms, the error, who canceled, why throttled
+
+
+class TailPage(_Model):
+    """Events after a cursor, oldest first, and the cursor to read on from."""
+
+    events: list[TailEvent]
+    cursor: list[str]  # the last entry read, per partition ("0-0": none yet)
+    # Events the stream dropped (it keeps about 10,000 entries) before they were read: the
+    # reader fell behind and continues from the oldest kept.
+    missed: bool = False
+
+
 class UserSettingsView(_Model):
     weight: float
     max_inflight: int | None

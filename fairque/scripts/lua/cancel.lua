@@ -34,7 +34,7 @@ for i = 1, n do
   local id = ARGV[4 + i]
   local tk = K.task(id)
   local f = redis.call('HMGET', tk, 'state', 'user', 'pri', 'seq', 'worker', 'w', 'cancel',
-    'k', 'uk', 'after')
+    'k', 'uk', 'after', 'handler')
   local state = f[1]
   if not state then
     out[i] = 'missing'
@@ -76,6 +76,7 @@ for i = 1, n do
     redis.call('PEXPIRE', tk, ttl)
     count('canceled')
     task_event(id, f[6], 'state', 'canceled')
+    tail_event('canceled', id, f[2], f[11], who)
     task_ended(id, 'x', f[8], f[2], f[9], ttl)
     out[i] = state
   end
@@ -96,4 +97,5 @@ end
 -- Dependents of the tasks canceled here are canceled (or released) in turn: a bounded
 -- slice now, the rest by pops.
 if release_dependents(RELEASE_BUDGET) then wake_pool('_') end
+flush_tail()
 return out

@@ -39,7 +39,7 @@ local WAIT_LABELS = {'5', '10', '25', '50', '100', '250', '500', '1000', '2500',
 
 -- Per-minute buckets (throughput, served and pushed per user) expire after two hours.
 local MINUTE = math.floor(NOW_MS / 60000)
-local BUCKET_TTL = 7200
+local BUCKET_TTL = 7200  -- constant
 local MINUTE_S = nil  -- the minute as a key part, formatted on first use in a call
 -- key function -> its bucket of this minute, built once per call; and bucket -> true once
 -- this call has set its TTL (one table: a function and a string never collide as keys)
@@ -65,7 +65,8 @@ end
 -- settings are what asked first). '#idle_ms' (queue.idle_user_seconds) is how long per-user
 -- state outlives a user's work: its pass, its wait samples, its per-minute counts.
 local FLAGS = nil
-local SWEEP_BATCH = 200  -- idle users forgotten per pop or beat, at most
+-- Idle users forgotten per pop or beat, at most.
+local SWEEP_BATCH = 200  -- constant
 local function read_flags(user)
   local r = redis.call('HMGET', K.settings(), '#idle_ms', '*', '#fairness', '#limits',
     '#max_payload', '#nocaps', user or '*')

@@ -20,7 +20,7 @@ for i = 0, n - 1 do
   local id, token, result = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local tk = K.task(id)
   local f = redis.call('HMGET', tk, 'state', 'token', 'user', 'deadline', 'chg', 'started',
-    'cancel', 'w', 'k', 'uk')
+    'cancel', 'w', 'k', 'uk', 'handler')
   local refused = ack_refused(f[1], f[2], token, f[4])
   if refused then
     out[#out + 1] = refused
@@ -35,6 +35,7 @@ for i = 0, n - 1 do
     -- A dispatch charged by count has no 'chg' to settle: nothing to pass on then.
     lease_ended(id, f[3], ARGV[b + 3], true, f[5] and {f[5], f[6], f[3]} or NOTHING)
     task_event(id, f[8], 'state', 'completed')
+    tail_event('completed', id, f[3], f[11], ARGV[b + 3])
     if f[9] or f[10] then task_ended(id, 'c', f[9], f[3], f[10], ttl) end
     done = done + 1
     out[#out + 1] = 'ok'
@@ -45,4 +46,5 @@ if done > 0 then count('completed', done) end
 -- Dependents of the tasks completed here are released now (a bounded slice; pops release
 -- the rest): the last parent's acknowledgement is the call that makes its child ready.
 if release_dependents(RELEASE_BUDGET) then wake_pool('_') end
+flush_tail()
 return out

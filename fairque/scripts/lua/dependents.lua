@@ -7,9 +7,10 @@
 -- in the same call that counts its last parent.
 -- Work per call, in releases: a dependent made ready (or canceled) costs 1, one only counted
 -- down (it waits for other parents too) a fifth of that (docs/dependencies.md: measured).
-local RELEASE_BUDGET = 100
-local COUNT_DOWN_COST = 0.2
-local DEPENDENCY_CANCEL_TTL_MS = 86400000  -- a task canceled by its parent's end: a day
+local RELEASE_BUDGET = 100  -- constant
+local COUNT_DOWN_COST = 0.2  -- constant
+-- A task canceled by its parent's end stays readable for a day.
+local DEPENDENCY_CANCEL_TTL_MS = 86400000  -- constant
 -- What one call released or canceled, counted once at its end rather than once per task.
 local UNBLOCKED, UNBLOCKED_BY, RELEASED, DEP_CANCELED = 0, nil, 0, 0
 
@@ -19,7 +20,7 @@ local UNBLOCKED, UNBLOCKED_BY, RELEASED, DEP_CANCELED = 0, nil, 0, 0
 -- the work it took (RELEASE_BUDGET's units).
 local function parent_ended(child, outcome, parent)
   local ck = K.task(child)
-  local f = redis.call('HMGET', ck, 'state', 'user', 'pri', 'apol', 'due', 'w', 'k', 'uk')
+  local f = redis.call('HMGET', ck, 'state', 'user', 'pri', 'apol', 'due', 'w', 'k', 'uk', 'handler')
   if f[1] ~= 'blocked' or not f[2] then return COUNT_DOWN_COST end  -- canceled, or gone
   if outcome == 'c' or f[4] == 'a' then
     if redis.call('HINCRBY', ck, 'deps', -1) > 0 then return COUNT_DOWN_COST end
@@ -50,6 +51,7 @@ local function parent_ended(child, outcome, parent)
     UNBLOCKED_BY = UNBLOCKED_BY or {}
     UNBLOCKED_BY[f[2]] = (UNBLOCKED_BY[f[2]] or 0) + 1
     task_event(child, f[6], 'state', 'canceled')
+    tail_event('canceled', child, f[2], f[9], 'parent ' .. parent .. ' ' .. why)
     task_ended(child, 'x', f[7], f[2], f[8], DEPENDENCY_CANCEL_TTL_MS)
     return 1
   end

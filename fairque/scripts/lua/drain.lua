@@ -22,8 +22,9 @@ for p in string.gmatch(ARGV[3], '%d') do
     if redis.call('EXISTS', tk) == 1 then
       redis.call('HSET', tk, 'state', 'canceled', 'finished', NOW_MS_S)
       redis.call('PEXPIRE', tk, ttl)
-      local f = redis.call('HMGET', tk, 'w', 'k', 'uk')
+      local f = redis.call('HMGET', tk, 'w', 'k', 'uk', 'handler')
       task_event(id, f[1], 'state', 'canceled')
+      tail_event('canceled', id, user, f[4], 'drained')
       task_ended(id, 'x', f[2], user, f[3], ttl)
       local row = redis.call('HGETALL', tk)
       row[#row + 1] = 'id'  -- the key's tail: a task hash does not repeat it
@@ -35,4 +36,5 @@ for p in string.gmatch(ARGV[3], '%d') do
 end
 flush_backlog()
 if pending_count(user) == 0 then leave_round_robin(user) end
+flush_tail()
 return out

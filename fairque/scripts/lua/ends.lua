@@ -2,7 +2,8 @@
 -- task (complete, fail and the reaper burying it, cancel, drain, a dependency canceling it)
 -- calls task_ended, which frees its unique key and queues the release of the tasks that wait
 -- on it (dependents.lua works through them, a bounded slice per call).
-local DEPENDENTS_TTL_MS = 86400000  -- a dead or canceled parent's list of dependents: a day
+-- A dead or canceled parent's list of dependents is kept for a day.
+local DEPENDENTS_TTL_MS = 86400000  -- constant
 
 -- A task ended: `outcome` 'c' (completed), 'd' (dead) or 'x' (canceled). `kids` is its 'k'
 -- field (set when tasks wait on it), `ukey` its 'uk' field (its unique key), `ttl_ms` how long

@@ -17,7 +17,7 @@ for i = 0, n - 1 do
   local backoff = tonumber(ARGV[b + 5])
   local tk = K.task(id)
   local f = redis.call('HMGET', tk, 'state', 'token', 'user', 'att', 'max_att', 'pri', 'worker',
-    'deadline', 'cancel', 'w')
+    'deadline', 'cancel', 'w', 'handler')
   local refused = ack_refused(f[1], f[2], token, f[8])
   if refused then
     out[#out + 1] = refused
@@ -43,6 +43,7 @@ for i = 0, n - 1 do
         redis.call('ZADD', K.delayed(), istr(due), id)
       end
       task_event(id, f[10], 'state', 'retry', 'error', err)
+      tail_event('failed', id, f[3], f[11], err)
       out[#out + 1] = 'retry'
     else
       bury(id, tk, err, etype, tb, f[7])
@@ -54,4 +55,5 @@ for i = 0, n - 1 do
 end
 -- A task buried here cancels (or releases) the tasks that wait on it: a bounded slice now.
 if release_dependents(RELEASE_BUDGET) then wake_pool('_') end
+flush_tail()
 return out

@@ -162,8 +162,9 @@ local function bury(task_id, tk, err, etype, tb, worker)
     'tb', tb or '', 'finished', NOW_MS_S, 'dworker', worker or '')
   redis.call('ZADD', K.dlq(), NOW_MS_S, task_id)
   count('dead')
-  local f = redis.call('HMGET', K.task(task_id), 'w', 'k', 'user', 'uk')
+  local f = redis.call('HMGET', K.task(task_id), 'w', 'k', 'user', 'uk', 'handler')
   task_event(task_id, f[1], 'state', 'dead')
+  tail_event('dead', task_id, f[3], f[5], err)
   task_ended(task_id, 'd', f[2], f[3], f[4], nil)
   local cap = tonumber(redis.call('HGET', K.settings(), '#dlq_max') or '') or DEFAULT_DLQ_MAX
   local excess = redis.call('ZCARD', K.dlq()) - cap
@@ -178,13 +179,15 @@ end
 -- (an ack, a failure, an expiry, a hand back): never retried, never in the DLQ. `mark` is
 -- its 'cancel' field, "who|when ms|ttl ms": the task stays readable for that TTL.
 local function end_canceled(task_id, tk, mark, watched)
+  local who = string.match(mark or '', '^([^|]*)')
   local ttl = tonumber(string.match(mark or '', '|(%d+)$')) or 86400000
   redis.call('HSET', tk, 'state', 'canceled', 'finished', NOW_MS_S)
   redis.call('HDEL', tk, 'token')
   redis.call('PEXPIRE', tk, ttl)
   count('canceled')
   task_event(task_id, watched, 'state', 'canceled')
-  local f = redis.call('HMGET', tk, 'k', 'user', 'uk')
+  local f = redis.call('HMGET', tk, 'k', 'user', 'uk', 'handler')
+  tail_event('canceled', task_id, f[2], f[4], who)
   task_ended(task_id, 'x', f[1], f[2], f[3], ttl)
 end
 
@@ -257,7 +260,7 @@ local function reap_expired(limit)
   for _, id in ipairs(ids) do
     local tk = K.task(id)
     local f = redis.call('HMGET', tk, 'state', 'user', 'att', 'max_att', 'pri', 'worker',
-      'cancel', 'w')
+      'cancel', 'w', 'handler')
     if f[1] ~= 'leased' or not f[2] then
       redis.call('ZREM', K.inflight(), id)  -- an index entry that outlived its lease
     elseif f[7] then  -- canceled while it ran, and its worker is gone: canceled now
@@ -280,6 +283,7 @@ local function reap_expired(limit)
         redis.call('HSET', tk, 'state', 'delayed', 'due', istr(due))
         redis.call('ZADD', K.delayed(), istr(due), id)
         task_event(id, f[8], 'state', 'retry', 'error', err)
+        tail_event('failed', id, f[2], f[9], err)
       else
         bury(id, tk, err, 'LeaseExpired', '', f[6])
       end

@@ -4,7 +4,8 @@
 -- override (`rlover`, until its end), else the settings in force ('~<user>', '~+<tenant>',
 -- '#rate' for users not listed). '#limits' says whether any limit is configured at all, so a
 -- queue without limits pays one HGET per script for them.
-local MAX_INTERVAL_MS = 3600000  -- the slowest rate is 1/h: no token is ever further away
+-- The slowest rate is 1/h: no token is ever further away.
+local MAX_INTERVAL_MS = 3600000  -- constant
 local LIMITS = nil
 local function limits_on()
   if LIMITS == nil then

@@ -239,6 +239,7 @@ if STOLEN > 0 then count('stolen', STOLEN) end
 if OVER_CAP > 0 then count('over_cap', OVER_CAP) end
 flush_waits()
 flush_backlog()
+flush_tail()
 if report_view then
   local head = redis.call('ZRANGE', K.readyidx(), 0, 0, 'WITHSCORES')
   out[#out + 1] = {'', head[2] or '', redis.call('HGET', K.meta(), 'vt') or '0'}

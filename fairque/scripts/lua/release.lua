@@ -11,7 +11,8 @@ local out = {}
 for i = 0, n - 1 do
   local id, token = ARGV[3 + i * 2], ARGV[4 + i * 2]
   local tk = K.task(id)
-  local f = redis.call('HMGET', tk, 'state', 'token', 'user', 'att', 'pri', 'cancel', 'w')
+  local f = redis.call('HMGET', tk, 'state', 'token', 'user', 'att', 'pri', 'cancel', 'w',
+    'handler')
   local pri = tonumber(f[5])
   if not f[1] then
     out[#out + 1] = 'missing'
@@ -27,7 +28,9 @@ for i = 0, n - 1 do
     lease_ended(id, f[3], 0, false)  -- not run: nothing charged
     make_ready(id, f[3], pri)
     count('released')
+    tail_event('requeued', id, f[3], f[8], 'handed back unfinished')
     out[#out + 1] = 'ok'
   end
 end
+flush_tail()
 return out

@@ -16,6 +16,7 @@ local function throttle(user, pass, pool, t, soft)
     end
     redis.call('ZADD', K.throttled(), istr(NOW_MS + wait), user)
     count('throttled')
+    tail_event('throttled', '', user, '', 'rate limit: next token in ' .. wait .. ' ms')
     return true
   end
   if lt then
@@ -26,12 +27,16 @@ local function throttle(user, pass, pool, t, soft)
       idx_fix(pool)
       redis.call('ZADD', K.throttled(), istr(NOW_MS + wait), '+' .. t .. '|' .. pool)
       count('throttled')
+      tail_event('throttled', '', user, '', 'tenant ' .. t .. ' rate limit: next token in '
+        .. wait .. ' ms')
       return true
     elseif wait > 0 then  -- a soft user of a throttled tenant: wait with the tenant
       redis.call('ZREM', K.soft(), user)
       redis.call('HSET', K.pass(), user, fstr(pass))
       redis.call('ZADD', K.throttled(), istr(NOW_MS + wait), user)
       count('throttled')
+      tail_event('throttled', '', user, '', 'tenant ' .. lt .. ' rate limit: next token in '
+        .. wait .. ' ms')
       return true
     end
   end

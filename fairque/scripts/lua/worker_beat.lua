@@ -30,4 +30,5 @@ end
 expire_stale(16)
 local reaped = reap_expired(limit)
 sweep_idle(SWEEP_BATCH)  -- also when nobody pops: an idle queue still forgets idle users
+flush_tail()
 return {NOW_MS, reaped, registered}
