@@ -5,6 +5,7 @@ steps, however many users the queue has."""
 from __future__ import annotations
 
 import statistics
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -298,10 +299,15 @@ RUNNING_SCAN = 1000  # leases looked at for one user's running tasks (the earlie
 
 
 def running_tasks(
-    s: QueueSession, now_us: float, *, user: str | None = None, worker_id: str | None = None
+    s: QueueSession,
+    now_us: float,
+    *,
+    user: str | None = None,
+    worker_id: str | None = None,
+    users: Collection[str] | None = None,
 ) -> Op[list[RunningTask]]:
-    """Tasks in flight of ``user``, or held by ``worker_id`` (among the queue's first
-    RUNNING_SCAN leases), the longest running first."""
+    """Tasks in flight of ``user`` (or of any of ``users``), or held by ``worker_id`` (among
+    the queue's first RUNNING_SCAN leases), the longest running first."""
     ids = yield _c("ZRANGE", s.keys.key("inflight"), 0, RUNNING_SCAN - 1)
     if not ids:
         return []
@@ -310,7 +316,11 @@ def running_tasks(
     ]
     out = []
     for task_id, (owner, worker, started, prog, cancel) in zip(ids, rows, strict=True):
-        if (user is not None and owner != user) or (worker_id is not None and worker != worker_id):
+        if (
+            (user is not None and owner != user)
+            or (worker_id is not None and worker != worker_id)
+            or (users is not None and owner not in users)
+        ):
             continue
         ran = None if not started else max(round(now_us / 1e6 - int(started) / 1e3, 3), 0.0)
         out.append(
