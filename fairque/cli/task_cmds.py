@@ -1,5 +1,5 @@
 """``fairque task``: one task by id: show it, wait for its outcome, cancel it (or a user's
-tasks by state).
+tasks by state), run a delayed one now.
 
 ``task wait`` exit codes: 0 completed (the result is printed as JSON), 4 dead, 5 canceled,
 6 timed out, 1 no such task (or any other error)."""
@@ -23,7 +23,7 @@ EXIT_DEAD, EXIT_CANCELED, EXIT_TIMEOUT = 4, 5, 6
 
 @click.group()
 def task() -> None:
-    """One task: show it, wait for it, cancel it."""
+    """One task: show it, wait for it, cancel it, retry it now."""
 
 
 @task.command("show")
@@ -121,6 +121,32 @@ def task_cancel(
     with TaskQueue(cli.config()) as q:
         results = q.cancel_many(list(task_ids), by=_actor())
     _report_cancels(cli, results)
+
+
+@task.command("retry")
+@click.argument("task_ids", nargs=-1, required=True)
+@click.option("--yes", is_flag=True, help="Do not ask (needed without a terminal).")
+@pass_cli
+def task_retry(cli: CliContext, task_ids: tuple[str, ...], yes: bool) -> None:
+    """Run delayed tasks now: a retry waiting out its backoff, or a push with a delay. (A dead
+    task goes back with `fairque dlq requeue`.)"""
+    from fairque.cli.output import confirm, console, emit_json
+    from fairque.monitoring import Admin
+
+    cli.refuse_if_read_only("retry")
+    confirm(f"Make {len(task_ids)} delayed task(s) due now?", yes)
+    with Admin(cli.config(), read_only=cli.read_only, actor=_actor()) as admin:
+        result = admin.retry_now(list(task_ids))
+    if cli.json:
+        emit_json(result)
+        return
+    for task_id, outcome in result.detail.items():
+        said = {"ok": "due now", "missing": f"no such task{GONE}"}.get(
+            outcome, f"not delayed ({outcome}): left as it is"
+        )
+        console.print(f"{task_id}: {said}", highlight=False)
+    if result.matched == 0:
+        sys.exit(1)
 
 
 def _actor() -> str:

@@ -22,7 +22,7 @@ from typing import IO, Any
 from fairque.core.config import FairQueueConfig
 from fairque.core.exceptions import ValidationError
 from fairque.core.models import CancelOutcome
-from fairque.core.validation import check_priority, check_user_id
+from fairque.core.validation import check_priority, check_task_id, check_user_id
 from fairque.monitoring import activity_ops, admin_ops
 from fairque.monitoring.admin_ops import CHUNK, ReadOnlyError, describe
 from fairque.monitoring.config_ops import settings_in_force
@@ -152,6 +152,22 @@ class Admin(QueueUser):
             if rate:
                 time.sleep(max(step / rate - (time.monotonic() - started), 0))
         return self._result("requeue", len(ids), moved, False, target)
+
+    def retry_now(self, task_ids: Sequence[str]) -> AdminResult:
+        """Make delayed tasks due now: a retry waiting out its backoff, or a push with a
+        delay (the next pop runs them; an idle worker is woken). ``matched``: the tasks
+        found; ``detail``: each id's outcome (``ok``, or its state when not delayed)."""
+        self._guard("retry_now")
+        ids = [check_task_id(t) for t in task_ids]
+        replies = self._everywhere("retry_now", *ids) if ids else []
+        outcome = {
+            task_id: next((str(r[i]) for r in replies if r[i] != "missing"), "missing")
+            for i, task_id in enumerate(ids)
+        }
+        found = sum(1 for o in outcome.values() if o != "missing")
+        moved = sum(1 for o in outcome.values() if o == "ok")
+        target = ids[0] if len(ids) == 1 else f"{len(ids)} tasks"
+        return self._result("retry_now", found, moved, False, target, **outcome)
 
     def purge(
         self, task_ids: list[str] | None = None, *, all: bool = False, user: str | None = None,

@@ -27,6 +27,7 @@ SCRIPT_NAMES = (
     "heartbeat",
     "release",
     "requeue",
+    "retry_now",
     "worker_beat",
     "sched_lock",
     "user_admin",

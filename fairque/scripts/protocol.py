@@ -83,6 +83,7 @@ SPECS: dict[str, ScriptSpec] = {
         ScriptSpec("heartbeat", ("lease_ms", "n"), ("task_id", "token")),
         ScriptSpec("release", ("n",), ("task_id", "token")),
         ScriptSpec("requeue", (), (), "task_id"),
+        ScriptSpec("retry_now", (), (), "task_id"),
         ScriptSpec("worker_beat", BEAT_ARGV, (), "field_value"),
         ScriptSpec("sched_lock", ("action", "token", "ttl_ms")),
         ScriptSpec("user_admin", USER_ADMIN_ARGV, optional=3),
