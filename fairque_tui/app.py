@@ -19,7 +19,9 @@ from fairque_tui.screens.bench import BenchScreen
 from fairque_tui.screens.dlq import DLQScreen
 from fairque_tui.screens.overview import OverviewScreen
 from fairque_tui.screens.tables_screens import AlertsScreen, SchedulesScreen, WorkersScreen
+from fairque_tui.screens.tail import TailScreen
 from fairque_tui.screens.task import TaskScreen
+from fairque_tui.screens.tenants import TenantsScreen
 from fairque_tui.source import DataSource
 from fairque_tui.widgets.modals import AskModal, HelpModal
 from fairque_tui.widgets.scrollbar import WholeCellScrollBarRender
@@ -37,6 +39,8 @@ class FairqueApp(App[None]):
         "workers": WorkersScreen,
         "schedules": SchedulesScreen,
         "alerts": AlertsScreen,
+        "tenants": TenantsScreen,
+        "tail": TailScreen,
         "bench": BenchScreen,
     }
     DEFAULT_MODE = "overview"
@@ -48,6 +52,8 @@ class FairqueApp(App[None]):
         Binding("3", "switch_mode('workers')", "Workers", show=False),
         Binding("4", "switch_mode('schedules')", "Schedules", show=False),
         Binding("5", "switch_mode('alerts')", "Alerts", show=False),
+        Binding("6", "switch_mode('tenants')", "Tenants", show=False),
+        Binding("7", "switch_mode('tail')", "Events", show=False),
         Binding("b", "switch_mode('bench')", "Bench"),
         Binding("t", "open_task", "Task by id", show=False),
         Binding("ctrl+s", "screenshot", "Screenshot (SVG)", show=False),
@@ -59,6 +65,8 @@ class FairqueApp(App[None]):
         ("3", "workers", "Workers: heartbeats, in flight, stolen"),
         ("4", "schedules", "Schedules: next and last runs"),
         ("5", "alerts", "Alerts: active and recently cleared"),
+        ("6", "tenants", "Tenants: users, share against fair share, rate limits"),
+        ("7", "tail", "Events: completed, failed, dead, canceled, throttled, live"),
         ("b", "bench", "Bench: run a benchmark scenario"),
     ]
 
@@ -154,6 +162,8 @@ class FairqueApp(App[None]):
         bindings += [(key, what) for key, _, what in self.VIEWS if key not in shown]
         bindings += [
             ("t", "Open a task by its id"),
+            ("/ x", "Filter the table / select the row under the cursor"),
+            ("Shift+key", "Act without the confirmation (D drains, C cancels)"),
             ("↑ ↓ / j k", "Move in the table"),
             ("pgup pgdn home end", "Scroll the table"),
             ("ctrl+p", "Command palette (screens, help, theme)"),

@@ -24,6 +24,9 @@ from fairque.monitoring.models import (
     Explanation,
     Overview,
     RunningTask,
+    TailPage,
+    TenantDetail,
+    TenantRow,
     UserDetail,
     UserPage,
     WorkerInfo,
@@ -33,6 +36,7 @@ from fairque.scheduler import ScheduleInfo
 from fairque.util import mask_url
 
 USERS_SHOWN = 200  # the overview's table: the top users by the chosen sort
+TAIL_READ = 2000  # stream entries one read of the event tail takes (per partition)
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,9 @@ class DataSource(Protocol):
 
     async def overview(self, sort: str) -> OverviewData: ...
     async def user(self, user_id: str, offset: int, limit: int) -> UserDetail: ...
+    async def tenants(self) -> list[TenantRow]: ...
+    async def tenant(self, tenant: str) -> TenantDetail | None: ...
+    async def tail(self, cursor: list[str] | None) -> TailPage: ...
     async def explain(self, task_id: str) -> Explanation | None: ...
     async def task(self, task_id: str) -> TaskInfo | None: ...
     async def worker_tasks(self, worker_id: str) -> list[RunningTask]: ...
@@ -80,6 +87,7 @@ class DataSource(Protocol):
     ) -> AdminResult: ...  # fmt: skip
     async def drain(self, user: str) -> AdminResult: ...
     async def cancel(self, task_id: str) -> AdminResult: ...
+    async def retry_now(self, task_id: str) -> AdminResult: ...
     async def pause(self, user: str) -> AdminResult: ...
     async def resume(self, user: str) -> AdminResult: ...
     async def close(self) -> None: ...
@@ -131,6 +139,15 @@ class LiveSource:
     async def user(self, user_id: str, offset: int, limit: int) -> UserDetail:
         return await self._ins().user(user_id, offset, limit)
 
+    async def tenants(self) -> list[TenantRow]:
+        return await self._ins().tenants()
+
+    async def tenant(self, tenant: str) -> TenantDetail | None:
+        return await self._ins().tenant(tenant, USERS_SHOWN)
+
+    async def tail(self, cursor: list[str] | None) -> TailPage:
+        return await self._ins().tail(cursor, TAIL_READ)
+
     async def explain(self, task_id: str) -> Explanation | None:
         return await self._ins().explain(task_id)
 
@@ -170,6 +187,9 @@ class LiveSource:
 
     async def cancel(self, task_id: str) -> AdminResult:
         return await self._adm().cancel([task_id])
+
+    async def retry_now(self, task_id: str) -> AdminResult:
+        return await self._adm().retry_now([task_id])
 
     async def pause(self, user: str) -> AdminResult:
         return await self._adm().pause(user)

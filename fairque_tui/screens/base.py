@@ -115,9 +115,14 @@ class LiveScreen(Screen[None], Generic[T]):
         self.post_message(self.Fetched(fetch_ms))
         self.loaded = True
 
+    def next_fetch_in(self) -> float:
+        """Seconds until the next fetch (the app's refresh; 0 or less: no refresh loop)."""
+        return self.ctx.refresh_seconds
+
     def _schedule_next(self) -> None:
+        delay = self.next_fetch_in()
         if self.ctx.refresh_seconds > 0 and self.is_attached:
-            self._timer = self.set_timer(self.ctx.refresh_seconds, self._tick)
+            self._timer = self.set_timer(delay, self._tick)
 
     def _tick(self) -> None:
         self._timer = None
@@ -174,10 +179,4 @@ class LiveScreen(Screen[None], Generic[T]):
 PAGING = [
     Binding("right_square_bracket", "page(1)", "Next page"),
     Binding("left_square_bracket", "page(-1)", "Prev page"),
-]
-
-# What the overview and the user screen can do to the user under the cursor.
-USER_ACTIONS = [
-    Binding("p", "pause", "Pause/resume"),
-    Binding("d", "drain", "Drain"),
 ]

@@ -14,7 +14,8 @@ from fairque.core.models import DLQEntry
 from fairque.monitoring.models import AdminResult, DLQGroups
 from fairque_tui import format as fmt
 from fairque_tui.context import TuiContext
-from fairque_tui.screens.base import PAGING, LiveScreen
+from fairque_tui.screens.base import PAGING
+from fairque_tui.screens.picking import PICKING, PickingScreen
 from fairque_tui.widgets.modals import TextModal
 from fairque_tui.widgets.status import Banner, StatusBar
 from fairque_tui.widgets.tables import cursor_key, set_columns, sync_rows
@@ -32,28 +33,32 @@ class DLQView:
 # What the DLQ screen does to the dead tasks under the cursor or selected.
 DLQ_ACTIONS = [
     Binding("g", "group", "Group by"),
-    Binding("space", "select", "Select"),
+    Binding("space", "select", "Select", show=False),
     Binding("enter", "inspect", "Inspect"),
     Binding("r", "requeue", "Requeue"),
     Binding("d", "delete", "Delete"),
+    Binding("R", "requeue(False)", "Requeue, no asking", show=False),
+    Binding("D", "delete(False)", "Delete, no asking", show=False),
 ]
 
 
-class DLQScreen(LiveScreen[DLQView]):
-    BINDINGS = [*DLQ_ACTIONS, *PAGING, Binding("escape", "app.go_back", "Back", show=False)]
+class DLQScreen(PickingScreen[DLQView]):
+    BINDINGS = [*DLQ_ACTIONS, *PICKING, *PAGING]
     MUTATING = frozenset({"requeue", "delete"})
+    TABLE = "#dlq"
+    FILTER_HINT = "filter by task, user or error (esc clears)"
 
     def __init__(self, ctx: TuiContext) -> None:
         super().__init__(ctx)
         self.mode = "entries"
         self.page_offset = 0
-        self.selected: set[str] = set()
         self.view: DLQView | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.ctx)
         yield Banner(self.ctx)
         yield Static(id="dlq-summary")
+        yield self.filter_box()
         yield DataTable(id="dlq", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -67,6 +72,13 @@ class DLQScreen(LiveScreen[DLQView]):
 
     def show(self, data: DLQView) -> None:
         self.view = data
+        self.keep_selected({e.task_id for e in data.entries})
+        self.redraw()
+
+    def redraw(self) -> None:
+        data = self.view
+        if data is None:
+            return
         table = self.query_one(DataTable)
         if data.groups is None:
             set_columns(
@@ -75,12 +87,10 @@ class DLQScreen(LiveScreen[DLQView]):
                  ("failed", "failed"), ("error", "error")],
             )  # fmt: skip
             now = self.ctx.clock()
-            self.selected &= {e.task_id for e in data.entries}
             rows = [
-                (e.task_id, [e.task_id, "✓" if e.task_id in self.selected else "", e.user_id,
-                             str(e.attempts), fmt.since(e.failed_at, now),
-                             fmt.one_line(e.error, 80)])
-                for e in data.entries
+                (e.task_id, [e.task_id, self.mark(e.task_id), e.user_id, str(e.attempts),
+                             fmt.since(e.failed_at, now), fmt.one_line(e.error, 80)])
+                for e in data.entries if self.shown(e.task_id, e.user_id, e.error)
             ]  # fmt: skip
             summary = (
                 f"dead tasks {self.page_offset + 1:,}-{self.page_offset + len(data.entries):,}"
@@ -92,6 +102,7 @@ class DLQScreen(LiveScreen[DLQView]):
             rows = [
                 (grp.key, [grp.key, f"{grp.count:,}", ", ".join(grp.sample_task_ids[:3])])
                 for grp in g.groups
+                if self.shown(grp.key)
             ]
             summary = (
                 f"{g.total:,} dead tasks by {self.mode} ({g.scanned:,} scanned) · "
@@ -99,7 +110,8 @@ class DLQScreen(LiveScreen[DLQView]):
                 f"{'group by user' if self.mode == 'error' else 'entries'}"
             )
         sync_rows(table, rows)
-        self.query_one("#dlq-summary", Static).update(summary)
+        filtered = f" · filter: {self.filter_text!r}" if self.filter_text else ""
+        self.query_one("#dlq-summary", Static).update(summary + filtered)
 
     # -- actions ---------------------------------------------------------------------------------
 
@@ -118,16 +130,8 @@ class DLQScreen(LiveScreen[DLQView]):
             self.refresh_now()
 
     def action_select(self) -> None:
-        key = self._cursor()
-        if self.mode != "entries" or key is None:
-            return
-        self.selected ^= {key}
-        table = self.query_one(DataTable)
-        table.update_cell(key, "sel", "✓" if key in self.selected else "")
-        table.action_cursor_down()
-        self.query_one("#dlq-summary", Static).update(
-            f"selected {len(self.selected)} · r requeue, d delete (the selection, or the row)"
-        )
+        if self.mode == "entries":
+            super().action_select()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_inspect()
@@ -161,21 +165,26 @@ class DLQScreen(LiveScreen[DLQView]):
             return None
         return f"every dead task with {self.mode} {key!r}", {self.mode: key}
 
-    def action_requeue(self) -> None:
-        self._act("requeue", self.source.requeue, "They go back to ready, attempts reset.")
+    def action_requeue(self, ask: bool = True) -> None:
+        self._act("requeue", self.source.requeue, "They go back to ready, attempts reset.", ask)
 
-    def action_delete(self) -> None:
-        self._act("delete", self.source.purge, "For good: this cannot be undone.")
+    def action_delete(self, ask: bool = True) -> None:
+        self._act("delete", self.source.purge, "For good: this cannot be undone.", ask)
 
     def _act(
-        self, verb: str, call: Callable[..., Awaitable[AdminResult]], consequence: str
+        self,
+        verb: str,
+        call: Callable[..., Awaitable[AdminResult]],
+        consequence: str,
+        ask: bool = True,
     ) -> None:
         target = self._targets()
         if target is None:
             return
         label, kw = target
         self.selected.clear()
-        self.mutate(verb, lambda: call(**kw), f"{verb.capitalize()} {label}? {consequence}")
+        question = f"{verb.capitalize()} {label}? {consequence}" if ask else None
+        self.mutate(verb, lambda: call(**kw), question)
 
 
 def describe(e: DLQEntry) -> str:

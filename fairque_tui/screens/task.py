@@ -31,16 +31,18 @@ class TaskView:
 
 
 class TaskScreen(LiveScreen[TaskView]):
-    """A task, refreshed live; ``c`` cancels it and ``r`` requeues it from the DLQ (after a
-    confirmation, refused read-only); ``p`` shows its payload."""
+    """A task, refreshed live; ``c`` cancels it, ``n`` runs a delayed one now (a retry waiting
+    out its backoff) and ``r`` requeues a dead one from the DLQ (each after a confirmation,
+    refused read-only); ``p`` shows its payload."""
 
     BINDINGS = [
         Binding("escape", "app.go_back", "Back"),
         Binding("c", "cancel_task", "Cancel"),
+        Binding("n", "retry_now", "Retry now (delayed)"),
         Binding("r", "requeue", "Requeue (dead)"),
         Binding("p", "toggle_payload", "Payload"),
     ]
-    MUTATING: ClassVar[frozenset[str]] = frozenset({"cancel_task", "requeue"})
+    MUTATING: ClassVar[frozenset[str]] = frozenset({"cancel_task", "requeue", "retry_now"})
 
     def __init__(self, ctx: TuiContext, task_id: str) -> None:
         super().__init__(ctx)
@@ -71,6 +73,8 @@ class TaskScreen(LiveScreen[TaskView]):
         info = self.view.info if self.view else None
         if action == "requeue":
             return info is not None and info.state == TaskState.DEAD
+        if action == "retry_now":
+            return info is not None and info.state == TaskState.DELAYED
         if action == "cancel_task":
             return info is not None and not info.ended
         return True
@@ -84,6 +88,14 @@ class TaskScreen(LiveScreen[TaskView]):
         self.mutate(f"cancel {self.task_id}", lambda: self.source.cancel(self.task_id),
                     f"Cancel task {self.task_id}? A queued task never runs; a running one's "
                     "worker is told to stop it (it ends canceled, never retried).")  # fmt: skip
+
+    def action_retry_now(self) -> None:
+        self.mutate(
+            f"retry {self.task_id} now",
+            lambda: self.source.retry_now(self.task_id),
+            f"Run delayed task {self.task_id} now? It is due at once (its backoff or delay "
+            "cut short).",
+        )
 
     def action_requeue(self) -> None:
         info = self.view.info if self.view else None

@@ -13,7 +13,10 @@ from fairque.monitoring.models import Explanation, UserDetail
 from fairque.monitoring.readable import dependency_lines
 from fairque_tui import format as fmt
 from fairque_tui.context import TuiContext
-from fairque_tui.screens.base import PAGING, USER_ACTIONS, LiveScreen
+from fairque_tui.screens.base import PAGING
+from fairque_tui.screens.picking import PICKING, PickingScreen
+from fairque_tui.screens.task import TaskScreen
+from fairque_tui.screens.users_table import USER_ACTIONS, running_rows
 from fairque_tui.widgets.modals import TextModal
 from fairque_tui.widgets.status import Banner, StatusBar
 from fairque_tui.widgets.tables import cursor_key, set_columns, sync_rows
@@ -21,17 +24,21 @@ from fairque_tui.widgets.tables import cursor_key, set_columns, sync_rows
 PAGE = 20  # tasks per priority per page
 
 
-class UserScreen(LiveScreen[UserDetail]):
+class UserScreen(PickingScreen[UserDetail]):
     BINDINGS = [
-        Binding("escape", "app.go_back", "Back"),
         *USER_ACTIONS,
         Binding("enter", "explain", "Explain task"),
         Binding("c", "cancel_task", "Cancel task"),
+        Binding("C", "cancel_task(False)", "Cancel, no asking", show=False),
+        Binding("o", "open_task", "Open task"),
         Binding("tab", "switch_table", "Pending/running", show=False),
+        *PICKING,
         *PAGING,
         Binding("r", "refresh", "Refresh"),
     ]
     MUTATING = frozenset({"pause", "drain", "cancel_task"})
+    TABLE = "#pending"
+    FILTER_HINT = "filter task ids (esc clears)"
 
     def __init__(self, ctx: TuiContext, user_id: str) -> None:
         super().__init__(ctx)
@@ -45,6 +52,7 @@ class UserScreen(LiveScreen[UserDetail]):
         yield Static(id="summary")
         yield Static("backlog, last 60 minutes", id="spark-label")
         yield Sparkline([], id="backlog")
+        yield self.filter_box()
         yield DataTable(id="pending", cursor_type="row", zebra_stripes=True)
         yield Static("in flight", id="running-label")
         yield DataTable(id="running", cursor_type="row", zebra_stripes=True)
@@ -53,7 +61,7 @@ class UserScreen(LiveScreen[UserDetail]):
     def on_mount(self) -> None:
         set_columns(
             self.query_one("#pending", DataTable),
-            [("task", "task"), ("priority", "priority"), ("age", "waiting")],
+            [("task", "task"), ("sel", "✓"), ("priority", "priority"), ("age", "waiting")],
         )
         set_columns(
             self.query_one("#running", DataTable),
@@ -90,30 +98,27 @@ class UserScreen(LiveScreen[UserDetail]):
             f"dispatches, fair {fmt.share(r.fair_share)}"
         )
         self.query_one(Sparkline).data = [float(x) for x in data.backlog_history]
-        rows = []
-        for priority in sorted(data.pending, reverse=True):
-            for t in data.pending[priority]:
-                rows.append((t.task_id, [t.task_id, str(priority), fmt.age(t.age_seconds)]))
-        sync_rows(self.query_one("#pending", DataTable), rows)
-        running = [
-            (
-                t.task_id,
-                [
-                    t.task_id,
-                    t.worker_id or "-",
-                    fmt.age(t.run_seconds),
-                    ("canceling" if t.cancel_requested else "")
-                    or ("-" if t.progress is None else f"{t.progress:.0%}"),
-                ],
-            )
-            for t in data.running
-        ]
-        sync_rows(self.query_one("#running", DataTable), running)
+        self.keep_selected({t.task_id for tasks in data.pending.values() for t in tasks})
+        self.redraw()
+        sync_rows(self.query_one("#running", DataTable), running_rows(data.running, False))
         blocked = f" · blocked on parents: {data.row.blocked:,}" if data.row.blocked else ""
         self.query_one("#running-label", Static).update(f"in flight: {len(data.running)}{blocked}")
+
+    def redraw(self) -> None:
+        """The pending tasks this page holds (the filter's, the selection marked)."""
+        if self.detail is None:
+            return
+        rows = []
+        for priority in sorted(self.detail.pending, reverse=True):
+            for t in self.detail.pending[priority]:
+                if self.shown(t.task_id):
+                    cells = [t.task_id, self.mark(t.task_id), str(priority), fmt.age(t.age_seconds)]
+                    rows.append((t.task_id, cells))
+        sync_rows(self.query_one("#pending", DataTable), rows)
         page = self.page_offset // PAGE + 1
         self.query_one("#spark-label", Static).update(
             f"backlog, last 60 minutes · pending tasks page {page} ({PAGE} per priority)"
+            + self.caption_suffix()
         )
 
     def action_page(self, step: int) -> None:
@@ -143,26 +148,38 @@ class UserScreen(LiveScreen[UserDetail]):
         if task_id is not None:
             self._explain(task_id)
 
-    def action_cancel_task(self) -> None:
+    def action_open_task(self) -> None:
+        """o: the task under the cursor in its own view (state, payload, result, actions)."""
         task_id = cursor_key(self._table())
-        if task_id is None:
+        if task_id is not None:
+            self.app.push_screen(TaskScreen(self.ctx, task_id))
+
+    def action_cancel_task(self, ask: bool = True) -> None:
+        """c: cancel the selected pending tasks, or the task under the cursor (C: without
+        asking)."""
+        running = self.query_one("#running", DataTable).has_focus
+        task_ids = ([cursor_key(self._table())] if running else self.picked()) or []
+        task_ids = [t for t in task_ids if t]
+        if not task_ids:
             self.notify("no task under the cursor")
             return
-        self._cancel(task_id)
+        self._cancel(task_ids, ask)
 
-    def _cancel(self, task_id: str) -> None:
-        """Cancel a task of this user, after a confirmation (from the tables, or its view)."""
-        running = self.detail is not None and any(t.task_id == task_id for t in self.detail.running)
+    def _cancel(self, task_ids: list[str], ask: bool = True) -> None:
+        """Cancel tasks of this user, after a confirmation (from the tables, or its view)."""
+        running = self.detail is not None and any(
+            t.task_id in task_ids for t in self.detail.running
+        )
         how = (
-            "its worker is told to stop it (it ends canceled, never retried)"
+            "a running task's worker is told to stop it (it ends canceled, never retried)"
             if running
-            else "it will never run"
+            else "they will never run"
         )
-        self.mutate(
-            f"cancel {task_id}",
-            lambda: self.source.cancel(task_id),
-            f"Cancel task {task_id} of {self.user_id}? {how}.",
-        )
+        what = task_ids[0] if len(task_ids) == 1 else f"{len(task_ids)} tasks"
+        self.act_on_each(
+            "cancel", task_ids, self.source.cancel,
+            f"Cancel {what} of {self.user_id}? {how}." if ask else None,
+        )  # fmt: skip
 
     @work(group="explain")
     async def _explain(self, task_id: str) -> None:
@@ -183,7 +200,7 @@ class UserScreen(LiveScreen[UserDetail]):
             if value not in (None, [], ""):
                 lines.append(f"{name}: {value}")
         lines += dependency_lines(info)  # its parents (a group's progress) and dependents
-        cancel = None if self.source.read_only else (lambda: self._cancel(task_id))
+        cancel = None if self.source.read_only else (lambda: self._cancel([task_id]))
         self.app.push_screen(TextModal(f"task {task_id}", "\n".join(lines), on_cancel=cancel))
 
     def action_pause(self) -> None:
@@ -193,11 +210,12 @@ class UserScreen(LiveScreen[UserDetail]):
         else:
             self.mutate(f"pause {user}", lambda: self.source.pause(user), None)
 
-    def action_drain(self) -> None:
+    def action_drain(self, ask: bool = True) -> None:
         user = self.user_id
         n = self.detail.row.ready if self.detail else 0
         self.mutate(
             f"drain {user}",
             lambda: self.source.drain(user),
-            f"Drain {user}? Its {n:,} ready task(s) are cancelled (in-flight ones finish).",
-        )
+            f"Drain {user}? Its {n:,} ready task(s) are cancelled (in-flight ones finish)."
+            if ask else None,
+        )  # fmt: skip

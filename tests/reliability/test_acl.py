@@ -96,6 +96,7 @@ def read_only():  # type: ignore[no-untyped-def]
             tasks = [(u, p, i) for u in ("acme", "globex") for p in (3, 6) for i in range(3)]
             q.push_batch([Task.create(u, p, i, task_id=f"{u}-{p}-{i}") for u, p, i in tasks])
             q.fail(q.pop(), "boom")
+            q.push(Task.create("ini", 3, 0, task_id="ini-1", tenant="initech"))
             TaskScheduler(writer, queue=q).add(
                 ScheduledTask(name="nightly", cron="0 3 * * *", user_id="acme")
             )
@@ -121,8 +122,8 @@ def test_every_inspector_read_and_the_metrics_endpoint_work_read_only(read_only)
     from fairque.monitoring.metrics import dump, serve
 
     with Inspector(read_only) as ins:
-        assert ins.overview().totals.ready == 11 and ins.overview().totals.dead == 1
-        assert {r.user_id for r in ins.users().rows} == {"acme", "globex"}
+        assert ins.overview().totals.ready == 12 and ins.overview().totals.dead == 1
+        assert {r.user_id for r in ins.users().rows} == {"acme", "globex", "ini"}
         assert ins.user("acme").row.ready >= 5 and ins.task("acme-3-1") is not None
         assert ins.explain("acme-3-2") is not None  # a read-only script: EVAL_RO
         assert len(ins.dlq(10, 0)) == 1 and ins.dlq_groups("error").total == 1
@@ -172,6 +173,12 @@ async def _read_everything(source: Any) -> None:
         assert await source.workers() == [] and await source.schedules()
         assert await source.alerts() is not None
         assert await source.explain("acme-3-2") is not None
+        assert [t.tenant for t in await source.tenants()] == ["initech"]
+        tenant = await source.tenant("initech")
+        assert tenant is not None and [u.user_id for u in tenant.users] == ["ini"]
+        tail = await source.tail(None)
+        assert [e.event for e in tail.events] == ["dead"]
+        assert (await source.tail(tail.cursor)).events == []
     finally:
         await source.close()
 

@@ -15,6 +15,10 @@ from fairque.monitoring.models import (
     PendingTask,
     RunningTask,
     ServerInfo,
+    TailEvent,
+    TailPage,
+    TenantDetail,
+    TenantRow,
     ThroughputPoint,
     Totals,
     UserDetail,
@@ -134,6 +138,44 @@ SCHEDULES = [
 ]  # fmt: skip
 
 
+def _tenant(name: str, ready: int, **kw: object) -> TenantRow:
+    base = {
+        "tenant": name, "weight": 1.0, "users": 3, "active_users": 2 if ready else 0,
+        "ready": ready, "inflight": 2 if ready else 0, "served_5m": 300, "served_share": 0.25,
+        "fair_share": 0.25, "in_round_robin": bool(ready),
+    }  # fmt: skip
+    base.update(kw)
+    return TenantRow(**base)  # type: ignore[arg-type]
+
+
+TENANTS = [
+    _tenant("bigcorp", 18_342, users=40, active_users=38, weight=3.0, served_share=0.52,
+            fair_share=0.6),
+    _tenant("smallco", 12, served_share=0.31, fair_share=0.3),
+    _tenant("ratelimited", 40, rate="10/s", burst=5, tokens=0,
+            throttled_until=NOW + timedelta(milliseconds=400), in_round_robin=False,
+            served_share=0.1, fair_share=0.1),
+    _tenant("quiet", 0, served_share=0.0, fair_share=0.0),
+]  # fmt: skip
+
+TAIL = [
+    TailEvent(id=f"1767268800000-{i}", at=NOW - timedelta(seconds=20 - i), event=event,
+              task_id=None if event == "throttled" else f"task-{i:04d}", user_id=user,
+              tenant=tenant, handler=None if event == "throttled" else "send-invoice",
+              detail=detail)
+    for i, (event, user, tenant, detail) in enumerate([
+        ("completed", "noisy", "bigcorp", "12"),
+        ("completed", "tenant-01", None, "8"),
+        ("failed", "tenant-02", None, "payment provider said no (a demo failure)"),
+        ("throttled", "tenant-06", None, "rate limit: next token in 50 ms"),
+        ("dead", "tenant-02", None, "timeout after 30 s"),
+        ("canceled", "noisy", "bigcorp", "ops@box"),
+        ("requeued", "tenant-02", None, "from the DLQ"),
+        ("completed", "noisy", "bigcorp", "11"),
+    ])
+]  # fmt: skip
+
+
 class FixedSource:
     """The same answers every time; mutations are recorded, not applied."""
 
@@ -173,6 +215,22 @@ class FixedSource:
             backlog_history=history, fairness="time",
             tenant_weight=2.0 if row.tenant else None,
         )  # fmt: skip
+
+    async def tenants(self) -> list[TenantRow]:
+        return TENANTS
+
+    async def tenant(self, tenant: str) -> TenantDetail | None:
+        row = next((t for t in TENANTS if t.tenant == tenant), None)
+        if row is None:
+            return None
+        users = [r.model_copy(update={"tenant": tenant}) for r in ROWS[:3]]
+        running = [RunningTask(task_id="noisy-run-1", user_id="noisy", worker_id="w-7",
+                               run_seconds=12.5, progress=0.4)]  # fmt: skip
+        return TenantDetail(row=row, users=users, total_users=row.users, running=running)
+
+    async def tail(self, cursor: list[str] | None) -> TailPage:
+        # Everything once, then nothing new (a quiet queue).
+        return TailPage(events=TAIL if cursor is None else [], cursor=[TAIL[-1].id])
 
     async def task(self, task_id: str) -> TaskInfo | None:
         """A report that completed: the join of a small DAG (the task screen's snapshot)."""
@@ -247,6 +305,9 @@ class FixedSource:
 
     async def cancel(self, task_id: str) -> AdminResult:
         return self._record("cancel", task_id)
+
+    async def retry_now(self, task_id: str) -> AdminResult:
+        return self._record("retry_now", task_id)
 
     async def pause(self, user: str) -> AdminResult:
         return self._record("pause", user)

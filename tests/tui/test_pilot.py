@@ -6,97 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
-from typing import Any
 
-import pytest
-from textual.pilot import Pilot
 from textual.widgets import DataTable, Footer
 
 from fairque import FairQueueConfig, Task, TaskQueue
 from fairque.monitoring import Inspector
 from fairque.monitoring.readable import dependency_lines
-from fairque.scheduler import ScheduledTask, TaskScheduler
 from fairque.server import EmbeddedServer, free_port
 from fairque.worker import Worker
-from fairque_tui.app import FairqueApp
-from fairque_tui.screens.base import LiveScreen
 from fairque_tui.screens.bench import BenchScreen
 from fairque_tui.screens.dlq import DLQScreen
 from fairque_tui.screens.overview import OverviewScreen
 from fairque_tui.screens.tables_screens import AlertsScreen, SchedulesScreen, WorkersScreen
 from fairque_tui.screens.task import TaskScreen
 from fairque_tui.screens.user import UserScreen
-from fairque_tui.source import LiveSource
 from fairque_tui.widgets.modals import ConfirmModal, HelpModal, PickModal, TextModal
 from fairque_tui.widgets.status import Banner
+from tests.support.tui_pilot import SIZE, loaded, make_app, queue_of, rows, until
 from tests.support.waiting import wait_for
-
-SIZE = (120, 36)
-
-
-async def until(pilot: Pilot[Any], predicate: Callable[[], Any], timeout: float = 15.0) -> Any:
-    """Let the app run until ``predicate()`` is truthy; fail after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        if value := predicate():
-            return value
-        await pilot.pause(0.05)
-    raise AssertionError("the TUI did not get there in time")
-
-
-def rows(app: FairqueApp, selector: str = "DataTable") -> list[str]:
-    table = app.screen.query_one(selector, DataTable)
-    return [str(r.key.value) for r in table.ordered_rows]
-
-
-async def loaded(pilot: Pilot[Any], kind: type) -> Any:
-    return await until(
-        pilot,
-        lambda: (
-            isinstance(pilot.app.screen, kind)
-            and (not isinstance(pilot.app.screen, LiveScreen) or pilot.app.screen.loaded)
-            and pilot.app.screen
-        ),
-    )
-
-
-@pytest.fixture
-def seeded(make_config) -> Iterator[FairQueueConfig]:
-    """Users a, b and c with work, three dead tasks, a schedule and a live worker."""
-    config = make_config(queue={"max_attempts": 1})
-    # The worker serves only "nobody": it shows in the Workers screen, and takes nothing.
-    wconfig = make_config(
-        queue={"max_attempts": 1},
-        workers=[{"id": "tui-w1", "assigned_users": ["nobody"], "concurrency": 1}],
-    )
-    with TaskQueue(config) as q:
-        for i, error in enumerate(["boom", "boom", "other"]):  # the DLQ first, alone
-            q.push(Task.create("e", 3, {"i": i}, task_id=f"dead{i}"))
-            q.fail(q.pop(), RuntimeError(error))
-        q.push_batch([Task.create("a", 3, {"n": i}, task_id=f"a{i}") for i in range(5)])
-        q.push_batch([Task.create("b", 3, {"n": i}, task_id=f"b{i}") for i in range(3)])
-        q.push(Task.create("c", 6, {"n": 0}, task_id="c0"))
-        q.push_batch([Task.create("d", 2, {"n": i}, task_id=f"d{i}") for i in range(2)])
-        sched = TaskScheduler(config, queue=q)
-        sched.add(ScheduledTask(name="nightly", cron="0 3 * * *", user_id="reports"))
-        worker = Worker(wconfig, lambda task: None, worker_id="tui-w1")
-        thread = threading.Thread(target=worker.run, daemon=True)
-        thread.start()
-        try:
-            yield config
-        finally:
-            worker.stop()
-            thread.join(10)
-
-
-def make_app(config: FairQueueConfig, read_only: bool = False) -> FairqueApp:
-    return FairqueApp(LiveSource(config, read_only=read_only), refresh_seconds=0.3)
-
-
-def queue_of(config: FairQueueConfig) -> TaskQueue:
-    return TaskQueue(config).open()
 
 
 async def test_every_screen_opens_and_shows_the_server_data(seeded):

@@ -45,6 +45,8 @@ def serve(make_config) -> Iterator[tuple[str, TaskQueue]]:  # type: ignore[no-un
     with TaskQueue(config) as q:
         q.push_batch([Task.create(u, 3, i) for u in ("browser-alice", "browser-bob")
                       for i in range(3)])  # fmt: skip
+        q.push_batch([Task.create("browser-dave", 3, i, tenant="browsercorp",
+                                  task_id=f"browser-task-{i}") for i in range(2)])  # fmt: skip
         argv = [sys.executable, "-m", "fairque_tui.cli", "serve", config.redis.url,
                 "--queue", config.queue.name, "--port", str(port), "--refresh", "0.5"]  # fmt: skip
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -109,5 +111,35 @@ def test_dashboard_in_a_browser(serve, tmp_path):  # type: ignore[no-untyped-def
             q.push(Task.create("browser-carol", 3, 0))
             page.keyboard.press("1")
             screen.wait_for("browser-carol", since=seen)
+        finally:
+            browser.close()
+
+
+def test_the_tenants_screen_and_a_tasks_view_in_a_browser(serve):  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    url, q = serve
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 860})
+            screen = Screen(page)
+            page.goto(url)
+            seen = screen.wait_for("browser-alice")
+            page.locator(".xterm-helper-textarea").focus()
+            page.keyboard.press("6")
+            seen = screen.wait_for("browsercorp", since=seen)  # the tenants screen
+            screen.wait_for("with work", since=seen)
+            page.keyboard.press("Enter")
+            seen = screen.wait_for("tenant browsercorp", since=seen)  # one tenant
+            screen.wait_for("browser-dave", since=seen)
+            page.keyboard.press("t")
+            page.keyboard.type("browser-task-1")
+            page.keyboard.press("Enter")
+            seen = screen.wait_for("task browser-task-1", since=seen)  # the task's view
+            screen.wait_for("ready", since=seen)
+            page.keyboard.press("c")  # read-only: no cancel, nothing changed
+            page.wait_for_timeout(500)
+            assert q.get_task("browser-task-1").state == "ready"
         finally:
             browser.close()

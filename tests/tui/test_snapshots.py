@@ -24,6 +24,10 @@ SCREENS = {
     "bench": ["b"],
     "help": ["question_mark"],
     "task": ["t", *"report-42", "enter"],
+    "tenants": ["6"],
+    "tenant": ["6", "enter"],
+    "tail": ["7"],
+    "selected_users": ["x", "x"],  # two users picked: the ✓ column and the caption
 }
 
 
