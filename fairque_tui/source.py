@@ -114,7 +114,7 @@ class LiveSource:
 
     def _ins(self) -> AsyncInspector:
         if self._inspector is None:
-            self._inspector = AsyncInspector(self.config, queue=self._q())
+            self._inspector = AsyncInspector(self.config, queue=self._q(), shares_fresh=1.0)
         return self._inspector
 
     def _adm(self) -> AsyncAdmin:

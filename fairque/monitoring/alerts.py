@@ -44,10 +44,15 @@ class AlertInputs:
     overview: Overview
     rows: list[UserRow]  # the users with the most backlog
     served_in_starvation_window: dict[str, int]
-    pushed_5m: dict[str, int]
+    pushed_5m: dict[str, int]  # the candidates' pushes (every pusher's when the two below are None)
     workers: list[WorkerInfo]
     config: ConfigState | None = None
     unserved: dict[str, int] = field(default_factory=dict)  # user -> ready, no live worker
+    # Every push of the 5 minutes, and how many users pushed (the most in any one minute: a
+    # lower bound of the distinct pushers, so the fair share it gives errs high and the rule
+    # errs quiet). None: both are taken from pushed_5m.
+    pushed_total: int | None = None
+    pushers: int | None = None
 
 
 def _last(overview: Overview, minutes: int, event: str) -> int:
@@ -119,16 +124,13 @@ def evaluate(cfg: AlertsConfig, x: AlertInputs) -> list[Finding]:
                     age,
                 )
             )
-    total_pushed = sum(x.pushed_5m.values())
-    if x.pushed_5m and total_pushed:
-        fair = 1 / len(x.pushed_5m)
+    total_pushed = sum(x.pushed_5m.values()) if x.pushed_total is None else x.pushed_total
+    pushers = len(x.pushed_5m) if x.pushers is None else x.pushers
+    if x.pushed_5m and total_pushed and pushers:
+        fair = 1 / pushers
         for user, n in x.pushed_5m.items():
             share = n / total_pushed
-            if (
-                len(x.pushed_5m) > 1
-                and n >= cfg.noisy_min_pushes_5m
-                and share >= cfg.noisy_factor * fair
-            ):
+            if pushers > 1 and n >= cfg.noisy_min_pushes_5m and share >= cfg.noisy_factor * fair:
                 out.append(
                     Finding(
                         "noisy_neighbour",

@@ -51,6 +51,8 @@ class AsyncInspector(AsyncQueueUser):
         config: the queue's settings (``FairQueueConfig.load()`` when omitted).
         queue: a queue client to read through (its connection is shared; the caller closes
             it); one is made from ``config`` otherwise.
+        shares_fresh: seconds a fair-share computation is reused (0, the default: every read
+            is exact; the TUI uses 1 s, so one refresh reads each user's backlog once).
 
     Every method may raise ``ServerUnreachable`` (or another ``FairQueueError``) when the
     server cannot answer. Nothing here writes to the server: an account limited to reads
@@ -58,9 +60,17 @@ class AsyncInspector(AsyncQueueUser):
     """
 
     def __init__(
-        self, config: FairQueueConfig | None = None, *, queue: AsyncTaskQueue | None = None
+        self,
+        config: FairQueueConfig | None = None,
+        *,
+        queue: AsyncTaskQueue | None = None,
+        shares_fresh: float = 0.0,
     ) -> None:
         super().__init__(config, queue=queue)
+        # Fair shares read at most this often (seconds; 0: every read): a live view's
+        # tables and alerts of one refresh then read each user's backlog once.
+        for s in self._sessions:
+            s.shares_fresh_ms = round(shares_fresh * 1000)  # type: ignore[attr-defined]
         self._tracker = AlertTracker()
         # unasync: sync-only self.queue.open()  # the sync form checks the server at once
 
@@ -120,7 +130,7 @@ class AsyncInspector(AsyncQueueUser):
         if row is None:
             return None
         parts = await self.queue.run(
-            gather([tenant_ops.tenant_users(s, sorted(c.users.get(tenant, ())), limit)
+            gather([tenant_ops.tenant_users(s, tenant_ops.members(c, tenant), limit)
                     for s, c in zip(self._sessions, counts, strict=True)])
         )  # fmt: skip
         rows = sorted((r for p in parts for r in p[0]), key=lambda r: (-r.ready, r.user_id))
@@ -214,17 +224,21 @@ class AsyncInspector(AsyncQueueUser):
         names = [r.user_id for r in page.rows]
         recent = range(minute - window + 1, minute + 1)
         served = await self._each(lambda s: activity_ops.served(s, names, recent))
-        pushed = await self._each(lambda s: activity_ops.pushed(s, range(minute - 4, minute + 1)))
+        pushes = await self._each(
+            lambda s: activity_ops.pushes(s, names, range(minute - 4, minute + 1))
+        )
         state = await self.config_state()
         unserved = await self._each(activity_ops.unserved)
         return AlertInputs(
             overview,
             page.rows,
             activity_ops.summed(served),
-            activity_ops.summed(pushed),
+            activity_ops.summed([p[0] for p in pushes]),
             await self.workers(),
             state,
             activity_ops.summed(unserved),
+            pushed_total=sum(p[1] for p in pushes),
+            pushers=max(p[2] for p in pushes),
         )
 
     async def alerts(self) -> list[Alert]:

@@ -12,12 +12,13 @@ one row."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from fairque.core.rates import limit_in_force, next_token_ms, show_rate, tokens_left
 from fairque.monitoring.models import RunningTask, TenantRow, UserRow
 from fairque.monitoring.read_helpers import SHARE_WINDOW, _c, _i, _ts, server_now
-from fairque.monitoring.shares import fair_shares
+from fairque.monitoring.shares import fair_level
 from fairque.monitoring.user_ops import _parse_cfg, running_tasks, users
 from fairque.queue.ops import Op, QueueSession
 from fairque.queue.session import Call
@@ -29,7 +30,8 @@ class TenantCounts:
     compete with them (demand and weight only)."""
 
     now_ms: int
-    users: dict[str, set[str]] = field(default_factory=dict)  # tenant -> its known users
+    users: dict[str, int] = field(default_factory=dict)  # tenant -> its known users
+    tenant_of: dict[str, str] = field(default_factory=dict)  # user -> tenant
     ready: dict[str, int] = field(default_factory=dict)
     active: dict[str, int] = field(default_factory=dict)  # users with ready work
     inflight: dict[str, int] = field(default_factory=dict)
@@ -44,6 +46,50 @@ class TenantCounts:
     served_total: int = 0
 
 
+def _add_up(
+    out: TenantCounts,
+    tenant_of: dict[str, str],
+    backlog: list[tuple[str, float]],
+    held: dict[str, str] | None,
+    blocked: dict[str, str] | None,
+    served_by_minute: list[dict[str, str] | None],
+) -> dict[str, float]:
+    """Add each user's figures up into its tenant's (in ``out``); the demand of the users
+    without a tenant (backlog + served), which compete with the tenants, is returned."""
+    out.tenant_of = tenant_of
+    out.users = dict(Counter(tenant_of.values()))
+    solo: dict[str, float] = {}
+    of = tenant_of.get
+    ready: Counter[str] = Counter()
+    active: Counter[str] = Counter()
+    for user, score in backlog:  # users with ready work only (score > 0)
+        tenant = of(user)
+        if tenant is None:
+            solo[user] = float(score)
+        else:
+            ready[tenant] += int(score)
+            active[tenant] += 1
+    out.ready, out.active = dict(ready), dict(active)
+    for name, per_user in (("inflight", held), ("blocked", blocked)):
+        counts: Counter[str] = Counter()
+        for user, n in (per_user or {}).items():
+            if (tenant := of(user)) is not None:
+                counts[tenant] += _i(n)
+        setattr(out, name, dict(counts))
+    served: Counter[str] = Counter()
+    for bucket in served_by_minute:
+        for user, n in (bucket or {}).items():
+            count = _i(n)
+            out.served_total += count
+            tenant = of(user)
+            if tenant is None:
+                solo[user] = solo.get(user, 0.0) + count
+            else:
+                served[tenant] += count
+    out.served = dict(served)
+    return solo
+
+
 def tenant_counts(s: QueueSession) -> Op[TenantCounts]:
     """Read one partition's tenants: a fixed number of round trips (four), whatever the
     number of users (each read is one hash, set or sorted set, whole)."""
@@ -51,7 +97,7 @@ def tenant_counts(s: QueueSession) -> Op[TenantCounts]:
     now_reply = yield _c("TIME")
     now, minute = server_now(now_reply)
     minutes = range(minute - SHARE_WINDOW + 1, minute + 1)
-    owner, backlog, held, blocked, active, default_raw, *served_by_minute = yield [
+    owner, backlog, held, blocked, in_turn, default_raw, *served_by_minute = yield [
         _c("HGETALL", k.key("utenant")),
         _c("ZRANGE", k.key("ubacklog"), 0, -1, "WITHSCORES"),
         _c("HGETALL", k.key("uinflight")),
@@ -61,37 +107,8 @@ def tenant_counts(s: QueueSession) -> Op[TenantCounts]:
         *[_c("HGETALL", k.key("srv", minute=m)) for m in minutes],
     ]
     out = TenantCounts(now_ms=round(now.timestamp() * 1000))
-    tenant_of: dict[str, str] = {str(u): str(t) for u, t in (owner or {}).items()}
-    for user, tenant in tenant_of.items():
-        out.users.setdefault(tenant, set()).add(user)
-    solo: dict[str, float] = {}
-
-    def add(counts: dict[str, int], user: str, n: int) -> None:
-        owner_tenant = tenant_of.get(user)
-        if owner_tenant is not None:
-            counts[owner_tenant] = counts.get(owner_tenant, 0) + n
-
-    for user, score in backlog:
-        n = int(float(score))
-        of = tenant_of.get(str(user))
-        if of is None:
-            solo[str(user)] = solo.get(str(user), 0.0) + n
-            continue
-        out.ready[of] = out.ready.get(of, 0) + n
-        out.active[of] = out.active.get(of, 0) + (1 if n > 0 else 0)
-    for user, n in (held or {}).items():
-        add(out.inflight, str(user), _i(n))
-    for user, n in (blocked or {}).items():
-        add(out.blocked, str(user), _i(n))
-    for bucket in served_by_minute:
-        for user, n in (bucket or {}).items():
-            out.served_total += _i(n)
-            served_for = tenant_of.get(str(user))
-            if served_for is None:
-                solo[str(user)] = solo.get(str(user), 0.0) + _i(n)
-            else:
-                out.served[served_for] = out.served.get(served_for, 0) + _i(n)
-    out.in_round_robin = {str(entry).split("|", 1)[1] for entry in active or [] if "|" in entry}
+    solo = _add_up(out, owner or {}, backlog, held, blocked, served_by_minute)
+    out.in_round_robin = {str(entry).split("|", 1)[1] for entry in in_turn or [] if "|" in entry}
     names = sorted(set(out.users) | out.in_round_robin)
     default_weight = float(default_raw) if default_raw else s.queue.default_weight
     solo_names = sorted(solo)
@@ -122,15 +139,15 @@ def merge_tenants(parts: list[TenantCounts]) -> list[TenantRow]:
     if not parts:
         return []
     now_ms = max(p.now_ms for p in parts)
-    users: dict[str, set[str]] = {}
+    users: dict[str, int] = {}
     totals: dict[str, dict[str, int]] = {}
     settings: dict[str, tuple[float, str | None, str | None, str | None]] = {}
     in_rr: set[str] = set()
     demand: dict[str, float] = {}
     weights: dict[str, float] = {}
     for p in parts:
-        for t, names in p.users.items():
-            users.setdefault(t, set()).update(names)
+        for t, n in p.users.items():
+            users[t] = users.get(t, 0) + n
         for name in ("ready", "active", "inflight", "blocked", "served"):
             for t, n in getattr(p, name).items():
                 row = totals.setdefault(t, {})
@@ -146,7 +163,7 @@ def merge_tenants(parts: list[TenantCounts]) -> list[TenantRow]:
         row = totals.get(t, {})
         demand["+" + t] = row.get("served", 0) + row.get("ready", 0)
         weights["+" + t] = settings.get(t, (1.0, None, None, None))[0]
-    fair = fair_shares(demand, weights, served_total)
+    level = fair_level(demand, weights, served_total)
     rows = []
     for t in tenants:
         row = totals.get(t, {})
@@ -158,14 +175,14 @@ def merge_tenants(parts: list[TenantCounts]) -> list[TenantRow]:
             TenantRow(
                 tenant=t,
                 weight=weight,
-                users=len(users.get(t, ())),
+                users=users.get(t, 0),
                 active_users=row.get("active", 0),
                 ready=row.get("ready", 0),
                 inflight=row.get("inflight", 0),
                 blocked=row.get("blocked", 0),
                 served_5m=served,
                 served_share=round(served / served_total, 4) if served_total else 0.0,
-                fair_share=round(fair.get("+" + t, 0.0), 4),
+                fair_share=round(level.share(demand["+" + t], weights["+" + t]), 4),
                 in_round_robin=t in in_rr,
                 rate=show_rate(limit[0]) if limit else None,
                 burst=limit[1] if limit else None,
@@ -174,6 +191,11 @@ def merge_tenants(parts: list[TenantCounts]) -> list[TenantRow]:
             )
         )
     return sorted(rows, key=lambda r: (-r.ready, -r.inflight, r.tenant))
+
+
+def members(counts: TenantCounts, tenant: str) -> list[str]:
+    """The users of ``tenant`` in the partition ``counts`` was read from."""
+    return sorted(u for u, t in counts.tenant_of.items() if t == tenant)
 
 
 def tenant_users(

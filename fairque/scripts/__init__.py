@@ -34,6 +34,7 @@ SCRIPT_NAMES = (
     "drain",
     "purge",
     "explain",
+    "user_rows",
     "sched_advance",
     "register",
     "unregister",

@@ -35,7 +35,7 @@ from fairque.scripts import SCRIPT_NAMES, compose_parts, header
 
 # Scripts that only read run with EVAL_RO (an account that may only read can run them), so
 # the library leaves them out.
-READ_ONLY = frozenset({"explain"})
+READ_ONLY = frozenset({"explain", "user_rows"})
 _STATE = re.compile(r"^local ([\w, ]+?) = (.+)$")
 _KEY_FUNCTION = re.compile(r"^K\.\w+ = function\(.*\) return .* end$")
 

@@ -90,6 +90,7 @@ SPECS: dict[str, ScriptSpec] = {
         ScriptSpec("drain", ("user", "priorities", "limit", "ttl_ms")),
         ScriptSpec("purge", (), (), "task_id"),
         ScriptSpec("explain", ("aging_us", "task_id")),
+        ScriptSpec("user_rows", ("first_minute", "minutes"), (), "user"),
         ScriptSpec("sched_advance", (), (), "name_fire_ms"),
         ScriptSpec("register", REGISTER_ARGV),
         ScriptSpec("unregister", ("worker_id",)),
