@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -83,63 +85,61 @@ class Screen:
         raise AssertionError(f"{text!r} never reached the browser")
 
 
-def test_dashboard_in_a_browser(serve, tmp_path):  # type: ignore[no-untyped-def]
+@contextmanager
+def dashboard(url: str) -> Iterator[tuple[Any, Screen]]:
+    """The dashboard open in headless Chromium: the page and what it received."""
     from playwright.sync_api import sync_playwright
 
-    url, q = serve
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 860})
             screen = Screen(page)
             page.goto(url)
-            seen = screen.wait_for("browser-alice")
-            screen.wait_for("browser-bob")
-            screen.wait_for("READ-ONLY")  # read-only unless --read-write was given
-            page.wait_for_timeout(500)  # let the canvas paint before the picture
-            shot = tmp_path / "overview.png"
-            page.screenshot(path=str(shot))
-            assert shot.stat().st_size > 10_000  # a drawn page, not a blank one
-            if os.environ.get("FAIRQUE_DOCS_SHOT"):
-                shutil.copy(shot, os.environ["FAIRQUE_DOCS_SHOT"])
-
-            page.locator(".xterm-helper-textarea").focus()  # keys go to the terminal
-            page.keyboard.press("2")
-            screen.wait_for("dead tasks", since=seen)  # the DLQ screen
-
-            # A user pushed from elsewhere shows up without reloading the page.
-            q.push(Task.create("browser-carol", 3, 0))
-            page.keyboard.press("1")
-            screen.wait_for("browser-carol", since=seen)
+            yield page, screen
         finally:
             browser.close()
+
+
+def test_dashboard_in_a_browser(serve, tmp_path):  # type: ignore[no-untyped-def]
+    url, q = serve
+    with dashboard(url) as (page, screen):
+        seen = screen.wait_for("browser-alice")
+        screen.wait_for("browser-bob")
+        screen.wait_for("READ-ONLY")  # read-only unless --read-write was given
+        page.wait_for_timeout(500)  # let the canvas paint before the picture
+        shot = tmp_path / "overview.png"
+        page.screenshot(path=str(shot))
+        assert shot.stat().st_size > 10_000  # a drawn page, not a blank one
+        if os.environ.get("FAIRQUE_DOCS_SHOT"):
+            shutil.copy(shot, os.environ["FAIRQUE_DOCS_SHOT"])
+
+        page.locator(".xterm-helper-textarea").focus()  # keys go to the terminal
+        page.keyboard.press("2")
+        screen.wait_for("dead tasks", since=seen)  # the DLQ screen
+
+        # A user pushed from elsewhere shows up without reloading the page.
+        q.push(Task.create("browser-carol", 3, 0))
+        page.keyboard.press("1")
+        screen.wait_for("browser-carol", since=seen)
 
 
 def test_the_tenants_screen_and_a_tasks_view_in_a_browser(serve):  # type: ignore[no-untyped-def]
-    from playwright.sync_api import sync_playwright
-
     url, q = serve
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 860})
-            screen = Screen(page)
-            page.goto(url)
-            seen = screen.wait_for("browser-alice")
-            page.locator(".xterm-helper-textarea").focus()
-            page.keyboard.press("6")
-            seen = screen.wait_for("browsercorp", since=seen)  # the tenants screen
-            screen.wait_for("with work", since=seen)
-            page.keyboard.press("Enter")
-            seen = screen.wait_for("tenant browsercorp", since=seen)  # one tenant
-            screen.wait_for("browser-dave", since=seen)
-            page.keyboard.press("t")
-            page.keyboard.type("browser-task-1")
-            page.keyboard.press("Enter")
-            seen = screen.wait_for("task browser-task-1", since=seen)  # the task's view
-            screen.wait_for("ready", since=seen)
-            page.keyboard.press("c")  # read-only: no cancel, nothing changed
-            page.wait_for_timeout(500)
-            assert q.get_task("browser-task-1").state == "ready"
-        finally:
-            browser.close()
+    with dashboard(url) as (page, screen):
+        seen = screen.wait_for("browser-alice")
+        page.locator(".xterm-helper-textarea").focus()
+        page.keyboard.press("6")
+        seen = screen.wait_for("browsercorp", since=seen)  # the tenants screen
+        screen.wait_for("with work", since=seen)
+        page.keyboard.press("Enter")
+        seen = screen.wait_for("tenant browsercorp", since=seen)  # one tenant
+        screen.wait_for("browser-dave", since=seen)
+        page.keyboard.press("t")
+        page.keyboard.type("browser-task-1")
+        page.keyboard.press("Enter")
+        seen = screen.wait_for("task browser-task-1", since=seen)  # the task's view
+        screen.wait_for("ready", since=seen)
+        page.keyboard.press("c")  # read-only: no cancel, nothing changed
+        page.wait_for_timeout(500)
+        assert q.get_task("browser-task-1").state == "ready"
