@@ -8,9 +8,12 @@ enqueues N tasks that each INCR a counter, starts the worker processes, and repo
 (N - 1) / (time of the last INCR - time of the first), so enqueueing and start-up are not
 counted for anyone. The first 2,000 tasks of each drain are enqueued one call each (the
 peer's plain enqueue; fairque's ``push``) and timed: the single-enqueue rate.
-All run against one embedded Valkey, one after another, in one run:
-``--repeat`` rounds (3 by default), each round every peer and process count once, so a slow
-spell of a shared machine hits every peer alike; each figure is the median of its rounds.
+Each run gets a fresh embedded Valkey; all run one after another, in one run: ``--repeat``
+rounds (3 by default), each round every peer and process count once, so a slow spell of a
+shared machine hits every peer alike; each figure is the median of its rounds. Two rates per
+run: first task to last (start-up not counted) and spawn to last task (start-up counted).
+Every peer on redis-py has hiredis, as fairque does; the JSON names each peer's client
+libraries.
 
 Every peer runs with its own documented throughput settings and no per-task log lines
 (huey's consumer with ``-q``, rq at WARNING, taskiq ``--log-level WARNING``; arq and SAQ
@@ -28,6 +31,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +47,14 @@ PEERS: dict[str, str] = {
     "fairque_async": "",  # the asyncio worker, 32 at once
     "fairque_observed": "",  # probes, run metrics and JSON logs on (overhead check)
     "fairque_tasklog": "",  # the same with a JSON line per completed task
-    "huey": "huey redis",
-    "taskiq": "taskiq taskiq-redis",
-    "saq": "saq redis typing_extensions",
-    "dramatiq": "dramatiq[redis]",
-    "arq": "arq",
-    "streaq": "streaq redis",
-    "rq": "rq",
+    # Every peer on redis-py gets hiredis, the parser fairque uses (redis[hiredis]).
+    "huey": "huey redis hiredis",
+    "taskiq": "taskiq taskiq-redis hiredis",
+    "saq": "saq redis hiredis typing_extensions",
+    "dramatiq": "dramatiq[redis] hiredis",
+    "arq": "arq hiredis",
+    "streaq": "streaq redis hiredis",
+    "rq": "rq hiredis",
 }
 
 
@@ -63,6 +68,9 @@ def python_for(peer: str) -> str | None:
         return sys.executable
     venv = VENVS / peer
     py = venv / "bin" / "python"
+    wanted = venv / "requirements.txt"  # what it was made with: made again when that changes
+    if py.exists() and (not wanted.exists() or wanted.read_text() != PEERS[peer]):
+        shutil.rmtree(venv)
     if not py.exists():
         print(f"installing {peer} into {venv} ...", file=sys.stderr)
         made = subprocess.run(
@@ -76,6 +84,7 @@ def python_for(peer: str) -> str | None:
             print(f"{peer}: could not be installed; skipped", file=sys.stderr)
             shutil.rmtree(venv, ignore_errors=True)
             return None
+        wanted.write_text(PEERS[peer])
     return str(py)
 
 
@@ -96,6 +105,54 @@ def run_driver(peer: str, py: str, url: str, tasks: int, processes: int) -> dict
     return result
 
 
+@dataclass
+class Collected:
+    """Every run's figures, by (peer, process count) or peer."""
+
+    runs: dict[tuple[str, int], list[int]] = field(default_factory=dict)
+    spawn_runs: dict[tuple[str, int], list[int]] = field(default_factory=dict)
+    enqueues: dict[str, list[int]] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    clients: dict[str, dict[str, str]] = field(default_factory=dict)
+    settings: dict[str, dict[str, str]] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def collect(peers: list[str], counts: list[int], repeat: int, tasks: int) -> Collected:
+    """``repeat`` rounds of every peer at every process count, each on a fresh server."""
+    out = Collected()
+    pythons = {peer: python_for(peer) for peer in peers}
+    for round_no in range(repeat):
+        for peer in peers:
+            py = pythons[peer]
+            if py is None:
+                continue
+            for processes in counts:
+                # A fresh server for every run: no run inherits another's memory, keys,
+                # fragmentation or connections.
+                with EmbeddedServer() as server:
+                    out.info = out.info or redis.Redis.from_url(server.url).info("server")
+                    got = run_driver(peer, py, server.url, tasks, processes)
+                if not got:
+                    continue
+                out.runs.setdefault((peer, processes), []).append(got["e2e_per_s"])
+                if got.get("spawn_to_last_per_s"):
+                    out.spawn_runs.setdefault((peer, processes), []).append(
+                        got["spawn_to_last_per_s"]
+                    )
+                out.enqueues.setdefault(peer, []).append(got["enqueue_per_s"])
+                out.versions[peer] = got["version"]
+                out.clients[peer] = got.get("clients", {})
+                out.settings[peer] = {
+                    "concurrency": str(got.get("concurrency", "")),
+                    "settings": str(got.get("settings", "")),
+                }
+                print(f"round {round_no + 1}: {peer} x{processes}: {got['e2e_per_s']:,}/s "
+                      f"(from spawn {got.get('spawn_to_last_per_s') or 0:,}/s)",
+                      file=sys.stderr)  # fmt: skip
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -109,36 +166,15 @@ def main() -> None:
     args = ap.parse_args()
     counts = [int(p) for p in args.processes.split(",")]
     peers = [p for p in args.peers.split(",") if p in PEERS]
-    runs: dict[tuple[str, int], list[int]] = {}
-    enqueues: dict[str, list[int]] = {}
-    versions: dict[str, str] = {}
-    settings: dict[str, dict[str, str]] = {}
-    with EmbeddedServer() as server:
-        client = redis.Redis.from_url(server.url)
-        info = client.info("server")
-        pythons = {peer: python_for(peer) for peer in peers}
-        for round_no in range(args.repeat):
-            for peer in peers:
-                py = pythons[peer]
-                if py is None:
-                    continue
-                for processes in counts:
-                    client.flushdb()
-                    got = run_driver(peer, py, server.url, args.tasks, processes)
-                    if not got:
-                        continue
-                    runs.setdefault((peer, processes), []).append(got["e2e_per_s"])
-                    enqueues.setdefault(peer, []).append(got["enqueue_per_s"])
-                    versions[peer] = got["version"]
-                    settings[peer] = {
-                        "concurrency": str(got.get("concurrency", "")),
-                        "settings": str(got.get("settings", "")),
-                    }
-                    print(f"round {round_no + 1}: {peer} x{processes}: "
-                          f"{got['e2e_per_s']:,}/s", file=sys.stderr)  # fmt: skip
+    got = collect(peers, counts, args.repeat, args.tasks)
+    runs, spawn_runs, enqueues = got.runs, got.spawn_runs, got.enqueues
+    versions, clients, settings, info = got.versions, got.clients, got.settings, got.info
     results: dict[str, dict[str, int]] = {}
     for (peer, processes), rates in runs.items():
         results.setdefault(peer, {})[f"x{processes}"] = round(statistics.median(rates))
+    from_spawn: dict[str, dict[str, int]] = {}
+    for (peer, processes), rates in spawn_runs.items():
+        from_spawn.setdefault(peer, {})[f"x{processes}"] = round(statistics.median(rates))
     enqueue = {peer: round(statistics.median(r)) for peer, r in enqueues.items()}
     peers_enqueue = [r for peer, r in enqueue.items() if not peer.startswith("fairque")]
     ratios = {
@@ -150,6 +186,15 @@ def main() -> None:
         for p in counts
         if f"x{p}" in r and f"x{p}" in results[ours]
     }
+    ratios.update({
+        f"{ours}_vs_{peer}_x{p}_from_spawn": round(from_spawn[ours][f"x{p}"] / r[f"x{p}"], 2)
+        for ours in ("fairque", "fairque_async")
+        if ours in from_spawn
+        for peer, r in from_spawn.items()
+        if not peer.startswith("fairque")
+        for p in counts
+        if f"x{p}" in r and f"x{p}" in from_spawn[ours]
+    })  # fmt: skip
     if peers_enqueue:
         for ours in ("fairque", "fairque_async"):
             if ours in enqueue:
@@ -166,8 +211,13 @@ def main() -> None:
         },
         "params": {"tasks": args.tasks, "processes": counts, "repeat": args.repeat},
         "versions": versions,
+        "clients": clients,
         "settings": settings,
-        "results": {"e2e_per_s": results, "enqueue_per_s": enqueue},
+        "results": {
+            "e2e_per_s": results,
+            "spawn_to_last_per_s": from_spawn,
+            "enqueue_per_s": enqueue,
+        },
         "ratios": ratios,
     }
     if args.out:
@@ -182,13 +232,16 @@ def print_table(doc: dict[str, Any], counts: list[int]) -> None:
     results = doc["results"]["e2e_per_s"]
     ours = [o for o in ("fairque", "fairque_async") if o in results]
     enqueue = doc["results"].get("enqueue_per_s", {})
+    spawned = doc["results"].get("spawn_to_last_per_s", {})
     head = "| queue | version | concurrency | single enqueue /s | "
     head += " | ".join(f"W={p} /s" for p in counts)
+    head += "".join(f" | W={p} from spawn /s" for p in counts)
     head += "".join(f" | {o} / it (W={','.join(map(str, counts))})" for o in ours) + " |"
     print(head)
-    print("|" + "---|" * (4 + len(counts) + len(ours)))
+    print("|" + "---|" * (4 + 2 * len(counts) + len(ours)))
     for peer, r in sorted(results.items(), key=lambda kv: -kv[1].get(f"x{counts[-1]}", 0)):
         cells = " | ".join(f"{r.get(f'x{p}', 0):,}" for p in counts)
+        cells += "".join(f" | {spawned.get(peer, {}).get(f'x{p}', 0):,}" for p in counts)
         ratio_cells = "".join(
             " | " + " / ".join(f"{results[o][f'x{p}'] / r[f'x{p}']:.2f}"
                                for p in counts if f"x{p}" in r and f"x{p}" in results[o])

@@ -1,12 +1,15 @@
 """Shared by every peer driver: the counting task body, worker processes, the measurement.
 
-Every driver enqueues N no-op tasks that each INCR a counter, then starts P worker processes;
-the rate is (N - 1) / (time of the last INCR - time of the first), so neither enqueueing nor
-worker start-up is counted, for any queue.
+Every driver enqueues N no-op tasks that each INCR a counter, then starts P worker processes.
+Two rates: (N - 1) / (time of the last INCR - time of the first), which counts neither
+enqueueing nor worker start-up, and N / (time of the last INCR - the moment the workers were
+spawned), which counts start-up (an import-heavy worker pays for it there). The report names
+the Redis client libraries the driver's environment has (redis-py, hiredis).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -48,8 +51,13 @@ async def count_async(client: Any, n: int) -> None:
         await client.set(KEY + ":end", repr(time.time()))
 
 
+SPAWNED_AT: list[float] = []  # when spawn started the workers (wall clock)
+SPAWN_RATE: list[float] = []  # what measure found, from the spawn to the last task
+
+
 def spawn(args: list[str], processes: int) -> list[subprocess.Popen[bytes]]:
     env = {**os.environ, "PYTHONPATH": str(HERE)}
+    SPAWNED_AT[:] = [time.time()]
     return [
         subprocess.Popen(
             args, cwd=HERE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -70,6 +78,8 @@ def measure(client: Any, n: int, procs: list[subprocess.Popen[bytes]]) -> float:
             time.sleep(0.01)
         start = float(client.get(KEY + ":start"))
         end = float(client.get(KEY + ":end"))
+        if SPAWNED_AT:
+            SPAWN_RATE[:] = [n / (end - SPAWNED_AT[0])]
     finally:
         for p in procs:
             p.terminate()
@@ -107,6 +117,19 @@ async def rate_of_async(k: int, enqueue_one: Callable[[], Awaitable[object]]) ->
     return k / (time.perf_counter() - start)
 
 
+def client_libraries() -> dict[str, str]:
+    """The versions of the Redis client libraries installed here (absent: not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("redis", "hiredis", "coredis", "valkey", "glide"):
+        with contextlib.suppress(PackageNotFoundError):
+            found[name] = version(name)
+    return found
+
+
 def report(peer: str, version: str, rate: float, enqueue: float, **extra: Any) -> None:
+    spawn_rate = round(SPAWN_RATE[0]) if SPAWN_RATE else None
     print(json.dumps({"peer": peer, "version": version, "e2e_per_s": round(rate),
-                      "enqueue_per_s": round(enqueue), **extra}))  # fmt: skip
+                      "spawn_to_last_per_s": spawn_rate, "enqueue_per_s": round(enqueue),
+                      "clients": client_libraries(), **extra}))  # fmt: skip

@@ -44,7 +44,7 @@ schedule   schedule_cmd:schedule    Manage recurring tasks.
 scheduler  schedule_cmd:scheduler   Run the cron scheduler.
 server     server_cmd:server        Run the embedded Valkey (or a local cluster) in the foreground
                                     until Ctrl-C.
-task       task_cmds:task           One task: show it, wait for it, cancel it.
+task       task_cmds:task           One task: show it, wait for it, cancel it, retry it now.
 tenant     limits_cmd:tenant        A tenant's rate limit (all its users together).
 user       limits_cmd:user          One user.
 users      inspect_cmds:users       Per-user table: backlog, in flight, oldest age, waits, served

@@ -283,7 +283,7 @@ class TailPage(_Model):
 
     events: list[TailEvent]
     cursor: list[str]  # the last entry read, per partition ("0-0": none yet)
-    # Events the stream dropped (it keeps about 10,000 entries) before they were read: the
+    # Events the stream dropped (it keeps about 10,000 events) before they were read: the
     # reader fell behind and continues from the oldest kept.
     missed: bool = False
 

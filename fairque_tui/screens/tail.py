@@ -67,7 +67,7 @@ class TailScreen(PickingScreen[TailPage]):
                   "requeued (from the DLQ, or handed back by a worker that stopped)"),
         ("detail", "run time, the error's first line, who canceled, why throttled"),
         ("missed", "events the server's capped stream dropped before they were read "
-                   "(it keeps about 10,000 script calls' events)"),
+                   "(it keeps about 10,000 events)"),
     ]  # fmt: skip
 
     def __init__(self, ctx: TuiContext) -> None:

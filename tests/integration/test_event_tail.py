@@ -136,3 +136,18 @@ def test_a_new_reader_starts_at_the_newest_and_a_full_page_leaves_the_rest(make_
     assert [e.task_id for e in start.events] == ["n0", "n1", "n2"]
     assert [e.task_id for e in ins.tail(start.cursor, limit=3).events] == ["n3", "n4"]
     ins.close()
+
+
+def test_the_stream_holds_about_ten_thousand_events_and_goes_an_hour_after_the_last(
+    make_queue, make_config, raw
+):
+    q = make_queue(make_config())
+    for i in range(0, 12_000, 2_000):
+        q.push_batch([Task.create(f"u{j % 50}", 3, None) for j in range(i, i + 2_000)])
+    while batch := q.pop_many(1_000):
+        q.complete_many([(t, None) for t in batch])  # an entry of 1,000 events per call
+    key = q.session.keys.key("tail")
+    entries = raw.xrange(key)
+    events = sum(len(fields["x"].split("\n")) for _, fields in entries)
+    assert len(entries) <= 10 and 10_000 - 1_000 <= events <= 10_000  # the newest kept
+    assert 0 < raw.pttl(key) <= 3_600_000

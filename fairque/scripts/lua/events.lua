@@ -25,9 +25,12 @@ end
 -- (the TUI's event tail). The events of one call go into one entry, written at the call's end
 -- (flush_tail): a pop or an ack of many tasks adds one stream entry, not one per task. Each
 -- event is "event|task id|user|handler|detail" (detail last: an error message may hold '|').
--- The stream keeps about TAIL_KEEP entries; a reader that falls further behind is told so by
--- the ids it missed (the tail is a live view, not a log).
-local TAIL_KEEP = 10000  -- constant
+-- The stream keeps about TAIL_EVENTS events: each write trims it to TAIL_EVENTS entries over
+-- the events its own entry holds (an ack of 1,000 tasks keeps the last 10 entries), and it
+-- goes an hour after its last event. A reader that falls behind is told so by the ids it
+-- missed (the tail is a live view, not a log).
+local TAIL_EVENTS = 10000  -- constant
+local TAIL_TTL_MS = 3600000  -- constant
 -- Characters of a detail kept (an error's first line).
 local TAIL_DETAIL = 200  -- constant
 local TAIL = nil  -- this call's events, made on first use
@@ -41,8 +44,14 @@ end
 -- Write this call's events, if any (the last thing a script that reports them does).
 local function flush_tail()
   if TAIL and #TAIL > 0 then
+    local keep = math.max(math.floor(TAIL_EVENTS / #TAIL), 2)
+    -- Approximate trimming removes whole nodes of about 100 entries: exact below 1,000.
+    local how = keep >= 1000 and '~' or '='
     -- pcall: a key something else wrote over must not undo the change it reports.
-    redis.pcall('XADD', K.tail(), 'MAXLEN', '~', TAIL_KEEP, '*', 'x', table.concat(TAIL, '\n'))
+    if type(redis.pcall('XADD', K.tail(), 'MAXLEN', how, keep, '*', 'x',
+        table.concat(TAIL, '\n'))) == 'string' then
+      redis.call('PEXPIRE', K.tail(), TAIL_TTL_MS)
+    end
     TAIL = nil
   end
 end
