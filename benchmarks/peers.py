@@ -153,6 +153,29 @@ def collect(peers: list[str], counts: list[int], repeat: int, tasks: int) -> Col
     return out
 
 
+def medians(runs: dict[tuple[str, int], list[int]]) -> dict[str, dict[str, int]]:
+    """peer -> "x<processes>" -> the median of its rounds."""
+    out: dict[str, dict[str, int]] = {}
+    for (peer, processes), rates in runs.items():
+        out.setdefault(peer, {})[f"x{processes}"] = round(statistics.median(rates))
+    return out
+
+
+def ours_over_theirs(
+    rates: dict[str, dict[str, int]], counts: list[int], suffix: str
+) -> dict[str, float]:
+    """fairque's (and its asyncio worker's) rate over each peer's, at each process count."""
+    return {
+        f"{ours}_vs_{peer}_x{p}{suffix}": round(rates[ours][f"x{p}"] / r[f"x{p}"], 2)
+        for ours in ("fairque", "fairque_async")
+        if ours in rates
+        for peer, r in rates.items()
+        if not peer.startswith("fairque")
+        for p in counts
+        if f"x{p}" in r and f"x{p}" in rates[ours]
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -169,32 +192,12 @@ def main() -> None:
     got = collect(peers, counts, args.repeat, args.tasks)
     runs, spawn_runs, enqueues = got.runs, got.spawn_runs, got.enqueues
     versions, clients, settings, info = got.versions, got.clients, got.settings, got.info
-    results: dict[str, dict[str, int]] = {}
-    for (peer, processes), rates in runs.items():
-        results.setdefault(peer, {})[f"x{processes}"] = round(statistics.median(rates))
-    from_spawn: dict[str, dict[str, int]] = {}
-    for (peer, processes), rates in spawn_runs.items():
-        from_spawn.setdefault(peer, {})[f"x{processes}"] = round(statistics.median(rates))
+    results = medians(runs)
+    from_spawn = medians(spawn_runs)
     enqueue = {peer: round(statistics.median(r)) for peer, r in enqueues.items()}
     peers_enqueue = [r for peer, r in enqueue.items() if not peer.startswith("fairque")]
-    ratios = {
-        f"{ours}_vs_{peer}_x{p}": round(results[ours][f"x{p}"] / r[f"x{p}"], 2)
-        for ours in ("fairque", "fairque_async")
-        if ours in results
-        for peer, r in results.items()
-        if not peer.startswith("fairque")
-        for p in counts
-        if f"x{p}" in r and f"x{p}" in results[ours]
-    }
-    ratios.update({
-        f"{ours}_vs_{peer}_x{p}_from_spawn": round(from_spawn[ours][f"x{p}"] / r[f"x{p}"], 2)
-        for ours in ("fairque", "fairque_async")
-        if ours in from_spawn
-        for peer, r in from_spawn.items()
-        if not peer.startswith("fairque")
-        for p in counts
-        if f"x{p}" in r and f"x{p}" in from_spawn[ours]
-    })  # fmt: skip
+    ratios = {**ours_over_theirs(results, counts, ""),
+              **ours_over_theirs(from_spawn, counts, "_from_spawn")}  # fmt: skip
     if peers_enqueue:
         for ours in ("fairque", "fairque_async"):
             if ours in enqueue:
